@@ -1,0 +1,129 @@
+"""Command-line interface: a thin layer over the Python API.
+
+Every command opens its input, makes API calls, and prints; argyrodb's own errors become a one-line
+message on stderr and exit status 2. Heavy libraries are imported inside the commands so that
+``argyrodb --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import ArgyrodbError, InputError
+
+
+def _emit_json(payload) -> None:
+    click.echo(json.dumps(payload, indent=2, sort_keys=False))
+
+
+def _check_a(a: float | None) -> float | None:
+    if a is not None and not (3.0 < a < 50.0):
+        raise InputError("--a", f"lattice parameter {a:g} A is not plausible for an argyrodite")
+    return a
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="argyrodb")
+def cli() -> None:
+    """argyrodb: refined structures, densities and CIFs for lithium argyrodites (F-43m)."""
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--a", "a_angstrom", type=float, help="Lattice parameter in angstrom (overrides the file).")
+@click.option("--cif", "cif_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the CIF here (one input file).")
+@click.option("--cif-dir", type=click.Path(file_okay=False, path_type=Path), help="Write NAME.cif for each input into this folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def build(files: tuple[Path, ...], a_angstrom: float | None, cif_out: Path | None, cif_dir: Path | None, as_json: bool) -> None:
+    """Read refinement files or CIFs, validate them, report, and write symmetric CIFs.
+
+    FILE is an argyrodb refinement file (.yaml, see structures/README.md) or a CIF with partial
+    occupancies. Exit status 2 when a file cannot be read or has validation errors; no CIF is then
+    written for it.
+    """
+    from .api import analyse, write_cif
+    from .reporting import report_text
+
+    if cif_out is not None and len(files) > 1:
+        raise InputError("--cif", "give --cif-dir (not --cif) when building several files")
+    _check_a(a_angstrom)
+    # Read and validate everything first, so a bad file leaves no output from the others half-done.
+    analysed = [analyse(path, a_angstrom=a_angstrom) for path in files]
+    payloads = []
+    failed = None
+    for refinement, report in analysed:
+        if as_json:
+            payloads.append(report.as_dict())
+        else:
+            click.echo(report_text(report))
+            click.echo("")
+        if report.errors and failed is None:
+            failed = f"{report.source}: {report.errors[0].kind}: {report.errors[0].message}"
+    if as_json:
+        _emit_json(payloads[0] if len(payloads) == 1 else payloads)
+    if failed:
+        raise InputError(failed.split(": ", 1)[0], failed.split(": ", 1)[1] + " (no CIF written)")
+    for refinement, report in analysed:
+        target = cif_out if cif_out is not None else (cif_dir / f"{refinement.name}.cif" if cif_dir else None)
+        if target is not None:
+            written = write_cif(refinement, report, target, base_dir=cif_dir)
+            if not as_json:
+                click.echo(f"wrote {written}")
+
+
+@cli.command()
+@click.argument("file_or_formula")
+@click.option("--a", "a_angstrom", type=float, help="Lattice parameter in angstrom.")
+@click.option("--z", type=float, default=4.0, show_default=True, help="Formula units per cell (formula input only).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def density(file_or_formula: str, a_angstrom: float | None, z: float, as_json: bool) -> None:
+    """X-ray density and molar volume of a structure file or a formula (e.g. Li5.6PS4.6Cl0.8I0.6).
+
+    For a formula without --a, a is estimated from the end members by the Vegard rule on halide
+    fractions (documented in the README), and the output says so.
+    """
+    from .api import density_of
+
+    _check_a(a_angstrom)
+    result = density_of(file_or_formula, a_angstrom=a_angstrom, z=z)
+    if as_json:
+        _emit_json(result)
+        return
+    click.echo(f"{result['name']}: rho = {result['density_g_cm3']:.4f} g/cm^3, "
+               f"V_m = {result['molar_volume_cm3_mol']:.3f} cm^3/mol, M = {result['molar_mass_g_mol']:.3f} g/mol "
+               f"(Z = {result['z']:g}, a = {result['a_angstrom']:.5f} A, {result['a_source']})")
+    if "nominal_density_g_cm3" in result:
+        click.echo(f"  nominal composition {result['nominal_formula']}: rho = {result['nominal_density_g_cm3']:.4f} g/cm^3, "
+                   f"V_m = {result['nominal_molar_volume_cm3_mol']:.3f} cm^3/mol")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning argyrodb errors into one line and exit status 2."""
+    try:
+        cli.main(args=argv, prog_name="argyrodb", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("argyrodb: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except ArgyrodbError as exc:
+        click.echo(f"argyrodb: error: {exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:  # never a traceback for a user, unless asked for
+        if os.environ.get("ARGYRODB_DEBUG"):
+            raise
+        click.echo(f"argyrodb: internal error ({type(exc).__name__}: {' '.join(str(exc).split())}); "
+                   "set ARGYRODB_DEBUG=1 for the traceback", err=True)
+        sys.exit(3)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
