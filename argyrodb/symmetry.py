@@ -85,13 +85,19 @@ def _periodic_close(a: np.ndarray, b: np.ndarray, tol: float = POSITION_TOLERANC
 
 def orbit(xyz) -> np.ndarray:
     """The distinct images of a fractional position under F-43m, wrapped into [0, 1)."""
+    key = tuple(round(float(v), 6) for v in xyz)
+    return _orbit_cached(key).copy()
+
+
+@lru_cache(maxsize=4096)
+def _orbit_cached(xyz: tuple[float, float, float]) -> np.ndarray:
     rotations, translations, _ = operations()
     images = _wrap(np.einsum("nij,j->ni", rotations, np.asarray(xyz, dtype=float)) + translations)
-    unique: list[np.ndarray] = []
-    for image in images:
-        if not unique or not _periodic_close(np.array(unique), image).any():
-            unique.append(image)
-    return np.array(unique)
+    diff = images[:, None, :] - images[None, :, :]
+    diff -= np.round(diff)
+    close = np.all(np.abs(diff) < POSITION_TOLERANCE, axis=-1)
+    duplicate_of_earlier = np.tril(close, k=-1).any(axis=1)
+    return images[~duplicate_of_earlier]
 
 
 def _matches(letter: str, p: np.ndarray) -> bool:
