@@ -106,3 +106,10 @@ def density_of(file_or_formula: str, a_angstrom: float | None = None, z: float =
         "density_g_cm3": d.density_g_cm3,
         "molar_volume_cm3_mol": d.molar_volume_cm3_mol,
     }
+
+
+def xrd_pattern(structure, a_angstrom: float | None = None, **options):
+    """Powder pattern of a file, Refinement, Report or pymatgen Structure (see :func:`argyrodb.xrd.simulate`)."""
+    from .xrd import simulate
+
+    return simulate(structure, a_angstrom=a_angstrom, **options)

@@ -103,6 +103,83 @@ def density(file_or_formula: str, a_angstrom: float | None, z: float, as_json: b
                    f"V_m = {result['nominal_molar_volume_cm3_mol']:.3f} cm^3/mol")
 
 
+def _wavelength_option(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--a", "a_angstrom", type=float, help="Lattice parameter in angstrom (default: the file's, else the Vegard estimate).")
+@click.option("--wavelength", default="CuKa1", show_default=True, help="CuKa1, CuKa12 (K-alpha1+2 at 2:1), CuKa, MoKa1, MoKa12, ... or a value in angstrom (e.g. 1.542).")
+@click.option("--two-theta", "two_theta", nargs=2, type=float, default=(10.0, 120.0), show_default=True, metavar="MIN MAX", help="2theta range in degrees.")
+@click.option("--no-anomalous", is_flag=True, help="Switch off anomalous dispersion (f', f'').")
+@click.option("--monochromator-2theta", "mono", type=float, help="Monochromator 2theta in degrees (graphite 002 with Cu: 26.57); default: unpolarised beam.")
+@click.option("--size-nm", type=float, help="Crystallite size (nm) for Scherrer broadening of the profile.")
+@click.option("--caglioti", nargs=3, type=float, metavar="U V W", help="Instrument Caglioti parameters in deg^2.")
+@click.option("--json", "as_json", is_flag=True, help="Print the peak list as JSON.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the peak list as CSV.")
+@click.option("--xy", "xy_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the profile as two columns.")
+@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG plot with labelled reflection ticks.")
+@click.option("--compare", "compare_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path), help="Overlay another structure (repeatable).")
+@click.option("--measured", "measured_file", type=click.Path(dir_okay=False, path_type=Path), help="Measured two-column pattern: fit scale, report R_wp, overlay.")
+def xrd(file, a_angstrom, wavelength, two_theta, no_anomalous, mono, size_nm, caglioti, as_json, csv_out, xy_out, plot_out, compare_files, measured_file):
+    """Simulate the powder X-ray pattern of a refinement file or CIF.
+
+    Per-site occupancies and B, Waasmaier-Kirfel form factors, anomalous dispersion (xraydb),
+    Bragg-Brentano Lorentz-polarisation, K-alpha doublet, pseudo-Voigt profiles.
+    """
+    from .api import xrd_pattern
+    from .outputs import atomic_write_text
+
+    if size_nm is not None and not size_nm > 0:
+        raise InputError("--size-nm", f"crystallite size must be positive, got {size_nm:g}")
+    options = dict(
+        wavelength=_wavelength_option(wavelength), two_theta_range=tuple(two_theta),
+        anomalous_dispersion=not no_anomalous, monochromator_two_theta_deg=mono,
+        size_nm=size_nm, caglioti_uvw=tuple(caglioti) if caglioti else None,
+    )
+    _check_a(a_angstrom)
+    pattern = xrd_pattern(file, a_angstrom=a_angstrom, **options)
+    others = [xrd_pattern(other, **options) for other in compare_files]
+    measured = fit = None
+    if measured_file is not None:
+        from .measured import fit_scale, read_xy
+
+        measured = read_xy(measured_file)
+        fit = fit_scale(measured, pattern)
+    if as_json:
+        payload = pattern.to_json_dict()
+        if fit is not None:
+            payload["measured"] = {"file": str(measured_file), **fit.as_dict()}
+        _emit_json(payload)
+    else:
+        click.echo(f"{pattern.name}: a = {pattern.a_angstrom:.5f} A, "
+                   + ", ".join(f"{c.name} {c.wavelength_angstrom:.5f} A" for c in pattern.components)
+                   + f", 2theta {pattern.two_theta_range[0]:g}-{pattern.two_theta_range[1]:g} deg, "
+                   + f"anomalous {'off' if no_anomalous else 'on'}")
+        click.echo(f"{'hkl':<16} {'2theta':>9} {'d (A)':>8} {'mult':>5} {'|F|^2':>10} {'I_rel':>7}  line")
+        for row in pattern.peaks.itertuples():
+            if row.intensity_rel < 1.0:
+                continue
+            label = "/".join("".join(str(v) for v in fam) for fam in row.hkl)
+            click.echo(f"{label:<16} {row.two_theta_deg:9.4f} {row.d_angstrom:8.4f} {row.multiplicity:5d} "
+                       f"{row.f_squared:10.1f} {row.intensity_rel:7.2f}  {row.component}")
+        if fit is not None:
+            click.echo(f"measured {measured_file}: scale {fit.scale:.4g}, background {fit.background:.4g}, "
+                       f"R_wp = {100 * fit.r_wp:.2f} % over {fit.n_points} points")
+    if csv_out:
+        atomic_write_text(csv_out, pattern.peak_table_csv())
+    if xy_out:
+        atomic_write_text(xy_out, pattern.xy_text())
+    if plot_out:
+        from .plotting import plot_patterns
+
+        plot_patterns([pattern, *others], plot_out, measured=measured, fit=fit)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning argyrodb errors into one line and exit status 2."""
     try:

@@ -51,7 +51,7 @@ def resolve_wavelength(spec: str | float) -> list[WavelengthComponent]:
         if text.lower() in lookup:
             name = lookup[text.lower()]
             comps = table[name]
-            suffixes = ["a1", "a2"] if len(comps) == 2 else [""]
+            suffixes = ["1", "2"] if len(comps) == 2 else [""]
             return [
                 WavelengthComponent(w, r, name if len(comps) == 1 else name[:-2] + s)
                 for (w, r), s in zip(comps, suffixes)

@@ -42,6 +42,8 @@ FORM_FACTOR_TABLES = {
 }
 #: Two reflections whose d differ by less than this (relative) belong to one powder line (non-cubic input).
 LINE_D_TOLERANCE = 1e-7
+#: Without known symmetry, a reflection with |F|^2 below this fraction of the strongest is absent.
+ABSENT_F2_FRACTION = 1e-9
 #: Tolerance when testing that a structure is invariant under F-43m (fractional coordinates).
 SYMMETRY_TOLERANCE = 1e-4
 
@@ -290,13 +292,23 @@ class XRDModel:
             if b_by_element is None:
                 group_f *= np.exp(-np.outer(b, s2))
             structure_factor = np.einsum("gr,rg->r", group_f, refl.phases[keep])
-            weighted_f2 = refl.weight[keep] * (structure_factor.real**2 + structure_factor.imag**2)
+            f2 = structure_factor.real**2 + structure_factor.imag**2
+            weight = refl.weight[keep]
             key = refl.line_key[keep]
+            if not self.f43m:
+                # No space group known: reflections whose |F|^2 vanishes (systematic absences of
+                # whatever symmetry the structure has) are dropped and not counted in multiplicities.
+                present = f2 > ABSENT_F2_FRACTION * max(f2.max(), 1e-300)
+                f2, weight, key = f2[present], weight[present], key[present]
+                s_sel = np.flatnonzero(keep)[present]
+            else:
+                s_sel = np.flatnonzero(keep)
+            weighted_f2 = weight * f2
             unique_keys, inverse = np.unique(key, return_inverse=True)
             counts = np.bincount(inverse)
             sum_f2 = np.bincount(inverse, weights=weighted_f2)
-            mult = np.bincount(inverse, weights=refl.weight[keep])
-            g_line = np.bincount(inverse, weights=g[keep]) / counts
+            mult = np.bincount(inverse, weights=weight)
+            g_line = np.bincount(inverse, weights=g[s_sel]) / counts
             theta = np.arcsin(comp.wavelength_angstrom * g_line / 2)
             lp = (1 + k_pol * np.cos(2 * theta) ** 2) / ((1 + k_pol) * np.sin(theta) ** 2 * np.cos(theta))
             out["line_key"].append(unique_keys)
