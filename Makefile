@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.argyrodb-installed
 
-.PHONY: demo test cifs clean
+.PHONY: demo test cifs bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "argyrodb needs Python 3.11 or newer")'
@@ -16,6 +16,16 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/argyrodb build structures/*.yaml --cif-dir cifs
+	@mkdir -p out/xrd
+	@for f in structures/*.yaml; do \
+	  n=$$(basename $$f .yaml); \
+	  $(BIN)/argyrodb xrd $$f --wavelength CuKa12 --two-theta 10 120 --size-nm 100 \
+	    --csv out/xrd/$$n.csv --xy out/xrd/$$n.xy --plot out/xrd/$$n.png > /dev/null || exit 1; \
+	  echo "wrote out/xrd/$$n.csv, .xy, .png"; \
+	done
+	$(BIN)/argyrodb xrd structures/LMA-Cl0.8I0.6.yaml --wavelength 1.542 --two-theta 10 60 \
+	  --compare structures/Li6PS5Cl.yaml --compare structures/Li6PS5I.yaml --plot out/xrd/fig-s1-overlay.png > /dev/null
+	@echo "wrote out/xrd/fig-s1-overlay.png (LMA-Cl0.8I0.6 with the Li6PS5Cl and Li6PS5I end members, lambda = 1.542 A)"
 
 cifs: $(STAMP)
 	$(BIN)/argyrodb build structures/*.yaml --cif-dir cifs > /dev/null
@@ -25,3 +35,6 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_xrd.py

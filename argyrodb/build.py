@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import ValidationFailed
 from .model import RefinedSite, Refinement
-from .symmetry import WyckoffAssignment, orbit, same_orbit, wyckoff_of
+from .symmetry import WyckoffAssignment, orbit, orbit_key, periodic_close, wyckoff_of
 
 #: A site's occupancies may sum above 1 by at most this much and still be taken as a rounding excess
 #: (then normalised to 1 with a warning). Rietveld occupancies carry esds of ~0.005-0.01, and tables
@@ -70,14 +70,26 @@ class Position:
 
 def positions(refinement: Refinement) -> list[Position]:
     """Group the refinement's rows by the site they occupy (rows on symmetry-equivalent points)."""
+    by_key: dict[tuple, list[RefinedSite]] = {}
     groups: list[list[RefinedSite]] = []
+    images: list[np.ndarray] = []  # every image of every group so far, for the exact test
+    owners: list[int] = []
     for site in refinement.sites:
-        for group in groups:
-            if same_orbit(group[0].xyz, site.xyz):
-                group.append(site)
-                break
-        else:
-            groups.append([site])
+        key = orbit_key(site.xyz)
+        group = by_key.get(key)
+        if group is None:
+            # a rounding boundary can split one orbit between two keys: confirm with the exact test
+            if images:
+                hits = np.flatnonzero(periodic_close(np.vstack(images), np.asarray(site.xyz, dtype=float)))
+                group = groups[owners[hits[0]]] if hits.size else None
+            if group is None:
+                group = []
+                groups.append(group)
+                new_images = orbit(site.xyz)
+                images.append(new_images)
+                owners.extend([len(groups) - 1] * len(new_images))
+            by_key[key] = group
+        group.append(site)
     return [Position(rows=g, wyckoff=wyckoff_of(g[0].xyz), images=orbit(g[0].xyz)) for g in groups]
 
 

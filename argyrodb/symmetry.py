@@ -77,7 +77,8 @@ def _wrap(frac: np.ndarray) -> np.ndarray:
     return wrapped
 
 
-def _periodic_close(a: np.ndarray, b: np.ndarray, tol: float = POSITION_TOLERANCE) -> np.ndarray:
+def periodic_close(a: np.ndarray, b: np.ndarray, tol: float = POSITION_TOLERANCE) -> np.ndarray:
+    """Element-wise: are fractional positions ``a`` and ``b`` the same point modulo lattice translations?"""
     diff = a - b
     diff -= np.round(diff)
     return np.all(np.abs(diff) < tol, axis=-1)
@@ -100,24 +101,50 @@ def _orbit_cached(xyz: tuple[float, float, float]) -> np.ndarray:
     return images[~duplicate_of_earlier]
 
 
-def _matches(letter: str, p: np.ndarray) -> bool:
-    def eq(u: float, v: float) -> bool:
-        d = u - v
-        return abs(d - round(d)) < POSITION_TOLERANCE
+def primitive_orbit(xyz) -> np.ndarray:
+    """One image per F-centring coset of the orbit of ``xyz`` (multiplicity / 4 points)."""
+    key = tuple(round(float(v), 6) for v in xyz)
+    return _primitive_orbit_cached(key).copy()
 
-    x, y, z = p
+
+@lru_cache(maxsize=4096)
+def _primitive_orbit_cached(xyz: tuple[float, float, float]) -> np.ndarray:
+    images = _orbit_cached(xyz)
+    centring = np.array([[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
+    keep: list[int] = []
+    for index, image in enumerate(images):
+        related = False
+        for other in keep:
+            diff = image - images[other]
+            if periodic_close(centring, diff).any():
+                related = True
+                break
+        if not related:
+            keep.append(index)
+    return images[keep]
+
+
+def _matches(letter: str, points: np.ndarray) -> np.ndarray:
+    """Which of ``points`` (n, 3) have the representative form of Wyckoff ``letter``."""
+
+    def eq(u, v):
+        d = u - v
+        return np.abs(d - np.round(d)) < POSITION_TOLERANCE
+
+    x, y, z = points[:, 0], points[:, 1], points[:, 2]
     fixed = {"a": (0, 0, 0), "b": (0.5, 0.5, 0.5), "c": (0.25, 0.25, 0.25), "d": (0.75, 0.75, 0.75)}
     if letter in fixed:
-        return all(eq(u, v) for u, v in zip(p, fixed[letter]))
+        u, v, w = fixed[letter]
+        return eq(x, u) & eq(y, v) & eq(z, w)
     if letter == "e":
-        return eq(x, y) and eq(y, z)
+        return eq(x, y) & eq(y, z)
     if letter == "f":
-        return eq(y, 0) and eq(z, 0)
+        return eq(y, 0) & eq(z, 0)
     if letter == "g":
-        return eq(y, 0.25) and eq(z, 0.25)
+        return eq(y, 0.25) & eq(z, 0.25)
     if letter == "h":
         return eq(x, y)
-    return True
+    return np.ones(len(points), dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -137,21 +164,41 @@ def wyckoff_of(xyz) -> WyckoffAssignment:
     The orbit is generated; the letter is the first (lowest multiplicity) whose representative form
     matches one orbit member and whose multiplicity equals the orbit size.
     """
-    images = orbit(xyz)
+    return _wyckoff_cached(tuple(round(float(v), 6) for v in xyz))
+
+
+@lru_cache(maxsize=4096)
+def _wyckoff_cached(xyz: tuple[float, float, float]) -> WyckoffAssignment:
+    images = _orbit_cached(xyz)
     size = len(images)
     for letter, position in WYCKOFF_216.items():
         if position.multiplicity != size:
             continue
-        for image in images:
-            if _matches(letter, image):
-                return WyckoffAssignment(letter, size, tuple(float(v) for v in image))
+        hits = np.flatnonzero(_matches(letter, images))
+        if hits.size:
+            return WyckoffAssignment(letter, size, tuple(float(v) for v in images[hits[0]]))
     # Unreachable for a true F-43m orbit; kept so a tolerance edge case reports, not crashes.
     return WyckoffAssignment("?", size, tuple(float(v) for v in images[0]))
 
 
+def orbit_key(xyz) -> tuple[float, float, float]:
+    """A label shared by all symmetry-equivalent points: the smallest orbit member, rounded to the
+    position tolerance (points closer than that to a rounding boundary may get different keys)."""
+    key = tuple(round(float(v), 6) for v in xyz)
+    return _orbit_key_cached(key)
+
+
+@lru_cache(maxsize=4096)
+def _orbit_key_cached(xyz: tuple[float, float, float]) -> tuple[float, float, float]:
+    decimals = int(round(-np.log10(POSITION_TOLERANCE)))
+    rounded = np.round(_orbit_cached(xyz), decimals) % 1.0
+    rounded[np.isclose(rounded, 1.0)] = 0.0
+    return min(tuple(float(v) for v in row) for row in rounded)
+
+
 def same_orbit(xyz_a, xyz_b) -> bool:
     """True when two fractional positions are symmetry-equivalent in F-43m."""
-    return bool(_periodic_close(orbit(xyz_a), np.asarray(xyz_b, dtype=float)).any())
+    return bool(periodic_close(orbit(xyz_a), np.asarray(xyz_b, dtype=float)).any())
 
 
 def parse_wyckoff_symbol(text: str | None) -> tuple[int | None, str | None]:

@@ -56,6 +56,7 @@ class ScatteringGroup:
     species: dict[str, float]
     b_iso_angstrom2: float
     images: np.ndarray  # (m, 3) fractional coordinates
+    primitive_images: np.ndarray | None = None  # one per F-centring coset, when known (F-43m)
 
 
 @dataclass
@@ -69,32 +70,18 @@ class _ReflectionSet:
     families: dict  # line key -> [(h, k, l), ...] family labels, strongest-index first
 
 
-@lru_cache(maxsize=1)
-def _point_rotations() -> np.ndarray:
-    from .symmetry import operations
-
-    rotations = operations()[0]
-    unique = {tuple(np.rint(r).astype(int).ravel()) for r in rotations}
-    return np.array(sorted(unique), dtype=int).reshape(-1, 3, 3)
-
-
-def _family_label(hkl: np.ndarray) -> tuple[int, int, int]:
-    """m-3m family label: |h| >= |k| >= |l| (so 511 and 333 stay distinct, 1-1-1 -> 111)."""
-    values = sorted((abs(int(v)) for v in hkl), reverse=True)
-    return values[0], values[1], values[2]
-
-
 def _all_reflections(limit: float, lattice: np.ndarray, cubic: bool) -> np.ndarray:
     """Every (h, k, l) != 0 with N <= limit (cubic, limit = N_max) or |g| <= limit (1/A)."""
     if cubic:
         h_max = int(np.floor(np.sqrt(limit + 1e-9)))
-    else:
-        h_max = int(np.ceil(limit * np.linalg.norm(lattice, axis=1)).max())
+        r = np.arange(-h_max, h_max + 1)
+        n = r[:, None, None] ** 2 + r[None, :, None] ** 2 + r[None, None, :] ** 2
+        i, j, k = np.nonzero((n <= limit + 1e-9) & (n > 0))
+        return np.column_stack([r[i], r[j], r[k]])
+    h_max = int(np.ceil(limit * np.linalg.norm(lattice, axis=1)).max())
     rng = np.arange(-h_max, h_max + 1)
     hkl = np.stack(np.meshgrid(rng, rng, rng, indexing="ij"), axis=-1).reshape(-1, 3)
     hkl = hkl[np.any(hkl != 0, axis=1)]
-    if cubic:
-        return hkl[np.sum(hkl**2, axis=1) <= limit + 1e-9]
     recip = np.linalg.inv(lattice).T
     return hkl[np.linalg.norm(hkl @ recip, axis=1) <= limit + 1e-12]
 
@@ -102,17 +89,19 @@ def _all_reflections(limit: float, lattice: np.ndarray, cubic: bool) -> np.ndarr
 @lru_cache(maxsize=32)
 def _f43m_representatives(n_max: int) -> tuple[np.ndarray, np.ndarray]:
     """One reflection per -43m orbit among those allowed by F-centring with h^2+k^2+l^2 <= n_max,
-    and the orbit sizes. Depends on nothing but n_max, so it is cached for every structure."""
+    and the orbit sizes. Depends on nothing but n_max, so it is cached for every structure.
+
+    -43m acting on (h, k, l) is every permutation combined with an even number of sign changes, so an
+    orbit is labelled by the sorted |h|, |k|, |l| and, when no index is zero, the sign of h k l.
+    """
     hkl = _all_reflections(float(n_max), np.eye(3), cubic=True)
     parity = np.mod(hkl, 2)
     hkl = hkl[np.all(parity == parity[:, :1], axis=1)]  # F-centring: h, k, l unmixed
-    rotations = _point_rotations().astype(float)
-    images = np.rint(np.matmul(hkl.astype(float)[None, :, :], rotations)).astype(np.int64)  # h R
-    span = int(np.abs(hkl).max()) + 1 if len(hkl) else 1
-    width = 2 * span + 1
-    keys = ((images[..., 0] + span) * width + (images[..., 1] + span)) * width + (images[..., 2] + span)
-    canonical = keys.max(axis=0)
-    _, first, counts = np.unique(canonical, return_index=True, return_counts=True)
+    magnitude = np.sort(np.abs(hkl), axis=1)
+    sign = np.sign(np.prod(hkl, axis=1))  # 0 when an index is zero: then both signs are one orbit
+    width = int(magnitude.max()) + 1 if len(hkl) else 1
+    keys = ((magnitude[:, 0] * width + magnitude[:, 1]) * width + magnitude[:, 2]) * 3 + (sign + 1)
+    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
     return hkl[first], counts.astype(float)
 
 
@@ -140,6 +129,7 @@ class XRDModel:
         """From a Refinement; ``a_angstrom`` defaults to the file's value, else the Vegard estimate."""
         from .build import OCCUPANCY_SUM_TOLERANCE, positions
         from .errors import ValidationFailed
+        from .symmetry import primitive_orbit
 
         groups = []
         for pos in positions(refinement):
@@ -147,7 +137,8 @@ class XRDModel:
                 raise ValidationFailed(refinement.source_path or refinement.name,
                                        f"site {pos.name}: occupancies sum to {pos.occupancy_sum:.4f} > 1 + {OCCUPANCY_SUM_TOLERANCE}")
             b = pos.b_iso()
-            groups.append(ScatteringGroup(pos.name, pos.species(), 0.0 if b is None else b, pos.images))
+            groups.append(ScatteringGroup(pos.name, pos.species(), 0.0 if b is None else b, pos.images,
+                                          primitive_orbit(pos.rows[0].xyz)))
         if a_angstrom is None:
             a_angstrom = refinement.a_angstrom
         if a_angstrom is None:
@@ -213,19 +204,23 @@ class XRDModel:
             limit_used = float(np.floor(limit + 1e-9)) if self.cubic else float(limit)
         phases = np.empty((len(hkl), len(self.groups)), dtype=complex)
         for j, group in enumerate(self.groups):
-            phases[:, j] = np.exp(2j * np.pi * (hkl @ group.images.T)).sum(axis=1)
+            if self.f43m and group.primitive_images is not None:
+                # allowed reflections see the four F-centred copies in phase: sum one, times 4
+                images = group.primitive_images
+                phases[:, j] = (len(group.images) / len(images)) * np.exp(2j * np.pi * (hkl @ images.T)).sum(axis=1)
+            else:
+                phases[:, j] = np.exp(2j * np.pi * (hkl @ group.images.T)).sum(axis=1)
         n_index = np.sum(hkl**2, axis=1)
         if self.cubic:
             line_key = n_index.astype(np.int64)
         else:
             g = np.linalg.norm(hkl @ np.linalg.inv(lattice).T, axis=1)
             line_key = np.round(np.log(g) / LINE_D_TOLERANCE).astype(np.int64)
+        labels = -np.sort(-np.abs(hkl), axis=1)  # m-3m family label |h| >= |k| >= |l|
+        pairs = np.unique(np.column_stack([line_key, labels]), axis=0)
         families: dict[int, list] = {}
-        for key, h in zip(line_key.tolist(), hkl):
-            label = _family_label(h)
-            fam = families.setdefault(key, [])
-            if label not in fam:
-                fam.append(label)
+        for key, h, k, l in pairs.tolist():
+            families.setdefault(key, []).append((h, k, l))
         for fam in families.values():
             fam.sort(key=lambda t: (-t[0], -t[1], -t[2]))
         self._cache = _ReflectionSet(hkl=hkl, weight=weight, phases=phases, limit=limit_used,

@@ -1,0 +1,92 @@
+"""XRD speed, measured against pymatgen's XRDCalculator in the same process.
+
+1. One pattern, 10-120 deg 2theta, Cu K-alpha, on each shipped structure: argyrodb (building its model
+   from scratch every time, with the structure-independent reflection table cleared too: "cold") vs
+   pymatgen XRDCalculator.get_pattern on the same pymatgen Structure. Target: >= 30x.
+2. 1,000 patterns of LMA-Cl0.8I0.6 over random lattice parameters (9.8-10.2 A) and anion-site
+   occupancies, reusing one model (the screening path). Target: <= 1 ms per pattern.
+Reported as medians of repeated runs; ratios are what matter, absolute times depend on the machine.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+warnings.filterwarnings("ignore")
+
+
+def median_time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> int:
+    from pymatgen.analysis.diffraction.xrd import XRDCalculator
+
+    from argyrodb.api import analyse
+    from argyrodb.paths import structure_files
+    from argyrodb.xrd import XRDModel, _f43m_representatives
+
+    print("XRD benchmark: argyrodb vs pymatgen XRDCalculator, same process, 10-120 deg, Cu K-alpha")
+    print(f"{'structure':<16} {'pymatgen ms':>12} {'argyrodb cold ms':>17} {'warm ms':>8} {'ratio cold':>11} {'ratio warm':>11}")
+    ratios = []
+    for path in structure_files():
+        refinement, report = analyse(path)
+        structure = report.structure
+        calculator = XRDCalculator(wavelength="CuKa")
+        calculator.get_pattern(structure, two_theta_range=(10, 120))
+        XRDModel.from_refinement(refinement, report.a_angstrom).pattern(wavelength="CuKa", two_theta_range=(10, 120))
+
+        def ours_cold():
+            _f43m_representatives.cache_clear()
+            XRDModel.from_refinement(refinement, report.a_angstrom).pattern(wavelength="CuKa", two_theta_range=(10, 120))
+
+        def ours_warm():
+            XRDModel.from_refinement(refinement, report.a_angstrom).pattern(wavelength="CuKa", two_theta_range=(10, 120))
+
+        t_pm = median_time(lambda: calculator.get_pattern(structure, two_theta_range=(10, 120)), 7)
+        t_cold = median_time(ours_cold, 15)
+        t_warm = median_time(ours_warm, 15)
+        ratios.append(t_pm / t_cold)
+        print(f"{refinement.name:<16} {1e3 * t_pm:12.1f} {1e3 * t_cold:17.2f} {1e3 * t_warm:8.2f} {t_pm / t_cold:10.1f}x {t_pm / t_warm:10.1f}x")
+    print(f"one pattern: argyrodb is {min(ratios):.0f}-{max(ratios):.0f}x faster than pymatgen (cold; target >= 30x)")
+
+    refinement, report = analyse(next(p for p in structure_files() if p.stem == "LMA-Cl0.8I0.6"))
+    model = XRDModel.from_refinement(refinement, report.a_angstrom)
+    rng = np.random.default_rng(0)
+    n = 1000
+    a_values = rng.uniform(9.8, 10.2, n)
+    occupancies = []
+    for _ in range(n):
+        occ = model.occupancy_matrix.copy()
+        occ *= rng.uniform(0.8, 1.0, size=occ.shape)
+        occupancies.append(occ)
+    model.peak_arrays(wavelength="CuKa1", two_theta_range=(10, 120), a_angstrom=10.2)
+    start = time.perf_counter()
+    lines = 0
+    for a, occ in zip(a_values, occupancies):
+        arrays = model.peak_arrays(wavelength="CuKa1", two_theta_range=(10, 120), a_angstrom=a, occupancy_matrix=occ)
+        lines += arrays["intensity"].size
+    per_pattern = (time.perf_counter() - start) / n
+    start = time.perf_counter()
+    for a, occ in list(zip(a_values, occupancies))[:200]:
+        model.pattern(wavelength="CuKa1", two_theta_range=(10, 120), a_angstrom=a, occupancy_matrix=occ)
+    per_frame = (time.perf_counter() - start) / 200
+    print(f"{n} patterns (a and occupancies varied, 10-120 deg, {lines / n:.0f} lines each): "
+          f"{1e3 * per_pattern:.3f} ms per pattern as arrays (target <= 1 ms); {1e3 * per_frame:.2f} ms with a DataFrame")
+    ok = min(ratios) >= 30 and per_pattern <= 1e-3
+    print("targets met" if ok else "TARGETS NOT MET")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
