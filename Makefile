@@ -26,6 +26,10 @@ demo: $(STAMP)
 	$(BIN)/argyrodb xrd structures/LMA-Cl0.8I0.6.yaml --wavelength 1.542 --two-theta 10 60 \
 	  --compare structures/Li6PS5Cl.yaml --compare structures/Li6PS5I.yaml --plot out/xrd/fig-s1-overlay.png > /dev/null
 	@echo "wrote out/xrd/fig-s1-overlay.png (LMA-Cl0.8I0.6 with the Li6PS5Cl and Li6PS5I end members, lambda = 1.542 A)"
+	$(BIN)/argyrodb db build
+	$(BIN)/argyrodb db compare Li5.6PS4.6Cl0.8I0.6 --dataset table_s3
+	$(BIN)/argyrodb db compare Li5.6PS4.6Cl0.8I0.6
+	$(BIN)/argyrodb db plot --out out/literature.png
 
 cifs: $(STAMP)
 	$(BIN)/argyrodb build structures/*.yaml --cif-dir cifs > /dev/null
@@ -38,3 +42,4 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_xrd.py
+	$(BIN)/python benchmarks/bench_db.py

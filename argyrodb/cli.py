@@ -180,6 +180,179 @@ def xrd(file, a_angstrom, wavelength, two_theta, no_anomalous, mono, size_nm, ca
         plot_patterns([pattern, *others], plot_out, measured=measured, fit=fit)
 
 
+# --------------------------------------------------------------------------- database
+
+
+def _db_path_option(f):
+    return click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Database file (default db/argyrodb.sqlite).")(f)
+
+
+def _print_frame(frame, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(frame.to_json(orient="records", indent=1))
+    elif fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200,
+                               "display.max_colwidth", 40):
+            click.echo(frame.to_string(index=False) if len(frame) else "(no rows)")
+
+
+@cli.group()
+def db() -> None:
+    """The SQLite database: build, query, compare, SQL, export, serve, plot."""
+
+
+@db.command("build")
+@_db_path_option
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def db_build(db_path, quiet):
+    """Build the database from db/ and structures/ (atomic: a failure keeps the old file)."""
+    from .database import DEFAULT_DB_PATH, build_database
+
+    counts = build_database(db_path, show_progress=not quiet)
+    click.echo(f"built {db_path or DEFAULT_DB_PATH}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@db.command("query")
+@_db_path_option
+@click.option("--contains", multiple=True, help="Element that must be present (repeatable).")
+@click.option("--excludes", multiple=True, help="Element that must be absent (repeatable).")
+@click.option("--primary-phase", help="e.g. Li6PS5I")
+@click.option("--process", help="MM, HT or SS")
+@click.option("--anode", help="e.g. Li, Li-In, In")
+@click.option("--role", help="SE or Interlayer")
+@click.option("--dataset", type=click.Choice(["table_s3", "obelix"]), help="Only one dataset.")
+@click.option("--sigma-min", type=float, help="mS/cm")
+@click.option("--sigma-max", type=float, help="mS/cm")
+@click.option("--ccd-min", type=float, help="mA/cm^2")
+@click.option("--ccd-max", type=float, help="mA/cm^2")
+@click.option("--i-fraction-min", type=float, help="I/(Cl+Br+I)")
+@click.option("--i-fraction-max", type=float, help="I/(Cl+Br+I)")
+@click.option("--neutral/--not-neutral", "charge_neutral", default=None, help="Charge-neutral formulas only, or only the others.")
+@click.option("--text", help="Full-text search over formulas and references.")
+@click.option("--include-duplicates", is_flag=True, help="Keep imported rows that duplicate a Table S3 row.")
+@click.option("--sort", help="Column to sort by (prefix - for descending), e.g. -sigma_mS_cm.")
+@click.option("--limit", type=int)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def db_query(db_path, contains, excludes, primary_phase, process, anode, role, dataset, sigma_min, sigma_max, ccd_min,
+             ccd_max, i_fraction_min, i_fraction_max, charge_neutral, text, include_duplicates, sort, limit, fmt):
+    """Literature measurements matching every filter given."""
+    from .queries import MeasurementFilter, query_measurements
+
+    filters = MeasurementFilter(
+        contains=list(contains), excludes=list(excludes), primary_phase=primary_phase, process=process, anode=anode,
+        role=role, dataset=dataset, sigma_min=sigma_min, sigma_max=sigma_max, ccd_min=ccd_min, ccd_max=ccd_max,
+        i_fraction_min=i_fraction_min, i_fraction_max=i_fraction_max, charge_neutral=charge_neutral, text=text,
+        include_duplicates=include_duplicates)
+    frame = query_measurements(filters, sort=sort, limit=limit, db_path=db_path)
+    if fmt == "table":
+        frame = frame[["dataset", "dataset_row", "material_printed", "formula", "primary_phase", "process", "sigma_mS_cm",
+                       "ccd_mA_cm2", "anode", "role", "ref_number", "charge_neutral"]]
+    _print_frame(frame, fmt)
+
+
+@db.command("compare")
+@_db_path_option
+@click.argument("formula_or_structure")
+@click.option("--sigma", type=float, help="Your conductivity in mS/cm (default: the database's value).")
+@click.option("--ccd", type=float, help="Your CCD in mA/cm^2 (default: the database's value).")
+@click.option("--nearest", type=int, default=5, show_default=True)
+@click.option("--dataset", type=click.Choice(["table_s3", "obelix"]), help="Rank within one dataset only.")
+@click.option("--json", "as_json", is_flag=True)
+def db_compare(db_path, formula_or_structure, sigma, ccd, nearest, dataset, as_json):
+    """Rank a material among the literature by sigma and CCD and list its nearest compositions."""
+    from .queries import compare
+
+    result = compare(formula_or_structure, sigma, ccd, nearest, dataset, db_path)
+    if as_json:
+        payload = dict(result)
+        payload["nearest"] = json.loads(result["nearest"].to_json(orient="records"))
+        _emit_json(payload)
+        return
+    click.echo(f"{result['name']} ({result['formula']}); values from {result['values_from']}")
+    if result["sigma_rank"] is not None:
+        click.echo(f"  sigma = {result['sigma_mS_cm']:g} mS/cm: rank {result['sigma_rank']} of {result['sigma_of']} measurements")
+    if result["ccd_rank"] is not None:
+        click.echo(f"  CCD   = {result['ccd_mA_cm2']:g} mA/cm^2: rank {result['ccd_rank']} of {result['ccd_of']} measurements")
+    click.echo("  nearest literature compositions (total-variation distance of element fractions):")
+    _print_frame(result["nearest"], "table")
+
+
+@db.command("sql")
+@_db_path_option
+@click.argument("sql")
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds before the query is interrupted.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def db_sql(db_path, sql, timeout, fmt):
+    """Run read-only SQL (the connection refuses writes)."""
+    from .queries import run_sql
+
+    _print_frame(run_sql(sql, db_path, timeout), fmt)
+
+
+@db.command("export")
+@_db_path_option
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/export"), show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--optimade", is_flag=True, help="Also write the structures as OPTIMADE entries (structures.optimade.json).")
+def db_export(db_path, out_dir, fmt, optimade):
+    """Write the tables (and optionally OPTIMADE structures) to a folder."""
+    from .interchange import export_optimade, export_tables
+
+    written = export_tables(out_dir, fmt, db_path)
+    if optimade:
+        written.append(export_optimade(Path(out_dir) / "structures.optimade.json", db_path))
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+@db.command("serve")
+@_db_path_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8001, show_default=True)
+@click.option("--writable", is_flag=True, help="Serve without Datasette's immutable mode.")
+def db_serve(db_path, host, port, writable):
+    """Browse with Datasette (read-only, localhost) - optional extra argyrodb[serve]."""
+    import subprocess
+
+    from .serve import serve_command
+
+    command = serve_command(db_path, host, port, writable)
+    click.echo(f"serving {db_path or 'db/argyrodb.sqlite'} on http://{host}:{port} ({'writable' if writable else 'read-only'})")
+    raise SystemExit(subprocess.call(command))
+
+
+@db.command("plot")
+@_db_path_option
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("out/literature.png"), show_default=True)
+def db_plot(db_path, out):
+    """sigma vs CCD and sigma by primary phase for Table S3, the source's material highlighted."""
+    from .plotting import plot_literature
+    from .queries import MeasurementFilter, query_measurements
+
+    frame = query_measurements(MeasurementFilter(dataset="table_s3"), db_path=db_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    click.echo(f"wrote {plot_literature(frame, out)}")
+
+
+@db.command("import-obelix")
+@click.argument("csv_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Default db/obelix_argyrodites.csv")
+def db_import_obelix(csv_path, out):
+    """Import the argyrodite rows of OBELiX's all.csv (CC BY 4.0) into the project's data file."""
+    from .literature import import_obelix, write_obelix_rows
+    from .paths import DB_DIR
+
+    rows = import_obelix(csv_path)
+    target = write_obelix_rows(rows, out or DB_DIR / "obelix_argyrodites.csv")
+    censored = sum(1 for r in rows if r["sigma_censored"])
+    click.echo(f"wrote {target}: {len(rows)} argyrodite rows ({censored} censored conductivities), licence CC BY 4.0")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning argyrodb errors into one line and exit status 2."""
     try:

@@ -4,11 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from argyrodb.paths import PROJECT_ROOT, STRUCTURES_DIR, structure_files
+from argyrodb.paths import PROJECT_ROOT, structure_files
 from argyrodb.reading import read_structure
 from argyrodb.validate import validate
-
-LMA = STRUCTURES_DIR / "LMA-Cl0.8I0.6.yaml"
+from argyrodb_testing import LMA
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +28,12 @@ def all_reports():
 @pytest.fixture
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def db_path(tmp_path_factory):
+    from argyrodb.database import build_database
+
+    path = tmp_path_factory.mktemp("db") / "argyrodb.sqlite"
+    build_database(path, show_progress=False)
+    return path

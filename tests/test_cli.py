@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import LMA
-from tests.test_reading import MINIMAL_CIF
+from argyrodb_testing import LMA, MINIMAL_CIF, run
 
 BUILD_KEYS = {"name", "nominal_formula", "formula_per_fu", "space_group_number", "a_angstrom", "a_source",
               "density_g_cm3", "charge_per_fu", "problems"}
-
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "argyrodb", *args], capture_output=True, text=True, cwd=cwd)
 
 
 def test_build_json(tmp_path):

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import LMA
-from tests.test_cli import run
+from argyrodb_testing import LMA
+from argyrodb_testing import run
 
 
 def test_xrd_json_shape():

@@ -8,7 +8,7 @@ import pytest
 
 from argyrodb.errors import InputError
 from argyrodb.reading import B_PER_U, read_cif_text, read_refinement_text, read_structure
-from tests.conftest import LMA
+from argyrodb_testing import LMA, MINIMAL_CIF
 
 # Table S2 of the source, row for row: element, printed site, x, y, z, occupancy, B_eq (A^2).
 TABLE_S2 = [
@@ -41,31 +41,6 @@ def test_table_s2_transcribed_exactly():
     assert refinement.sites[4].printed["occupancy"] == "1.0000"
 
 
-MINIMAL_CIF = """data_test
-_cell_length_a 9.8499(3)
-_cell_length_b 9.8499(3)
-_cell_length_c 9.8499(3)
-_cell_angle_alpha 90
-_cell_angle_beta 90
-_cell_angle_gamma 90
-_symmetry_space_group_name_H-M 'F -4 3 m'
-_chemical_formula_sum 'Cl Li6 P S5'
-loop_
-_atom_site_label
-_atom_site_type_symbol
-_atom_site_fract_x
-_atom_site_fract_y
-_atom_site_fract_z
-_atom_site_occupancy
-_atom_site_U_iso_or_equiv
-Li1 Li1+ 0.3142 0.6858 0.0148 0.5 0.033
-P1 P5+ 0 0 0.5 1 0.011
-S1 S2- 0.12 -0.12 0.62 1 0.023
-S2 S2- 0 0 0 0.5 0.027
-Cl1 Cl1- 0 0 0 0.5 0.027
-S3 S2- 0.75 0.75 0.75 0.5 0.043
-Cl2 Cl1- 0.75 0.75 0.75 0.5 0.043
-"""
 
 
 def test_cif_with_esd_charges_and_u_iso():

@@ -10,7 +10,7 @@ from argyrodb.errors import ValidationFailed
 from argyrodb.build import build_structure
 from argyrodb.reading import read_refinement_text
 from argyrodb.validate import validate
-from tests.conftest import LMA
+from argyrodb_testing import LMA
 
 A_CL, A_I = 9.84988, 10.1448  # the end members' published lattice parameters (structures/*.yaml)
 

@@ -1,0 +1,136 @@
+"""Exports: tables as CSV/JSON, and structures as OPTIMADE structure entries.
+
+OPTIMADE (v1.x structures endpoint): partial occupancy is written as species with
+``concentration`` (a vacancy is the symbol ``"vacancy"``), ``structure_features`` holds
+``"disorder"``, and argyrodb's own fields carry the provider prefix ``_argyrodb_`` in lower case.
+Each entry is validated with optimade-python-tools' ``StructureResource`` model before writing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+from functools import reduce
+from pathlib import Path
+
+from .database import ReadOnlyDatabase
+from .errors import InputError
+from .outputs import atomic_write_text
+
+EXPORT_TABLES = ("table_s3", "measurements_full", "materials", "sources", "structures", "structure_sites",
+                 "structure_problems", "xrd_peaks", "milling", "conditions", "eis_fits")
+OPTIMADE_PREFIX = "_argyrodb_"
+#: Fixed timestamp for reproducible exports: the data's transcription date, not the export time.
+DATA_DATE = "2026-11-25T00:00:00Z"
+
+
+def export_tables(out_dir: str | Path, fmt: str = "csv", db_path=None, tables=EXPORT_TABLES) -> list[Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if fmt not in ("csv", "json"):
+        raise InputError("--format", f"unknown export format {fmt!r} (csv or json)")
+    written = []
+    with ReadOnlyDatabase(db_path) as db:
+        for table in tables:
+            frame = db.dataframe(f'SELECT * FROM "{table}"') if table in EXPORT_TABLES else None
+            if frame is None:
+                raise InputError("--table", f"unknown table {table!r}")
+            if table == "structures":
+                frame = frame.drop(columns=["cif_text"])
+            text = frame.to_csv(index=False) if fmt == "csv" else frame.to_json(orient="records", indent=1)
+            written.append(atomic_write_text(out / f"{table}.{fmt}", text))
+    return written
+
+
+def _integer_formula(amounts: dict[str, float], decimals: int = 2) -> str:
+    """Alphabetical reduced formula with integer counts (OPTIMADE ``chemical_formula_reduced``) of
+    the composition rounded to ``decimals``."""
+    counts = {el: Fraction(round(n, decimals)).limit_denominator(10**decimals) for el, n in amounts.items() if round(n, decimals) > 0}
+    lcm = reduce(lambda a, b: a * b // math.gcd(a, b), (c.denominator for c in counts.values()), 1)
+    ints = {el: int(c * lcm) for el, c in counts.items()}
+    g = reduce(math.gcd, ints.values())
+    return "".join(f"{el}{ints[el] // g if ints[el] // g != 1 else ''}" for el in sorted(ints))
+
+
+def _anonymous(reduced: str) -> str:
+    import re
+
+    parts = sorted(((int(n) if n else 1) for _, n in re.findall(r"([A-Z][a-z]?)(\d*)", reduced)), reverse=True)
+    letters = [chr(ord("A") + i) for i in range(26)]
+    return "".join(f"{letters[i]}{n if n != 1 else ''}" for i, n in enumerate(parts))
+
+
+def optimade_entries(db_path=None) -> list[dict]:
+    """OPTIMADE structure entries of every structure in the database, validated."""
+    try:
+        from optimade.models import StructureResource
+    except ImportError:
+        raise InputError("--optimade", "optimade-python-tools is not installed: pip install 'argyrodb[optimade]'") from None
+
+    from .reading import read_cif_text
+    from .build import build_structure
+
+    entries = []
+    with ReadOnlyDatabase(db_path) as db:
+        structures = db.dataframe("SELECT * FROM structures ORDER BY id")
+        measurements = db.dataframe(
+            "SELECT material_id, sigma_mS_cm, ccd_mA_cm2 FROM measurements_full WHERE own_work = 1")
+    for row in structures.itertuples():
+        refinement = read_cif_text(row.cif_text, source=f"{row.name}.cif")
+        structure = build_structure(refinement, row.a_angstrom)
+        amounts = json.loads(row.refined_amounts_json)
+        species, species_names, mixes = [], [], {}
+        for site in structure:
+            key = tuple(sorted((sp.symbol, round(occ, 6)) for sp, occ in site.species.items()))
+            if key not in mixes:
+                name = site.properties.get("label", "").replace("/", "_") or f"s{len(mixes)}"
+                symbols = [el for el, _ in key]
+                concentration = [occ for _, occ in key]
+                vacancy = 1.0 - sum(concentration)
+                if vacancy > 1e-6:
+                    symbols.append("vacancy")
+                    concentration.append(round(vacancy, 6))
+                mixes[key] = name
+                species.append({"name": name, "chemical_symbols": symbols, "concentration": concentration})
+            species_names.append(mixes[key])
+        elements = sorted(amounts)
+        total = sum(amounts.values())
+        reduced = _integer_formula(amounts)
+        own = measurements[measurements["material_id"] == row.material_id]
+        attributes = {
+            "last_modified": DATA_DATE,
+            "elements": elements,
+            "nelements": len(elements),
+            "elements_ratios": [amounts[el] / total for el in elements],
+            "chemical_formula_descriptive": row.refined_formula,
+            "chemical_formula_reduced": reduced,
+            "chemical_formula_anonymous": _anonymous(reduced),
+            "dimension_types": [1, 1, 1],
+            "nperiodic_dimensions": 3,
+            "lattice_vectors": structure.lattice.matrix.tolist(),
+            "cartesian_site_positions": structure.cart_coords.tolist(),
+            "nsites": len(structure),
+            "species": species,
+            "species_at_sites": species_names,
+            "structure_features": ["disorder"],
+            "space_group_it_number": 216,
+            "space_group_symbol_hermann_mauguin": "F -4 3 m",
+            f"{OPTIMADE_PREFIX}nominal_formula": row.nominal_formula,
+            f"{OPTIMADE_PREFIX}a_angstrom": row.a_angstrom,
+            f"{OPTIMADE_PREFIX}a_source": row.a_source,
+            f"{OPTIMADE_PREFIX}density_g_cm3": row.density_g_cm3,
+            f"{OPTIMADE_PREFIX}source_file": row.source_file,
+            f"{OPTIMADE_PREFIX}sigma_ms_cm": None if own.empty else float(own["sigma_mS_cm"].iloc[0]),
+            f"{OPTIMADE_PREFIX}ccd_ma_cm2": None if own.empty or own["ccd_mA_cm2"].isna().iloc[0] else float(own["ccd_mA_cm2"].iloc[0]),
+        }
+        entry = {"id": f"argyrodb-{row.name}", "type": "structures", "attributes": attributes}
+        StructureResource(**entry)  # raises pydantic.ValidationError when the entry is not valid OPTIMADE
+        entries.append(entry)
+    return entries
+
+
+def export_optimade(out_path: str | Path, db_path=None) -> Path:
+    entries = optimade_entries(db_path)
+    payload = {"data": entries, "meta": {"provider": {"prefix": "argyrodb", "name": "argyrodb"}, "data_returned": len(entries)}}
+    return atomic_write_text(out_path, json.dumps(payload, indent=1))

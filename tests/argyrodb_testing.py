@@ -1,0 +1,41 @@
+"""Shared test helpers (a uniquely named module: some installed packages ship a top-level `tests`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from argyrodb.paths import STRUCTURES_DIR
+
+LMA = STRUCTURES_DIR / "LMA-Cl0.8I0.6.yaml"
+
+MINIMAL_CIF = """data_test
+_cell_length_a 9.8499(3)
+_cell_length_b 9.8499(3)
+_cell_length_c 9.8499(3)
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+_symmetry_space_group_name_H-M 'F -4 3 m'
+_chemical_formula_sum 'Cl Li6 P S5'
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+_atom_site_occupancy
+_atom_site_U_iso_or_equiv
+Li1 Li1+ 0.3142 0.6858 0.0148 0.5 0.033
+P1 P5+ 0 0 0.5 1 0.011
+S1 S2- 0.12 -0.12 0.62 1 0.023
+S2 S2- 0 0 0 0.5 0.027
+Cl1 Cl1- 0 0 0 0.5 0.027
+S3 S2- 0.75 0.75 0.75 0.5 0.043
+Cl2 Cl1- 0.75 0.75 0.75 0.5 0.043
+"""
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "argyrodb", *args], capture_output=True, text=True, cwd=cwd)
