@@ -30,6 +30,7 @@ demo: $(STAMP)
 	$(BIN)/argyrodb db compare Li5.6PS4.6Cl0.8I0.6 --dataset table_s3
 	$(BIN)/argyrodb db compare Li5.6PS4.6Cl0.8I0.6
 	$(BIN)/argyrodb db plot --out out/literature.png
+	$(BIN)/argyrodb audit --summary
 
 cifs: $(STAMP)
 	$(BIN)/argyrodb build structures/*.yaml --cif-dir cifs > /dev/null

@@ -353,6 +353,224 @@ def db_import_obelix(csv_path, out):
     click.echo(f"wrote {target}: {len(rows)} argyrodite rows ({censored} censored conductivities), licence CC BY 4.0")
 
 
+# --------------------------------------------------------------------------- calculators
+
+
+def _range_option(text: str) -> list[float]:
+    try:
+        start, stop, step = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise InputError("--table", f"expected START:STOP:STEP, got {text!r}") from None
+    if step <= 0 or stop < start:
+        raise InputError("--table", f"expected START <= STOP and STEP > 0, got {text!r}")
+    n = int(round((stop - start) / step)) + 1
+    if n > 10_000:
+        raise InputError("--table", f"{n} rows is too many")
+    return [start + i * step for i in range(n)]
+
+
+@cli.group()
+def calc() -> None:
+    """The lab's calculations: G-force, conductivity, Arrhenius, elastic moduli, CPE capacitance, CCD steps."""
+
+
+@calc.command("gforce")
+@click.option("--rpm", type=float, help="Rotation speed of the main disk (1/min).")
+@click.option("--radius", type=float, default=0.089, show_default=True, help="Effective rotation radius R (m).")
+@click.option("--g", "g_m_s2", type=float, default=9.8, show_default=True, help="Gravitational acceleration (m/s^2) as in the source.")
+@click.option("--table", "table", help="Speeds START:STOP:STEP, e.g. 550:800:50 (reproduces Table S1).")
+@click.option("--json", "as_json", is_flag=True)
+def calc_gforce(rpm, radius, g_m_s2, table, as_json):
+    """GF = (2 pi rpm / 60)^2 R / g."""
+    from .calculators import gforce_table
+
+    if rpm is None and table is None:
+        raise InputError("gforce", "give --rpm or --table")
+    rows = gforce_table(_range_option(table) if table else [rpm], radius, g_m_s2)
+    if as_json:
+        _emit_json(rows if table else rows[0])
+        return
+    for row in rows:
+        click.echo(f"{row['rpm']:g} rpm, R = {row['radius_m']:g} m: GF = {row['gforce']:.2f} (printed to integers: {row['gforce']:.0f})")
+
+
+@calc.command("conductivity")
+@click.option("--resistance", type=float, required=True, help="Bulk resistance (ohm).")
+@click.option("--thickness-um", type=float)
+@click.option("--thickness-mm", type=float)
+@click.option("--thickness-cm", type=float)
+@click.option("--diameter-mm", type=float, help="Pellet/electrode diameter (mm).")
+@click.option("--area-cm2", type=float, help="Electrode area (cm^2), instead of the diameter.")
+@click.option("--json", "as_json", is_flag=True)
+def calc_conductivity(resistance, thickness_um, thickness_mm, thickness_cm, diameter_mm, area_cm2, as_json):
+    """sigma = t / (R_bulk A), in mS/cm."""
+    from .calculators import ionic_conductivity_mS_cm
+
+    given = [(v, u) for v, u in ((thickness_um, "um"), (thickness_mm, "mm"), (thickness_cm, "cm")) if v is not None]
+    if len(given) != 1:
+        raise InputError("conductivity", "give exactly one of --thickness-um, --thickness-mm, --thickness-cm")
+    value, unit = given[0]
+    thickness_cm = value * {"um": 1e-4, "mm": 0.1, "cm": 1.0}[unit]
+    sigma = ionic_conductivity_mS_cm(resistance, thickness_cm, None if diameter_mm is None else diameter_mm / 10.0, area_cm2)
+    payload = {"sigma_mS_cm": sigma, "sigma_S_cm": sigma / 1000.0, "resistance_ohm": resistance, "thickness_cm": thickness_cm,
+               "area_cm2": area_cm2 if area_cm2 is not None else 3.141592653589793 * (diameter_mm / 10.0) ** 2 / 4}
+    if as_json:
+        _emit_json(payload)
+    else:
+        click.echo(f"sigma = {sigma:.4g} mS/cm (t = {thickness_cm:g} cm, A = {payload['area_cm2']:.4g} cm^2, R = {resistance:g} ohm)")
+
+
+@calc.command("elastic")
+@click.option("--vl", type=float, required=True, help="Longitudinal sound velocity (m/s).")
+@click.option("--vs", type=float, required=True, help="Shear sound velocity (m/s).")
+@click.option("--density", type=float, required=True, help="Density (g/cm^3).")
+@click.option("--json", "as_json", is_flag=True)
+def calc_elastic(vl, vs, density, as_json):
+    """E, G, B (GPa) and Poisson's ratio from V_L, V_S and density."""
+    from .calculators import elastic_moduli
+
+    result = elastic_moduli(vl, vs, density)
+    if as_json:
+        _emit_json(result)
+    else:
+        click.echo(f"E = {result['E_GPa']:.3f} GPa, G = {result['G_GPa']:.3f} GPa, B = {result['B_GPa']:.3f} GPa, "
+                   f"nu = {result['poisson_ratio']:.4f}, B/G = {result['pugh_ratio_B_over_G']:.3f}")
+
+
+@calc.command("cpe")
+@click.option("--r", "r_ohm", type=float, required=True, help="Parallel resistance (ohm).")
+@click.option("--q", type=float, required=True, help="CPE-T, F s^(alpha-1).")
+@click.option("--alpha", type=float, required=True, help="CPE-P, 0 < alpha <= 1.")
+@click.option("--json", "as_json", is_flag=True)
+def calc_cpe(r_ohm, q, alpha, as_json):
+    """Equivalent capacitance C = (Q R^(1-alpha))^(1/alpha) of R || CPE."""
+    from .calculators import cpe_capacitance_F
+
+    c = cpe_capacitance_F(r_ohm, q, alpha)
+    if as_json:
+        _emit_json({"capacitance_F": c, "r_ohm": r_ohm, "q": q, "alpha": alpha})
+    else:
+        click.echo(f"C = {c:.4g} F")
+
+
+@calc.command("arrhenius")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def calc_arrhenius(data, as_json):
+    """Activation energy from sigma(T) in DATA.csv (columns temperature_K or temperature_C, and
+    sigma_S_cm or sigma_mS_cm)."""
+    import csv
+
+    from .calculators import arrhenius_fit
+
+    if not data.is_file():
+        raise InputError(data, "no such file")
+    with open(data, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields = reader.fieldnames or []
+        t_col = next((f for f in fields if f.strip() in ("temperature_K", "T_K")), None)
+        c_col = next((f for f in fields if f.strip() in ("temperature_C", "T_C")), None)
+        s_col = next((f for f in fields if f.strip() in ("sigma_S_cm", "sigma_mS_cm")), None)
+        if (t_col is None and c_col is None) or s_col is None:
+            raise InputError(data, "need columns temperature_K (or temperature_C) and sigma_S_cm (or sigma_mS_cm)")
+        temps, sigmas = [], []
+        for number, row in enumerate(reader, start=2):
+            try:
+                temps.append(float(row[t_col]) if t_col else float(row[c_col]) + 273.15)
+                sigmas.append(float(row[s_col]) / (1000.0 if s_col.strip() == "sigma_mS_cm" else 1.0))
+            except (TypeError, ValueError):
+                raise InputError(data, f"line {number}: not a number") from None
+    result = arrhenius_fit(temps, sigmas)
+    if as_json:
+        _emit_json(result)
+    else:
+        click.echo(f"Ea = {result['ea_eV']:.4f} +- {result['ea_stderr_eV']:.4f} eV, A = {result['prefactor_S_K_cm']:.4g} S K/cm, "
+                   f"R^2 = {result['r_squared']:.5f} ({result['n_points']} points)")
+
+
+@calc.command("ccd")
+@click.option("--step", type=float, default=0.1, show_default=True, help="Current-density step (mA/cm^2).")
+@click.option("--diameter-mm", type=float, default=9.0, show_default=True, help="Electrode (Li foil) diameter (mm).")
+@click.option("--max", "max_j", type=float, default=2.0, show_default=True, help="Highest current density (mA/cm^2).")
+@click.option("--hours", type=float, default=1.0, show_default=True, help="Plating/stripping time per step (h).")
+@click.option("--json", "as_json", is_flag=True)
+def calc_ccd(step, diameter_mm, max_j, hours, as_json):
+    """Currents of a critical-current-density step protocol (I = J x pi d^2 / 4)."""
+    from .calculators import ccd_steps
+
+    rows = ccd_steps(step, diameter_mm, max_j, hours)
+    if as_json:
+        _emit_json(rows)
+        return
+    click.echo(f"electrode area {rows[0]['area_cm2']:.4f} cm^2 (d = {diameter_mm:g} mm); {hours:g} h per step")
+    for row in rows:
+        click.echo(f"step {row['step']:3d}: J = {row['current_density_mA_cm2']:.3g} mA/cm^2, I = {row['current_mA']:.4f} mA")
+
+
+# --------------------------------------------------------------------------- EIS and audit
+
+
+@cli.group()
+def eis() -> None:
+    """Impedance spectra: equivalent-circuit fitting (impedance.py)."""
+
+
+@eis.command("fit")
+@click.argument("spectrum", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--circuit", default=None, help="impedance.py circuit string (default: the source's Fig. S9 circuit).")
+@click.option("--initial", help="Comma-separated starting values (required for a custom circuit).")
+@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="Nyquist plot with the fit (PNG).")
+@click.option("--json", "as_json", is_flag=True)
+def eis_fit(spectrum, circuit, initial, plot_out, as_json):
+    """Fit SPECTRUM.csv (frequency Hz, Z' ohm, Z'' ohm) and report parameters, errors and capacitances."""
+    from .eis import FIG_S9_CIRCUIT, fit, plot_nyquist, read_spectrum
+
+    data = read_spectrum(spectrum)
+    guess = None
+    if initial:
+        try:
+            guess = [float(v) for v in initial.split(",")]
+        except ValueError:
+            raise InputError("--initial", f"not a list of numbers: {initial!r}") from None
+    result = fit(data, circuit or FIG_S9_CIRCUIT, guess)
+    if as_json:
+        _emit_json(result.as_dict())
+    else:
+        click.echo(f"{data.name}: {result.circuit}, rms residual {result.residual_rms_ohm:.3g} ohm")
+        for name, value, err, unit in zip(result.names, result.values, result.stderr, result.units):
+            click.echo(f"  {name:<8} {value:12.5g} +- {err:.2g} {unit}")
+        for name, c in result.capacitances.items():
+            click.echo(f"  {name:<8} {c:12.4g} F")
+    if plot_out:
+        plot_nyquist(data, result, plot_out)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="All rows as JSON.")
+@click.option("--summary", "summary_only", is_flag=True, help="Only the counts per table and verdict.")
+@click.option("--all", "show_all", is_flag=True, help="Also list the rows that are consistent.")
+def audit(as_json, summary_only, show_all):
+    """Recompute every derived number of the source and report what does not add up."""
+    from .audit import CONSISTENT, run_audit, summary
+
+    rows = run_audit()
+    if as_json:
+        _emit_json({"summary": summary(rows), "rows": [r.as_dict() for r in rows]})
+        return
+    counts = summary(rows)
+    if not summary_only:
+        for row in rows:
+            if row.verdict == CONSISTENT and not show_all:
+                continue
+            deviation = "" if row.relative_deviation is None else f" ({100 * row.relative_deviation:+.2f} %)"
+            click.echo(f"[{row.verdict}] {row.table} | {row.row} | {row.column}\n    reported: {row.reported}\n"
+                       f"    recomputed: {row.recomputed}{deviation}\n    {row.reason}")
+        click.echo("")
+    click.echo("audit summary (rows per verdict):")
+    for table, verdicts in counts.items():
+        click.echo(f"  {table:<22} " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning argyrodb errors into one line and exit status 2."""
     try:
