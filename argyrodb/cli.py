@@ -571,6 +571,95 @@ def audit(as_json, summary_only, show_all):
         click.echo(f"  {table:<22} " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())))
 
 
+# --------------------------------------------------------------------------- screening
+
+
+@cli.command()
+@click.argument("family", required=False)
+@click.option("--x", "x_range", help="START:STOP:STEP (or one value) for the variable x.")
+@click.option("--y", "y_range", help="... for y.")
+@click.option("--z", "z_range", help="... for z.")
+@click.option("--w", "w_range", help="... for w.")
+@click.option("--formulas", "formulas_file", type=click.Path(dir_okay=False, path_type=Path), help="One formula per line instead of a family.")
+@click.option("--sites", "distribution", type=click.Choice(["template", "random"]), default="template", show_default=True,
+              help="How S and halides share 4a and 4d (see argyrodb.screening).")
+@click.option("--template", type=click.Path(dir_okay=False, path_type=Path), help="Refinement whose sites and ratios are the template (default: Table S2).")
+@click.option("--wavelength", default="CuKa1", show_default=True)
+@click.option("--two-theta", "two_theta", nargs=2, type=float, default=(10.0, 80.0), show_default=True)
+@click.option("--no-anomalous", is_flag=True)
+@click.option("--no-peaks", is_flag=True, help="Do not store the peak lists (results only).")
+@_db_path_option
+@click.option("--jobs", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option("--export", "export_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the run's results (.csv or .parquet).")
+@click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=Path), help="Write the series plots into this folder.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def screen(family, x_range, y_range, z_range, w_range, formulas_file, distribution, template, wavelength, two_theta, no_anomalous,
+           no_peaks, db_path, jobs, export_out, plots_dir, quiet):
+    """Screen a composition family, e.g. "Li5.6PS4.6Cl1.4-xIx" --x 0:1.4:0.1: lattice parameter,
+    density, XRD peaks and nearest literature entries, stored in the database (resumable)."""
+    from .families import parse_range
+    from .screening import DEFAULT_TEMPLATE, ScreenSettings, Screener, export_results, run_results, run_screen
+
+    formulas = None
+    if formulas_file is not None:
+        if not formulas_file.is_file():
+            raise InputError(formulas_file, "no such file")
+        formulas = [line.split("#")[0].strip() for line in formulas_file.read_text(encoding="utf-8").splitlines()]
+        formulas = [f for f in formulas if f]
+        if not formulas:
+            raise InputError(formulas_file, "no formulas")
+    if family is None and formulas is None:
+        raise InputError("screen", "give a FAMILY expression or --formulas FILE")
+    ranges = {name: parse_range(text, name) for name, text in (("x", x_range), ("y", y_range), ("z", z_range), ("w", w_range)) if text}
+    settings = ScreenSettings(
+        family=family or f"formulas from {formulas_file.name}", ranges=ranges, formulas=formulas, distribution=distribution,
+        template=str(template or DEFAULT_TEMPLATE), wavelength=wavelength, two_theta_range=tuple(two_theta),
+        anomalous_dispersion=not no_anomalous, store_peaks=not no_peaks)
+    summary = run_screen(settings, db_path, jobs=jobs, show_progress=not quiet)
+    click.echo(f"run {summary['run_id']} ({summary['key']}): {summary['n_points']} compositions, "
+               f"{summary['already_stored']} already stored, {summary['computed']} computed "
+               f"({summary['ok']} ok, {summary['skipped']} skipped)")
+    results = run_results(summary["run_id"], db_path)
+    skipped = results[results["status"] == "skipped"]
+    for row in skipped.head(10).itertuples():
+        click.echo(f"  skipped {row.formula}: {row.reason}")
+    if len(skipped) > 10:
+        click.echo(f"  ... and {len(skipped) - 10} more skipped")
+    if export_out:
+        click.echo(f"wrote {export_results(results, export_out)}")
+    if plots_dir:
+        from .plotting import plot_screen_series
+        from .xrd import simulate
+        from .paths import STRUCTURES_DIR
+
+        variable = next((v for v in ("x", "y", "z", "w") if v in results.columns), None)
+        if variable is None:
+            raise InputError("--plots", "series plots need a family with a variable")
+        references = [simulate(STRUCTURES_DIR / f"{n}.yaml", wavelength=wavelength, two_theta_range=tuple(two_theta))
+                      for n in ("Li6PS5Cl", "Li6PS5I") if (STRUCTURES_DIR / f"{n}.yaml").exists()]
+        for path in plot_screen_series(Screener(settings), results, plots_dir, variable, references):
+            click.echo(f"wrote {path}")
+
+
+@db.command("migrate")
+@_db_path_option
+def db_migrate(db_path):
+    """Upgrade a database written by an older argyrodb to the current schema, in place."""
+    import sqlite3
+
+    from .database import DEFAULT_DB_PATH, SCHEMA_VERSION, migrate
+
+    path = Path(db_path) if db_path else DEFAULT_DB_PATH
+    if not path.is_file():
+        raise InputError(path, "no such database")
+    conn = sqlite3.connect(path)
+    try:
+        before = migrate(conn, path)
+    finally:
+        conn.close()
+    click.echo(f"{path}: schema version {before} -> {SCHEMA_VERSION}" if before < SCHEMA_VERSION else f"{path}: already at version {SCHEMA_VERSION}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning argyrodb errors into one line and exit status 2."""
     try:

@@ -17,7 +17,9 @@ from . import __version__
 from .errors import ArgyrodbError, InputError
 from .paths import DB_DIR, structure_files
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Tables whose rows are results computed by users (not rebuilt from data files): a rebuild keeps them.
+CARRIED_OVER_TABLES = ("screen_runs", "screen_results", "screen_peaks")
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema.sql"
 DEFAULT_DB_PATH = DB_DIR / "argyrodb.sqlite"
 #: The XRD pattern stored for every structure.
@@ -227,6 +229,41 @@ def _insert_measurement_tables(db, db_dir: Path) -> None:
         })
 
 
+def migrate(conn: sqlite3.Connection, path: str | Path) -> int:
+    """Bring an open database to SCHEMA_VERSION in place (one transaction); returns the version found.
+    A database written by a newer argyrodb is refused."""
+    try:
+        version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise InputError(path, f"not an argyrodb database ({exc})") from None
+    if version is None:
+        raise InputError(path, "not an argyrodb database (empty schema_version)")
+    if version > SCHEMA_VERSION:
+        raise InputError(path, f"database schema version {version} is newer than this argyrodb's {SCHEMA_VERSION}: upgrade argyrodb")
+    if version < SCHEMA_VERSION:
+        script = SCHEMA_PATH.read_text(encoding="utf-8").split("-- version 2\n", 1)[1]
+        with conn:
+            conn.executescript("BEGIN;\n" + script + "\nINSERT INTO schema_version VALUES (2, 'composition screening runs');\nCOMMIT;")
+    return version
+
+
+def _carry_over(conn: sqlite3.Connection, old_path: Path) -> int:
+    """Copy the user-computed tables (screening runs) from the database being replaced."""
+    if not old_path.is_file():
+        return 0
+    conn.execute("ATTACH DATABASE ? AS old", (str(old_path),))
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM old.sqlite_master WHERE type = 'table'")}
+        if not set(CARRIED_OVER_TABLES) <= tables:
+            return 0
+        with conn:
+            for table in CARRIED_OVER_TABLES:
+                conn.execute(f'INSERT INTO main."{table}" SELECT * FROM old."{table}"')
+        return conn.execute("SELECT COUNT(*) FROM screen_results").fetchone()[0]
+    finally:
+        conn.execute("DETACH DATABASE old")
+
+
 def build_database(db_path: str | Path | None = None, db_dir: Path = DB_DIR, show_progress: bool = True) -> dict:
     """Build the database from the project's data files into ``db_path`` (default db/argyrodb.sqlite)
     atomically. Returns row counts per table."""
@@ -249,7 +286,10 @@ def build_database(db_path: str | Path | None = None, db_dir: Path = DB_DIR, sho
             conn.execute("PRAGMA cache_size = -65536")  # 64 MB: bulk inserts touch many index pages
             conn.executescript(SCHEMA_PATH.read_text(encoding="utf-8"))
             db = sqlite_utils.Database(conn)
-            db["schema_version"].insert({"version": SCHEMA_VERSION, "description": "argyrodb schema (see argyrodb/schema.sql)"})
+            db["schema_version"].insert_all([
+                {"version": 1, "description": "literature, measurements, structures, XRD peaks, Tables S1/S4"},
+                {"version": 2, "description": "composition screening runs"},
+            ])
             steps = ["sources", "Table S3", "OBELiX", "structures and XRD", "Tables S1, S4, conditions", "indexes"]
             bar = tqdm(total=len(steps), desc="db build", disable=not show_progress)
             materials: dict[str, int] = {}
@@ -268,13 +308,15 @@ def build_database(db_path: str | Path | None = None, db_dir: Path = DB_DIR, sho
             db["sources"].enable_fts(["authors", "title", "journal", "doi"], create_triggers=False)
             bar.update()
             bar.close()
-            conn.execute("PRAGMA foreign_key_check").fetchall()
+            carried = _carry_over(conn, target)
             problems = conn.execute("PRAGMA foreign_key_check").fetchall()
             if problems:
                 raise ArgyrodbError(f"{target}: foreign key violations {problems[:3]}")
             counts = {name: conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] for name in
                       ("sources", "materials", "measurements", "structures", "structure_sites", "xrd_peaks", "milling", "conditions", "eis_fits")}
             counts["obelix_duplicates_of_table_s3"] = duplicates
+            if carried:
+                counts["screen_results_kept"] = carried
             conn.commit()
         finally:
             conn.close()
@@ -309,7 +351,9 @@ class ReadOnlyDatabase:
             raise InputError(self.path, f"not an argyrodb database ({exc})") from None
         if version != SCHEMA_VERSION:
             self.conn.close()
-            raise InputError(self.path, f"database schema version {version}; this argyrodb reads version {SCHEMA_VERSION}: rebuild it")
+            if version is not None and version < SCHEMA_VERSION:
+                raise InputError(self.path, f"database schema version {version} is older than {SCHEMA_VERSION}: run `argyrodb db migrate`")
+            raise InputError(self.path, f"database schema version {version} is newer than this argyrodb's {SCHEMA_VERSION}: upgrade argyrodb")
         self.conn.set_progress_handler(self._check_deadline, 10_000)
 
     def _check_deadline(self) -> int:

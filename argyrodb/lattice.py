@@ -13,7 +13,9 @@ result as an estimate good to a few hundredths of an angstrom, never as a measur
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from pathlib import Path
 from functools import lru_cache
 
 from .chemistry import HEAVY_HALIDES
@@ -60,3 +62,73 @@ def vegard_a(amounts: dict[str, float], source: str = "formula") -> LatticeEstim
         a_angstrom=a,
         source="estimated (Vegard rule on halide fractions: " + " + ".join(parts) + "); not a measurement",
     )
+
+
+# --------------------------------------------------------------------------- calibrated Vegard fit
+
+
+@dataclass(frozen=True)
+class VegardFit:
+    """a = sum_X f_X a_X over X in (Cl, Br, I), f_X = n_X / (n_Cl + n_Br + n_I), fitted by least squares
+    to the published lattice parameters in ``structures/lattice_parameters.csv`` (each with its DOI).
+
+    ``predict`` returns (a, sigma_a): sigma_a combines the fit's parameter covariance (f^T C f) with
+    the scatter of the data about the fit (residual standard deviation), the honest uncertainty of a
+    prediction for a new composition. The halide excess y of Li(7-y)PS(6-y)X(y) is not a variable:
+    no published lattice parameters of halide-rich members were found to calibrate it.
+    """
+
+    halides: tuple[str, ...]
+    coefficients: tuple[float, ...]
+    covariance: tuple[tuple[float, ...], ...]
+    residual_std: float
+    n_points: int
+    sources: tuple[str, ...]
+
+    def predict(self, amounts: dict[str, float]) -> tuple[float, float]:
+        import numpy as np
+
+        total = sum(amounts.get(x, 0.0) for x in self.halides)
+        if total <= 0:
+            raise InputError("lattice", "no Cl, Br or I: the Vegard fit cannot predict a")
+        unknown = [x for x in ("F",) if amounts.get(x, 0.0) > 0]
+        f = np.array([amounts.get(x, 0.0) / total for x in self.halides])
+        a = float(f @ np.array(self.coefficients))
+        var = float(f @ np.array(self.covariance) @ f) + self.residual_std**2
+        if unknown:
+            var += 0.05**2  # F is outside the calibration: widen by 0.05 A
+        return a, math.sqrt(var)
+
+    def as_dict(self) -> dict:
+        return {"model": "a = sum_X f_X a_X (Vegard over halide fractions)", "halides": list(self.halides),
+                "a_X_angstrom": list(self.coefficients), "residual_std_angstrom": self.residual_std,
+                "n_points": self.n_points, "sources": list(self.sources)}
+
+
+def vegard_fit(path: Path | None = None) -> VegardFit:
+    """Fit :class:`VegardFit` to the lattice-parameter data file."""
+    import csv
+
+    import numpy as np
+
+    from .chemistry import parse_formula
+
+    path = path or STRUCTURES_DIR / "lattice_parameters.csv"
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    halides = ("Cl", "Br", "I")
+    design, target, sources = [], [], []
+    for number, row in enumerate(rows, start=2):
+        amounts = parse_formula(row["composition"], source=f"{path.name} line {number}")
+        total = sum(amounts.get(x, 0.0) for x in halides)
+        design.append([amounts.get(x, 0.0) / total for x in halides])
+        target.append(float(row["a_angstrom"]))
+        sources.append(row["doi"])
+    x, y = np.array(design), np.array(target)
+    coefficients, *_ = np.linalg.lstsq(x, y, rcond=None)
+    residuals = y - x @ coefficients
+    dof = max(len(y) - len(halides), 1)
+    s2 = float(residuals @ residuals) / dof
+    covariance = s2 * np.linalg.inv(x.T @ x)
+    return VegardFit(halides, tuple(float(c) for c in coefficients), tuple(tuple(float(v) for v in r) for r in covariance),
+                     math.sqrt(s2), len(y), tuple(sorted(set(sources))))

@@ -347,7 +347,7 @@ class XRDModel:
             "multiplicity": arrays["multiplicity"].astype(int),
             "f_squared": arrays["f_squared"],
             "intensity": intensity,
-            "intensity_rel": 100.0 * intensity / intensity.max() if intensity.size else intensity,
+            "intensity_rel": np.minimum(100.0, 100.0 * intensity / intensity.max()) if intensity.size else intensity,
             "component": [components[int(i)].name for i in arrays["component"]],
             "wavelength_angstrom": [components[int(i)].wavelength_angstrom for i in arrays["component"]],
         })
