@@ -31,6 +31,8 @@ demo: $(STAMP)
 	$(BIN)/argyrodb db compare Li5.6PS4.6Cl0.8I0.6
 	$(BIN)/argyrodb db plot --out out/literature.png
 	$(BIN)/argyrodb audit --summary
+	$(BIN)/argyrodb screen "Li5.6PS4.6Cl1.4-xIx" --x 0:1.4:0.1 --plots out/screen --export out/screen/x-series.csv
+	$(BIN)/argyrodb approximants Li5.6PS4.6Cl0.8I0.6 -n 3 --candidates 30 --out out/approximants
 
 cifs: $(STAMP)
 	$(BIN)/argyrodb build structures/*.yaml --cif-dir cifs > /dev/null
@@ -44,3 +46,4 @@ clean:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_xrd.py
 	$(BIN)/python benchmarks/bench_db.py
+	$(BIN)/python benchmarks/bench_screen.py

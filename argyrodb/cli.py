@@ -641,6 +641,34 @@ def screen(family, x_range, y_range, z_range, w_range, formulas_file, distributi
             click.echo(f"wrote {path}")
 
 
+@cli.command()
+@click.argument("formula")
+@click.option("-n", "n_structures", type=int, default=5, show_default=True, help="Approximants to keep (lowest Ewald energy).")
+@click.option("--candidates", type=int, default=40, show_default=True, help="Random decorations to rank.")
+@click.option("--supercell", type=int, default=1, show_default=True, help="n for an n x n x n conventional supercell.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--sites", "distribution", type=click.Choice(["template", "random"]), default="template", show_default=True)
+@click.option("--template", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/approximants"), show_default=True)
+@click.option("--format", "formats", default="poscar,extxyz,cif", show_default=True, help="Comma-separated: poscar, extxyz, cif.")
+def approximants(formula, n_structures, candidates, supercell, seed, distribution, template, out_dir, formats):
+    """Ordered, charge-neutral supercells of a composition, ranked by Ewald energy, written through ASE."""
+    from .approximants import generate, write
+    from .screening import DEFAULT_TEMPLATE, ScreenSettings, Screener
+
+    settings = ScreenSettings(family=formula, formulas=[formula], distribution=distribution, template=str(template or DEFAULT_TEMPLATE))
+    screener = Screener(settings)
+    result = screener.evaluate(0)
+    if result["status"] != "ok":
+        raise InputError(formula, f"cannot build: {result['reason']}")
+    found = generate(screener, 0, n_structures, candidates, supercell, seed)
+    for approximant in found:
+        click.echo(f"#{approximant.rank}: {approximant.formula} ({len(approximant.structure)} atoms), "
+                   f"Ewald energy {approximant.ewald_energy_eV:.3f} eV")
+    for path in write(found, out_dir, formula, [f.strip() for f in formats.split(",") if f.strip()]):
+        click.echo(f"wrote {path}")
+
+
 @db.command("migrate")
 @_db_path_option
 def db_migrate(db_path):

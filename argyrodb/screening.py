@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,12 +152,31 @@ class SiteModel:
         target = np.array([free[el] for el in species])  # amount per f.u. = occ_4a + occ_4d
         if self.distribution == "random":
             return {el: (t / 2.0, t / 2.0) for el, t in zip(species, target)}
-        matrix = np.array([np.maximum(self.template_free.get(el, np.zeros(2)), IPF_FLOOR) for el in species]).T  # (2, k)
-        for _ in range(500):
-            matrix *= (fill / matrix.sum(axis=1))[:, None]
-            matrix *= (target / matrix.sum(axis=0))[None, :]
-            if np.allclose(matrix.sum(axis=1), fill, atol=1e-12):
+        # Iterative proportional fitting of the template's 2 x k table to row sums (fill, fill) and column
+        # sums ``target`` has the closed form m_0k = t_k a_k L / (a_k L + b_k), m_1k = t_k - m_0k, with
+        # (a_k, b_k) the template's 4a/4d occupancies and L the root of sum_k m_0k = fill (Newton in log L).
+        prior = [np.maximum(self.template_free.get(el, np.zeros(2)), IPF_FLOOR) for el in species]
+        a_k = [float(p[0]) for p in prior]
+        b_k = [float(p[1]) for p in prior]
+        t_k = [float(t) for t in target]
+        log_l = 0.0
+        for _ in range(100):
+            lam = math.exp(log_l)
+            value = sum(t * a * lam / (a * lam + b) for t, a, b in zip(t_k, a_k, b_k))
+            slope = sum(t * a * b * lam / (a * lam + b) ** 2 for t, a, b in zip(t_k, a_k, b_k))  # d value / d log L
+            if slope <= 0:
                 break
+            step = (value - fill) / slope
+            log_l -= max(-20.0, min(20.0, step))
+            if abs(value - fill) < 1e-14:
+                break
+        lam = math.exp(log_l)
+        row0 = np.array([t * a * lam / (a * lam + b) for t, a, b in zip(t_k, a_k, b_k)])
+        matrix = np.vstack([row0, np.array(t_k) - row0])
+        delta = matrix[0].sum() - fill  # remove the last rounding so the sites hold exactly ``fill``
+        k = int(np.argmax(np.minimum(matrix[0], matrix[1])))
+        matrix[0, k] -= delta
+        matrix[1, k] += delta
         if np.any(matrix > 1 + 1e-9):
             raise Infeasible("anion occupancies above 1 on 4a/4d")
         return {el: (float(matrix[0, k]), float(matrix[1, k])) for k, el in enumerate(species)}
@@ -241,6 +261,10 @@ class Screener:
         values, amounts = self.points[index]
         formula = format_formula(amounts)
         base = {"idx": index, "variables_json": json.dumps(values, sort_keys=True), "formula": formula}
+        negative = [el for el, n in amounts.items() if n < -1e-12]
+        if negative:
+            return {**base, "status": "skipped", "reason": f"negative amount of {', '.join(negative)}"}
+        amounts = {el: n for el, n in amounts.items() if n > 1e-12}
         charge, unknown = formal_charge(amounts)
         if unknown or abs(charge) > NEUTRAL_TOLERANCE:
             return {**base, "status": "skipped", "reason": f"not charge-neutral ({charge:+.3f} e per formula unit)"
@@ -265,12 +289,21 @@ class Screener:
         }
         if self.settings.store_peaks:
             rel = np.minimum(100.0, 100.0 * peaks["intensity"] / peaks["intensity"].max())
-            result["peaks"] = [
-                (int(k), float(t), float(d), int(m), float(r), int(c))
+            labels = self._line_labels()
+            result["peaks"] = [  # (hkl text, first family, 2theta, d, multiplicity, I_rel, component name)
+                (*labels[int(k)], float(t), float(d), int(m), float(r), self.components[int(c)].name)
                 for k, t, d, m, r, c in zip(peaks["line_key"], peaks["two_theta_deg"], peaks["d_angstrom"],
                                             peaks["multiplicity"], rel, peaks["component"])
             ]
         return result
+
+    def _line_labels(self) -> dict[int, tuple[str, tuple[int, int, int]]]:
+        cache = self.xrd._cache
+        if getattr(self, "_labels_for", None) is not cache:
+            self._labels = {key: (" ".join("".join(str(v) for v in fam) for fam in fams), tuple(fams[0]))
+                            for key, fams in cache.families.items()}
+            self._labels_for = cache
+        return self._labels
 
     def structure(self, index: int):
         """The site-disordered pymatgen Structure of composition ``index`` (for checks and exports)."""
@@ -397,9 +430,8 @@ def run_screen(settings: ScreenSettings, db_path: str | Path | None = None, jobs
                     [(run_id, r["idx"], *[r.get(c) for c in RESULT_COLUMNS]) for r in results])
                 peaks = []
                 for r in results:
-                    for position, (line_key, tt, d, mult, rel, comp) in enumerate(r.get("peaks") or []):
-                        hkl = " ".join("".join(str(v) for v in fam) for fam in screener.xrd._cache.families[line_key])
-                        peaks.append((run_id, r["idx"], position, hkl, screener.components[comp].name, tt, d, mult, rel))
+                    for position, (hkl, _, tt, d, mult, rel, comp) in enumerate(r.get("peaks") or []):
+                        peaks.append((run_id, r["idx"], position, hkl, comp, tt, d, mult, rel))
                 conn.executemany("INSERT INTO screen_peaks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", peaks)
             for r in results:
                 counts[r["status"]] += 1
