@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.argyrodb-installed
 
-.PHONY: demo test cifs bench clean
+.PHONY: demo test cifs bench fuzz clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "argyrodb needs Python 3.11 or newer")'
@@ -47,3 +47,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_xrd.py
 	$(BIN)/python benchmarks/bench_db.py
 	$(BIN)/python benchmarks/bench_screen.py
+	$(BIN)/python benchmarks/bench_startup.py
+
+# Bounded mutation fuzzing of the readers (FUZZ_SECONDS, default 60); exits non-zero on a crash.
+FUZZ_SECONDS ?= 60
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/fuzz_readers.py --seconds $(FUZZ_SECONDS)

@@ -13,6 +13,10 @@ from .errors import InputError
 #: Standard acceleration of gravity (CGPM 1901), m/s^2. The source uses g = 9.8 m/s^2.
 STANDARD_GRAVITY_M_S2 = 9.80665
 SOURCE_GRAVITY_M_S2 = 9.8
+#: Inputs beyond these magnitudes (in the units each function states) are refused: no laboratory
+#: quantity here is that small or large, and they would overflow the formulas.
+MIN_MAGNITUDE = 1e-30
+MAX_MAGNITUDE = 1e12
 #: Boltzmann constant in eV/K (CODATA 2018, exact).
 BOLTZMANN_EV_K = 8.617333262e-5
 
@@ -24,6 +28,8 @@ def _positive(value: float, name: str) -> float:
         raise InputError(name, f"not a number: {value!r}") from None
     if not math.isfinite(number) or number <= 0:
         raise InputError(name, f"must be a positive finite number, got {value!r}")
+    if not (MIN_MAGNITUDE <= number <= MAX_MAGNITUDE):
+        raise InputError(name, f"{value!r} is outside {MIN_MAGNITUDE:g}-{MAX_MAGNITUDE:g}: not a laboratory quantity")
     return number
 
 
@@ -129,7 +135,10 @@ def cpe_capacitance_F(r_ohm: float, q: float, alpha: float) -> float:
     a = _positive(alpha, "--alpha")
     if a > 1:
         raise InputError("--alpha", f"CPE exponent must be in (0, 1], got {alpha!r}")
-    return (qv * r ** (1.0 - a)) ** (1.0 / a)
+    log_c = (math.log(qv) + (1.0 - a) * math.log(r)) / a
+    if not (-700.0 < log_c < 700.0):
+        raise InputError("--q/--r/--alpha", f"capacitance e^{log_c:.0f} F is not physical: check R, CPE-T and CPE-P")
+    return math.exp(log_c)
 
 
 def ccd_steps(step_mA_cm2: float, diameter_mm: float, max_mA_cm2: float, step_hours: float = 1.0) -> list[dict]:

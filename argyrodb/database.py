@@ -264,6 +264,21 @@ def _carry_over(conn: sqlite3.Connection, old_path: Path) -> int:
         conn.execute("DETACH DATABASE old")
 
 
+#: A build's temporary file older than this is a leftover of a killed build and is removed.
+STALE_TEMPORARY_S = 600
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    import time
+
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        try:
+            if time.time() - leftover.stat().st_mtime > STALE_TEMPORARY_S:
+                leftover.unlink()
+        except OSError:
+            pass
+
+
 def build_database(db_path: str | Path | None = None, db_dir: Path = DB_DIR, show_progress: bool = True) -> dict:
     """Build the database from the project's data files into ``db_path`` (default db/argyrodb.sqlite)
     atomically. Returns row counts per table."""
@@ -277,6 +292,7 @@ def build_database(db_path: str | Path | None = None, db_dir: Path = DB_DIR, sho
     def progress(items, desc):
         return tqdm(items, desc=desc, disable=not show_progress, leave=False)
 
+    _remove_stale_temporaries(target)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -328,6 +344,26 @@ def build_database(db_path: str | Path | None = None, db_dir: Path = DB_DIR, sho
     return counts
 
 
+#: What a read-only connection may do: read tables and columns, run SELECTs (also recursive ones) and
+#: call functions. Everything else - writes, schema changes, ATTACH, PRAGMA, transactions - is denied by
+#: the connection's authorizer before it runs, whatever the SQL text looks like.
+_ALLOWED_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
+
+
+#: PRAGMAs that only read (virtual tables such as FTS5 and json_each issue some internally); setting
+#: any pragma (a value given) stays denied.
+_READING_PRAGMAS = {"data_version", "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
+                    "foreign_key_list", "database_list", "schema_version", "compile_options", "encoding"}
+
+
+def _read_only_authorizer(action, arg1, arg2, db_name, trigger):
+    if action in _ALLOWED_ACTIONS:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_PRAGMA and arg2 is None and str(arg1).lower() in _READING_PRAGMAS:
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
+
+
 class ReadOnlyDatabase:
     """A connection that cannot write: the file is opened read-only (``mode=ro``) and
     ``PRAGMA query_only`` is set, so the connection itself refuses INSERT, UPDATE, DROP...; a query
@@ -355,6 +391,12 @@ class ReadOnlyDatabase:
                 raise InputError(self.path, f"database schema version {version} is older than {SCHEMA_VERSION}: run `argyrodb db migrate`")
             raise InputError(self.path, f"database schema version {version} is newer than this argyrodb's {SCHEMA_VERSION}: upgrade argyrodb")
         self.conn.set_progress_handler(self._check_deadline, 10_000)
+        # Virtual tables (FTS5, json_each) are constructed on first use through internal statements the
+        # authorizer would refuse; construct them now, then lock the connection down.
+        for (name,) in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'").fetchall():
+            self.conn.execute(f'SELECT * FROM "{name}" LIMIT 0').fetchall()
+        self.conn.execute("SELECT * FROM json_each('[]'), json_tree('[]')").fetchall()
+        self.conn.set_authorizer(_read_only_authorizer)
 
     def _check_deadline(self) -> int:
         return int(self._deadline is not None and self._clock() > self._deadline)
@@ -370,7 +412,12 @@ class ReadOnlyDatabase:
             text = str(exc)
             if "interrupted" in text:
                 raise InputError("sql", f"query interrupted after {self.timeout_s:g} s") from None
-            if "readonly" in text or "query_only" in text or "read-only" in text:
+            if "readonly" in text or "query_only" in text or "read-only" in text or "not authorized" in text:
+                raise InputError("sql", f"the database is read-only here ({text})") from None
+            raise InputError("sql", text) from None
+        except sqlite3.DatabaseError as exc:
+            text = str(exc)
+            if "not authorized" in text:
                 raise InputError("sql", f"the database is read-only here ({text})") from None
             raise InputError("sql", text) from None
         except sqlite3.Error as exc:

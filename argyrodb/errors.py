@@ -11,11 +11,16 @@ class ArgyrodbError(Exception):
     """Base class of every error argyrodb raises on purpose."""
 
 
+def _one_line_source(source: object) -> str:
+    text = str(source)
+    return text if text.isprintable() else repr(text)
+
+
 class InputError(ArgyrodbError, ValueError):
     """Bad input: malformed file, unknown element, impossible number, wrong cell, missing column."""
 
     def __init__(self, source: object, problem: str):
-        self.source = str(source)
+        self.source = _one_line_source(source)
         self.problem = " ".join(str(problem).split())  # always one line
         super().__init__(f"{self.source}: {self.problem}")
 
@@ -25,6 +30,6 @@ class ValidationFailed(ArgyrodbError):
     whose occupancies sum clearly above 1)."""
 
     def __init__(self, source: object, problem: str):
-        self.source = str(source)
+        self.source = _one_line_source(source)
         self.problem = " ".join(str(problem).split())
         super().__init__(f"{self.source}: {self.problem}")

@@ -22,6 +22,9 @@ from .symmetry import SPACE_GROUP_NUMBER
 MAX_FILE_BYTES = 5_000_000
 #: More site rows than this cannot be an argyrodite refinement.
 MAX_SITES = 500
+#: Isotropic displacement parameters above this (A^2) are not physical for a crystalline solid
+#: (room-temperature B of mobile Li in argyrodites is 2-10 A^2).
+MAX_B_ISO = 100.0
 
 SITE_COLUMNS = ("label", "element", "wyckoff", "x", "y", "z", "occupancy", "b_iso", "source_row")
 REQUIRED_SITE_COLUMNS = ("label", "element", "x", "y", "z", "occupancy")
@@ -79,6 +82,8 @@ def _check_site(site: RefinedSite, source: str) -> None:
         raise InputError(source, f"{where}: occupancy {site.occupancy:g} outside [0, 1]")
     if site.b_iso_angstrom2 is not None and site.b_iso_angstrom2 < 0:
         raise InputError(source, f"{where}: negative B_iso {site.b_iso_angstrom2:g} A^2")
+    if site.b_iso_angstrom2 is not None and site.b_iso_angstrom2 > MAX_B_ISO:
+        raise InputError(source, f"{where}: B_iso {site.b_iso_angstrom2:g} A^2 is not physical (> {MAX_B_ISO:g})")
     for axis, value in zip("xyz", site.xyz):
         if abs(value) > 10:
             raise InputError(source, f"{where}: fractional coordinate {axis} = {value:g} is not a fraction")
@@ -131,6 +136,8 @@ def read_refinement_text(text: str, source: str = "<refinement>") -> Refinement:
     try:
         data = yaml.safe_load(text)
         printed_rows = _printed_site_rows(text)
+    except RecursionError:
+        raise InputError(source, "malformed YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

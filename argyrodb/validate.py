@@ -288,7 +288,10 @@ def validate(refinement: Refinement, a_angstrom: float | None = None) -> Report:
     elif refinement.a_angstrom is not None:
         a, a_source = refinement.a_angstrom, f"reported: {refinement.a_note}" if refinement.a_note else "reported"
     else:
-        estimate = vegard_a(nominal or {}, source=source)
+        if not nominal:
+            bad = next((p.message for p in problems if p.kind == "nominal_formula"), "no nominal formula")
+            raise InputError(source, f"{bad}; no lattice parameter to fall back on: give --a")
+        estimate = vegard_a(nominal, source=source)
         a, a_source = estimate.a_angstrom, estimate.source
         problems.append(
             Problem(None, "lattice_estimated", "info",

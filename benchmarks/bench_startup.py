@@ -1,0 +1,33 @@
+"""Start-up time of light commands against importing pymatgen, in the same run (median of 7)."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+
+
+def timed(command: list[str], repeat: int = 7) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> int:
+    python = sys.executable
+    peer = timed([python, "-c", "import pymatgen.core"])
+    bare = timed([python, "-c", "pass"])
+    print(f"python -c 'import pymatgen.core': {1e3 * peer:.0f} ms (bare interpreter {1e3 * bare:.0f} ms)")
+    for label, args in (("argyrodb --help", ["--help"]), ("argyrodb calc gforce --rpm 550 --json", ["calc", "gforce", "--rpm", "550", "--json"]),
+                        ("argyrodb calc cpe ...", ["calc", "cpe", "--r", "31.65", "--q", "6.32e-7", "--alpha", "0.729"])):
+        t = timed([python, "-m", "argyrodb", *args])
+        print(f"{label:<40} {1e3 * t:6.0f} ms = {t / peer:.2f} x the pymatgen import")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
