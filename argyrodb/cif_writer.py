@@ -77,7 +77,7 @@ def cif_text(refinement: Refinement, report: Report) -> str:
     if doi:
         out.append(f"_journal_paper_doi              {_quote(str(doi))}")
     out += [
-        f"_space_group_crystal_system     cubic",
+        "_space_group_crystal_system     cubic",
         f"_space_group_IT_number          {SPACE_GROUP_NUMBER}",
         f"_space_group_name_H-M_alt       '{SPACE_GROUP_HM_SPACED}'",
         f"_symmetry_space_group_name_H-M  '{SPACE_GROUP_HM_SPACED}'",

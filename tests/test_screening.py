@@ -3,7 +3,6 @@ against a direct per-structure calculation, stored and resumable runs, ordered a
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
