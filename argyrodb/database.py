@@ -199,6 +199,7 @@ def _formula_text(amounts: dict[str, float]) -> str:
 
 
 def _insert_measurement_tables(db, db_dir: Path) -> None:
+    from .calculators import SOURCE_GRAVITY_M_S2, milling_gforce
     from .literature import optional_float, read_csv_rows
 
     path = db_dir / "milling_table_s1.csv"
@@ -208,6 +209,7 @@ def _insert_measurement_tables(db, db_dir: Path) -> None:
             "row": int(r["row"]), "rpm": optional_float(r["rpm"], where, "rpm"),
             "effective_diameter_printed_m": optional_float(r["effective_diameter_printed_m"], where, "diameter"),
             "gforce_printed": optional_float(r["gforce_printed"], where, "gforce"), "notes": r["notes"] or None,
+            "gforce_computed": milling_gforce(float(r["rpm"]), float(r["effective_diameter_printed_m"]), SOURCE_GRAVITY_M_S2),
         })
     path = db_dir / "conditions.csv"
     for r in read_csv_rows(path):

@@ -4,7 +4,8 @@
 --   1 (2026-11-25) sources, materials, measurements, structures, structure_sites, structure_problems,
 --                  xrd_patterns, xrd_peaks, milling, conditions, eis_fits; views table_s3,
 --                  measurements_full; full-text indexes on materials and sources.
---   2 (2026-11-25) screen_runs, screen_results, screen_peaks (composition screening); the statements
+--   2 (2026-11-25) screen_runs, screen_results, screen_peaks (composition screening); milling.gforce_computed;
+--                  the statements
 --                  after the "-- version 2" marker below are also the migration from version 1.
 --
 -- Units live in column names. CHECK constraints hold what physics demands.
@@ -236,6 +237,7 @@ WHERE m.dataset = 'table_s3'
 ORDER BY m.dataset_row;
 
 -- version 2
+ALTER TABLE milling ADD COLUMN gforce_computed REAL;  -- (2 pi rpm/60)^2 R / 9.8 with the printed 0.089 m read as the radius R
 CREATE TABLE screen_runs (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL UNIQUE,             -- hash of the settings: the same request resumes the same run

@@ -29,13 +29,55 @@ TABLE_DESCRIPTIONS = {
     "milling": ("Table S1", "Milling G-force table as printed."),
     "conditions": ("Experimental conditions", "Synthesis, pellet and cell conditions from the experimental section."),
     "eis_fits": ("Table S4", "Equivalent-circuit fits of the cells' impedance spectra."),
+    "screen_runs": ("Screening runs", "One row per composition-screening request (settings, models, version)."),
+    "screen_results": ("Screening results", "Per composition: lattice parameter, density, strongest line, nearest literature."),
+    "screen_peaks": ("Screening peaks", "Simulated powder lines of every screened composition."),
+    "schema_version": ("Schema version", "Versions of the database schema applied (see argyrodb/schema.sql)."),
 }
+
+
+def column_descriptions() -> dict[str, dict[str, str]]:
+    """table -> column -> description, from schema.sql (a column's trailing comment) with the unit
+    from its name where there is no comment."""
+    import re
+
+    from .database import SCHEMA_PATH
+
+    out: dict[str, dict[str, str]] = {}
+    table = None
+    for line in SCHEMA_PATH.read_text(encoding="utf-8").splitlines():
+        start = re.match(r"CREATE (?:TABLE|VIEW) (\w+)", line)
+        if start:
+            table = start.group(1)
+            out[table] = {}
+            continue
+        if table is None or line.startswith(")"):
+            table = None if line.startswith(")") else table
+            continue
+        column = re.match(r"\s+(\w+)\s+(INTEGER|REAL|TEXT)\b[^-]*(?:--\s*(.*))?$", line)
+        if column and column.group(1).upper() not in ("PRIMARY", "UNIQUE", "FOREIGN", "CHECK"):
+            name, _, comment = column.groups()
+            text = comment or name.replace("_", " ")
+            if name in COLUMN_UNITS:
+                text += f" [{COLUMN_UNITS[name]}]"
+            out[table][name] = text
+    out["table_s3"] = {
+        "row": "row of Table S3 (printed order)", "material": "material as printed", "primary_phase": "primary phase as printed",
+        "process": "MM mechanical milling, HT heat treatment, SS solid-state synthesis", "sigma_mS_cm": "Li-ion conductivity [mS/cm]",
+        "ccd_mA_cm2": "critical current density [mA/cm^2]; empty where the table has '-'", "anode": "anode material",
+        "role": "role in a full cell", "ref": "reference number in the source (or This work)",
+        "formula_normalised": "machine-readable formula (corrected where the printed one is garbled)",
+        "charge_per_fu": "formal charge of the normalised formula [e per formula unit]",
+        "charge_neutral": "1 if the normalised formula is charge-neutral", "correction_note": "why the formula was corrected",
+    }
+    return out
 
 
 def datasette_metadata(database_name: str = "argyrodb") -> dict:
     tables = {}
+    columns = column_descriptions()
     for name, (title, description) in TABLE_DESCRIPTIONS.items():
-        tables[name] = {"title": title, "description": description, "units": {}}
+        tables[name] = {"title": title, "description": description, "units": {}, "columns": columns.get(name, {})}
     for table in tables.values():
         table["units"] = dict(COLUMN_UNITS)
     return {

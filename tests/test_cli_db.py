@@ -80,7 +80,11 @@ def test_db_serve_with_datasette(db_path):
         assert [row["row"] for row in data] == list(range(1, 17))
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/metadata.json", timeout=5) as response:
             meta = json.loads(response.read())
-        assert meta["databases"][db_path.stem]["tables"]["table_s3"]["title"] == "Table S3 of the source"
+        tables = meta["databases"][db_path.stem]["tables"]
+        assert tables["table_s3"]["title"] == "Table S3 of the source"
+        assert tables["measurements"]["columns"]["sigma_mS_cm"].endswith("[mS/cm]")
+        assert "ITA setting" in tables["structure_sites"]["columns"]["wyckoff"]
+        assert tables["table_s3"]["columns"]["ccd_mA_cm2"].startswith("critical current density")
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -114,7 +114,8 @@ def test_newer_schema_is_refused_and_older_is_migrated(fresh_db, tmp_path):
     older = tmp_path / "older.sqlite"
     shutil.copy(fresh_db, older)
     with sqlite3.connect(older) as conn:
-        conn.executescript("DROP TABLE screen_peaks; DROP TABLE screen_results; DROP TABLE screen_runs; DELETE FROM schema_version WHERE version = 2;")
+        conn.executescript("DROP TABLE screen_peaks; DROP TABLE screen_results; DROP TABLE screen_runs; "
+                           "ALTER TABLE milling DROP COLUMN gforce_computed; DELETE FROM schema_version WHERE version = 2;")
     with pytest.raises(InputError, match="run `argyrodb db migrate`"):
         ReadOnlyDatabase(older)
     result = run("db", "migrate", "--db", str(older))
