@@ -64,7 +64,7 @@ def density_of(file_or_formula: str, a_angstrom: float | None = None, z: float =
     if path.suffix.lower() in (".yaml", ".yml", ".cif") or path.exists():
         refinement, report = analyse(path, a_angstrom)
         nominal = report.nominal_per_fu
-        nominal_result = density_of_formula(nominal, report.a_angstrom, 4.0) if nominal else None
+        nominal_result = density_of_formula(nominal, report.a_angstrom, report.z) if nominal else None
         result = {
             "name": report.name,
             "input": str(path),

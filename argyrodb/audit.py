@@ -260,9 +260,15 @@ def _scaling_exponents(expression: str) -> tuple[float, float]:
 
 
 def _evaluate(expression: str, **variables: float) -> float:
+    import ast
+
     allowed = set(variables)
-    names = set(re.findall(r"[A-Za-z_]\w*", expression))
-    if not names <= allowed:
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        raise InputError("printed_formulas.yaml", f"cannot parse {expression!r}") from None
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    if not names <= allowed or any(isinstance(node, (ast.Call, ast.Attribute, ast.Subscript)) for node in ast.walk(tree)):
         raise InputError("printed_formulas.yaml", f"unknown names {sorted(names - allowed)} in {expression!r}")
     return float(eval(expression, {"__builtins__": {}}, variables))  # names checked above
 

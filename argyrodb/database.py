@@ -7,6 +7,7 @@ failed build leaves the previous database untouched; building twice gives identi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -266,6 +267,38 @@ def _carry_over(conn: sqlite3.Connection, old_path: Path) -> int:
         conn.execute("DETACH DATABASE old")
 
 
+@contextlib.contextmanager
+def writer_lock(db_path: Path):
+    """Exclusive advisory lock shared by argyrodb's writers of one database (``<db>.lock``): a rebuild
+    waits for a screening chunk to commit, and a screening chunk waits for a rebuild to finish."""
+    import fcntl
+
+    lock_path = Path(str(db_path) + ".lock")
+    with open(lock_path, "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _install(conn: sqlite3.Connection, tmp: Path, target: Path) -> None:
+    """Make ``target`` hold the content of the finished temporary database. A new target is renamed
+    into place; an existing one is overwritten with SQLite's backup API in one write transaction, so
+    connections that other processes hold on it (WAL included) stay consistent and a crash leaves the
+    old or the new content."""
+    if not target.exists():
+        conn.close()
+        os.replace(tmp, target)
+        return
+    destination = sqlite3.connect(target, timeout=60)
+    try:
+        destination.execute("PRAGMA busy_timeout = 60000")
+        conn.backup(destination)
+    finally:
+        destination.close()
+
+
 #: A build's temporary file older than this is a leftover of a killed build and is removed.
 STALE_TEMPORARY_S = 600
 
@@ -326,25 +359,34 @@ def build_database(db_path: str | Path | None = None, db_dir: Path = DB_DIR, sho
             db["sources"].enable_fts(["authors", "title", "journal", "doi"], create_triggers=False)
             bar.update()
             bar.close()
-            carried = _carry_over(conn, target)
             problems = conn.execute("PRAGMA foreign_key_check").fetchall()
             if problems:
                 raise ArgyrodbError(f"{target}: foreign key violations {problems[:3]}")
             counts = {name: conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] for name in
                       ("sources", "materials", "measurements", "structures", "structure_sites", "xrd_peaks", "milling", "conditions", "eis_fits")}
             counts["obelix_duplicates_of_table_s3"] = duplicates
-            if carried:
-                counts["screen_results_kept"] = carried
             conn.commit()
+            # From here on no argyrodb writer may touch the target: carry its screening results over and
+            # install the new content in one step.
+            with writer_lock(target):
+                carried = _carry_over(conn, target)
+                if carried:
+                    counts["screen_results_kept"] = carried
+                conn.commit()
+                _install(conn, tmp, target)
         finally:
             conn.close()
-        os.replace(tmp, target)
+        if tmp.exists():
+            tmp.unlink()
     except BaseException:
         if tmp.exists():
             tmp.unlink()
         raise
     return counts
 
+
+#: Largest string or blob a read-only query may build (bytes).
+MAX_VALUE_BYTES = 50_000_000
 
 #: What a read-only connection may do: read tables and columns, run SELECTs (also recursive ones) and
 #: call functions. Everything else - writes, schema changes, ATTACH, PRAGMA, transactions - is denied by
@@ -354,15 +396,18 @@ _ALLOWED_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_F
 
 #: PRAGMAs that only read (virtual tables such as FTS5 and json_each issue some internally); setting
 #: any pragma (a value given) stays denied.
-_READING_PRAGMAS = {"data_version", "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
-                    "foreign_key_list", "database_list", "schema_version", "compile_options", "encoding"}
+_READING_PRAGMAS = {"data_version", "database_list", "schema_version", "compile_options", "encoding"}
+#: PRAGMAs whose argument names a table or index (they only read the schema).
+_SCHEMA_PRAGMAS = {"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "foreign_key_list"}
 
 
 def _read_only_authorizer(action, arg1, arg2, db_name, trigger):
     if action in _ALLOWED_ACTIONS:
         return sqlite3.SQLITE_OK
-    if action == sqlite3.SQLITE_PRAGMA and arg2 is None and str(arg1).lower() in _READING_PRAGMAS:
-        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_PRAGMA:
+        name = str(arg1).lower()
+        if name in _SCHEMA_PRAGMAS or (name in _READING_PRAGMAS and arg2 is None):
+            return sqlite3.SQLITE_OK
     return sqlite3.SQLITE_DENY
 
 
@@ -380,7 +425,8 @@ class ReadOnlyDatabase:
         self.timeout_s = timeout_s
         self._deadline: float | None = None
         self._clock = time.monotonic
-        self.conn = sqlite3.connect(f"file:{self.path.resolve()}?mode=ro", uri=True)
+        self.conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True)
+        self.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)  # no randomblob(1e9) in one step
         self.conn.execute("PRAGMA query_only = ON")
         try:
             version = self.conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
@@ -398,6 +444,8 @@ class ReadOnlyDatabase:
         for (name,) in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'").fetchall():
             self.conn.execute(f'SELECT * FROM "{name}" LIMIT 0').fetchall()
         self.conn.execute("SELECT * FROM json_each('[]'), json_tree('[]')").fetchall()
+        for pragma in sorted(_SCHEMA_PRAGMAS):
+            self.conn.execute(f"SELECT * FROM pragma_{pragma}('schema_version') LIMIT 0").fetchall()
         self.conn.set_authorizer(_read_only_authorizer)
 
     def _check_deadline(self) -> int:

@@ -75,7 +75,17 @@ class MeasurementFilter:
         if self.charge_neutral is not None:
             clauses.append("charge_neutral = ?")
             params.append(int(self.charge_neutral))
-        if self.text:
+        if self.text and len(self.text.strip()) < 3:
+            # The trigram index cannot match fewer than 3 characters. A chemical symbol means "contains
+            # this element"; anything else is a case-sensitive substring of the formulas.
+            short = self.text.strip()
+            if is_element(short):
+                clauses.append("elements LIKE ?")
+                params.append(f"%,{short},%")
+            else:
+                clauses.append("(instr(formula, ?) > 0 OR instr(material_printed, ?) > 0)")
+                params.extend([short, short])
+        elif self.text:
             phrase = '"' + self.text.replace('"', '""') + '"'
             clauses.append(
                 "(material_id IN (SELECT rowid FROM materials_fts WHERE materials_fts MATCH ?)"
@@ -172,9 +182,19 @@ def compare(formula_or_structure: str, sigma_mS_cm: float | None = None, ccd_mA_
         "formula": formula_facts(formula)["formula"],
         "sigma_mS_cm": None if sigma is None or sigma != sigma else float(sigma),
         "ccd_mA_cm2": None if ccd is None or ccd != ccd else float(ccd),
-        "values_from": "given" if (sigma_mS_cm is not None or ccd_mA_cm2 is not None) else (
-            None if used is None else f"{used['dataset']} row {int(used['dataset_row'])}"),
+        "values_from": _values_from(sigma_mS_cm, ccd_mA_cm2, used),
         "sigma_rank": sigma_rank, "sigma_of": sigma_n,
         "ccd_rank": ccd_rank, "ccd_of": ccd_n,
         "nearest": nearest[["formula", "distance", "sigma_mS_cm", "ccd_mA_cm2", "dataset", "dataset_row", "ref_number", "doi"]].reset_index(drop=True),
     }
+
+
+def _values_from(sigma, ccd, used) -> str | None:
+    stored = None if used is None else f"{used['dataset']} row {int(used['dataset_row'])}"
+    if sigma is None and ccd is None:
+        return stored
+    parts = [f"{name} given" for name, value in (("sigma", sigma), ("CCD", ccd)) if value is not None]
+    missing = [name for name, value in (("sigma", sigma), ("CCD", ccd)) if value is None]
+    if missing and stored:
+        parts.append(f"{' and '.join(missing)} from {stored}")
+    return "; ".join(parts)

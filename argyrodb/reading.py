@@ -129,10 +129,29 @@ def _printed_site_rows(text: str) -> list[list[str]] | None:
     return None
 
 
+#: Refinement files nest flow collections two levels deep; far deeper nesting is refused before the
+#: YAML parser spends seconds on it.
+MAX_YAML_DEPTH = 50
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest nesting of [ and { in the text (quotes ignored: an upper bound for the check)."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
 def read_refinement_text(text: str, source: str = "<refinement>") -> Refinement:
     """Parse an argyrodb refinement file (format documented in ``structures/README.md``)."""
     import yaml
 
+    if _flow_depth(text) > MAX_YAML_DEPTH:
+        raise InputError(source, f"malformed YAML: nested too deeply (more than {MAX_YAML_DEPTH} levels)")
     try:
         data = yaml.safe_load(text)
         printed_rows = _printed_site_rows(text)
@@ -290,6 +309,22 @@ def _spaced_formula(text: str) -> str:
     return "".join(text.split())
 
 
+def _drop_symmetry_copies(sites: list[RefinedSite]) -> tuple[list[RefinedSite], list[str]]:
+    """CIFs that list a whole unit cell repeat each site at its symmetry-equivalent positions: keep the
+    first row of each (element, occupancy, orbit) and name the dropped ones."""
+    from .symmetry import same_orbit
+
+    kept: list[RefinedSite] = []
+    dropped: list[str] = []
+    for site in sites:
+        if any(k.element == site.element and abs(k.occupancy - site.occupancy) < 1e-6 and k.xyz != site.xyz
+               and same_orbit(k.xyz, site.xyz) for k in kept):
+            dropped.append(site.label)
+        else:
+            kept.append(site)
+    return kept, dropped
+
+
 def read_cif_text(text: str, source: str = "<cif>") -> Refinement:
     """Parse a CIF with (possibly partial) occupancies in space group F-43m."""
     import gemmi
@@ -395,6 +430,7 @@ def read_cif_text(text: str, source: str = "<cif>") -> Refinement:
                 printed={k: gemmi.cif.as_string(v) for k, v in cell_text.items() if v is not None},
             )
         )
+    sites, merged = _drop_symmetry_copies(sites)
     _check_sites(sites, source)
 
     formula_value = _cif_value(block, "_chemical_formula_sum")
@@ -412,6 +448,8 @@ def read_cif_text(text: str, source: str = "<cif>") -> Refinement:
         value = _cif_value(block, tag)
         if value is not None:
             provenance[key] = " ".join(gemmi.cif.as_string(value).split())
+    if merged:
+        provenance["symmetry_equivalent_rows_dropped"] = ", ".join(merged)
     name_value = _cif_value(block, "_chemical_name_common")
     name = " ".join(gemmi.cif.as_string(name_value).split()) if name_value is not None else block.name
     return Refinement(

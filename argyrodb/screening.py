@@ -220,7 +220,9 @@ class ScreenSettings:
 
     def key(self) -> str:
         payload = {k: v for k, v in self.__dict__.items() if k != "store_peaks"}
-        payload["template"] = Path(self.template).name
+        template = Path(self.template)
+        payload["template"] = template.name
+        payload["template_sha256"] = hashlib.sha256(template.read_bytes()).hexdigest() if template.is_file() else None
         payload["version"] = __version__
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
@@ -273,7 +275,10 @@ class Screener:
             occupancy = self.model.occupancies(amounts)
         except Infeasible as exc:
             return {**base, "status": "skipped", "reason": str(exc)}
-        a, a_sigma = self.fit.predict(amounts)
+        try:
+            a, a_sigma = self.fit.predict(amounts)
+        except InputError as exc:
+            return {**base, "status": "skipped", "reason": f"no lattice parameter: {exc.problem}"}
         cell_mass = float((occupancy * self.model.multiplicities[:, None]).sum(axis=0) @ self.masses)
         density = cell_mass / (AVOGADRO_PER_MOL * a**3 * 1e-24)
         peaks = self.xrd.peak_arrays(self.components, self.settings.two_theta_range, a,
@@ -395,7 +400,7 @@ def run_screen(settings: ScreenSettings, db_path: str | Path | None = None, jobs
     is written in one transaction, so an interrupted run resumes where it stopped."""
     from tqdm import tqdm
 
-    from .database import DEFAULT_DB_PATH
+    from .database import DEFAULT_DB_PATH, writer_lock
 
     path = Path(db_path) if db_path is not None else DEFAULT_DB_PATH
     if jobs < 1:
@@ -424,7 +429,7 @@ def run_screen(settings: ScreenSettings, db_path: str | Path | None = None, jobs
         counts = {"ok": 0, "skipped": 0}
 
         def store(results: list[dict]) -> None:
-            with conn:
+            with writer_lock(path), conn:
                 conn.executemany(
                     f"INSERT INTO screen_results (run_id, idx, {', '.join(RESULT_COLUMNS)}) VALUES (?, ?, {', '.join('?' * len(RESULT_COLUMNS))})",
                     [(run_id, r["idx"], *[r.get(c) for c in RESULT_COLUMNS]) for r in results])

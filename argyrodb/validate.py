@@ -237,7 +237,7 @@ def _spglib_check(structure, problems: list[Problem]) -> tuple[int | None, str |
         return None, None, type_map
     number, symbol = int(dataset.number), str(dataset.international)
     if number != SPACE_GROUP_NUMBER:
-        severity = "warning" if number in (225, 227, 229) else "error"
+        severity = "warning"  # the structure still builds; a supergroup or subgroup is worth a look, not a refusal
         problems.append(
             Problem(None, "space_group", severity,
                     f"spglib finds {symbol} ({number}), not F-43m (216), for the expanded structure",
@@ -339,7 +339,7 @@ def validate(refinement: Refinement, a_angstrom: float | None = None) -> Report:
         )
 
     refined_density = density_of_formula(per_fu, a, z)
-    nominal_density = density_of_formula(nominal, a, 4.0) if nominal else refined_density
+    nominal_density = density_of_formula(nominal, a, z) if nominal else refined_density
 
     structure = None
     number = symbol = None

@@ -56,7 +56,8 @@ def refinements(draw):
         total = sum(shares) or 1.0
         fill = draw(st.floats(0.5, 1.0))
         for element, share in zip(("S", "Cl", "I"), shares):
-            rows.append([f"{element}{letter}", element, letter, *xyz, round(share / total * fill, 4) or 0.0, 2.0])
+            # floor to the printed 4 decimals so that a site never sums above 1 by rounding
+            rows.append([f"{element}{letter}", element, letter, *xyz, math.floor(share / total * fill * 1e4) / 1e4, 2.0])
     a = draw(st.floats(9.5, 10.5))
     lines = ["name: random", "nominal_formula: Li6PS5Cl", f"lattice: {{a_angstrom: {a}, note: random}}",
              "site_columns: [label, element, wyckoff, x, y, z, occupancy, b_iso]", "sites:"]
