@@ -335,23 +335,25 @@ class XRDModel:
         components = resolve_wavelength(wavelength)
         arrays = self.peak_arrays(components, two_theta_range, a_angstrom, anomalous_dispersion,
                                   monochromator_two_theta_deg, form_factors, occupancy_matrix, b_iso, b_by_element)
-        families = [self._cache.families[key] for key in arrays["line_key"]] if self._cache else []
-        intensity = arrays["intensity"]
+        wavelengths = np.array([components[int(i)].wavelength_angstrom for i in arrays["component"]])
+        order = np.lexsort((wavelengths, arrays["two_theta_deg"]))  # by 2theta, then K-alpha1 before K-alpha2
+        families = [self._cache.families[key] for key in arrays["line_key"][order]] if self._cache else []
+        intensity = arrays["intensity"][order]
+        first = np.array([f[0] for f in families], dtype=int).reshape(-1, 3)
         peaks = pd.DataFrame({
-            "h": [f[0][0] for f in families],
-            "k": [f[0][1] for f in families],
-            "l": [f[0][2] for f in families],
+            "h": first[:, 0],
+            "k": first[:, 1],
+            "l": first[:, 2],
             "hkl": [[list(t) for t in f] for f in families],
-            "two_theta_deg": arrays["two_theta_deg"],
-            "d_angstrom": arrays["d_angstrom"],
-            "multiplicity": arrays["multiplicity"].astype(int),
-            "f_squared": arrays["f_squared"],
+            "two_theta_deg": arrays["two_theta_deg"][order],
+            "d_angstrom": arrays["d_angstrom"][order],
+            "multiplicity": arrays["multiplicity"][order].astype(int),
+            "f_squared": arrays["f_squared"][order],
             "intensity": intensity,
             "intensity_rel": np.minimum(100.0, 100.0 * intensity / intensity.max()) if intensity.size else intensity,
-            "component": [components[int(i)].name for i in arrays["component"]],
-            "wavelength_angstrom": [components[int(i)].wavelength_angstrom for i in arrays["component"]],
+            "component": [components[int(i)].name for i in arrays["component"][order]],
+            "wavelength_angstrom": wavelengths[order],
         })
-        peaks = peaks.sort_values(["two_theta_deg", "wavelength_angstrom"], ignore_index=True)
         lo, hi = (float(v) for v in two_theta_range)
         conventions = {
             "form_factors": FORM_FACTOR_TABLES[form_factors],
