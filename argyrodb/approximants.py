@@ -125,14 +125,13 @@ def generate(screener, index: int, n_structures: int = 5, candidates: int = 40, 
 
 def write(approximants: list[Approximant], out_dir: str | Path, stem: str, formats=("poscar", "extxyz", "cif")) -> list[Path]:
     """Write each approximant through ASE (atomically, names kept inside ``out_dir``)."""
-    import os
-    import tempfile
-
     from ase.io import write as ase_write
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from .api import safe_filename
+    from .outputs import atomic_path
 
+    check_formats(formats)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -141,17 +140,18 @@ def write(approximants: list[Approximant], out_dir: str | Path, stem: str, forma
         atoms.info["ewald_energy_eV"] = approximant.ewald_energy_eV
         atoms.info["argyrodb_formula_per_fu"] = approximant.formula
         for fmt in formats:
-            if fmt not in FORMATS:
-                raise InputError("--format", f"unknown format {fmt!r} ({', '.join(FORMATS)})")
             ase_format, suffix = FORMATS[fmt]
             target = out / safe_filename(f"{stem}-{approximant.rank:02d}", suffix)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=out)
-            os.close(fd)
-            try:
-                ase_write(tmp, atoms, format=ase_format)
-                os.replace(tmp, target)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            with atomic_path(target) as tmp:
+                if ase_format == "vasp":
+                    ase_write(tmp, atoms, format=ase_format, sort=True)  # one block per element, POTCAR order
+                else:
+                    ase_write(tmp, atoms, format=ase_format)
             written.append(target)
     return written
+
+
+def check_formats(formats) -> None:
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise InputError("--format", f"unknown format {unknown[0]!r} ({', '.join(FORMATS)})" if unknown else "no format given")

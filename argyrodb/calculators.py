@@ -148,6 +148,8 @@ def ccd_steps(step_mA_cm2: float, diameter_mm: float, max_mA_cm2: float, step_ho
     area = math.pi * (_positive(diameter_mm, "--diameter-mm") / 10.0) ** 2 / 4
     top = _positive(max_mA_cm2, "--max")
     n = int(math.floor(top / step + 1e-9))
+    if n < 1:
+        raise InputError("--max", f"the highest current density {top:g} is below one step of {step:g} mA/cm^2")
     if n > 10_000:
         raise InputError("--max", f"{n} steps is too many")
     return [{"step": k, "current_density_mA_cm2": round(k * step, 10), "current_mA": k * step * area,

@@ -56,6 +56,8 @@ def parse_formula(text: str, source: str = "formula") -> dict[str, float]:
         if not is_element(symbol):
             raise InputError(source, f"unknown element {symbol!r} in formula {text!r}")
         amounts[symbol] = amounts.get(symbol, 0.0) + (float(number) if number else 1.0)
+    if sum(amounts.values()) <= 0:
+        raise InputError(source, f"formula {text!r} has no atoms (all amounts zero)")
     return amounts
 
 
@@ -82,7 +84,8 @@ def format_formula(amounts: dict[str, float], decimals: int = 4) -> str:
         n = round(amounts[el], decimals)
         if n == 0:
             continue
-        parts.append(el if abs(n - 1) < 10**-decimals else f"{el}{n:g}")
+        text = f"{n:.{decimals}f}".rstrip("0").rstrip(".")
+        parts.append(el if abs(n - 1) < 10**-decimals else f"{el}{text}")
     return "".join(parts)
 
 

@@ -18,8 +18,19 @@ from . import __version__
 from .errors import ArgyrodbError, InputError
 
 
+def _finite(value):
+    """JSON has no NaN or infinity: they become null."""
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _emit_json(payload) -> None:
-    click.echo(json.dumps(payload, indent=2, sort_keys=False))
+    click.echo(json.dumps(_finite(payload), indent=2, sort_keys=False, allow_nan=False))
 
 
 def _check_a(a: float | None) -> float | None:
@@ -50,8 +61,15 @@ def build(files: tuple[Path, ...], a_angstrom: float | None, cif_out: Path | Non
     from .api import analyse, write_cif
     from .reporting import report_text
 
+    from .api import safe_filename
+    from .outputs import check_output_paths
+
     if cif_out is not None and len(files) > 1:
         raise InputError("--cif", "give --cif-dir (not --cif) when building several files")
+    if cif_out is not None and cif_dir is not None:
+        raise InputError("--cif", "give either --cif or --cif-dir, not both")
+    if cif_out is not None:
+        check_output_paths(cif_out)
     _check_a(a_angstrom)
     # Read and validate everything first, so a bad file leaves no output from the others half-done.
     analysed = [analyse(path, a_angstrom=a_angstrom) for path in files]
@@ -69,6 +87,11 @@ def build(files: tuple[Path, ...], a_angstrom: float | None, cif_out: Path | Non
         _emit_json(payloads[0] if len(payloads) == 1 else payloads)
     if failed:
         raise InputError(failed.split(": ", 1)[0], failed.split(": ", 1)[1] + " (no CIF written)")
+    if cif_dir is not None:
+        names = [safe_filename(refinement.name, ".cif") for refinement, _ in analysed]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise InputError("--cif-dir", f"several inputs would write {duplicates[0]} (same structure name); no CIF written")
     for refinement, report in analysed:
         target = cif_out if cif_out is not None else (cif_dir / f"{refinement.name}.cif" if cif_dir else None)
         if target is not None:
@@ -134,8 +157,18 @@ def xrd(file, a_angstrom, wavelength, two_theta, no_anomalous, mono, size_nm, ca
     from .api import xrd_pattern
     from .outputs import atomic_write_text
 
+    from .outputs import check_output_paths
+
     if size_nm is not None and not size_nm > 0:
         raise InputError("--size-nm", f"crystallite size must be positive, got {size_nm:g}")
+    if caglioti:
+        import math
+
+        u, v, w = caglioti
+        for theta in (math.radians(two_theta[0] / 2), math.radians(two_theta[1] / 2)):
+            if not u * math.tan(theta) ** 2 + v * math.tan(theta) + w > 0:
+                raise InputError("--caglioti", f"U, V, W = {u:g}, {v:g}, {w:g} give no positive FWHM^2 at 2theta = {2 * math.degrees(theta):g} deg")
+    check_output_paths(csv_out, xy_out, plot_out)
     options = dict(
         wavelength=_wavelength_option(wavelength), two_theta_range=tuple(two_theta),
         anomalous_dispersion=not no_anomalous, monochromator_two_theta_deg=mono,
@@ -267,6 +300,11 @@ def db_compare(db_path, formula_or_structure, sigma, ccd, nearest, dataset, as_j
     """Rank a material among the literature by sigma and CCD and list its nearest compositions."""
     from .queries import compare
 
+    if nearest < 1:
+        raise InputError("--nearest", f"must be at least 1, got {nearest}")
+    for name, value in (("--sigma", sigma), ("--ccd", ccd)):
+        if value is not None and not value > 0:
+            raise InputError(name, f"must be positive, got {value:g}")
     result = compare(formula_or_structure, sigma, ccd, nearest, dataset, db_path)
     if as_json:
         payload = dict(result)
@@ -356,19 +394,6 @@ def db_import_obelix(csv_path, out):
 # --------------------------------------------------------------------------- calculators
 
 
-def _range_option(text: str) -> list[float]:
-    try:
-        start, stop, step = (float(v) for v in text.split(":"))
-    except ValueError:
-        raise InputError("--table", f"expected START:STOP:STEP, got {text!r}") from None
-    if step <= 0 or stop < start:
-        raise InputError("--table", f"expected START <= STOP and STEP > 0, got {text!r}")
-    n = int(round((stop - start) / step)) + 1
-    if n > 10_000:
-        raise InputError("--table", f"{n} rows is too many")
-    return [start + i * step for i in range(n)]
-
-
 @cli.group()
 def calc() -> None:
     """The lab's calculations: G-force, conductivity, Arrhenius, elastic moduli, CPE capacitance, CCD steps."""
@@ -386,7 +411,9 @@ def calc_gforce(rpm, radius, g_m_s2, table, as_json):
 
     if rpm is None and table is None:
         raise InputError("gforce", "give --rpm or --table")
-    rows = gforce_table(_range_option(table) if table else [rpm], radius, g_m_s2)
+    from .families import parse_range
+
+    rows = gforce_table(parse_range(table, "table") if table else [rpm], radius, g_m_s2)
     if as_json:
         _emit_json(rows if table else rows[0])
         return
@@ -463,9 +490,12 @@ def calc_arrhenius(data, as_json):
 
     from .calculators import arrhenius_fit
 
-    if not data.is_file():
-        raise InputError(data, "no such file")
-    with open(data, encoding="utf-8", newline="") as fh:
+    import io
+
+    from .outputs import read_text_file
+
+    text = read_text_file(data)
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         fields = reader.fieldnames or []
         t_col = next((f for f in fields if f.strip() in ("temperature_K", "T_K")), None)
@@ -525,6 +555,9 @@ def eis_fit(spectrum, circuit, initial, plot_out, as_json):
     """Fit SPECTRUM.csv (frequency Hz, Z' ohm, Z'' ohm) and report parameters, errors and capacitances."""
     from .eis import FIG_S9_CIRCUIT, fit, plot_nyquist, read_spectrum
 
+    from .outputs import check_output_paths
+
+    check_output_paths(plot_out)
     data = read_spectrum(spectrum)
     guess = None
     if initial:
@@ -601,10 +634,13 @@ def screen(family, x_range, y_range, z_range, w_range, formulas_file, distributi
     from .screening import DEFAULT_TEMPLATE, ScreenSettings, Screener, export_results, run_results, run_screen
 
     formulas = None
+    from .outputs import read_text_file
+    from .screening import check_export_path
+
+    if export_out is not None:
+        check_export_path(export_out)
     if formulas_file is not None:
-        if not formulas_file.is_file():
-            raise InputError(formulas_file, "no such file")
-        formulas = [line.split("#")[0].strip() for line in formulas_file.read_text(encoding="utf-8").splitlines()]
+        formulas = [line.split("#")[0].strip() for line in read_text_file(formulas_file).splitlines()]
         formulas = [f for f in formulas if f]
         if not formulas:
             raise InputError(formulas_file, "no formulas")
@@ -653,9 +689,11 @@ def screen(family, x_range, y_range, z_range, w_range, formulas_file, distributi
 @click.option("--format", "formats", default="poscar,extxyz,cif", show_default=True, help="Comma-separated: poscar, extxyz, cif.")
 def approximants(formula, n_structures, candidates, supercell, seed, distribution, template, out_dir, formats):
     """Ordered, charge-neutral supercells of a composition, ranked by Ewald energy, written through ASE."""
-    from .approximants import generate, write
+    from .approximants import check_formats, generate, write
     from .screening import DEFAULT_TEMPLATE, ScreenSettings, Screener
 
+    format_list = [f.strip() for f in formats.split(",") if f.strip()]
+    check_formats(format_list)
     settings = ScreenSettings(family=formula, formulas=[formula], distribution=distribution, template=str(template or DEFAULT_TEMPLATE))
     screener = Screener(settings)
     result = screener.evaluate(0)
@@ -665,7 +703,7 @@ def approximants(formula, n_structures, candidates, supercell, seed, distributio
     for approximant in found:
         click.echo(f"#{approximant.rank}: {approximant.formula} ({len(approximant.structure)} atoms), "
                    f"Ewald energy {approximant.ewald_energy_eV:.3f} eV")
-    for path in write(found, out_dir, formula, [f.strip() for f in formats.split(",") if f.strip()]):
+    for path in write(found, out_dir, formula, format_list):
         click.echo(f"wrote {path}")
 
 

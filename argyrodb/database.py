@@ -288,7 +288,10 @@ def _install(conn: sqlite3.Connection, tmp: Path, target: Path) -> None:
     connections that other processes hold on it (WAL included) stay consistent and a crash leaves the
     old or the new content."""
     if not target.exists():
+        from .outputs import finalize_mode
+
         conn.close()
+        finalize_mode(tmp, target)
         os.replace(tmp, target)
         return
     destination = sqlite3.connect(target, timeout=60)

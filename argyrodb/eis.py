@@ -32,11 +32,11 @@ class Spectrum:
 def read_spectrum(path: str | Path) -> Spectrum:
     """Three columns: frequency (Hz), Z' (ohm), Z'' (ohm); a header line is optional. A Z'' column that
     is mostly positive is taken as -Z'' (the Nyquist-plot convention) and negated."""
+    from .outputs import read_text_file
+
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such file")
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
         text = line.split("#")[0].strip()
         if not text:
             continue

@@ -96,6 +96,8 @@ def parse_family(text: str) -> Family:
                 raise InputError(source, "unbalanced parentheses")
             expr = s[i + 1:j]
             i = j + 1
+            if not expr:
+                raise InputError(source, f"empty parentheses after {symbol}")
         else:
             j = i
             while j < len(s) and s[j] in _AMOUNT_CHARS:

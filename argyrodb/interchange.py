@@ -27,20 +27,20 @@ DATA_DATE = "2026-11-25T00:00:00Z"
 
 def export_tables(out_dir: str | Path, fmt: str = "csv", db_path=None, tables=EXPORT_TABLES) -> list[Path]:
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if fmt not in ("csv", "json"):
         raise InputError("--format", f"unknown export format {fmt!r} (csv or json)")
-    written = []
-    with ReadOnlyDatabase(db_path) as db:
+    unknown = [t for t in tables if t not in EXPORT_TABLES]
+    if unknown:
+        raise InputError("--table", f"unknown table {unknown[0]!r}")
+    texts = {}
+    with ReadOnlyDatabase(db_path) as db:  # read everything first: a failure writes nothing
         for table in tables:
-            frame = db.dataframe(f'SELECT * FROM "{table}"') if table in EXPORT_TABLES else None
-            if frame is None:
-                raise InputError("--table", f"unknown table {table!r}")
+            frame = db.dataframe(f'SELECT * FROM "{table}"')
             if table == "structures":
                 frame = frame.drop(columns=["cif_text"])
-            text = frame.to_csv(index=False) if fmt == "csv" else frame.to_json(orient="records", indent=1)
-            written.append(atomic_write_text(out / f"{table}.{fmt}", text))
-    return written
+            texts[table] = frame.to_csv(index=False) if fmt == "csv" else frame.to_json(orient="records", indent=1)
+    out.mkdir(parents=True, exist_ok=True)
+    return [atomic_write_text(out / f"{table}.{fmt}", text) for table, text in texts.items()]
 
 
 def _integer_formula(amounts: dict[str, float], decimals: int = 2) -> str:

@@ -70,11 +70,20 @@ def composition_distance(a: dict[str, float], b: dict[str, float]) -> float:
     return 0.5 * sum(abs(fa.get(el, 0.0) - fb.get(el, 0.0)) for el in set(fa) | set(fb))
 
 
-def read_csv_rows(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        raise InputError(path, "no such file")
-    with open(path, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+def read_csv_rows(path: Path, required: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    import io
+
+    from .outputs import read_text_file
+
+    text = read_text_file(path)
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InputError(path, f"malformed CSV: {exc}") from None
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(path, f"missing column {missing[0]!r}")
     if not rows:
         raise InputError(path, "no rows")
     return rows
@@ -195,7 +204,11 @@ def normalise_family(text: str | None) -> str | None:
 def _obelix_formula(row: dict, source: str) -> dict[str, float]:
     """Per formula unit: 'True Composition' (cell contents) divided by Z (parentheses-free)."""
     true = parse_formula(row["True Composition"], source=source)
-    z = optional_float(row.get("Z"), source, "Z") or 1.0
+    z = optional_float(row.get("Z"), source, "Z")
+    if z is None:
+        z = 1.0
+    if z <= 0:
+        raise InputError(source, f"Z must be positive, got {row.get('Z')!r}")
     return {el: round(n / z, 6) for el, n in true.items()}
 
 
@@ -207,7 +220,8 @@ def import_obelix(csv_path: Path) -> list[dict]:
     'unspecified'.
     """
     out = []
-    for index, r in enumerate(read_csv_rows(Path(csv_path)), start=2):
+    required = ("ID", "Reduced Composition", "Z", "True Composition", "Ionic conductivity (S cm-1)", "Family", "DOI")
+    for index, r in enumerate(read_csv_rows(Path(csv_path), required), start=2):
         family = normalise_family(r.get("Family"))
         if family != "argyrodite":
             continue
@@ -243,6 +257,8 @@ def import_obelix(csv_path: Path) -> list[dict]:
             "licence": OBELIX_LICENCE,
             "attribution": OBELIX_ATTRIBUTION,
         })
+    if not out:
+        raise InputError(csv_path, "no argyrodite-family rows: is this OBELiX's all.csv?")
     return out
 
 

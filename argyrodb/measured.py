@@ -29,28 +29,27 @@ class MeasuredPattern:
 
 def read_xy(path: str | Path) -> MeasuredPattern:
     """Read a two-column pattern (whitespace or comma separated; '#', '!' and ';' start comments)."""
+    from .outputs import read_text_file
+
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such file")
     xs, ys = [], []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for number, line in enumerate(fh, start=1):
-            text = line.split("#")[0].split("!")[0].strip()
-            if not text or text.startswith(";"):
+    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
+        text = line.split("#")[0].split("!")[0].strip()
+        if not text or text.startswith(";"):
+            continue
+        parts = text.replace(",", " ").split()
+        try:
+            x, y = float(parts[0]), float(parts[1])
+        except (IndexError, ValueError):
+            if not xs:  # a header line before the data
                 continue
-            parts = text.replace(",", " ").split()
-            try:
-                x, y = float(parts[0]), float(parts[1])
-            except (IndexError, ValueError):
-                if not xs:  # a header line before the data
-                    continue
-                raise InputError(path, f"line {number}: expected two numbers, got {line.strip()!r}") from None
-            if not (math.isfinite(x) and math.isfinite(y)):
-                raise InputError(path, f"line {number}: non-finite value")
-            xs.append(x)
-            ys.append(y)
-            if len(xs) > MAX_POINTS:
-                raise InputError(path, f"more than {MAX_POINTS} points")
+            raise InputError(path, f"line {number}: expected two numbers, got {line.strip()!r}") from None
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise InputError(path, f"line {number}: non-finite value")
+        xs.append(x)
+        ys.append(y)
+        if len(xs) > MAX_POINTS:
+            raise InputError(path, f"more than {MAX_POINTS} points")
     if len(xs) < 10:
         raise InputError(path, f"only {len(xs)} data points (need at least 10)")
     x, y = np.array(xs), np.array(ys)
@@ -87,5 +86,8 @@ def fit_scale(measured: MeasuredPattern, pattern) -> FitResult:
     sw = np.sqrt(w)
     (scale, background), *_ = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)
     y_calc = scale * y_model + background
-    r_wp = float(np.sqrt(np.sum(w * (y - y_calc) ** 2) / np.sum(w * y**2)))
+    denominator = float(np.sum(w * y**2))
+    if denominator <= 0:
+        raise InputError(measured.name, "all measured intensities are zero in the simulated range: R_wp is undefined")
+    r_wp = float(np.sqrt(np.sum(w * (y - y_calc) ** 2) / denominator))
     return FitResult(float(scale), float(background), r_wp, int(inside.sum()), y_calc)

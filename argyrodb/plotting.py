@@ -12,20 +12,12 @@ COLOURS = ["#1f4e79", "#c0392b", "#27864a", "#8e44ad", "#d35400", "#2c3e50"]
 
 
 def _save(fig, out: str | Path) -> Path:
-    import os
-    import tempfile
+    from .outputs import atomic_path
 
     out = Path(out)
-    if not out.parent.is_dir():
-        raise InputError(out, f"output folder {out.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as fh:
             fig.savefig(fh, format="png", dpi=150)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return out
 
 

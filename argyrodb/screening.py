@@ -142,6 +142,10 @@ class SiteModel:
         per_site = self._spread_li(li_total)
         for g in np.flatnonzero(self.li_weights > 0):
             occ[g, index["Li"]] = per_site[g]
+        placed = self.cell_amounts(occ)
+        for el, n in amounts.items():
+            if abs(placed.get(el, 0.0) - n * z) > 1e-6:
+                raise Infeasible(f"{el} has no site in the model (only Li, the framework cations, O/Se/S and halides are placed)")
         return occ
 
     def _distribute(self, free: dict[str, float], total: float) -> dict[str, tuple[float, float]]:
@@ -475,23 +479,18 @@ def run_results(run_id: int, db_path: str | Path | None = None):
 
 
 def export_results(frame, out: str | Path) -> Path:
+    from .outputs import atomic_path, atomic_write_text
+
     out = Path(out)
+    check_export_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".parquet":
-        import os
-        import tempfile
-
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent if str(out.parent) else ".")
-        os.close(fd)
-        try:
+        with atomic_path(out) as tmp:
             frame.to_parquet(tmp, index=False)
-            os.replace(tmp, out)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         return out
-    if out.suffix.lower() == ".csv":
-        from .outputs import atomic_write_text
+    return atomic_write_text(out, frame.to_csv(index=False))
 
-        return atomic_write_text(out, frame.to_csv(index=False))
-    raise InputError(out, "export to .csv or .parquet")
+
+def check_export_path(out: Path) -> None:
+    if Path(out).suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(out, "export to .csv or .parquet")
