@@ -158,7 +158,4 @@ def plot_nyquist(spectrum: Spectrum, result: FitResult, out: str | Path) -> Path
     text = "\n".join(f"{k} = {v:.3g} F" for k, v in result.capacitances.items())
     ax.text(0.02, 0.98, text, transform=ax.transAxes, va="top", fontsize=8)
     fig.tight_layout()
-    try:
-        return _save(fig, out)
-    finally:
-        plt.close(fig)
+    return _save(fig, out)

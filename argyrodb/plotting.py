@@ -12,12 +12,18 @@ COLOURS = ["#1f4e79", "#c0392b", "#27864a", "#8e44ad", "#d35400", "#2c3e50"]
 
 
 def _save(fig, out: str | Path) -> Path:
+    """Write ``fig`` as PNG atomically and close it (also when writing fails)."""
+    import matplotlib.pyplot as plt
+
     from .outputs import atomic_path
 
     out = Path(out)
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=150)
+    try:
+        with atomic_path(out) as tmp:
+            with open(tmp, "wb") as fh:
+                fig.savefig(fh, format="png", dpi=150)
+    finally:
+        plt.close(fig)
     return out
 
 
@@ -75,10 +81,7 @@ def plot_patterns(patterns, out: str | Path, measured=None, fit=None, title: str
     ax.set_xlim(*patterns[0].two_theta_range)
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
-    try:
-        return _save(fig, out)
-    finally:
-        plt.close(fig)
+    return _save(fig, out)
 
 
 def plot_literature(frame, out: str | Path, title: str | None = None) -> Path:
@@ -123,10 +126,7 @@ def plot_literature(frame, out: str | Path, title: str | None = None) -> Path:
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    try:
-        return _save(fig, out)
-    finally:
-        plt.close(fig)
+    return _save(fig, out)
 
 
 def plot_screen_series(screener, results, out_dir: str | Path, variable: str, references=(), max_patterns: int = 15,
@@ -170,10 +170,7 @@ def plot_screen_series(screener, results, out_dir: str | Path, variable: str, re
     ax.set_xlabel("2θ (°)")
     ax.set_title(f"{screener.settings.family}: simulated XRD ({screener.settings.wavelength})", fontsize=10)
     fig.tight_layout()
-    try:
-        written.append(_save(fig, out_dir / "series-patterns.png"))
-    finally:
-        plt.close(fig)
+    written.append(_save(fig, out_dir / "series-patterns.png"))
 
     # 2. a and density versus the variable
     fig, ax1 = plt.subplots(figsize=(6.5, 4))
@@ -185,10 +182,7 @@ def plot_screen_series(screener, results, out_dir: str | Path, variable: str, re
     ax2.set_ylabel("X-ray density (g/cm³)", color=COLOURS[1])
     ax1.set_title(f"{screener.settings.family}: lattice parameter and density", fontsize=10)
     fig.tight_layout()
-    try:
-        written.append(_save(fig, out_dir / "series-lattice-density.png"))
-    finally:
-        plt.close(fig)
+    written.append(_save(fig, out_dir / "series-lattice-density.png"))
 
     # 3. zoom on the strongest reflections
     first = patterns[0][1].peaks
@@ -204,8 +198,5 @@ def plot_screen_series(screener, results, out_dir: str | Path, variable: str, re
     ax.legend(fontsize=6, ncol=2)
     ax.set_title("Shift of the strongest reflections", fontsize=10)
     fig.tight_layout()
-    try:
-        written.append(_save(fig, out_dir / "series-zoom.png"))
-    finally:
-        plt.close(fig)
+    written.append(_save(fig, out_dir / "series-zoom.png"))
     return written

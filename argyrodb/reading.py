@@ -35,18 +35,12 @@ B_PER_U = 8.0 * math.pi**2
 
 def read_structure(path: str | Path) -> Refinement:
     """Read ``path`` (``.yaml``/``.yml`` refinement file or ``.cif``) into a :class:`Refinement`."""
+    from .outputs import read_text_file
+
     path = Path(path)
-    if not path.exists():
-        raise InputError(path, "no such file")
-    if not path.is_file():
+    if path.exists() and not path.is_file():
         raise InputError(path, "not a regular file")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise InputError(path, f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text = read_text_file(path, MAX_FILE_BYTES)
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         return read_refinement_text(text, source=str(path))
