@@ -34,9 +34,9 @@ def _emit_json(payload) -> None:
 
 
 def _check_a(a: float | None) -> float | None:
-    if a is not None and not (3.0 < a < 50.0):
-        raise InputError("--a", f"lattice parameter {a:g} A is not plausible for an argyrodite")
-    return a
+    from .lattice import check_lattice_parameter
+
+    return check_lattice_parameter(a, "--a")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -23,6 +23,19 @@ from .errors import InputError
 from .paths import STRUCTURES_DIR
 
 
+#: Range of cubic lattice parameters (A) accepted anywhere in argyrodb: argyrodites sit near 9.8-10.2 A;
+#: anything outside 3-50 A is a typing or unit error (nm, pm), refused wherever a comes in.
+A_MIN_ANGSTROM = 3.0
+A_MAX_ANGSTROM = 50.0
+
+
+def check_lattice_parameter(a: float | None, source: str) -> float | None:
+    """``a`` unchanged, or an :class:`InputError` naming ``source`` when it is not plausible."""
+    if a is not None and not (A_MIN_ANGSTROM < a < A_MAX_ANGSTROM):
+        raise InputError(source, f"lattice parameter a = {a:g} A is not plausible for an argyrodite")
+    return a
+
+
 @dataclass(frozen=True)
 class LatticeEstimate:
     a_angstrom: float

@@ -148,8 +148,8 @@ def plot_screen_series(screener, results, out_dir: str | Path, variable: str, re
     patterns = []
     for row in pick.itertuples():
         _, amounts = screener.points[int(row.idx)]
-        pattern = screener.xrd.pattern(screener.settings.wavelength, screener.settings.two_theta_range, row.a_angstrom,
-                                       screener.settings.anomalous_dispersion,
+        pattern = screener.xrd.pattern(wavelength=screener.settings.wavelength, two_theta_range=screener.settings.two_theta_range,
+                                       a_angstrom=row.a_angstrom, anomalous_dispersion=screener.settings.anomalous_dispersion,
                                        occupancy_matrix=screener.model.occupancies(amounts), size_nm=60)
         patterns.append((row, pattern))
     written = []

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .chemistry import is_element
 from .errors import InputError
+from .lattice import check_lattice_parameter
 from .model import OccupancyConstraint, RefinedSite, Refinement
 from .symmetry import SPACE_GROUP_NUMBER
 
@@ -94,11 +95,6 @@ def _check_sites(sites: list[RefinedSite], source: str) -> None:
             raise InputError(source, f"duplicate site label {site.label!r}")
         seen.add(site.label)
         _check_site(site, source)
-
-
-def _check_cell(a: float | None, source: str) -> None:
-    if a is not None and not (3.0 < a < 50.0):
-        raise InputError(source, f"lattice parameter a = {a:g} A is not plausible for an argyrodite")
 
 
 # --------------------------------------------------------------------------- YAML refinement files
@@ -219,7 +215,7 @@ def read_refinement_text(text: str, source: str = "<refinement>") -> Refinement:
     if not isinstance(lattice, dict):
         raise InputError(source, "'lattice' must be a mapping with a_angstrom and note")
     a = _number(lattice.get("a_angstrom"), source, "lattice a_angstrom", allow_none=True)
-    _check_cell(a, source)
+    check_lattice_parameter(a, source)
     group = data.get("space_group") or {}
     number = group.get("number", SPACE_GROUP_NUMBER) if isinstance(group, dict) else SPACE_GROUP_NUMBER
     if number != SPACE_GROUP_NUMBER:
@@ -345,7 +341,7 @@ def read_cif_text(text: str, source: str = "<cif>") -> Refinement:
             "non-cubic cell (a, b, c = {a:g}, {b:g}, {c:g} A; angles {alpha:g}, {beta:g}, {gamma:g}): "
             "an F-43m argyrodite needs a = b = c and 90 degree angles".format(**cell),
         )
-    _check_cell(cell["a"], source)
+    check_lattice_parameter(cell["a"], source)
 
     number = None
     for tag in ("_space_group_IT_number", "_symmetry_Int_Tables_number"):

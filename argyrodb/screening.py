@@ -285,8 +285,8 @@ class Screener:
             return {**base, "status": "skipped", "reason": f"no lattice parameter: {exc.problem}"}
         cell_mass = float((occupancy * self.model.multiplicities[:, None]).sum(axis=0) @ self.masses)
         density = cell_mass / (AVOGADRO_PER_MOL * a**3 * 1e-24)
-        peaks = self.xrd.peak_arrays(self.components, self.settings.two_theta_range, a,
-                                     self.settings.anomalous_dispersion, occupancy_matrix=occupancy)
+        peaks = self.xrd.peak_arrays(wavelength=self.components, two_theta_range=self.settings.two_theta_range, a_angstrom=a,
+                                     anomalous_dispersion=self.settings.anomalous_dispersion, occupancy_matrix=occupancy)
         strongest = int(np.argmax(peaks["intensity"])) if peaks["intensity"].size else None
         result = {
             **base, "status": "ok", "reason": None, "a_angstrom": a, "a_sigma_angstrom": a_sigma,

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .lattice import check_lattice_parameter
 from .scattering import WavelengthComponent, anomalous, f0, f0_pymatgen, resolve_wavelength
 
 FORM_FACTOR_TABLES = {
@@ -251,8 +252,8 @@ class XRDModel:
             raise InputError("form_factors", f"unknown table {form_factors!r}")
         components = resolve_wavelength(wavelength) if not isinstance(wavelength, list) else wavelength
         a = self._a(a_angstrom)
-        if self.cubic and not (3.0 < a < 50.0):
-            raise InputError("--a", f"lattice parameter {a:g} A is not plausible")
+        if self.cubic:
+            check_lattice_parameter(a, "--a")
         lattice = np.eye(3) * a if self.cubic else self.lattice_matrix
         s_max = np.sin(np.radians(hi / 2)) / min(c.wavelength_angstrom for c in components)
         refl = self._reflections((2 * a * s_max) ** 2 if self.cubic else 2 * s_max, lattice)
@@ -333,8 +334,10 @@ class XRDModel:
         import pandas as pd
 
         components = resolve_wavelength(wavelength)
-        arrays = self.peak_arrays(components, two_theta_range, a_angstrom, anomalous_dispersion,
-                                  monochromator_two_theta_deg, form_factors, occupancy_matrix, b_iso, b_by_element)
+        arrays = self.peak_arrays(
+            wavelength=components, two_theta_range=two_theta_range, a_angstrom=a_angstrom,
+            anomalous_dispersion=anomalous_dispersion, monochromator_two_theta_deg=monochromator_two_theta_deg,
+            form_factors=form_factors, occupancy_matrix=occupancy_matrix, b_iso=b_iso, b_by_element=b_by_element)
         wavelengths = np.array([components[int(i)].wavelength_angstrom for i in arrays["component"]])
         order = np.lexsort((wavelengths, arrays["two_theta_deg"]))  # by 2theta, then K-alpha1 before K-alpha2
         families = [self._cache.families[key] for key in arrays["line_key"][order]] if self._cache else []
