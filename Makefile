@@ -1,10 +1,13 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+ and make:
 #   make demo   - create/reuse .venv, install argyrodb, build every structure, write cifs/
-#   make test   - create/reuse .venv, install argyrodb with test extras, run the test suite
+#   make test   - create/reuse .venv, install argyrodb with test extras, check the import layers, run the tests
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.argyrodb-installed
+# The demo's database lives in the checkout (db/argyrodb.sqlite, git-ignored); elsewhere argyrodb's default is
+# $ARGYRODB_DB or ~/.local/share/argyrodb/argyrodb.sqlite.
+DEMO_DB := $(CURDIR)/db/argyrodb.sqlite
 
 .PHONY: demo test cifs bench fuzz clean
 
@@ -14,6 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
+demo: export ARGYRODB_DB = $(DEMO_DB)
 demo: $(STAMP)
 	$(BIN)/argyrodb build structures/*.yaml --cif-dir cifs
 	@mkdir -p out/xrd
@@ -38,6 +42,7 @@ cifs: $(STAMP)
 	$(BIN)/argyrodb build structures/*.yaml --cif-dir cifs > /dev/null
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 clean:

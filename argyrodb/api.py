@@ -1,115 +1,67 @@
-"""The Python API in one place: read, validate, build, write, density.
+"""The Python API in one place (a facade: nothing inside argyrodb imports it).
 
->>> from argyrodb.api import analyse
->>> refinement, report = analyse("structures/LMA-Cl0.8I0.6.yaml")
->>> report.structure          # pymatgen Structure with fractional occupancies, Z = 4
->>> report.as_dict()["problems"]
+>>> from argyrodb import api
+>>> structure = api.analyse("LMA-Cl0.8I0.6.yaml")        # path, Refinement, pymatgen Structure or ASE Atoms
+>>> structure.a_angstrom, structure.lattice.source       # predicted by the lattice model when not reported
+>>> structure.formula_per_fu, structure.z, structure.problems
+>>> api.density(structure).density_g_cm3
+>>> api.write_cif(structure, "LMA.cif")
+>>> pattern = api.xrd_pattern(structure, wavelength="CuKa12")
+>>> api.build_database("argyrodb.sqlite")
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from .errors import InputError
-from .model import Refinement
-from .reading import read_structure
-from .validate import Report, validate
+from .audit import run_audit, summary as audit_summary
+from .core.analysis import AnalysedStructure, Problem, analyse as analyse_refinement
+from .core.errors import ArgyrodbError, InputError, ParameterError, ValidationFailed
+from .core.readers import read
+from .core.refinement import LatticeParameter, Refinement
+from .core.resources import default_database_path, structure_file, structure_files
+from .physics import calculators
+from .physics.density import StructureDensity, density_of_formula, structure_density
+from .physics.eis import FIG_S9_CIRCUIT, fit as fit_eis, read_spectrum
+from .physics.lattice import lattice_for, predict as predict_lattice
+from .physics.pattern_fit import fit_scale, read_xy
+from .physics.xrd import Pattern, XRDModel, simulate
+from .pipeline import build_database, cif_of as cif_text, density_report, report_dict, report_text, write_cif
+from .screening.approximants import generate as generate_approximants, write as write_approximants
+from .screening.runs import export_results, run_results, run_screen
+from .screening.screener import ScreenSettings, Screener
+from .store.export import export_optimade, export_tables
+from .store.migrations import migrate_file
+from .store.queries import MeasurementFilter, compare, query_measurements, run_sql
+
+__all__ = [
+    "AnalysedStructure", "ArgyrodbError", "FIG_S9_CIRCUIT", "InputError", "LatticeParameter", "MeasurementFilter",
+    "ParameterError", "Pattern", "Problem", "Refinement", "ScreenSettings", "Screener", "StructureDensity",
+    "ValidationFailed", "XRDModel", "analyse", "analyse_refinement", "audit_summary", "build_database", "calculators",
+    "cif_text", "compare", "default_database_path", "density", "density_of_formula", "density_report", "export_optimade",
+    "export_results", "export_tables", "fit_eis", "fit_scale", "generate_approximants", "lattice_for", "migrate_file",
+    "predict_lattice", "query_measurements", "read", "read_spectrum", "read_xy", "report_dict", "report_text",
+    "run_audit", "run_results", "run_screen", "run_sql", "structure_density", "structure_file", "structure_files",
+    "write_approximants", "write_cif", "xrd_pattern",
+]
 
 
-def analyse(path: str | Path, a_angstrom: float | None = None) -> tuple[Refinement, Report]:
-    """Read ``path`` and validate it; returns the refinement and its report (with ``.structure``)."""
-    refinement = read_structure(path)
-    return refinement, validate(refinement, a_angstrom=a_angstrom)
+def analyse(source, a_angstrom: float | None = None) -> AnalysedStructure:
+    """The analysed structure of ``source`` - a Refinement, a path (refinement file or CIF), a pymatgen
+    ``Structure`` or an ASE ``Atoms`` - at ``a_angstrom`` (default: reported, else predicted)."""
+    refinement = source if isinstance(source, Refinement) else read(source)
+    return analyse_refinement(refinement, lattice_for(refinement, a_angstrom))
 
 
-def load_structure(path: str | Path, a_angstrom: float | None = None):
-    """The site-disordered pymatgen ``Structure`` of a refinement file or CIF."""
-    refinement, report = analyse(path, a_angstrom)
-    if report.structure is None:
-        raise InputError(path, report.errors[0].message if report.errors else "structure cannot be built")
-    return report.structure
+def density(structure: AnalysedStructure) -> StructureDensity:
+    """Refined and nominal X-ray densities of an analysed structure."""
+    return structure_density(structure)
 
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
-
-
-def safe_filename(name: str, suffix: str) -> str:
-    """A file name made from a structure name that cannot leave its folder ('../../x' -> 'x')."""
-    cleaned = _UNSAFE.sub("_", name).strip("._") or "structure"
-    return cleaned + suffix
-
-
-def write_cif(refinement: Refinement, report: Report, target: str | Path, base_dir: str | Path | None = None) -> Path:
-    """Write the CIF of ``refinement`` atomically. With ``base_dir``, the file name is made safe and
-    kept inside ``base_dir``."""
-    from .cif_writer import cif_text
-    from .outputs import atomic_write_text
-
-    target = Path(target)
-    if base_dir is not None:
-        base = Path(base_dir)
-        base.mkdir(parents=True, exist_ok=True)
-        target = base / safe_filename(refinement.name, ".cif")
-    return atomic_write_text(target, cif_text(refinement, report))
-
-
-def density_of(file_or_formula: str, a_angstrom: float | None = None, z: float = 4.0) -> dict:
-    """Density and molar volume of a structure file (refined and nominal composition) or a formula."""
-    from .chemistry import format_formula, parse_formula
-    from .lattice import vegard_a
-    from .properties import density_of_formula
-
-    path = Path(file_or_formula)
-    if path.suffix.lower() in (".yaml", ".yml", ".cif") or path.exists():
-        refinement, report = analyse(path, a_angstrom)
-        nominal = report.nominal_per_fu
-        nominal_result = density_of_formula(nominal, report.a_angstrom, report.z) if nominal else None
-        result = {
-            "name": report.name,
-            "input": str(path),
-            "formula": format_formula(report.formula_per_fu),
-            "z": report.z,
-            "a_angstrom": report.a_angstrom,
-            "a_source": report.a_source,
-            "volume_angstrom3": report.a_angstrom**3,
-            "molar_mass_g_mol": report.molar_mass_g_mol,
-            "density_g_cm3": report.density_g_cm3,
-            "molar_volume_cm3_mol": report.molar_volume_cm3_mol,
-        }
-        if nominal_result is not None:
-            result.update(
-                nominal_formula=report.nominal_formula,
-                nominal_molar_mass_g_mol=nominal_result.molar_mass_g_mol,
-                nominal_density_g_cm3=nominal_result.density_g_cm3,
-                nominal_molar_volume_cm3_mol=nominal_result.molar_volume_cm3_mol,
-            )
-        return result
-    formula = parse_formula(file_or_formula, source=file_or_formula)
-    if a_angstrom is None:
-        estimate = vegard_a(formula, source=file_or_formula)
-        a, a_source = estimate.a_angstrom, estimate.source
-    else:
-        a, a_source = a_angstrom, "given by the user (--a)"
-    if not (z > 0):
-        raise InputError("--z", f"formula units per cell must be positive, got {z:g}")
-    d = density_of_formula(formula, a, z)
-    return {
-        "name": file_or_formula,
-        "input": file_or_formula,
-        "formula": format_formula(formula),
-        "z": z,
-        "a_angstrom": a,
-        "a_source": a_source,
-        "volume_angstrom3": d.volume_angstrom3,
-        "molar_mass_g_mol": d.molar_mass_g_mol,
-        "density_g_cm3": d.density_g_cm3,
-        "molar_volume_cm3_mol": d.molar_volume_cm3_mol,
-    }
-
-
-def xrd_pattern(structure, a_angstrom: float | None = None, **options):
-    """Powder pattern of a file, Refinement, Report or pymatgen Structure (see :func:`argyrodb.xrd.simulate`)."""
-    from .xrd import simulate
-
-    return simulate(structure, a_angstrom=a_angstrom, **options)
+def xrd_pattern(source, a_angstrom: float | None = None, **options) -> Pattern:
+    """Powder pattern of an analysed structure, a pymatgen ``Structure``, a Refinement or a path (see
+    :func:`argyrodb.physics.xrd.simulate` for the options)."""
+    if isinstance(source, (str, Path, Refinement)):
+        source = analyse(source, a_angstrom)
+        a_angstrom = None
+    return simulate(source, a_angstrom=a_angstrom, **options)

@@ -16,8 +16,14 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import InputError
-from .paths import DB_DIR, STRUCTURES_DIR
+from .core.analysis import analyse
+from .core.chemistry import formal_charge, parse_formula
+from .core.errors import InputError
+from .core.readers import read_file
+from .core.resources import literature_folder, structures_folder
+from .physics.calculators import cpe_capacitance_F, milling_gforce
+from .physics.lattice import lattice_for
+from .store.literature import read_csv_rows
 
 CONSISTENT = "consistent within printed precision"
 INCONSISTENT = "inconsistent"
@@ -78,8 +84,6 @@ def _compare(table, row, column, reported_text, function, inputs, reason_ok, exa
 
 
 def audit_milling(db_dir: Path) -> list[AuditRow]:
-    from .calculators import milling_gforce
-    from .literature import read_csv_rows
 
     rows = []
     g_text = "9.8"
@@ -108,8 +112,6 @@ def audit_milling(db_dir: Path) -> list[AuditRow]:
 
 
 def audit_eis(db_dir: Path) -> list[AuditRow]:
-    from .calculators import cpe_capacitance_F
-    from .literature import read_csv_rows
 
     rows = []
     table = [r for r in read_csv_rows(db_dir / "eis_table_s4.csv") if r["element"] != "bulk"]
@@ -144,7 +146,6 @@ def audit_eis(db_dir: Path) -> list[AuditRow]:
 
 
 def _consistent(r_text: str, q_text: str, a_text: str, c_text: str) -> bool:
-    from .calculators import cpe_capacitance_F
 
     low, _, high = recomputed_interval(lambda R, q, a: cpe_capacitance_F(R, q, min(a, 1.0)), [r_text, q_text, a_text])
     c_low, c_high = printed_interval(c_text)
@@ -154,7 +155,6 @@ def _consistent(r_text: str, q_text: str, a_text: str, c_text: str) -> bool:
 def _explain_capacitance(r: dict, table: list[dict]) -> str:
     """Look for one slip that reconciles a printed capacitance: an exponent off by one in CPE-T or in
     C, or a C copied from another column."""
-    from .calculators import cpe_capacitance_F
 
     R, q, a, c = r["r_ohm"], r["cpe_t_printed"], r["cpe_p"], r["c_F_printed"]
     for factor, text in ((10.0, "ten times larger"), (0.1, "ten times smaller")):
@@ -177,11 +177,8 @@ def _explain_capacitance(r: dict, table: list[dict]) -> str:
 
 
 def audit_structure(path: Path) -> list[AuditRow]:
-    from .reading import read_structure
-    from .validate import validate
-
-    refinement = read_structure(path)
-    report = validate(refinement)
+    refinement = read_file(path)
+    report = analyse(refinement, lattice_for(refinement))
     rows = []
     by_label = {s.label: s for s in refinement.sites}
     for problem in report.problems:
@@ -218,8 +215,6 @@ def audit_structure(path: Path) -> list[AuditRow]:
 
 
 def audit_formulas(db_dir: Path) -> list[AuditRow]:
-    from .chemistry import formal_charge, parse_formula
-    from .literature import read_csv_rows
 
     rows = []
     for r in read_csv_rows(db_dir / "table_s3.csv"):
@@ -312,8 +307,11 @@ def audit_naming(db_dir: Path) -> list[AuditRow]:
     return rows
 
 
-def run_audit(db_dir: Path = DB_DIR, structures_dir: Path = STRUCTURES_DIR) -> list[AuditRow]:
-    """Every audit row, in the order Table S1, text, Table S2, Table S3, Table S4, formulas, naming."""
+def run_audit(db_dir: Path | None = None, structures_dir: Path | None = None) -> list[AuditRow]:
+    """Every audit row, in the order Table S1, text, Table S2, Table S3, Table S4, formulas, naming
+    (default folders: the packaged source data and structures)."""
+    db_dir = Path(db_dir) if db_dir is not None else literature_folder()
+    structures_dir = Path(structures_dir) if structures_dir is not None else structures_folder()
     return [
         *audit_milling(db_dir),
         *audit_structure(structures_dir / "LMA-Cl0.8I0.6.yaml"),

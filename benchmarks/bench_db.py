@@ -18,18 +18,18 @@ N_ROWS = 100_000
 def main() -> int:
     import sqlite_utils
 
-    from argyrodb.database import SCHEMA_PATH, SCHEMA_VERSION
-    from argyrodb.literature import formula_facts
-    from argyrodb.queries import MeasurementFilter, query_measurements
+    from argyrodb.store.literature import formula_facts
+    from argyrodb.store.migrations import SCHEMA_VERSION, migrate
+    from argyrodb.store.queries import MeasurementFilter, query_measurements
 
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.sqlite"
         conn = sqlite3.connect(path)
         conn.execute("PRAGMA cache_size = -65536")  # 64 MB page cache, as the database build uses
-        conn.executescript(SCHEMA_PATH.read_text())
+        migrate(conn, path)
+        assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
         db = sqlite_utils.Database(conn)
-        db["schema_version"].insert({"version": SCHEMA_VERSION, "description": "bench"})
         source_id = db["sources"].insert({"key": "bench", "provenance": "synthetic"}).last_pk
         materials = []
         for i in range(500):

@@ -17,8 +17,8 @@ warnings.filterwarnings("ignore")
 def main() -> int:
     from pymatgen.analysis.diffraction.xrd import XRDCalculator
 
-    from argyrodb.families import parse_range
-    from argyrodb.screening import ScreenSettings, Screener
+    from argyrodb.screening.families import parse_range
+    from argyrodb.screening.screener import ScreenSettings, Screener
 
     settings = ScreenSettings("Li7-yPS6-yCl(y*(1-z))I(y*z)", {"y": parse_range("1.0:1.594:0.006", "y"), "z": parse_range("0:0.99:0.01", "z")},
                               two_theta_range=(10.0, 80.0))

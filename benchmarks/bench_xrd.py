@@ -41,26 +41,26 @@ def best_time(fn, repeat: int) -> float:
 def main() -> int:
     from pymatgen.analysis.diffraction.xrd import XRDCalculator
 
-    from argyrodb.api import analyse
-    from argyrodb.paths import structure_files
-    from argyrodb.xrd import XRDModel, _f43m_representatives
+    from argyrodb.api import analyse, structure_files
+    from argyrodb.physics.xrd import XRDModel, _f43m_representatives
 
     print("XRD benchmark: argyrodb vs pymatgen XRDCalculator, same process, 10-120 deg, Cu K-alpha")
     print(f"{'structure':<16} {'pymatgen ms':>12} {'argyrodb cold ms':>17} {'warm ms':>8} {'ratio cold':>11} {'ratio warm':>11}")
     ratios, warm_ratios = [], []
     for path in structure_files():
-        refinement, report = analyse(path)
-        structure = report.structure
+        report = analyse(path)
+        refinement = report.refinement
+        structure = report.pymatgen
         calculator = XRDCalculator(wavelength="CuKa")
         calculator.get_pattern(structure, two_theta_range=(10, 120))
-        XRDModel.from_refinement(refinement, report.a_angstrom).pattern(wavelength="CuKa", two_theta_range=(10, 120))
+        XRDModel.from_analysed(report).pattern(wavelength="CuKa", two_theta_range=(10, 120))
 
         def ours_cold():
             _f43m_representatives.cache_clear()
-            XRDModel.from_refinement(refinement, report.a_angstrom).pattern(wavelength="CuKa", two_theta_range=(10, 120))
+            XRDModel.from_analysed(report).pattern(wavelength="CuKa", two_theta_range=(10, 120))
 
         def ours_warm():
-            XRDModel.from_refinement(refinement, report.a_angstrom).pattern(wavelength="CuKa", two_theta_range=(10, 120))
+            XRDModel.from_analysed(report).pattern(wavelength="CuKa", two_theta_range=(10, 120))
 
         t_pm = best_time(lambda: calculator.get_pattern(structure, two_theta_range=(10, 120)), 9)
         t_cold = best_time(ours_cold, 25)
@@ -71,8 +71,8 @@ def main() -> int:
     print(f"one pattern, new model each time: argyrodb is {min(warm_ratios):.0f}-{max(warm_ratios):.0f}x faster than pymatgen "
           f"(target >= 30x); {min(ratios):.0f}-{max(ratios):.0f}x even when the structure-independent reflection table is rebuilt too")
 
-    refinement, report = analyse(next(p for p in structure_files() if p.stem == "LMA-Cl0.8I0.6"))
-    model = XRDModel.from_refinement(refinement, report.a_angstrom)
+    report = analyse(next(p for p in structure_files() if p.stem == "LMA-Cl0.8I0.6"))
+    model = XRDModel.from_analysed(report)
     rng = np.random.default_rng(0)
     n = 1000
     a_values = rng.uniform(9.8, 10.2, n)

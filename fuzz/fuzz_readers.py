@@ -74,10 +74,10 @@ def mutate(text: str, rng: random.Random, corpus: list[str]) -> str:
 
 
 def targets():
-    from argyrodb.chemistry import parse_formula
-    from argyrodb.families import parse_family
-    from argyrodb.reading import read_cif_text, read_refinement_text
-    from argyrodb.validate import validate
+    from argyrodb.api import analyse as validate
+    from argyrodb.core.chemistry import parse_formula
+    from argyrodb.core.readers import read_cif_text, read_refinement_text
+    from argyrodb.screening.families import parse_family
 
     def refinement(text):
         validate(read_refinement_text(text, source="fuzz.yaml"), a_angstrom=None)
@@ -98,7 +98,7 @@ def targets():
     def measured(text, _path=[None]):
         import tempfile
 
-        from argyrodb.measured import read_xy
+        from argyrodb.physics.pattern_fit import read_xy
 
         with tempfile.NamedTemporaryFile("w", suffix=".xy", delete=False, encoding="utf-8", errors="replace") as fh:
             fh.write(text)
@@ -125,7 +125,7 @@ def main() -> int:
 
     import warnings
 
-    from argyrodb.errors import ArgyrodbError
+    from argyrodb.core.errors import ArgyrodbError
 
     warnings.filterwarnings("ignore")
     rng = random.Random(args.seed)

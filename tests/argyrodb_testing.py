@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from argyrodb.paths import STRUCTURES_DIR
+#: The repository checkout the tests belong to (tests never depend on the working directory).
+REPO = Path(__file__).resolve().parent.parent
+STRUCTURES = REPO / "structures"
+LMA = STRUCTURES / "LMA-Cl0.8I0.6.yaml"
+DATA = Path(__file__).resolve().parent / "data"
 
-LMA = STRUCTURES_DIR / "LMA-Cl0.8I0.6.yaml"
+
+def structure(name: str) -> Path:
+    """The repository's refinement file ``structures/<name>.yaml``."""
+    return STRUCTURES / f"{name}.yaml"
+
 
 MINIMAL_CIF = """data_test
 _cell_length_a 9.8499(3)
@@ -37,5 +48,27 @@ Cl2 Cl1- 0.75 0.75 0.75 0.5 0.043
 """
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "argyrodb", *args], capture_output=True, text=True, cwd=cwd)
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(*args: str, cwd: Path | None = None) -> CliResult:
+    """``argyrodb ARGS`` in this process (click's CliRunner): exit status, stdout and stderr as a user sees them."""
+    from click.testing import CliRunner
+
+    from argyrodb.cli import cli
+
+    with contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
+        result = CliRunner().invoke(cli, list(args), prog_name="argyrodb", catch_exceptions=True)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+def run_process(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``argyrodb ARGS`` as a separate process (for exit codes, signals and import cost)."""
+    return subprocess.run([sys.executable, "-m", "argyrodb", *args], capture_output=True, text=True, cwd=cwd,
+                          env=None if env is None else {**os.environ, **env})

@@ -1,38 +1,42 @@
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 import pytest
 
-from argyrodb.paths import PROJECT_ROOT, structure_files
-from argyrodb.reading import read_structure
-from argyrodb.validate import validate
-from argyrodb_testing import LMA
+from argyrodb.api import analyse, structure_files
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_default_database(tmp_path_factory):
+    """No test touches the user's default database: ARGYRODB_DB points into the test's temporary folder
+    (subprocesses inherit it)."""
+    old = os.environ.get("ARGYRODB_DB")
+    os.environ["ARGYRODB_DB"] = str(tmp_path_factory.mktemp("default-db") / "argyrodb.sqlite")
+    yield
+    if old is None:
+        os.environ.pop("ARGYRODB_DB", None)
+    else:
+        os.environ["ARGYRODB_DB"] = old
 
 
 @pytest.fixture(scope="session")
 def lma():
-    refinement = read_structure(LMA)
-    return refinement, validate(refinement)
+    """Table S2 (LMA-Cl0.8I0.6), analysed at the lattice model's a."""
+    from argyrodb_testing import LMA
+
+    return analyse(LMA)
 
 
 @pytest.fixture(scope="session")
-def all_reports():
-    out = {}
-    for path in structure_files():
-        refinement = read_structure(path)
-        out[path.stem] = (refinement, validate(refinement))
-    return out
-
-
-@pytest.fixture
-def project_root() -> Path:
-    return PROJECT_ROOT
+def all_structures():
+    """Every packaged refinement file, analysed: name -> AnalysedStructure."""
+    return {path.stem: analyse(path) for path in structure_files()}
 
 
 @pytest.fixture(scope="session")
 def db_path(tmp_path_factory):
-    from argyrodb.database import build_database
+    from argyrodb.api import build_database
 
     path = tmp_path_factory.mktemp("db") / "argyrodb.sqlite"
     build_database(path, show_progress=False)

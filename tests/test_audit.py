@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from argyrodb_testing import run
 
 from argyrodb.audit import CONSISTENT, INCONSISTENT, NOTE, printed_interval, run_audit
-from argyrodb_testing import run
+from argyrodb.core.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +79,11 @@ def test_audit_cli_json():
     assert len(payload["rows"]) == len(run_audit())
     result = run("audit", "--summary")
     assert "audit summary" in result.stdout and result.returncode == 0
+
+
+def test_audit_expressions_accept_scientific_notation():
+    from argyrodb.audit import _evaluate
+
+    assert _evaluate("rho * vs**2 * 1e-9", rho=1900.0, vs=2200.0, vl=4000.0) == pytest.approx(9.196)
+    with pytest.raises(InputError):
+        _evaluate("__import__('os')", rho=1.0, vs=1.0, vl=1.0)

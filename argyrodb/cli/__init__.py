@@ -1,0 +1,89 @@
+"""Command-line interface: a thin layer over :mod:`argyrodb.api` that parses and prints.
+
+Command groups live in their own modules and are imported only when invoked, so ``argyrodb --help``
+starts fast. argyrodb's own errors become a one-line message on stderr and exit status 2; a library
+error about a Python parameter names the command's flag instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import click
+
+from .. import __version__
+from ..core.errors import ArgyrodbError
+from .common import Group
+
+#: command -> (module, attribute, short help). The help is here so that listing commands imports nothing.
+COMMANDS = {
+    "build": ("argyrodb.cli.structures", "build", "Read refinement files or CIFs, validate them, report, write CIFs."),
+    "density": ("argyrodb.cli.structures", "density", "X-ray density and molar volume of a structure file or formula."),
+    "xrd": ("argyrodb.cli.structures", "xrd", "Simulate the powder X-ray pattern of a refinement file or CIF."),
+    "db": ("argyrodb.cli.database", "db", "The SQLite database: build, query, compare, SQL, export, serve, plot."),
+    "calc": ("argyrodb.cli.calc", "calc", "The lab's calculations: G-force, conductivity, Arrhenius, elastic, CPE, CCD."),
+    "eis": ("argyrodb.cli.eis", "eis", "Impedance spectra: equivalent-circuit fitting (impedance.py)."),
+    "audit": ("argyrodb.cli.audit", "audit", "Recompute every derived number of the source and report what does not add up."),
+    "screen": ("argyrodb.cli.screening", "screen", "Screen a composition family: a, density, XRD, nearest literature."),
+    "approximants": ("argyrodb.cli.screening", "approximants", "Ordered, charge-neutral supercells ranked by Ewald energy."),
+}
+
+
+class UserError(click.ClickException):
+    """An argyrodb error shown as one line with exit status 2 (bad input, validation errors)."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"argyrodb: error: {self.message}", err=True)
+
+
+class InternalError(click.ClickException):
+    """An unexpected error: one line and exit status 3 (``ARGYRODB_DEBUG=1`` shows the traceback)."""
+
+    exit_code = 3
+
+    def show(self, file=None) -> None:
+        click.echo(f"argyrodb: internal error ({self.message}); set ARGYRODB_DEBUG=1 for the traceback", err=True)
+
+
+class LazyGroup(Group):
+    """The top-level group: commands are imported from their modules on first use; errors become
+    one-line messages with exit status 2 (argyrodb's) or 3 (unexpected)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except ArgyrodbError as exc:
+            raise UserError(str(exc)) from None
+        except Exception as exc:
+            if os.environ.get("ARGYRODB_DEBUG"):
+                raise
+            raise InternalError(f"{type(exc).__name__}: {' '.join(str(exc).split())}") from None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name not in COMMANDS:
+            return None
+        module, attribute, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, spec[2]) for name, spec in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="argyrodb")
+def cli() -> None:
+    """argyrodb: refined structures, densities, XRD, literature and screening for lithium argyrodites (F-43m)."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point (``argyrodb``): click's standalone mode prints errors and sets the exit status."""
+    cli.main(args=argv, prog_name="argyrodb")

@@ -1,0 +1,106 @@
+"""``argyrodb screen`` and ``argyrodb approximants``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import api
+from ..core.errors import InputError
+from ..core.files import read_text_file
+from ..core.resources import structure_file
+from ..screening.approximants import check_formats
+from ..screening.families import parse_range
+from ..screening.plots import plot_screen_series
+from ..screening.runs import check_export_path
+from ..screening.screener import default_template
+from .common import Command, db_option
+
+
+@click.command(cls=Command)
+@click.argument("family", required=False)
+@click.option("--x", "x", help="START:STOP:STEP (or one value) for the variable x.")
+@click.option("--y", "y", help="... for y.")
+@click.option("--z", "z", help="... for z.")
+@click.option("--w", "w", help="... for w.")
+@click.option("--formulas", "formulas_file", type=click.Path(dir_okay=False, path_type=Path), help="One formula per line instead of a family.")
+@click.option("--sites", "distribution", type=click.Choice(["template", "random"]), default="template", show_default=True,
+              help="How S and halides share 4a and 4d (see argyrodb.screening.site_model).")
+@click.option("--template", type=click.Path(dir_okay=False, path_type=Path), help="Refinement whose sites and ratios are the template (default: Table S2).")
+@click.option("--wavelength", default="CuKa1", show_default=True)
+@click.option("--two-theta", "two_theta_range", nargs=2, type=float, default=(10.0, 80.0), show_default=True)
+@click.option("--no-anomalous", is_flag=True)
+@click.option("--no-peaks", is_flag=True, help="Do not store the peak lists (results only).")
+@db_option
+@click.option("--jobs", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option("--export", "export_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the run's results (.csv or .parquet).")
+@click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=Path), help="Write the series plots into this folder.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength, two_theta_range, no_anomalous,
+           no_peaks, db_path, jobs, export_out, plots_dir, quiet):
+    """Screen a composition family, e.g. "Li5.6PS4.6Cl1.4-xIx" --x 0:1.4:0.1: lattice parameter,
+    density, XRD peaks and nearest literature entries, stored in the database (resumable)."""
+    if export_out is not None:
+        check_export_path(export_out)
+    formulas = None
+    if formulas_file is not None:
+        formulas = [line.split("#")[0].strip() for line in read_text_file(formulas_file).splitlines()]
+        formulas = [f for f in formulas if f]
+        if not formulas:
+            raise InputError(formulas_file, "no formulas")
+    if family is None and formulas is None:
+        raise InputError("screen", "give a FAMILY expression or --formulas FILE")
+    ranges = {name: parse_range(text, name) for name, text in (("x", x), ("y", y), ("z", z), ("w", w)) if text}
+    settings = api.ScreenSettings(
+        family=family or f"formulas from {formulas_file.name}", ranges=ranges, formulas=formulas, distribution=distribution,
+        template=str(template or default_template()), wavelength=wavelength, two_theta_range=tuple(two_theta_range),
+        anomalous_dispersion=not no_anomalous, store_peaks=not no_peaks)
+    summary = api.run_screen(settings, db_path, jobs=jobs, show_progress=not quiet)
+    click.echo(f"run {summary['run_id']} ({summary['key']}): {summary['n_points']} compositions, "
+               f"{summary['already_stored']} already stored, {summary['computed']} computed "
+               f"({summary['ok']} ok, {summary['skipped']} skipped)")
+    results = api.run_results(summary["run_id"], db_path)
+    skipped = results[results["status"] == "skipped"]
+    for row in skipped.head(10).itertuples():
+        click.echo(f"  skipped {row.formula}: {row.reason}")
+    if len(skipped) > 10:
+        click.echo(f"  ... and {len(skipped) - 10} more skipped")
+    if export_out:
+        click.echo(f"wrote {api.export_results(results, export_out)}")
+    if plots_dir:
+        variable = next((v for v in ("x", "y", "z", "w") if v in results.columns), None)
+        if variable is None:
+            raise InputError("--plots", "series plots need a family with a variable")
+        references = [api.xrd_pattern(structure_file(n), wavelength=wavelength, two_theta_range=tuple(two_theta_range))
+                      for n in ("Li6PS5Cl", "Li6PS5I") if structure_file(n).exists()]
+        for path in plot_screen_series(api.Screener(settings), results, plots_dir, variable, references):
+            click.echo(f"wrote {path}")
+
+
+@click.command(cls=Command)
+@click.argument("formula")
+@click.option("-n", "n_structures", type=int, default=5, show_default=True, help="Approximants to keep (lowest Ewald energy).")
+@click.option("--candidates", type=int, default=40, show_default=True, help="Random decorations to rank.")
+@click.option("--supercell", type=int, default=1, show_default=True, help="n for an n x n x n conventional supercell.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--sites", "distribution", type=click.Choice(["template", "random"]), default="template", show_default=True)
+@click.option("--template", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/approximants"), show_default=True)
+@click.option("--format", "formats", default="poscar,extxyz,cif", show_default=True, help="Comma-separated: poscar, extxyz, cif.")
+def approximants(formula, n_structures, candidates, supercell, seed, distribution, template, out_dir, formats):
+    """Ordered, charge-neutral supercells of a composition, ranked by Ewald energy, written through ASE."""
+    format_list = [f.strip() for f in formats.split(",") if f.strip()]
+    check_formats(format_list)
+    settings = api.ScreenSettings(family=formula, formulas=[formula], distribution=distribution,
+                                  template=str(template or default_template()))
+    screener = api.Screener(settings)
+    result = screener.evaluate(0)
+    if result["status"] != "ok":
+        raise InputError(formula, f"cannot build: {result['reason']}")
+    found = api.generate_approximants(screener, 0, n_structures, candidates, supercell, seed)
+    for approximant in found:
+        click.echo(f"#{approximant.rank}: {approximant.formula} ({len(approximant.structure)} atoms), "
+                   f"Ewald energy {approximant.ewald_energy_eV:.3f} eV")
+    for path in api.write_approximants(found, out_dir, formula, format_list):
+        click.echo(f"wrote {path}")

@@ -1,0 +1,139 @@
+"""``argyrodb build``, ``density`` and ``xrd``: structures in, reports, CIFs, densities and patterns out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import api
+from ..core.errors import InputError
+from ..core.files import atomic_write_text, check_output_paths, safe_filename
+from ..physics.plots import plot_patterns
+from .common import Command, emit_json, wavelength_value
+
+
+@click.command(cls=Command)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--a", "a_angstrom", type=float, help="Lattice parameter in angstrom (overrides the file).")
+@click.option("--cif", "cif_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the CIF here (one input file).")
+@click.option("--cif-dir", type=click.Path(file_okay=False, path_type=Path), help="Write NAME.cif for each input into this folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def build(files: tuple[Path, ...], a_angstrom: float | None, cif_out: Path | None, cif_dir: Path | None, as_json: bool) -> None:
+    """Read refinement files or CIFs, validate them, report, and write symmetric CIFs.
+
+    FILE is an argyrodb refinement file (.yaml, see structures/README.md) or a CIF with partial
+    occupancies. Exit status 2 when a file cannot be read or has validation errors; no CIF is then
+    written for it.
+    """
+    if cif_out is not None and len(files) > 1:
+        raise InputError("--cif", "give --cif-dir (not --cif) when building several files")
+    if cif_out is not None and cif_dir is not None:
+        raise InputError("--cif", "give either --cif or --cif-dir, not both")
+    if cif_out is not None:
+        check_output_paths(cif_out)
+    # Read and analyse everything first, so a bad file leaves no output from the others half-done.
+    analysed = [api.analyse(path, a_angstrom=a_angstrom) for path in files]
+    failed = next((s for s in analysed if s.errors), None)
+    if as_json:
+        payloads = [api.report_dict(s) for s in analysed]
+        emit_json(payloads[0] if len(payloads) == 1 else payloads)
+    else:
+        for structure in analysed:
+            click.echo(api.report_text(structure))
+            click.echo("")
+    if failed is not None:
+        raise InputError(failed.source, f"{failed.errors[0].kind}: {failed.errors[0].message} (no CIF written)")
+    if cif_dir is not None:
+        names = [safe_filename(s.name, ".cif") for s in analysed]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise InputError("--cif-dir", f"several inputs would write {duplicates[0]} (same structure name); no CIF written")
+    for structure in analysed:
+        if cif_out is not None or cif_dir is not None:
+            written = api.write_cif(structure, cif_out if cif_out is not None else cif_dir, base_dir=cif_dir)
+            if not as_json:
+                click.echo(f"wrote {written}")
+
+
+@click.command(cls=Command)
+@click.argument("file_or_formula")
+@click.option("--a", "a_angstrom", type=float, help="Lattice parameter in angstrom.")
+@click.option("--z", type=float, default=4.0, show_default=True, help="Formula units per cell (formula input only).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def density(file_or_formula: str, a_angstrom: float | None, z: float, as_json: bool) -> None:
+    """X-ray density and molar volume of a structure file or a formula (e.g. Li5.6PS4.6Cl0.8I0.6).
+
+    For a formula without --a, a comes from the lattice model (Vegard fit over halide fractions to
+    published lattice parameters, with its uncertainty), and the output says so.
+    """
+    result = api.density_report(file_or_formula, a_angstrom=a_angstrom, z=z)
+    if as_json:
+        emit_json(result)
+        return
+    sigma = "" if result.get("a_sigma_angstrom") is None else f" +- {result['a_sigma_angstrom']:.4f}"
+    click.echo(f"{result['name']}: rho = {result['density_g_cm3']:.4f} g/cm^3, "
+               f"V_m = {result['molar_volume_cm3_mol']:.3f} cm^3/mol, M = {result['molar_mass_g_mol']:.3f} g/mol "
+               f"(Z = {result['z']:g}, a = {result['a_angstrom']:.5f}{sigma} A, {result['a_source']})")
+    if "nominal_density_g_cm3" in result:
+        click.echo(f"  nominal composition {result['nominal_formula']}: rho = {result['nominal_density_g_cm3']:.4f} g/cm^3, "
+                   f"V_m = {result['nominal_molar_volume_cm3_mol']:.3f} cm^3/mol")
+
+
+@click.command(cls=Command)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--a", "a_angstrom", type=float, help="Lattice parameter in angstrom (default: the file's, else the lattice model's).")
+@click.option("--wavelength", default="CuKa1", show_default=True, help="CuKa1, CuKa12 (K-alpha1+2 at 2:1), CuKa, MoKa1, MoKa12, ... or a value in angstrom (e.g. 1.542).")
+@click.option("--two-theta", "two_theta_range", nargs=2, type=float, default=(10.0, 120.0), show_default=True, metavar="MIN MAX", help="2theta range in degrees.")
+@click.option("--no-anomalous", is_flag=True, help="Switch off anomalous dispersion (f', f'').")
+@click.option("--monochromator-2theta", "monochromator_two_theta_deg", type=float, help="Monochromator 2theta in degrees (graphite 002 with Cu: 26.57); default: unpolarised beam.")
+@click.option("--size-nm", "size_nm", type=float, help="Crystallite size (nm) for Scherrer broadening of the profile.")
+@click.option("--caglioti", "caglioti_uvw", nargs=3, type=float, metavar="U V W", help="Instrument Caglioti parameters in deg^2.")
+@click.option("--json", "as_json", is_flag=True, help="Print the peak list as JSON.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the peak list as CSV.")
+@click.option("--xy", "xy_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the profile as two columns.")
+@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG plot with labelled reflection ticks.")
+@click.option("--compare", "compare_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path), help="Overlay another structure (repeatable).")
+@click.option("--measured", "measured_file", type=click.Path(dir_okay=False, path_type=Path), help="Measured two-column pattern: fit scale, report R_wp, overlay.")
+def xrd(file, a_angstrom, wavelength, two_theta_range, no_anomalous, monochromator_two_theta_deg, size_nm, caglioti_uvw,
+        as_json, csv_out, xy_out, plot_out, compare_files, measured_file):
+    """Simulate the powder X-ray pattern of a refinement file or CIF.
+
+    Per-site occupancies and B, Waasmaier-Kirfel form factors, anomalous dispersion (xraydb),
+    Bragg-Brentano Lorentz-polarisation, K-alpha doublet, pseudo-Voigt profiles.
+    """
+    check_output_paths(csv_out, xy_out, plot_out)
+    options = dict(
+        wavelength=wavelength_value(wavelength), two_theta_range=tuple(two_theta_range),
+        anomalous_dispersion=not no_anomalous, monochromator_two_theta_deg=monochromator_two_theta_deg,
+        size_nm=size_nm, caglioti_uvw=tuple(caglioti_uvw) if caglioti_uvw else None,
+    )
+    pattern = api.xrd_pattern(file, a_angstrom=a_angstrom, **options)
+    others = [api.xrd_pattern(other, **options) for other in compare_files]
+    measured = fit = None
+    if measured_file is not None:
+        measured = api.read_xy(measured_file)
+        fit = api.fit_scale(measured, pattern)
+    if as_json:
+        payload = pattern.to_json_dict()
+        if fit is not None:
+            payload["measured"] = {"file": str(measured_file), **fit.as_dict()}
+        emit_json(payload)
+    else:
+        click.echo(f"{pattern.name}: a = {pattern.a_angstrom:.5f} A, "
+                   + ", ".join(f"{c.name} {c.wavelength_angstrom:.5f} A" for c in pattern.components)
+                   + f", 2theta {pattern.two_theta_range[0]:g}-{pattern.two_theta_range[1]:g} deg, "
+                   + f"anomalous {'off' if no_anomalous else 'on'}")
+        click.echo(f"{'hkl':<16} {'2theta':>9} {'d (A)':>8} {'mult':>5} {'|F|^2':>10} {'I_rel':>7}  line")
+        for row in pattern.lines(min_intensity_rel=1.0):
+            click.echo(f"{row['hkl']:<16} {row['two_theta_deg']:9.4f} {row['d_angstrom']:8.4f} {row['multiplicity']:5d} "
+                       f"{row['f_squared']:10.1f} {row['intensity_rel']:7.2f}  {row['component']}")
+        if fit is not None:
+            click.echo(f"measured {measured_file}: scale {fit.scale:.4g}, background {fit.background:.4g}, "
+                       f"R_wp = {100 * fit.r_wp:.2f} % over {fit.n_points} points")
+    if csv_out:
+        atomic_write_text(csv_out, pattern.peak_table_csv())
+    if xy_out:
+        atomic_write_text(xy_out, pattern.xy_text())
+    if plot_out:
+        plot_patterns([pattern, *others], plot_out, measured=measured, fit=fit)

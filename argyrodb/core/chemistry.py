@@ -1,0 +1,110 @@
+"""Formulas, elements, masses and formal charges.
+
+Atomic masses are IUPAC standard atomic weights as tabulated by pymatgen; formal oxidation states
+come from ``argyrodb/data/oxidation_states.yaml`` (with its references).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from .errors import InputError
+from .resources import data_file
+
+_TOKEN = re.compile(r"([A-Z][a-z]?)(\d+(?:\.\d+)?|\.\d+)?")
+_FORMULA = re.compile(r"^(?:[A-Z][a-z]?(?:\d+(?:\.\d+)?|\.\d+)?)+$")
+
+HALOGENS = ("F", "Cl", "Br", "I")
+HEAVY_HALIDES = ("Cl", "Br", "I")
+
+#: Avogadro constant (CODATA 2018, exact), 1/mol.
+AVOGADRO_PER_MOL = 6.02214076e23
+
+
+@lru_cache(maxsize=1)
+def element_symbols() -> frozenset[str]:
+    from pymatgen.core.periodic_table import Element
+
+    return frozenset(e.symbol for e in Element)
+
+
+def is_element(symbol: str) -> bool:
+    return symbol in element_symbols()
+
+
+def atomic_mass(symbol: str) -> float:
+    """Standard atomic weight in g/mol."""
+    from pymatgen.core.periodic_table import Element
+
+    if not is_element(symbol):
+        raise InputError("formula", f"unknown element {symbol!r}")
+    return float(Element(symbol).atomic_mass)
+
+
+def parse_formula(text: str, source: str = "formula") -> dict[str, float]:
+    """Parse a plain formula such as ``Li5.6PS4.6Cl0.8I0.6`` into element -> amount.
+
+    Only element symbols followed by optional decimal amounts are accepted (no brackets, charges or
+    hydrates): anything else is an :class:`InputError` naming ``source``.
+    """
+    cleaned = "".join(str(text).split())
+    if not cleaned or not _FORMULA.match(cleaned):
+        raise InputError(source, f"cannot parse formula {text!r}")
+    amounts: dict[str, float] = {}
+    for symbol, number in _TOKEN.findall(cleaned):
+        if not is_element(symbol):
+            raise InputError(source, f"unknown element {symbol!r} in formula {text!r}")
+        amounts[symbol] = amounts.get(symbol, 0.0) + (float(number) if number else 1.0)
+    if sum(amounts.values()) <= 0:
+        raise InputError(source, f"formula {text!r} has no atoms (all amounts zero)")
+    return amounts
+
+
+#: Order of elements in written formulas: argyrodite convention Li-P-S-X (cations, framework, anions).
+FORMULA_ORDER = ("Li", "Na", "Ag", "Cu", "Mg", "Zn", "P", "As", "Sb", "Si", "Ge", "Sn", "Ti", "Al", "Ga", "B",
+                 "S", "Se", "O", "N", "F", "Cl", "Br", "I")
+
+
+def _formula_key(element: str) -> tuple[int, str]:
+    if element in FORMULA_ORDER:
+        return FORMULA_ORDER.index(element), element
+    return len(FORMULA_ORDER), element
+
+
+def ordered_elements(elements) -> list[str]:
+    """Elements in argyrodite formula order: Li, P, S, then halides (others after, alphabetically)."""
+    return sorted(elements, key=_formula_key)
+
+
+def format_formula(amounts: dict[str, float], decimals: int = 4) -> str:
+    """Formula text in argyrodite order, e.g. ``Li5.6PS4.6Cl0.8I0.6``; amounts rounded to ``decimals``."""
+    parts = []
+    for el in ordered_elements(amounts):
+        n = round(amounts[el], decimals)
+        if n == 0:
+            continue
+        text = f"{n:.{decimals}f}".rstrip("0").rstrip(".")
+        parts.append(el if abs(n - 1) < 10**-decimals else f"{el}{text}")
+    return "".join(parts)
+
+
+def molar_mass(amounts: dict[str, float]) -> float:
+    """Molar mass in g/mol of the formula unit ``amounts``."""
+    return sum(n * atomic_mass(el) for el, n in amounts.items())
+
+
+@lru_cache(maxsize=1)
+def oxidation_states() -> dict[str, int]:
+    import yaml
+
+    with open(data_file("oxidation_states.yaml"), encoding="utf-8") as fh:
+        return {str(k): int(v) for k, v in yaml.safe_load(fh).items()}
+
+
+def formal_charge(amounts: dict[str, float]) -> tuple[float, list[str]]:
+    """Net formal charge (e per formula unit) and the elements with no tabulated oxidation state."""
+    table = oxidation_states()
+    unknown = sorted(el for el in amounts if el not in table)
+    charge = sum(n * table[el] for el, n in amounts.items() if el in table)
+    return charge, unknown

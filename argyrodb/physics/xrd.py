@@ -1,0 +1,517 @@
+"""Powder X-ray diffraction of (disordered) argyrodites: reflections, structure factors, intensities.
+
+For every reflection h = (h, k, l) the structure factor is
+
+    F(h) = sum_sites sum_elements occ * [f0_el(s) + f'_el + i f''_el] * exp(-B_site s^2) * exp(2 pi i h.r)
+
+with s = sin(theta)/lambda = 1/(2d), per-site occupancy and per-site isotropic B (A^2), normal
+scattering f0 from Waasmaier & Kirfel (1995) and anomalous f', f'' from Chantler (both via xraydb; see
+:mod:`argyrodb.scattering`). A powder line collects all reflections with the same d (in a cubic cell:
+the same h^2 + k^2 + l^2, so coincident families such as 511/333 and 600/442 are summed); its
+integrated intensity is
+
+    I = w_lambda * LP(2 theta) * sum_{h in line} |F(h)|^2,
+    LP = (1 + K cos^2 2theta) / ((1 + K) sin^2 theta cos theta),   K = cos^2 2theta_M,
+
+the Lorentz-polarisation factor of Bragg-Brentano geometry (K = 1: unpolarised beam, no monochromator;
+2theta_M the monochromator's diffraction angle, e.g. 26.57 deg for graphite (002) with Cu K-alpha).
+Relative intensities put the strongest line at 100.
+
+Speed: for a structure with F-43m symmetry in the standard setting only reflections allowed by the
+F-centring (h, k, l all odd or all even) and one representative per orbit of the point group -43m are
+computed, each weighted by its orbit size. Because F-43m is acentric, h and -h are in different -43m
+orbits, so Friedel mates are both computed and differ when f'' != 0. The phase sums
+P(h, site) = sum_images exp(2 pi i h.r) do not depend on the lattice parameter, the occupancies or B and
+are cached per model; a new pattern only re-evaluates scattering factors and a small matrix product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from ..core.analysis import AnalysedStructure
+from ..core.errors import InputError, ParameterError, ValidationFailed
+from ..core.refinement import check_lattice_parameter
+from ..core.sites import OCCUPANCY_SUM_TOLERANCE
+from ..core.symmetry import operations
+from .scattering import WavelengthComponent, anomalous, f0, f0_pymatgen, resolve_wavelength
+
+FORM_FACTOR_TABLES = {
+    "waasmaier-kirfel": "Waasmaier & Kirfel, Acta Cryst. A51 (1995) 416 (neutral atoms, via xraydb)",
+    "pymatgen": "pymatgen XRDCalculator ATOMIC_SCATTERING_PARAMS (cross-check mode)",
+}
+#: Two reflections whose d differ by less than this (relative) belong to one powder line (non-cubic input).
+LINE_D_TOLERANCE = 1e-7
+#: Without known symmetry, a reflection with |F|^2 below this fraction of the strongest is absent.
+ABSENT_F2_FRACTION = 1e-9
+#: Tolerance when testing that a structure is invariant under F-43m (fractional coordinates).
+SYMMETRY_TOLERANCE = 1e-4
+
+
+def hkl_label(families, separator: str = " ") -> str:
+    """Text of a powder line's coincident families: [(5, 1, 1), (3, 3, 3)] -> '511 333' (or '511/333')."""
+    return separator.join("".join(str(v) for v in family) for family in families)
+
+
+@dataclass
+class ScatteringGroup:
+    """Sites sharing one species-occupancy mix and one B: their phase sums are computed together."""
+
+    label: str
+    species: dict[str, float]
+    b_iso_angstrom2: float
+    images: np.ndarray  # (m, 3) fractional coordinates
+    primitive_images: np.ndarray | None = None  # one per F-centring coset, when known (F-43m)
+
+
+@dataclass
+class _ReflectionSet:
+    hkl: np.ndarray  # (r, 3) representative reflections
+    weight: np.ndarray  # (r,) reflections each stands for
+    phases: np.ndarray  # (r, g) complex phase sums
+    limit: float  # N_max (cubic) or g_max (general) covered
+    n_index: np.ndarray  # (r,) h^2 + k^2 + l^2
+    line_key: np.ndarray  # (r,) reflections with equal keys form one powder line
+    families: dict  # line key -> [(h, k, l), ...] family labels, strongest-index first
+
+
+def _all_reflections(limit: float, lattice: np.ndarray, cubic: bool) -> np.ndarray:
+    """Every (h, k, l) != 0 with N <= limit (cubic, limit = N_max) or |g| <= limit (1/A)."""
+    if cubic:
+        h_max = int(np.floor(np.sqrt(limit + 1e-9)))
+        r = np.arange(-h_max, h_max + 1)
+        n = r[:, None, None] ** 2 + r[None, :, None] ** 2 + r[None, None, :] ** 2
+        i, j, k = np.nonzero((n <= limit + 1e-9) & (n > 0))
+        return np.column_stack([r[i], r[j], r[k]])
+    h_max = int(np.ceil(limit * np.linalg.norm(lattice, axis=1)).max())
+    rng = np.arange(-h_max, h_max + 1)
+    hkl = np.stack(np.meshgrid(rng, rng, rng, indexing="ij"), axis=-1).reshape(-1, 3)
+    hkl = hkl[np.any(hkl != 0, axis=1)]
+    recip = np.linalg.inv(lattice).T
+    return hkl[np.linalg.norm(hkl @ recip, axis=1) <= limit + 1e-12]
+
+
+@lru_cache(maxsize=32)
+def _f43m_representatives(n_max: int) -> tuple[np.ndarray, np.ndarray]:
+    """One reflection per -43m orbit among those allowed by F-centring with h^2+k^2+l^2 <= n_max,
+    and the orbit sizes. Depends on nothing but n_max, so it is cached for every structure.
+
+    -43m acting on (h, k, l) is every permutation combined with an even number of sign changes, so an
+    orbit is labelled by the sorted |h|, |k|, |l| and, when no index is zero, the sign of h k l.
+    """
+    hkl = _all_reflections(float(n_max), np.eye(3), cubic=True)
+    parity = np.mod(hkl, 2)
+    hkl = hkl[np.all(parity == parity[:, :1], axis=1)]  # F-centring: h, k, l unmixed
+    magnitude = np.sort(np.abs(hkl), axis=1)
+    sign = np.sign(np.prod(hkl, axis=1))  # 0 when an index is zero: then both signs are one orbit
+    width = int(magnitude.max()) + 1 if len(hkl) else 1
+    keys = ((magnitude[:, 0] * width + magnitude[:, 1]) * width + magnitude[:, 2]) * 3 + (sign + 1)
+    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    return hkl[first], counts.astype(float)
+
+
+class XRDModel:
+    """A structure prepared for fast repeated powder patterns (different a, occupancies, B, lambda)."""
+
+    def __init__(self, groups: list[ScatteringGroup], lattice_matrix: np.ndarray, name: str = "", f43m: bool | None = None):
+        if not groups:
+            raise InputError(name or "structure", "no scattering sites")
+        self.name = name
+        self.groups = groups
+        self.lattice_matrix = np.asarray(lattice_matrix, dtype=float)
+        lengths = np.linalg.norm(self.lattice_matrix, axis=1)
+        self.cubic = bool(np.allclose(self.lattice_matrix, np.diag(lengths), atol=1e-8) and np.ptp(lengths) < 1e-6)
+        self.elements = sorted({el for g in groups for el in g.species})
+        self.occupancy_matrix = np.array([[g.species.get(el, 0.0) for el in self.elements] for g in groups])
+        self.b_iso = np.array([g.b_iso_angstrom2 for g in groups], dtype=float)
+        self.f43m = self._check_f43m() if f43m is None else f43m
+        self._cache: _ReflectionSet | None = None
+
+    # ----------------------------------------------------------------- construction
+
+    @classmethod
+    def from_analysed(cls, structure: AnalysedStructure) -> "XRDModel":
+        """From an analysed structure: its positions (per-site occupancies and B) and its lattice parameter."""
+        groups = []
+        for pos in structure.positions:
+            if pos.over_filled:
+                raise ValidationFailed(structure.source, f"site {pos.name}: occupancies sum to {pos.occupancy_sum:.4f} "
+                                                         f"> 1 + {OCCUPANCY_SUM_TOLERANCE}")
+            b = pos.b_iso()
+            groups.append(ScatteringGroup(pos.name, pos.species(), 0.0 if b is None else b, pos.images, pos.primitive_images))
+        return cls(groups, np.eye(3) * structure.a_angstrom, name=structure.name, f43m=True)
+
+    @classmethod
+    def from_structure(cls, structure, name: str = "") -> "XRDModel":
+        """From a pymatgen Structure; per-site B from the ``b_iso`` site property (0 when absent)."""
+        b_values = structure.site_properties.get("b_iso") or [None] * len(structure)
+        keyed: dict[tuple, ScatteringGroup] = {}
+        for site, b in zip(structure, b_values):
+            species = {sp.symbol: float(occ) for sp, occ in site.species.items()}
+            b = 0.0 if b is None else float(b)
+            key = (tuple(sorted((k, round(v, 8)) for k, v in species.items())), round(b, 8))
+            if key not in keyed:
+                label = "/".join(species) + f" B={b:g}"
+                keyed[key] = ScatteringGroup(label, species, b, np.empty((0, 3)))
+            group = keyed[key]
+            group.images = np.vstack([group.images, np.mod(site.frac_coords, 1.0)])
+        lattice = structure.lattice.matrix
+        return cls(list(keyed.values()), lattice, name=name or structure.composition.reduced_formula)
+
+    def _check_f43m(self) -> bool:
+        """True when every group is a union of F-43m orbits in the standard setting (cubic cell)."""
+        if not self.cubic:
+            return False
+        rotations, translations, _ = operations()
+        for group in self.groups:
+            images = np.einsum("nij,mj->nmi", rotations, group.images) + translations[:, None, :]
+            diff = images[:, :, None, :] - group.images[None, None, :, :]
+            diff -= np.round(diff)
+            if not np.all(np.any(np.all(np.abs(diff) < SYMMETRY_TOLERANCE, axis=-1), axis=-1)):
+                return False
+        return True
+
+    # ----------------------------------------------------------------- reflections
+
+    def _a(self, a_angstrom: float | None) -> float:
+        if a_angstrom is None:
+            return float(self.lattice_matrix[0, 0])
+        if not self.cubic:
+            raise ParameterError("a_angstrom", "a lattice parameter override needs a cubic cell")
+        return float(a_angstrom)
+
+    def _reflections(self, limit: float, lattice: np.ndarray) -> _ReflectionSet:
+        """Representative reflections with N = h^2+k^2+l^2 <= limit (cubic) or |g| <= limit (general)."""
+        if self._cache is not None and self._cache.limit >= limit - 1e-12:
+            return self._cache
+        if self.f43m:
+            n_max = int(np.floor(limit + 1e-9))
+            hkl, weight = _f43m_representatives(n_max)
+            limit_used = float(n_max)
+        else:
+            hkl = _all_reflections(limit, lattice, self.cubic)
+            weight = np.ones(len(hkl))
+            limit_used = float(np.floor(limit + 1e-9)) if self.cubic else float(limit)
+        phases = np.empty((len(hkl), len(self.groups)), dtype=complex)
+        for j, group in enumerate(self.groups):
+            if self.f43m and group.primitive_images is not None:
+                # allowed reflections see the four F-centred copies in phase: sum one, times 4
+                images = group.primitive_images
+                phases[:, j] = (len(group.images) / len(images)) * np.exp(2j * np.pi * (hkl @ images.T)).sum(axis=1)
+            else:
+                phases[:, j] = np.exp(2j * np.pi * (hkl @ group.images.T)).sum(axis=1)
+        n_index = np.sum(hkl**2, axis=1)
+        if self.cubic:
+            line_key = n_index.astype(np.int64)
+        else:
+            g = np.linalg.norm(hkl @ np.linalg.inv(lattice).T, axis=1)
+            line_key = np.round(np.log(g) / LINE_D_TOLERANCE).astype(np.int64)
+        labels = -np.sort(-np.abs(hkl), axis=1)  # m-3m family label |h| >= |k| >= |l|
+        pairs = np.unique(np.column_stack([line_key, labels]), axis=0)
+        families: dict[int, list] = {}
+        for key, h, k, l in pairs.tolist():
+            families.setdefault(key, []).append((h, k, l))
+        for fam in families.values():
+            fam.sort(key=lambda t: (-t[0], -t[1], -t[2]))
+        self._cache = _ReflectionSet(hkl=hkl, weight=weight, phases=phases, limit=limit_used,
+                                     n_index=n_index, line_key=line_key, families=families)
+        return self._cache
+
+    # ----------------------------------------------------------------- patterns
+
+    def peak_arrays(
+        self,
+        wavelength: str | float = "CuKa1",
+        two_theta_range: tuple[float, float] = (10.0, 120.0),
+        a_angstrom: float | None = None,
+        anomalous_dispersion: bool = True,
+        monochromator_two_theta_deg: float | None = None,
+        form_factors: str = "waasmaier-kirfel",
+        occupancy_matrix: np.ndarray | None = None,
+        b_iso: np.ndarray | None = None,
+        b_by_element: dict[str, float] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """The peak list as numpy arrays, one entry per (line, wavelength component): ``line_key``,
+        ``two_theta_deg``, ``d_angstrom``, ``multiplicity``, ``f_squared`` (mean |F|^2 per reflection),
+        ``intensity`` (integrated), ``component``. The fast path used for screening; see :meth:`pattern`."""
+        lo, hi = (float(v) for v in two_theta_range)
+        if not (0.0 < lo < hi < 180.0):
+            raise ParameterError("two_theta_range", f"2theta range {lo:g}-{hi:g} deg must satisfy 0 < min < max < 180")
+        if form_factors not in FORM_FACTOR_TABLES:
+            raise ParameterError("form_factors", f"unknown table {form_factors!r}")
+        components = resolve_wavelength(wavelength) if not isinstance(wavelength, list) else wavelength
+        a = self._a(a_angstrom)
+        if self.cubic:
+            check_lattice_parameter(a, "a_angstrom", parameter="a_angstrom")
+        lattice = np.eye(3) * a if self.cubic else self.lattice_matrix
+        s_max = np.sin(np.radians(hi / 2)) / min(c.wavelength_angstrom for c in components)
+        refl = self._reflections((2 * a * s_max) ** 2 if self.cubic else 2 * s_max, lattice)
+        if self.cubic:
+            g = np.sqrt(refl.n_index) / a
+        else:
+            g = np.linalg.norm(refl.hkl @ np.linalg.inv(lattice).T, axis=1)
+        s = g / 2.0
+        occ = self.occupancy_matrix if occupancy_matrix is None else np.asarray(occupancy_matrix, dtype=float)
+        b = self.b_iso if b_iso is None else np.asarray(b_iso, dtype=float)
+        form = f0_pymatgen if form_factors == "pymatgen" else f0
+        k_pol = 1.0 if monochromator_two_theta_deg is None else np.cos(np.radians(monochromator_two_theta_deg)) ** 2
+
+        out: dict[str, list] = {k: [] for k in ("line_key", "two_theta_deg", "d_angstrom", "multiplicity", "f_squared", "intensity", "component")}
+        for index, comp in enumerate(components):
+            sin_theta = comp.wavelength_angstrom * s
+            keep = sin_theta < 1.0
+            two_theta = 2 * np.degrees(np.arcsin(np.where(keep, sin_theta, 0.0)))
+            keep &= (two_theta >= lo) & (two_theta <= hi)
+            if not keep.any():
+                continue
+            s_k = s[keep]
+            s2 = s_k**2
+            scattering = np.empty((len(self.elements), s_k.size), dtype=complex)
+            for i, el in enumerate(self.elements):
+                fp, fpp = anomalous(el, comp.wavelength_angstrom) if anomalous_dispersion else (0.0, 0.0)
+                value = form(el, s_k) + (fp + 1j * fpp)
+                if b_by_element is not None:  # pymatgen's convention: one B per element
+                    value = value * np.exp(-b_by_element.get(el, 0.0) * s2)
+                scattering[i] = value
+            group_f = occ @ scattering  # (groups, reflections)
+            if b_by_element is None:
+                group_f *= np.exp(-np.outer(b, s2))
+            structure_factor = np.einsum("gr,rg->r", group_f, refl.phases[keep])
+            f2 = structure_factor.real**2 + structure_factor.imag**2
+            weight = refl.weight[keep]
+            key = refl.line_key[keep]
+            if not self.f43m:
+                # No space group known: reflections whose |F|^2 vanishes (systematic absences of
+                # whatever symmetry the structure has) are dropped and not counted in multiplicities.
+                present = f2 > ABSENT_F2_FRACTION * max(f2.max(), 1e-300)
+                f2, weight, key = f2[present], weight[present], key[present]
+                s_sel = np.flatnonzero(keep)[present]
+            else:
+                s_sel = np.flatnonzero(keep)
+            weighted_f2 = weight * f2
+            unique_keys, inverse = np.unique(key, return_inverse=True)
+            counts = np.bincount(inverse)
+            sum_f2 = np.bincount(inverse, weights=weighted_f2)
+            mult = np.bincount(inverse, weights=weight)
+            g_line = np.bincount(inverse, weights=g[s_sel]) / counts
+            theta = np.arcsin(comp.wavelength_angstrom * g_line / 2)
+            lp = (1 + k_pol * np.cos(2 * theta) ** 2) / ((1 + k_pol) * np.sin(theta) ** 2 * np.cos(theta))
+            out["line_key"].append(unique_keys)
+            out["two_theta_deg"].append(2 * np.degrees(theta))
+            out["d_angstrom"].append(1.0 / g_line)
+            out["multiplicity"].append(np.rint(mult).astype(int))
+            out["f_squared"].append(sum_f2 / mult)
+            out["intensity"].append(comp.weight * lp * sum_f2)
+            out["component"].append(np.full(unique_keys.size, index))
+        return {k: (np.concatenate(v) if v else np.empty(0)) for k, v in out.items()}
+
+    def pattern(
+        self,
+        wavelength: str | float = "CuKa1",
+        two_theta_range: tuple[float, float] = (10.0, 120.0),
+        a_angstrom: float | None = None,
+        anomalous_dispersion: bool = True,
+        monochromator_two_theta_deg: float | None = None,
+        form_factors: str = "waasmaier-kirfel",
+        occupancy_matrix: np.ndarray | None = None,
+        b_iso: np.ndarray | None = None,
+        b_by_element: dict[str, float] | None = None,
+        size_nm: float | None = None,
+        caglioti_uvw: tuple[float, float, float] | None = None,
+    ) -> "Pattern":
+        """The powder pattern: peak list as a DataFrame plus conventions (equations in the module docstring)."""
+        import pandas as pd
+
+        check_profile(two_theta_range, size_nm, caglioti_uvw)
+        components = resolve_wavelength(wavelength)
+        arrays = self.peak_arrays(
+            wavelength=components, two_theta_range=two_theta_range, a_angstrom=a_angstrom,
+            anomalous_dispersion=anomalous_dispersion, monochromator_two_theta_deg=monochromator_two_theta_deg,
+            form_factors=form_factors, occupancy_matrix=occupancy_matrix, b_iso=b_iso, b_by_element=b_by_element)
+        wavelengths = np.array([components[int(i)].wavelength_angstrom for i in arrays["component"]])
+        order = np.lexsort((wavelengths, arrays["two_theta_deg"]))  # by 2theta, then K-alpha1 before K-alpha2
+        families = [self._cache.families[key] for key in arrays["line_key"][order]] if self._cache else []
+        intensity = arrays["intensity"][order]
+        first = np.array([f[0] for f in families], dtype=int).reshape(-1, 3)
+        peaks = pd.DataFrame({
+            "h": first[:, 0],
+            "k": first[:, 1],
+            "l": first[:, 2],
+            "hkl": [[list(t) for t in f] for f in families],
+            "two_theta_deg": arrays["two_theta_deg"][order],
+            "d_angstrom": arrays["d_angstrom"][order],
+            "multiplicity": arrays["multiplicity"][order].astype(int),
+            "f_squared": arrays["f_squared"][order],
+            "intensity": intensity,
+            "intensity_rel": np.minimum(100.0, 100.0 * intensity / intensity.max()) if intensity.size else intensity,
+            "component": [components[int(i)].name for i in arrays["component"][order]],
+            "wavelength_angstrom": wavelengths[order],
+        })
+        lo, hi = (float(v) for v in two_theta_range)
+        conventions = {
+            "form_factors": FORM_FACTOR_TABLES[form_factors],
+            "anomalous_dispersion": "Chantler f', f'' via xraydb at each wavelength" if anomalous_dispersion else "off",
+            "debye_waller": "per element exp(-B_el s^2)" if b_by_element is not None else "per site exp(-B s^2), s = sin(theta)/lambda",
+            "lorentz_polarisation": (
+                "Bragg-Brentano, unpolarised: (1 + cos^2 2theta) / (2 sin^2 theta cos theta)"
+                if monochromator_two_theta_deg is None else
+                f"Bragg-Brentano with monochromator 2theta_M = {monochromator_two_theta_deg:g} deg: "
+                "(1 + cos^2 2theta_M cos^2 2theta) / ((1 + cos^2 2theta_M) sin^2 theta cos theta)"
+            ),
+            "wavelength_components": [{"name": c.name, "wavelength_angstrom": c.wavelength_angstrom, "weight": c.weight} for c in components],
+            "intensity": "integrated: weight x LP x sum over the line's reflections of |F|^2 (electrons^2)",
+            "intensity_rel": "strongest line = 100",
+            "reflections": "F-centring absences and -43m symmetry used; Friedel mates separate" if self.f43m else "all reflections enumerated",
+        }
+        return Pattern(
+            name=self.name, peaks=peaks, components=components, a_angstrom=self._a(a_angstrom), two_theta_range=(lo, hi),
+            conventions=conventions, size_nm=size_nm, caglioti_uvw=caglioti_uvw or DEFAULT_CAGLIOTI_UVW,
+        )
+
+
+def check_profile(two_theta_range: tuple[float, float], size_nm: float | None = None,
+                  caglioti_uvw: tuple[float, float, float] | None = None) -> None:
+    """Refuse a profile that has no positive width: size_nm <= 0, or Caglioti U, V, W giving
+    FWHM^2 = U tan^2 theta + V tan theta + W <= 0 at either end of the 2theta range."""
+    if size_nm is not None and not size_nm > 0:
+        raise ParameterError("size_nm", f"crystallite size must be positive, got {size_nm:g}")
+    if caglioti_uvw:
+        u, v, w = caglioti_uvw
+        for two_theta in two_theta_range:
+            t = np.tan(np.radians(two_theta / 2))
+            if not u * t**2 + v * t + w > 0:
+                raise ParameterError("caglioti_uvw", f"U, V, W = {u:g}, {v:g}, {w:g} give no positive FWHM^2 at 2theta = {two_theta:g} deg")
+
+
+#: Default Caglioti parameters (deg^2): FWHM^2 = U tan^2 theta + V tan theta + W, giving a
+#: 0.05-0.08 deg FWHM over 10-120 deg, typical of a laboratory Bragg-Brentano diffractometer.
+DEFAULT_CAGLIOTI_UVW = (0.004, -0.002, 0.0025)
+#: Scherrer constant for spherical crystallites.
+SCHERRER_K = 0.9
+
+
+@dataclass
+class Pattern:
+    """A simulated powder pattern: the peak list (``peaks``, a pandas DataFrame) and how it was made."""
+
+    name: str
+    peaks: object  # pandas.DataFrame
+    components: list[WavelengthComponent]
+    a_angstrom: float
+    two_theta_range: tuple[float, float]
+    conventions: dict
+    size_nm: float | None = None
+    caglioti_uvw: tuple[float, float, float] = DEFAULT_CAGLIOTI_UVW
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def wavelength_angstrom(self) -> float:
+        return self.components[0].wavelength_angstrom
+
+    def fwhm_deg(self, two_theta_deg: np.ndarray, size_nm: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(total FWHM, eta) of the Thompson-Cox-Hastings pseudo-Voigt at each 2theta.
+
+        Gaussian part from Caglioti: Gamma_G^2 = U tan^2 theta + V tan theta + W (deg^2); Lorentzian part
+        from Scherrer size broadening: Gamma_L = K lambda / (L cos theta) (rad -> deg). Combined by
+        P. Thompson, D. E. Cox and J. B. Hastings, J. Appl. Cryst. 20 (1987) 79.
+        """
+        u, v, w = self.caglioti_uvw
+        size = self.size_nm if size_nm is None else size_nm
+        theta = np.radians(np.asarray(two_theta_deg) / 2)
+        gauss = np.sqrt(np.clip(u * np.tan(theta) ** 2 + v * np.tan(theta) + w, 1e-8, None))
+        if size:
+            lorentz = np.degrees(SCHERRER_K * (self.wavelength_angstrom / 10.0) / (size * np.cos(theta)))
+        else:
+            lorentz = np.zeros_like(gauss)
+        total = (gauss**5 + 2.69269 * gauss**4 * lorentz + 2.42843 * gauss**3 * lorentz**2
+                 + 4.47163 * gauss**2 * lorentz**3 + 0.07842 * gauss * lorentz**4 + lorentz**5) ** 0.2
+        q = lorentz / total
+        eta = 1.36603 * q - 0.47719 * q**2 + 0.11116 * q**3
+        return total, eta
+
+    def profile(self, two_theta: np.ndarray | None = None, step_deg: float = 0.01, size_nm: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Pseudo-Voigt profile (area of each line = its integrated intensity) on a 2theta grid."""
+        lo, hi = self.two_theta_range
+        x = np.arange(lo, hi + step_deg / 2, step_deg) if two_theta is None else np.asarray(two_theta, dtype=float)
+        y = np.zeros_like(x)
+        if not len(self.peaks):
+            return x, y
+        centres = self.peaks["two_theta_deg"].to_numpy()
+        areas = self.peaks["intensity"].to_numpy()
+        fwhm, eta = self.fwhm_deg(centres, size_nm)
+        for start in range(0, len(centres), 64):
+            c, ar, f, e = (arr[start:start + 64, None] for arr in (centres, areas, fwhm, eta))
+            dx = x[None, :] - c
+            gauss = np.sqrt(4 * np.log(2) / np.pi) / f * np.exp(-4 * np.log(2) * dx**2 / f**2)
+            lorentz = (2 / (np.pi * f)) / (1 + 4 * dx**2 / f**2)
+            y += np.sum(ar * (e * lorentz + (1 - e) * gauss), axis=0)
+        return x, y
+
+    def lines(self, min_intensity_rel: float = 0.0) -> list[dict]:
+        """The peak list as rows (hkl as '511/333'), lines below ``min_intensity_rel`` left out."""
+        return [{"hkl": hkl_label(row.hkl, "/"), "two_theta_deg": float(row.two_theta_deg), "d_angstrom": float(row.d_angstrom),
+                 "multiplicity": int(row.multiplicity), "f_squared": float(row.f_squared),
+                 "intensity_rel": float(row.intensity_rel), "component": row.component}
+                for row in self.peaks.itertuples(index=False) if row.intensity_rel >= min_intensity_rel]
+
+    def to_json_dict(self, min_intensity_rel: float = 0.0) -> dict:
+        peaks = []
+        for row in self.peaks.itertuples(index=False):
+            if row.intensity_rel < min_intensity_rel:
+                continue
+            peaks.append({
+                "hkl": row.hkl,
+                "two_theta_deg": round(float(row.two_theta_deg), 5),
+                "d_angstrom": round(float(row.d_angstrom), 6),
+                "multiplicity": int(row.multiplicity),
+                "f_squared": float(row.f_squared),
+                "intensity": float(row.intensity),
+                "intensity_rel": round(float(row.intensity_rel), 4),
+                "component": row.component,
+                "wavelength_angstrom": float(row.wavelength_angstrom),
+            })
+        return {
+            "name": self.name,
+            "wavelength_angstrom": self.wavelength_angstrom,
+            "a_angstrom": self.a_angstrom,
+            "two_theta_range_deg": list(self.two_theta_range),
+            "conventions": self.conventions,
+            "peaks": peaks,
+        }
+
+    def peak_table_csv(self) -> str:
+        frame = self.peaks.copy()
+        frame["hkl"] = [hkl_label(fam) for fam in frame["hkl"]]
+        return frame.to_csv(index=False, float_format="%.6g")
+
+    def xy_text(self, step_deg: float = 0.01) -> str:
+        x, y = self.profile(step_deg=step_deg)
+        header = (f"# argyrodb simulated powder pattern of {self.name}; a = {self.a_angstrom:.5f} A; "
+                  f"lambda = {', '.join(f'{c.name} {c.wavelength_angstrom:.6f} A' for c in self.components)}\n"
+                  "# two_theta_deg intensity\n")
+        return header + "\n".join(f"{a:.4f} {b:.6g}" for a, b in zip(x, y)) + "\n"
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def model_for(structure) -> XRDModel:
+    """An :class:`XRDModel` of an analysed structure or a pymatgen ``Structure``."""
+    if isinstance(structure, AnalysedStructure):
+        return XRDModel.from_analysed(structure)
+    if hasattr(structure, "lattice") and hasattr(structure, "frac_coords"):
+        return XRDModel.from_structure(structure)
+    raise InputError("structure", f"cannot simulate XRD of a {type(structure).__name__} (an AnalysedStructure or pymatgen Structure)")
+
+
+def simulate(structure, a_angstrom: float | None = None, **options) -> "Pattern":
+    """The powder pattern of an analysed structure (or a pymatgen ``Structure``).
+
+    Options are those of :meth:`XRDModel.pattern`: ``wavelength`` ('CuKa1', 'CuKa12', 'MoKa', 1.542, ...),
+    ``two_theta_range`` (deg), ``anomalous_dispersion``, ``monochromator_two_theta_deg``,
+    ``form_factors``, ``b_by_element``, ``size_nm``, ``caglioti_uvw``.
+    """
+    return model_for(structure).pattern(a_angstrom=a_angstrom, **options)

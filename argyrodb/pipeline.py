@@ -1,0 +1,179 @@
+"""The pipeline: read -> analyse -> density, CIF, powder pattern -> store.
+
+Each step is one library call: :func:`argyrodb.core.readers.read` (file, pymatgen Structure or ASE
+Atoms), the lattice parameter from :func:`argyrodb.physics.lattice.lattice_for` (given, reported, or
+predicted), :func:`argyrodb.core.analysis.analyse`, then densities, the CIF and the stored pattern of
+the analysed structure, and the store's :class:`~argyrodb.store.ingest.DatabaseBuild`, which stores what
+it is given. Reports (the CLI's text and JSON) are made here too, from the analysed structure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .core.analysis import AnalysedStructure, analyse
+from .core.chemistry import format_formula, parse_formula
+from .core.cif_writer import cif_text, display_path
+from .core.errors import InputError
+from .core.files import atomic_write_text, safe_filename
+from .core.readers import read
+from .core.resources import literature_folder, structure_files
+from .physics.density import density_of_formula, structure_density
+from .physics.lattice import given, lattice_for, predict
+from .physics.xrd import Pattern, XRDModel
+from .store.ingest import DatabaseBuild
+
+#: The powder pattern stored for every structure in the database.
+STORED_XRD = {"wavelength": "CuKa1", "two_theta_range": (10.0, 120.0)}
+
+
+def analyse_structure(source, a_angstrom: float | None = None, name: str | None = None) -> AnalysedStructure:
+    """Read ``source`` (path, pymatgen Structure or ASE Atoms) and analyse it at ``a_angstrom`` (default:
+    the reported lattice parameter, else the lattice model's prediction)."""
+    refinement = read(source, name=name)
+    return analyse(refinement, lattice_for(refinement, a_angstrom))
+
+
+# --------------------------------------------------------------------------- reports
+
+_REPORT_ORDER = ("name", "source", "nominal_formula", "formula_per_fu", "nominal_formula_per_fu", "z", "space_group_number",
+                 "space_group_symbol", "a_angstrom", "a_sigma_angstrom", "a_source", "volume_angstrom3", "density_g_cm3",
+                 "nominal_density_g_cm3", "molar_mass_g_mol", "molar_volume_cm3_mol", "charge_per_fu",
+                 "nominal_charge_per_fu", "spglib_types", "sites", "shortest_distances", "problems", "provenance",
+                 "argyrodb_version")
+
+
+def report_dict(structure: AnalysedStructure) -> dict:
+    """The analysed structure and its densities as one JSON-ready mapping (keys in the README)."""
+    merged = {**structure.as_dict(), **structure_density(structure).as_dict()}
+    return {key: merged[key] for key in _REPORT_ORDER}
+
+
+_MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "info   "}
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def report_text(structure: AnalysedStructure) -> str:
+    """The human-readable report (the CLI's default output of ``build``)."""
+    density = structure_density(structure)
+    nominal_density = "-" if density.nominal_density_g_cm3 is None else f"{density.nominal_density_g_cm3:.4f}"
+    sigma = "" if structure.lattice.sigma_angstrom is None else f" +- {structure.lattice.sigma_angstrom:.4f}"
+    lines = [
+        f"== {structure.name}  ({structure.source})",
+        f"   nominal formula   {structure.nominal_formula or '-'}",
+        f"   refined per f.u.  {format_formula(structure.formula_per_fu)}   (Z = {structure.z:g})",
+        f"   space group       {structure.space_group_symbol or '?'} ({structure.space_group_number or '?'}) by spglib",
+        f"   a                 {structure.a_angstrom:.5f}{sigma} A  [{structure.lattice.source}]",
+        f"   volume            {structure.volume_angstrom3:.2f} A^3",
+        f"   density           {density.density_g_cm3:.4f} g/cm^3 refined composition, "
+        f"{nominal_density} g/cm^3 nominal composition",
+        f"   molar volume      {density.molar_volume_cm3_mol:.3f} cm^3/mol",
+        f"   charge per f.u.   {structure.charge_per_fu:+.4f} e refined, {structure.nominal_charge_per_fu:+.4f} e nominal",
+        "",
+        "   site                      printed   actual  mult  occupancy sum  vacancy   B (A^2)",
+    ]
+    for s in structure.sites:
+        printed = ",".join(sorted({w for w in s.wyckoff_reported if w})) or "-"
+        lines.append(
+            f"   {s.name:<25} {printed:>7}  {s.wyckoff:>7} {s.multiplicity:>5}  {s.occupancy_sum:>13.4f}  "
+            f"{s.vacancy:>7.4f}   {_fmt(s.b_iso_angstrom2)}"
+        )
+    if structure.distances:
+        shortest = sorted(structure.distances, key=lambda d: d["distance_angstrom"])[:3]
+        lines.append("")
+        lines.append("   shortest distances between fully occupied sites: " + "; ".join(
+            f"{d['between'][0]} - {d['between'][1]} {d['distance_angstrom']:.3f} A" for d in shortest))
+    lines.append("")
+    counts = {sev: sum(p.severity == sev for p in structure.problems) for sev in ("error", "warning", "info")}
+    lines.append(f"   problems: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s)")
+    for p in structure.problems:
+        where = f"{p.site}: " if p.site else ""
+        lines.append(f"   {_MARK.get(p.severity, p.severity)} [{p.kind}] {where}{p.message}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- CIF, density, pattern
+
+
+def cif_of(structure: AnalysedStructure) -> str:
+    """The CIF text of an analysed structure, with its X-ray density."""
+    return cif_text(structure, structure_density(structure).density_g_cm3)
+
+
+def write_cif(structure: AnalysedStructure, target: str | Path, base_dir: str | Path | None = None) -> Path:
+    """Write the CIF of ``structure`` atomically. With ``base_dir``, the file name is made from the
+    structure's name, safe, inside ``base_dir``."""
+    target = Path(target)
+    if base_dir is not None:
+        base = Path(base_dir)
+        base.mkdir(parents=True, exist_ok=True)
+        target = base / safe_filename(structure.name, ".cif")
+    return atomic_write_text(target, cif_of(structure))
+
+
+def stored_pattern(structure: AnalysedStructure) -> Pattern:
+    """The powder pattern the database stores for every structure (:data:`STORED_XRD`)."""
+    return XRDModel.from_analysed(structure).pattern(**STORED_XRD)
+
+
+def density_report(file_or_formula: str, a_angstrom: float | None = None, z: float = 4.0) -> dict:
+    """Density and molar volume of a structure file (refined and nominal composition) or a formula
+    (Z = ``z``; a from the lattice model unless given)."""
+    path = Path(file_or_formula)
+    if path.suffix.lower() in (".yaml", ".yml", ".cif") or path.exists():
+        structure = analyse_structure(path, a_angstrom)
+        density = structure_density(structure)
+        result = {
+            "name": structure.name, "input": str(path), "formula": format_formula(structure.formula_per_fu),
+            "z": structure.z, "a_angstrom": structure.a_angstrom, "a_sigma_angstrom": structure.lattice.sigma_angstrom,
+            "a_source": structure.lattice.source, "volume_angstrom3": structure.volume_angstrom3,
+            "molar_mass_g_mol": structure.molar_mass_g_mol, "density_g_cm3": density.density_g_cm3,
+            "molar_volume_cm3_mol": density.molar_volume_cm3_mol,
+        }
+        if structure.nominal_per_fu:
+            result.update(nominal_formula=structure.nominal_formula,
+                          nominal_molar_mass_g_mol=density.nominal_molar_mass_g_mol,
+                          nominal_density_g_cm3=density.nominal_density_g_cm3,
+                          nominal_molar_volume_cm3_mol=density.molar_volume_cm3_mol)
+        return result
+    formula = parse_formula(file_or_formula, source=file_or_formula)
+    lattice = given(a_angstrom) if a_angstrom is not None else predict(formula, file_or_formula)
+    d = density_of_formula(formula, lattice.a_angstrom, z)
+    return {
+        "name": file_or_formula, "input": file_or_formula, "formula": format_formula(formula), "z": z,
+        "a_angstrom": lattice.a_angstrom, "a_sigma_angstrom": lattice.sigma_angstrom, "a_source": lattice.source,
+        "volume_angstrom3": d.volume_angstrom3, "molar_mass_g_mol": d.molar_mass_g_mol,
+        "density_g_cm3": d.density_g_cm3, "molar_volume_cm3_mol": d.molar_volume_cm3_mol,
+    }
+
+
+# --------------------------------------------------------------------------- database
+
+
+def build_database(db_path: str | Path | None = None, literature_dir: str | Path | None = None,
+                   structure_paths: list[Path] | None = None, show_progress: bool = True) -> dict:
+    """Build the database from the literature data (default: packaged) and the refinement files (default:
+    packaged), atomically; returns row counts per table."""
+    from tqdm import tqdm
+
+    folder = Path(literature_dir) if literature_dir is not None else literature_folder()
+    paths = list(structure_paths) if structure_paths is not None else structure_files()
+    steps = tqdm(total=3 + len(paths), desc="db build", disable=not show_progress)
+    with DatabaseBuild(db_path) as build:
+        build.insert_literature(folder)
+        steps.update()
+        for path in paths:
+            structure = analyse_structure(path)
+            if structure.errors:
+                raise InputError(path, f"{structure.errors[0].kind}: {structure.errors[0].message}")
+            build.insert_structure(structure, source_file=display_path(str(path)), cif=cif_of(structure),
+                                   density=structure_density(structure), pattern=stored_pattern(structure))
+            steps.update()
+        build.insert_lab_tables(folder)
+        steps.update()
+    steps.update()
+    steps.close()
+    return build.counts

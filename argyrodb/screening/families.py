@@ -1,0 +1,140 @@
+"""Composition families with variables, e.g. ``Li5.6PS4.6Cl1.4-xIx`` or ``Li7-yPS6-yCl(y*(1-z))I(y*z)``,
+and grids over their variables.
+
+Grammar: a formula is a sequence of element symbols each followed by an optional amount; an amount is
+a number, an expression of the variables x, y, z, w with + - * / (e.g. ``1.4-x``, ``x``), or any such
+expression in parentheses. Expressions are evaluated with a small AST walker (no ``eval``).
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import math
+import re
+from dataclasses import dataclass
+
+from ..core.chemistry import is_element
+from ..core.errors import InputError, ParameterError
+
+VARIABLES = ("x", "y", "z", "w")
+_AMOUNT_CHARS = set("0123456789.+-*/" + "".join(VARIABLES))
+
+
+def _evaluate(node: ast.AST, values: dict[str, float], source: str) -> float:
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body, values, source)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return float(node.value)
+    if isinstance(node, ast.Name):
+        if node.id not in values:
+            raise InputError(source, f"variable {node.id!r} has no value (give a value or range for {node.id})")
+        return float(values[node.id])
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _evaluate(node.operand, values, source)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
+        left, right = _evaluate(node.left, values, source), _evaluate(node.right, values, source)
+        if isinstance(node.op, ast.Add):
+            return left + right
+        if isinstance(node.op, ast.Sub):
+            return left - right
+        if isinstance(node.op, ast.Mult):
+            return left * right
+        if right == 0:
+            raise InputError(source, "division by zero in an amount")
+        return left / right
+    raise InputError(source, "amounts may only use numbers, x, y, z, w, + - * / and parentheses")
+
+
+@dataclass(frozen=True)
+class Family:
+    text: str
+    terms: tuple[tuple[str, str], ...]  # (element, amount expression text)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        used = set()
+        for _, expr in self.terms:
+            used |= set(re.findall(r"[a-z]", expr))
+        return tuple(v for v in VARIABLES if v in used)
+
+    def composition(self, values: dict[str, float]) -> dict[str, float]:
+        amounts: dict[str, float] = {}
+        for element, expr in self.terms:
+            value = _evaluate(ast.parse(expr, mode="eval"), values, self.text) if expr else 1.0
+            if not math.isfinite(value):
+                raise InputError(self.text, f"amount of {element} is not finite")
+            amounts[element] = amounts.get(element, 0.0) + round(value, 10)
+        return amounts
+
+
+def parse_family(text: str) -> Family:
+    """Parse a family expression (see the module docstring)."""
+    source = text
+    s = "".join(str(text).split())
+    if not s or len(s) > 500:
+        raise InputError(source, "empty or over-long family expression")
+    terms = []
+    i = 0
+    while i < len(s):
+        if not s[i].isupper():
+            raise InputError(source, f"expected an element symbol at position {i + 1}: {s[i:i + 8]!r}")
+        symbol = s[i:i + 2] if i + 1 < len(s) and s[i + 1].islower() and is_element(s[i:i + 2]) else s[i]
+        if not is_element(symbol):
+            raise InputError(source, f"unknown element {symbol!r}")
+        i += len(symbol)
+        if i < len(s) and s[i] == "(":
+            depth, j = 0, i
+            while j < len(s):
+                depth += s[j] == "("
+                depth -= s[j] == ")"
+                if depth == 0:
+                    break
+                j += 1
+            if depth != 0:
+                raise InputError(source, "unbalanced parentheses")
+            expr = s[i + 1:j]
+            i = j + 1
+            if not expr:
+                raise InputError(source, f"empty parentheses after {symbol}")
+        else:
+            j = i
+            while j < len(s) and s[j] in _AMOUNT_CHARS:
+                j += 1
+            expr = s[i:j]
+            i = j
+        if expr:
+            try:
+                tree = ast.parse(expr, mode="eval")
+            except SyntaxError:
+                raise InputError(source, f"cannot read the amount {expr!r} of {symbol}") from None
+            _evaluate(tree, {v: 0.5 for v in VARIABLES}, source)  # validates the node types
+        terms.append((symbol, expr))
+    return Family(text, tuple(terms))
+
+
+def parse_range(text: str, name: str) -> list[float]:
+    """``START:STOP:STEP`` (inclusive of STOP), or a single value."""
+    parts = str(text).split(":")
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        raise ParameterError(name, f"expected START:STOP:STEP or a number, got {text!r}") from None
+    if len(numbers) == 1:
+        return numbers
+    if len(numbers) != 3:
+        raise ParameterError(name, f"expected START:STOP:STEP, got {text!r}")
+    start, stop, step = numbers
+    if step <= 0 or stop < start or not all(math.isfinite(v) for v in numbers):
+        raise ParameterError(name, f"expected START <= STOP and STEP > 0, got {text!r}")
+    n = int(math.floor((stop - start) / step + 1e-9)) + 1
+    if n > 1_000_000:
+        raise ParameterError(name, f"{n} values is too many")
+    return [round(start + k * step, 10) for k in range(n)]
+
+
+def grid(ranges: dict[str, list[float]]) -> list[dict[str, float]]:
+    """Cartesian product of the variables' values, in a stable order."""
+    names = [v for v in VARIABLES if v in ranges]
+    return [dict(zip(names, combo)) for combo in itertools.product(*(ranges[v] for v in names))]

@@ -1,0 +1,167 @@
+"""Composition screening: every composition of a family (or a list of formulas) placed on the template's
+sites by :mod:`argyrodb.screening.site_model`, with the lattice parameter of the one lattice model
+(:func:`argyrodb.physics.lattice.predict`, with its uncertainty), the X-ray density and the powder lines.
+
+Compositions that are not charge-neutral, or whose anions do not fit the sites, are reported and
+skipped, never built.
+
+Fast path: all compositions of a family share the template's sites, so one :class:`XRDModel` with
+cached phase sums serves every composition; only the occupancy matrix and a change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..core.analysis import AnalysedStructure, analyse
+from ..core.chemistry import atomic_mass, format_formula, formal_charge, parse_formula
+from ..core.errors import InputError
+from ..core.readers import read_file
+from ..core.resources import structure_file
+from ..physics import lattice
+from ..physics.density import xray_density_g_cm3
+from ..physics.scattering import resolve_wavelength
+from ..physics.xrd import XRDModel, hkl_label
+from .families import grid, parse_family
+from .site_model import Infeasible, SiteModel
+
+#: A composition whose formal charge is within this of zero (e per formula unit) is screened.
+NEUTRAL_TOLERANCE = 0.01
+#: The default template: the source's Rietveld refinement of LMA-Cl0.8I0.6 (Table S2).
+DEFAULT_TEMPLATE_NAME = "LMA-Cl0.8I0.6"
+
+
+def default_template() -> str:
+    """Path of the packaged default template refinement."""
+    return str(structure_file(DEFAULT_TEMPLATE_NAME))
+
+
+def analysed_template(path: str | Path) -> AnalysedStructure:
+    """The template refinement, read and analysed (at its own or the predicted lattice parameter)."""
+    refinement = read_file(path)
+    return analyse(refinement, lattice.lattice_for(refinement))
+
+
+@dataclass
+class ScreenSettings:
+    family: str
+    ranges: dict[str, list[float]] = field(default_factory=dict)
+    formulas: list[str] | None = None
+    distribution: str = "template"
+    template: str = field(default_factory=default_template)
+    wavelength: str = "CuKa1"
+    two_theta_range: tuple[float, float] = (10.0, 80.0)
+    anomalous_dispersion: bool = True
+    store_peaks: bool = True
+
+    def key(self) -> str:
+        payload = {k: v for k, v in self.__dict__.items() if k != "store_peaks"}
+        template = Path(self.template)
+        payload["template"] = template.name
+        payload["template_sha256"] = hashlib.sha256(template.read_bytes()).hexdigest() if template.is_file() else None
+        payload["version"] = __version__
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+    def compositions(self) -> list[tuple[dict[str, float], dict[str, float]]]:
+        """(variable values, composition per formula unit) for every grid point or listed formula."""
+        if self.formulas:
+            return [({}, parse_formula(f, source="formula list")) for f in self.formulas]
+        family = parse_family(self.family)
+        missing = [v for v in family.variables if v not in self.ranges]
+        if missing:
+            raise InputError(self.family, f"give a range for the variable(s) {', '.join(missing)}")
+        return [(values, family.composition(values)) for values in grid({v: self.ranges[v] for v in family.variables})]
+
+
+class Screener:
+    """Everything a composition needs, precomputed once per run (site model, XRD model, masses, lattice model)."""
+
+    def __init__(self, settings: ScreenSettings):
+        self.settings = settings
+        elements: set[str] = set()
+        self.points = settings.compositions()
+        for _, amounts in self.points:
+            elements |= set(amounts)
+        self.model = SiteModel.from_template(analysed_template(settings.template), settings.distribution, tuple(sorted(elements)))
+        self.xrd = XRDModel(self.model.groups, np.eye(3) * 10.0, name=settings.family, f43m=True)
+        self.components = resolve_wavelength(settings.wavelength)
+        self.fit = lattice.model()
+        self.masses = np.array([atomic_mass(el) for el in self.model.elements])
+
+    def evaluate(self, index: int) -> dict:
+        values, amounts = self.points[index]
+        formula = format_formula(amounts)
+        base = {"idx": index, "variables_json": json.dumps(values, sort_keys=True), "formula": formula}
+        negative = [el for el, n in amounts.items() if n < -1e-12]
+        if negative:
+            return {**base, "status": "skipped", "reason": f"negative amount of {', '.join(negative)}"}
+        amounts = {el: n for el, n in amounts.items() if n > 1e-12}
+        charge, unknown = formal_charge(amounts)
+        if unknown or abs(charge) > NEUTRAL_TOLERANCE:
+            return {**base, "status": "skipped", "reason": f"not charge-neutral ({charge:+.3f} e per formula unit)"
+                    if not unknown else f"no oxidation state for {', '.join(unknown)}"}
+        try:
+            occupancy = self.model.occupancies(amounts)
+        except Infeasible as exc:
+            return {**base, "status": "skipped", "reason": str(exc)}
+        try:
+            a, a_sigma = self.fit.predict(amounts)
+        except InputError as exc:
+            return {**base, "status": "skipped", "reason": f"no lattice parameter: {exc.problem}"}
+        cell_mass = float((occupancy * self.model.multiplicities[:, None]).sum(axis=0) @ self.masses)
+        density = xray_density_g_cm3(cell_mass, a)
+        peaks = self.xrd.peak_arrays(wavelength=self.components, two_theta_range=self.settings.two_theta_range, a_angstrom=a,
+                                     anomalous_dispersion=self.settings.anomalous_dispersion, occupancy_matrix=occupancy)
+        strongest = int(np.argmax(peaks["intensity"])) if peaks["intensity"].size else None
+        result = {
+            **base, "status": "ok", "reason": None, "a_angstrom": a, "a_sigma_angstrom": a_sigma,
+            "volume_angstrom3": a**3, "density_g_cm3": density, "charge_per_fu": charge,
+            "n_lines": int(peaks["intensity"].size),
+            "strongest_hkl": None if strongest is None else hkl_label(self.xrd._cache.families[int(peaks["line_key"][strongest])]),
+            "strongest_two_theta_deg": None if strongest is None else float(peaks["two_theta_deg"][strongest]),
+        }
+        if self.settings.store_peaks:
+            rel = np.minimum(100.0, 100.0 * peaks["intensity"] / peaks["intensity"].max())
+            labels = self._line_labels()
+            result["peaks"] = [  # (hkl text, first family, 2theta, d, multiplicity, I_rel, component name)
+                (*labels[int(k)], float(t), float(d), int(m), float(r), self.components[int(c)].name)
+                for k, t, d, m, r, c in zip(peaks["line_key"], peaks["two_theta_deg"], peaks["d_angstrom"],
+                                            peaks["multiplicity"], rel, peaks["component"])
+            ]
+        return result
+
+    def lattice(self, index: int):
+        """The lattice parameter of composition ``index`` (the lattice model's prediction)."""
+        return lattice.predict(self.points[index][1], self.settings.family)
+
+    def _line_labels(self) -> dict[int, tuple[str, tuple[int, int, int]]]:
+        cache = self.xrd._cache
+        if getattr(self, "_labels_for", None) is not cache:
+            self._labels = {key: (hkl_label(fams), tuple(fams[0]))
+                            for key, fams in cache.families.items()}
+            self._labels_for = cache
+        return self._labels
+
+    def structure(self, index: int):
+        """The site-disordered pymatgen Structure of composition ``index`` (for checks and exports)."""
+        from pymatgen.core import Lattice, Structure
+
+        _, amounts = self.points[index]
+        occupancy = self.model.occupancies(amounts)
+        a = self.lattice(index).a_angstrom
+        species, coords, b_values = [], [], []
+        for group, row in zip(self.model.groups, occupancy):
+            mix = {el: float(o) for el, o in zip(self.model.elements, row) if o > 1e-12}
+            if not mix:
+                continue
+            for image in group.images:
+                species.append(mix)
+                coords.append(image)
+                b_values.append(group.b_iso_angstrom2)
+        return Structure(Lattice.cubic(a), species, coords, site_properties={"b_iso": b_values})

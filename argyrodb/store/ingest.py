@@ -1,0 +1,340 @@
+"""Ingest: write what it is given into a new database - literature records, analysed structures with
+their CIF, density and simulated pattern, the source's lab tables - and install it atomically.
+
+:class:`DatabaseBuild` writes into a temporary file next to the target; on success the user-computed
+tables of the database being replaced (screening runs) are carried over and the new content installed
+in one step under the writers' lock; on any failure the temporary file is removed and the previous
+database is untouched. Building twice gives identical content. The store runs no physics: the
+pipeline (:mod:`argyrodb.pipeline`) computes, the store stores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from .. import __version__
+from ..core.analysis import AnalysedStructure
+from ..core.chemistry import format_formula, parse_formula
+from ..core.errors import ArgyrodbError, InputError
+from ..core.files import finalize_mode
+from ..physics.calculators import SOURCE_GRAVITY_M_S2, milling_gforce
+from ..physics.density import StructureDensity
+from ..physics.xrd import Pattern, hkl_label
+from .connection import database_path, writer_lock
+from .literature import formula_facts, obelix_rows, optional_float, read_csv_rows, references, source_reference, table_s3
+from .migrations import migrate
+
+#: Tables whose rows are results computed by users (not rebuilt from data files): a rebuild keeps them.
+CARRIED_OVER_TABLES = ("screen_runs", "screen_results", "screen_peaks")
+#: A build's temporary file older than this is a leftover of a killed build and is removed.
+STALE_TEMPORARY_S = 600
+#: Tables whose row counts a build reports.
+COUNTED_TABLES = ("sources", "materials", "measurements", "structures", "structure_sites", "xrd_peaks", "milling",
+                  "conditions", "eis_fits")
+
+
+def material_id(db, formula: dict[str, float], cache: dict[str, int]) -> int:
+    facts = formula_facts(formula)
+    key = facts["formula"]
+    if key not in cache:
+        cache[key] = db["materials"].insert(facts).last_pk
+    return cache[key]
+
+
+def insert_sources(db, db_dir: Path) -> dict[str, int]:
+    ids = {}
+    for row in [source_reference(db_dir), *references(db_dir)]:
+        ids[row["key"]] = db["sources"].insert(row).last_pk
+    return ids
+
+
+def insert_table_s3(db, db_dir: Path, source_ids: dict[str, int], materials: dict[str, int]) -> None:
+    for row in table_s3(db_dir):
+        source_key = "this-work" if row.own_work else f"si-ref-{int(row.ref)}"
+        if source_key not in source_ids:
+            raise InputError(db_dir / "table_s3.csv", f"row {row.row}: reference {row.ref!r} not in references.csv")
+        db["measurements"].insert({
+            "material_id": material_id(db, row.formula, materials),
+            "source_id": source_ids[source_key],
+            "dataset": "table_s3",
+            "dataset_row": row.row,
+            "material_printed": row.material_printed,
+            "correction_note": row.correction_note,
+            "primary_phase": row.primary_phase,
+            "primary_phase_printed": row.primary_phase_printed,
+            "family": "argyrodite" if row.primary_phase.startswith("Li6PS5") else None,
+            "process": row.process_printed,
+            "processes": json.dumps(row.processes),
+            "sigma_mS_cm": row.sigma_mS_cm,
+            "sigma_kind": "unspecified",
+            "temperature_note": "room temperature (not stated in Table S3)",
+            "ccd_mA_cm2": row.ccd_mA_cm2,
+            "anode": row.anode,
+            "role": row.role,
+            "own_work": int(row.own_work),
+            "note": row.note,
+        })
+
+
+def insert_obelix(db, db_dir: Path, source_ids: dict[str, int], materials: dict[str, int]) -> int:
+    """OBELiX rows; a row whose element fractions and DOI both match a Table S3 measurement is marked
+    ``duplicate_of`` that measurement (formula strings are never compared)."""
+    table_s3_keys = {}
+    for row in db.execute(
+        "SELECT m.id, mat.element_fractions_key, COALESCE(m.doi, s.doi) FROM measurements m "
+        "JOIN materials mat ON mat.id = m.material_id JOIN sources s ON s.id = m.source_id WHERE m.dataset = 'table_s3'"
+    ).fetchall():
+        if row[2]:
+            table_s3_keys[(row[1], row[2].lower())] = row[0]
+    duplicates = 0
+    for line, r in enumerate(obelix_rows(db_dir), start=2):
+        formula = parse_formula(r["formula"], source=f"obelix_argyrodites.csv line {line}")
+        doi = r["doi"]
+        key = f"doi:{doi}" if doi else f"obelix:{r['obelix_id']}"
+        if key not in source_ids:
+            source_ids[key] = db["sources"].insert({
+                "key": key, "doi": doi, "licence": r["licence"], "attribution": r["attribution"],
+                "provenance": "OBELiX all.csv (argyrodite family rows), via db/obelix_argyrodites.csv",
+            }).last_pk
+        duplicate_of = table_s3_keys.get((formula_facts(formula)["element_fractions_key"], doi)) if doi else None
+        duplicates += duplicate_of is not None
+        db["measurements"].insert({
+            "material_id": material_id(db, formula, materials),
+            "source_id": source_ids[key],
+            "dataset": "obelix",
+            "dataset_row": line,
+            "dataset_id": r["obelix_id"],
+            "material_printed": r["reduced_composition"],
+            "family": r["family"],
+            "processes": "[]",
+            "sigma_mS_cm": r["sigma_mS_cm"],
+            "sigma_censored": r["sigma_censored"],
+            "sigma_kind": r["sigma_kind"],
+            "temperature_note": "room temperature (OBELiX)",
+            "doi": doi,
+            "duplicate_of": duplicate_of,
+            "licence": r["licence"],
+            "attribution": r["attribution"],
+        })
+    return duplicates
+
+
+def insert_lab_tables(db, db_dir: Path) -> None:
+    """Table S1 (milling), the experimental conditions and Table S4 (EIS fits)."""
+    path = db_dir / "milling_table_s1.csv"
+    for r in read_csv_rows(path):
+        where = f"{path.name} row {r['row']}"
+        db["milling"].insert({
+            "row": int(r["row"]), "rpm": optional_float(r["rpm"], where, "rpm"),
+            "effective_diameter_printed_m": optional_float(r["effective_diameter_printed_m"], where, "diameter"),
+            "gforce_printed": optional_float(r["gforce_printed"], where, "gforce"), "notes": r["notes"] or None,
+            "gforce_computed": milling_gforce(float(r["rpm"]), float(r["effective_diameter_printed_m"]), SOURCE_GRAVITY_M_S2),
+        })
+    path = db_dir / "conditions.csv"
+    for r in read_csv_rows(path):
+        where = f"{path.name} id {r['id']}"
+        db["conditions"].insert({
+            "id": int(r["id"]), "procedure": r["procedure"], "quantity": r["quantity"],
+            "value": optional_float(r["value"], where, "value"), "unit": r["unit"] or None,
+            "applies_to": r["applies_to"] or None, "source_text": r["source_text"],
+        })
+    path = db_dir / "eis_table_s4.csv"
+    for r in read_csv_rows(path):
+        where = f"{path.name} {r['sample']} cycle {r['cycle']} {r['element']}"
+        db["eis_fits"].insert({
+            "sample": r["sample"], "cycle": int(r["cycle"]), "element": r["element"],
+            "r_label_printed": r["r_label_printed"], "r_ohm": optional_float(r["r_ohm"], where, "R"),
+            "cpe_t_F_s_alpha_minus_1": optional_float(r["cpe_t_printed"], where, "CPE-T"),
+            "cpe_p": optional_float(r["cpe_p"], where, "CPE-P"),
+            "c_F": optional_float(r["c_F_printed"], where, "C"), "source_column": int(r["source_column"]),
+        })
+
+
+def _carry_over(conn: sqlite3.Connection, old_path: Path) -> int:
+    """Copy the user-computed tables (screening runs) from the database being replaced."""
+    if not old_path.is_file():
+        return 0
+    conn.execute("ATTACH DATABASE ? AS old", (str(old_path),))
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM old.sqlite_master WHERE type = 'table'")}
+        if not set(CARRIED_OVER_TABLES) <= tables:
+            return 0
+        with conn:
+            for table in CARRIED_OVER_TABLES:
+                conn.execute(f'INSERT INTO main."{table}" SELECT * FROM old."{table}"')
+        return conn.execute("SELECT COUNT(*) FROM screen_results").fetchone()[0]
+    finally:
+        conn.execute("DETACH DATABASE old")
+
+
+def _install(conn: sqlite3.Connection, tmp: Path, target: Path) -> None:
+    """Make ``target`` hold the content of the finished temporary database. A new target is renamed
+    into place; an existing one is overwritten with SQLite's backup API in one write transaction, so
+    connections that other processes hold on it (WAL included) stay consistent and a crash leaves the
+    old or the new content."""
+    if not target.exists():
+        conn.close()
+        finalize_mode(tmp, target)
+        os.replace(tmp, target)
+        return
+    destination = sqlite3.connect(target, timeout=60)
+    try:
+        destination.execute("PRAGMA busy_timeout = 60000")
+        conn.backup(destination)
+    finally:
+        destination.close()
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        try:
+            if time.time() - leftover.stat().st_mtime > STALE_TEMPORARY_S:
+                leftover.unlink()
+        except OSError:
+            pass
+
+
+def insert_structure(db, structure: AnalysedStructure, *, source_file: str, cif: str, density: StructureDensity,
+                     pattern: Pattern, materials: dict[str, int]) -> int:
+    """One analysed structure with its sites, problems, CIF text, density and simulated pattern."""
+    per_fu = structure.formula_per_fu
+    heavy = sum(per_fu.get(x, 0.0) for x in ("Cl", "Br", "I"))
+    provenance = structure.provenance
+    structure_id = db["structures"].insert({
+        "name": structure.name,
+        "source_file": source_file,
+        "material_id": material_id(db, structure.nominal_per_fu or per_fu, materials),
+        "nominal_formula": structure.nominal_formula,
+        "refined_formula": format_formula(per_fu),
+        "refined_amounts_json": json.dumps({k: round(v, 6) for k, v in per_fu.items()}),
+        "refined_i_fraction": round(per_fu.get("I", 0.0) / heavy, 6) if heavy else None,
+        "z": structure.z,
+        "space_group_number": structure.space_group_number,
+        "space_group_symbol": structure.space_group_symbol,
+        "a_angstrom": structure.a_angstrom,
+        "a_source": structure.lattice.source,
+        "volume_angstrom3": structure.volume_angstrom3,
+        "density_g_cm3": density.density_g_cm3,
+        "nominal_density_g_cm3": density.nominal_density_g_cm3,
+        "molar_volume_cm3_mol": density.molar_volume_cm3_mol,
+        "charge_per_fu": structure.charge_per_fu,
+        "n_errors": sum(p.severity == "error" for p in structure.problems),
+        "n_warnings": sum(p.severity == "warning" for p in structure.problems),
+        "provenance_json": json.dumps(provenance, sort_keys=True, default=str),
+        "doi": provenance.get("doi"),
+        "cif_text": cif,
+        "argyrodb_version": __version__,
+    }).last_pk
+    for pos in structure.positions:
+        for row in pos.rows:
+            db["structure_sites"].insert({
+                "structure_id": structure_id, "label": row.label, "element": row.element,
+                "wyckoff_printed": row.wyckoff_reported, "wyckoff": pos.wyckoff.symbol,
+                "multiplicity": pos.multiplicity, "x": row.x, "y": row.y, "z": row.z,
+                "occupancy": row.occupancy, "site_occupancy_sum": pos.occupancy_sum,
+                "b_iso_angstrom2": row.b_iso_angstrom2, "source_row": row.source_row,
+            })
+    db["structure_problems"].insert_all(
+        {"structure_id": structure_id, "position": i, "site": p.site, "kind": p.kind, "severity": p.severity, "message": p.message}
+        for i, p in enumerate(structure.problems)
+    )
+    pattern_id = db["xrd_patterns"].insert({
+        "structure_id": structure_id, "wavelength": "+".join(c.name for c in pattern.components),
+        "two_theta_min_deg": pattern.two_theta_range[0], "two_theta_max_deg": pattern.two_theta_range[1],
+        "a_angstrom": pattern.a_angstrom, "conventions_json": json.dumps(pattern.conventions, sort_keys=True),
+    }).last_pk
+    db["xrd_peaks"].insert_all(
+        {
+            "pattern_id": pattern_id, "position": i, "h": int(r.h), "k": int(r.k), "l": int(r.l),
+            "hkl": hkl_label(r.hkl), "component": r.component,
+            "wavelength_angstrom": float(r.wavelength_angstrom), "two_theta_deg": float(r.two_theta_deg),
+            "d_angstrom": float(r.d_angstrom), "multiplicity": int(r.multiplicity), "f_squared": float(r.f_squared),
+            "intensity": float(r.intensity), "intensity_rel": float(r.intensity_rel),
+        }
+        for i, r in enumerate(pattern.peaks.itertuples())
+    )
+    return structure_id
+
+
+class DatabaseBuild:
+    """A new database under construction (see the module docstring)::
+
+        with DatabaseBuild(path) as build:
+            build.insert_literature(folder)
+            build.insert_structure(...)
+            build.insert_lab_tables(folder)
+        build.counts  # rows per table
+    """
+
+    def __init__(self, db_path: str | Path | None = None):
+        self.target = database_path(db_path)
+        self.counts: dict[str, int] = {}
+        self.materials: dict[str, int] = {}
+        self.duplicates = 0
+
+    def __enter__(self) -> "DatabaseBuild":
+        import sqlite_utils
+
+        if not self.target.parent.is_dir():
+            raise InputError(self.target, f"folder {self.target.parent} does not exist")
+        _remove_stale_temporaries(self.target)
+        fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
+        os.close(fd)
+        self.tmp = Path(name)
+        try:
+            self.conn = sqlite3.connect(self.tmp)
+            self.conn.execute("PRAGMA cache_size = -65536")  # 64 MB: bulk inserts touch many index pages
+            migrate(self.conn, self.tmp)
+            self.db = sqlite_utils.Database(self.conn)
+        except BaseException:
+            self._discard()
+            raise
+        return self
+
+    def insert_literature(self, db_dir: Path) -> None:
+        source_ids = insert_sources(self.db, db_dir)
+        insert_table_s3(self.db, db_dir, source_ids, self.materials)
+        self.duplicates = insert_obelix(self.db, db_dir, source_ids, self.materials)
+
+    def insert_structure(self, structure: AnalysedStructure, **stored) -> int:
+        return insert_structure(self.db, structure, materials=self.materials, **stored)
+
+    def insert_lab_tables(self, db_dir: Path) -> None:
+        insert_lab_tables(self.db, db_dir)
+
+    def _discard(self) -> None:
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            conn.close()
+        if self.tmp.exists():
+            self.tmp.unlink()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self._discard()
+            return
+        try:
+            self.conn.commit()
+            self.db["materials"].enable_fts(["formula", "chemical_system"], tokenize="trigram", create_triggers=False)
+            self.db["sources"].enable_fts(["authors", "title", "journal", "doi"], create_triggers=False)
+            problems = self.conn.execute("PRAGMA foreign_key_check").fetchall()
+            if problems:
+                raise ArgyrodbError(f"{self.target}: foreign key violations {problems[:3]}")
+            self.counts = {name: self.conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] for name in COUNTED_TABLES}
+            self.counts["obelix_duplicates_of_table_s3"] = self.duplicates
+            self.conn.commit()
+            # From here on no argyrodb writer may touch the target: carry its screening results over and
+            # install the new content in one step.
+            with writer_lock(self.target):
+                carried = _carry_over(self.conn, self.target)
+                if carried:
+                    self.counts["screen_results_kept"] = carried
+                self.conn.commit()
+                _install(self.conn, self.tmp, self.target)
+        finally:
+            self._discard()

@@ -1,0 +1,289 @@
+"""Literature and measurement data as records: the source's tables (``db/*.csv``, packaged as
+``argyrodb/data/literature``), its reference list, and external datasets (OBELiX), with the derived
+columns computed, never typed. Every reader takes the data folder (default: the packaged one).
+
+Derived columns of a formula (:func:`formula_facts`): elements, chemical system (``Cl-I-Li-P-S``),
+amounts per formula unit, halide content F+Cl+Br+I, I/(Cl+Br+I), normalised element fractions (the
+key used to detect duplicates), formal charge per formula unit and a neutrality flag.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.chemistry import HALOGENS, HEAVY_HALIDES, format_formula, formal_charge, ordered_elements, parse_formula
+from ..core.errors import InputError
+from ..core.files import atomic_write_text, read_text_file
+from ..core.resources import literature_folder
+
+#: A formula whose formal charge is within this of zero (e per formula unit) counts as neutral;
+#: formulas print 2-3 decimals.
+NEUTRAL_TOLERANCE = 0.01
+#: Element fractions are rounded to this many decimals in the duplicate-detection key.
+FRACTION_DECIMALS = 3
+#: Columns of per-element amounts stored on every material.
+AMOUNT_COLUMNS = ("Li", "P", "S", "O", "Se", "F", "Cl", "Br", "I", "Si", "Ge", "Sn", "Sb")
+
+OBELIX_ATTRIBUTION = (
+    "F. Therrien et al., OBELiX: A Curated Dataset of Crystal Structures and Experimentally Measured Ionic "
+    "Conductivities for Lithium Solid-State Electrolytes, arXiv:2502.14234 (2025); data tag v1.2.0-data of "
+    "NRC-Mila/OBELiX"
+)
+OBELIX_LICENCE = "CC BY 4.0"
+
+
+def formula_facts(formula: dict[str, float]) -> dict:
+    """Derived, queryable facts of a formula (see the module docstring)."""
+    elements = ordered_elements(formula)
+    total = sum(formula.values())
+    heavy = sum(formula.get(x, 0.0) for x in HEAVY_HALIDES)
+    charge, unknown = formal_charge(formula)
+    fractions = {el: round(formula[el] / total, FRACTION_DECIMALS) for el in sorted(formula)}
+    facts = {
+        "formula": format_formula(formula),
+        "elements": "," + ",".join(sorted(elements)) + ",",
+        "chemical_system": "-".join(sorted(elements)),
+        "n_elements": len(elements),
+        "amounts_json": json.dumps({el: formula[el] for el in elements}),
+        "halide_total": round(sum(formula.get(x, 0.0) for x in HALOGENS), 6),
+        "i_fraction": round(formula.get("I", 0.0) / heavy, 6) if heavy > 0 else None,
+        "element_fractions_key": json.dumps(fractions, sort_keys=True),
+        "charge_per_fu": round(charge, 6),
+        "charge_neutral": int(abs(charge) <= NEUTRAL_TOLERANCE and not unknown),
+        "unknown_oxidation_states": ",".join(unknown) or None,
+    }
+    for el in AMOUNT_COLUMNS:
+        facts[el.lower()] = formula.get(el)
+    return facts
+
+
+def element_fractions(formula: dict[str, float]) -> dict[str, float]:
+    total = sum(formula.values())
+    return {el: n / total for el, n in formula.items()}
+
+
+def composition_distance(a: dict[str, float], b: dict[str, float]) -> float:
+    """Total-variation distance between two compositions' element fractions (0 = same, 1 = disjoint)."""
+    fa, fb = element_fractions(a), element_fractions(b)
+    return 0.5 * sum(abs(fa.get(el, 0.0) - fb.get(el, 0.0)) for el in set(fa) | set(fb))
+
+
+def read_csv_rows(path: Path, required: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    import io
+
+    text = read_text_file(path)
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InputError(path, f"malformed CSV: {exc}") from None
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(path, f"missing column {missing[0]!r}")
+    if not rows:
+        raise InputError(path, "no rows")
+    return rows
+
+
+def optional_float(text: str | None, source: str, what: str) -> float | None:
+    if text is None or text.strip() in ("", "-", "–"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(source, f"{what}: not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise InputError(source, f"{what}: not finite: {text!r}")
+    return value
+
+
+@dataclass
+class LiteratureRow:
+    """One Table S3 row with its provenance."""
+
+    row: int
+    material_printed: str
+    formula: dict[str, float]
+    correction_note: str | None
+    primary_phase_printed: str
+    primary_phase: str
+    process_printed: str
+    processes: list[str]
+    sigma_mS_cm: float | None
+    ccd_mA_cm2: float | None
+    anode: str
+    role: str
+    ref: str
+    own_work: bool
+    note: str | None
+
+
+def table_s3(db_dir: Path | None = None) -> list[LiteratureRow]:
+    db_dir = Path(db_dir) if db_dir is not None else literature_folder()
+    path = db_dir / "table_s3.csv"
+    out = []
+    for r in read_csv_rows(path):
+        where = f"{path.name} row {r['row']}"
+        out.append(
+            LiteratureRow(
+                row=int(r["row"]),
+                material_printed=r["material_printed"],
+                formula=parse_formula(r["formula_normalised"], source=where),
+                correction_note=r["correction_note"] or None,
+                primary_phase_printed=r["primary_phase_printed"],
+                primary_phase=r["primary_phase"],
+                process_printed=r["process_printed"],
+                processes=[p for p in r["processes"].split(";") if p],
+                sigma_mS_cm=optional_float(r["sigma_mS_cm"], where, "sigma_mS_cm"),
+                ccd_mA_cm2=optional_float(r["ccd_mA_cm2"], where, "ccd_mA_cm2"),
+                anode=r["anode"],
+                role=r["role"],
+                ref=r["ref"],
+                own_work=r["own_work"].strip().lower() == "true",
+                note=r["note"] or None,
+            )
+        )
+    return out
+
+
+def references(db_dir: Path | None = None) -> list[dict]:
+    db_dir = Path(db_dir) if db_dir is not None else literature_folder()
+    rows = read_csv_rows(db_dir / "references.csv")
+    out = []
+    for r in rows:
+        out.append({
+            "key": f"si-ref-{int(r['ref_number'])}",
+            "ref_number": int(r["ref_number"]),
+            "authors": r["authors"],
+            "title": r["title"] or None,
+            "journal": r["journal"],
+            "year": int(r["year"]),
+            "volume": r["volume"],
+            "pages": r["pages"],
+            "doi": r["doi"].strip().lower() or None,
+            "licence": None,
+            "attribution": None,
+            "provenance": f"source SI reference list, entry {int(r['ref_number'])}",
+        })
+    return out
+
+
+def source_reference(db_dir: Path | None = None) -> dict:
+    db_dir = Path(db_dir) if db_dir is not None else literature_folder()
+    import yaml
+
+    with open(db_dir / "source.yaml", encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    return {
+        "key": data["key"], "ref_number": None, "authors": data["authors"], "title": " ".join(data["title"].split()),
+        "journal": data.get("journal"), "year": data.get("year"), "volume": None, "pages": None,
+        "doi": data.get("doi"), "licence": None, "attribution": None, "provenance": data["provenance"],
+    }
+
+
+# --------------------------------------------------------------------------- OBELiX
+
+#: OBELiX "Family" values that mean argyrodite (the column is not a controlled vocabulary).
+ARGYRODITE_FAMILY_NAMES = {"argyrodite", "argyrodites"}
+
+OBELIX_COLUMNS = ("obelix_id", "formula", "reduced_composition", "true_composition", "z", "sigma_S_cm_printed",
+                  "sigma_mS_cm", "sigma_censored", "sigma_kind", "space_group_number", "a_angstrom", "family_printed",
+                  "family", "doi", "icsd_id", "licence", "attribution")
+
+
+def normalise_family(text: str | None) -> str | None:
+    if text is None:
+        return None
+    cleaned = " ".join(str(text).strip().lower().split())
+    if cleaned in ARGYRODITE_FAMILY_NAMES:
+        return "argyrodite"
+    return cleaned or None
+
+
+def _obelix_formula(row: dict, source: str) -> dict[str, float]:
+    """Per formula unit: 'True Composition' (cell contents) divided by Z (parentheses-free)."""
+    true = parse_formula(row["True Composition"], source=source)
+    z = optional_float(row.get("Z"), source, "Z")
+    if z is None:
+        z = 1.0
+    if z <= 0:
+        raise InputError(source, f"Z must be positive, got {row.get('Z')!r}")
+    return {el: round(n / z, 6) for el, n in true.items()}
+
+
+def import_obelix(csv_path: Path) -> list[dict]:
+    """Argyrodite-family rows of OBELiX's all.csv as argyrodb rows (licence and attribution on each).
+
+    Conductivity: S/cm -> mS/cm; censored values such as '<1E-10' become NULL plus the printed text in
+    ``sigma_censored``. ``sigma_kind`` is 'bulk' or 'total' when OBELiX fills those columns, else
+    'unspecified'.
+    """
+    out = []
+    required = ("ID", "Reduced Composition", "Z", "True Composition", "Ionic conductivity (S cm-1)", "Family", "DOI")
+    for index, r in enumerate(read_csv_rows(Path(csv_path), required), start=2):
+        family = normalise_family(r.get("Family"))
+        if family != "argyrodite":
+            continue
+        where = f"{Path(csv_path).name} line {index} ({r.get('ID')})"
+        printed = (r.get("Ionic conductivity (S cm-1)") or "").strip()
+        censored = printed if printed.startswith(("<", ">")) else None
+        sigma = None if censored else optional_float(printed, where, "ionic conductivity")
+        if sigma is not None and sigma <= 0:
+            censored, sigma = printed, None
+        kind = "unspecified"
+        if (r.get("IC (Bulk)") or "").strip():
+            kind = "bulk"
+        elif (r.get("IC (Total)") or "").strip():
+            kind = "total"
+        formula = _obelix_formula(r, where)
+        icsd = optional_float(r.get("ICSD ID"), where, "ICSD ID")
+        out.append({
+            "obelix_id": r["ID"],
+            "formula": format_formula(formula, decimals=6),
+            "reduced_composition": r["Reduced Composition"],
+            "true_composition": r["True Composition"],
+            "z": r.get("Z"),
+            "sigma_S_cm_printed": printed,
+            "sigma_mS_cm": None if sigma is None else sigma * 1000.0,
+            "sigma_censored": censored,
+            "sigma_kind": kind,
+            "space_group_number": r.get("Space group #"),
+            "a_angstrom": r.get("a"),
+            "family_printed": r.get("Family"),
+            "family": family,
+            "doi": (r.get("DOI") or "").strip().lower() or None,
+            "icsd_id": None if icsd is None else str(int(icsd)),
+            "licence": OBELIX_LICENCE,
+            "attribution": OBELIX_ATTRIBUTION,
+        })
+    if not out:
+        raise InputError(csv_path, "no argyrodite-family rows: is this OBELiX's all.csv?")
+    return out
+
+
+def write_obelix_rows(rows: list[dict], out_path: Path) -> Path:
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=OBELIX_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row[k] is None else row[k]) for k in OBELIX_COLUMNS})
+    return atomic_write_text(out_path, buffer.getvalue())
+
+
+def obelix_rows(db_dir: Path | None = None) -> list[dict]:
+    """The OBELiX argyrodite rows shipped in db/obelix_argyrodites.csv."""
+    db_dir = Path(db_dir) if db_dir is not None else literature_folder()
+    path = db_dir / "obelix_argyrodites.csv"
+    rows = read_csv_rows(path)
+    for r in rows:
+        for key in ("sigma_mS_cm",):
+            r[key] = optional_float(r[key], str(path), key)
+        for key in ("sigma_censored", "doi", "icsd_id"):
+            r[key] = r[key] or None
+    return rows

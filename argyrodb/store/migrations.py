@@ -1,0 +1,102 @@
+"""Schema migrations: numbered SQL files in ``store/migrations/`` (``0001_initial.sql``,
+``0002_screening.sql``, ...), applied in order by one loop.
+
+Each file's first line is ``-- NNNN: description``; the number is the schema version the file brings
+the database to, and ``schema_version`` records every version applied. A new database is every
+migration from the first; an older one gets those above its version (in one transaction); a newer one
+is refused.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from ..core.errors import InputError
+
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    sql: str
+
+
+@lru_cache(maxsize=1)
+def migrations() -> tuple[Migration, ...]:
+    """Every migration shipped with argyrodb, by version."""
+    folder = resources.files("argyrodb.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        match = _NAME.match(entry.name)
+        if not match:
+            continue
+        sql = entry.read_text(encoding="utf-8")
+        first = sql.splitlines()[0] if sql else ""
+        header = re.match(r"--\s*(\d{4}):\s*(.+)$", first)
+        if not header or int(header.group(1)) != int(match.group(1)):
+            raise RuntimeError(f"migration {entry.name} must start with '-- {match.group(1)}: description'")
+        found.append(Migration(int(match.group(1)), header.group(2).strip(), sql))
+    found.sort(key=lambda m: m.version)
+    if [m.version for m in found] != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations are not numbered 1..n: {[m.version for m in found]}")
+    return tuple(found)
+
+
+SCHEMA_VERSION = migrations()[-1].version
+
+
+def current_version(conn: sqlite3.Connection, path: str | Path) -> int:
+    """The schema version of an open database (0 for an empty one)."""
+    has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
+    if not has_table:
+        if conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+            raise InputError(path, "not an argyrodb database (no schema_version table)")
+        return 0
+    version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+    if version is None:
+        raise InputError(path, "not an argyrodb database (empty schema_version)")
+    return int(version)
+
+
+def migrate(conn: sqlite3.Connection, path: str | Path) -> int:
+    """Bring an open database to :data:`SCHEMA_VERSION` in place, in one transaction; returns the
+    version found. A database written by a newer argyrodb is refused."""
+    try:
+        version = current_version(conn, path)
+    except sqlite3.DatabaseError as exc:
+        raise InputError(path, f"not an argyrodb database ({exc})") from None
+    if version > SCHEMA_VERSION:
+        raise InputError(path, f"database schema version {version} is newer than this argyrodb's {SCHEMA_VERSION}: upgrade argyrodb")
+    pending = [m for m in migrations() if m.version > version]
+    if pending:
+        script = ["BEGIN;"]
+        for m in pending:
+            script.append(m.sql)
+            script.append("INSERT INTO schema_version (version, description) VALUES ({}, '{}');".format(
+                m.version, m.description.replace("'", "''")))
+        script.append("COMMIT;")
+        try:
+            conn.executescript("\n".join(script))
+        except sqlite3.Error:
+            conn.rollback()
+            raise
+    return version
+
+
+def migrate_file(path: str | Path) -> tuple[int, int]:
+    """Migrate the database file ``path`` in place; returns (version before, version after)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such database")
+    conn = sqlite3.connect(path)
+    try:
+        return migrate(conn, path), SCHEMA_VERSION
+    finally:
+        conn.close()

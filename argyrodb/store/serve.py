@@ -1,0 +1,65 @@
+"""Browse the database with Datasette (optional extra: pip install 'argyrodb[serve]'), read-only, on
+localhost by default, with titles and descriptions of every table and column from ``datasette.yaml``.
+
+Units are written into the column descriptions and never handed to Datasette's unit conversion, so a
+value is shown as stored (2.44 mS/cm stays 2.44 in the ``sigma_mS_cm`` column).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from ..core.errors import InputError
+from .connection import database_path
+
+
+@lru_cache(maxsize=1)
+def metadata_file() -> dict:
+    """The parsed ``store/datasette.yaml``: units and table/column descriptions."""
+    import yaml
+
+    return yaml.safe_load((resources.files("argyrodb.store") / "datasette.yaml").read_text(encoding="utf-8"))
+
+
+def column_descriptions() -> dict[str, dict[str, str]]:
+    """table -> column -> description, each with its unit in brackets where the column has one."""
+    data = metadata_file()
+    units = data["units"]
+    out: dict[str, dict[str, str]] = {}
+    for table, spec in data["tables"].items():
+        out[table] = {column: f"{text} [{units[column]}]" if column in units else text
+                      for column, text in (spec.get("columns") or {}).items()}
+    return out
+
+
+def datasette_metadata(database_name: str = "argyrodb") -> dict:
+    data = metadata_file()
+    columns = column_descriptions()
+    tables = {name: {"title": spec["title"], "description": spec["description"], "columns": columns.get(name, {})}
+              for name, spec in data["tables"].items()}
+    return {
+        "title": "argyrodb",
+        "description": "Lithium argyrodite solid electrolytes: literature, measurements, structures (read-only).",
+        "license": "project data; OBELiX rows CC BY 4.0 (see attribution column)",
+        "databases": {database_name: {"tables": tables}},
+    }
+
+
+def serve_command(db_path: str | Path | None, host: str, port: int, writable: bool) -> list[str]:
+    """The datasette command line (immutable mode unless ``writable``)."""
+    import importlib.util
+    import json
+    import sys
+    import tempfile
+
+    if importlib.util.find_spec("datasette") is None:
+        raise InputError("db serve", "Datasette is not installed: pip install 'argyrodb[serve]'")
+    path = database_path(db_path)
+    if not path.is_file():
+        raise InputError(path, "no database here: run `argyrodb db build` first")
+    meta = Path(tempfile.mkstemp(prefix="argyrodb-meta-", suffix=".json")[1])
+    meta.write_text(json.dumps(datasette_metadata(path.stem)))
+    mode = [str(path)] if writable else ["-i", str(path)]
+    return [sys.executable, "-m", "datasette", "serve", *mode, "--host", host, "--port", str(port), "--metadata", str(meta)]

@@ -1,0 +1,89 @@
+"""`argyrodb db ...` as a user runs it, including Datasette on localhost."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from argyrodb_testing import run
+
+
+def test_db_query_formats(db_path):
+    result = run("db", "query", "--db", str(db_path), "--dataset", "table_s3", "--anode", "In", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert [r["dataset_row"] for r in payload] == [16]
+    result = run("db", "query", "--db", str(db_path), "--dataset", "table_s3", "--role", "Interlayer", "--format", "csv")
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("measurement_id,dataset,dataset_row") and len(lines) == 3
+
+
+def test_db_sql_refuses_writes(db_path):
+    result = run("db", "sql", "--db", str(db_path), "DELETE FROM milling")
+    assert result.returncode == 2
+    assert "read-only" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    result = run("db", "sql", "--db", str(db_path), "SELECT COUNT(*) AS n FROM table_s3", "--format", "json")
+    assert json.loads(result.stdout) == [{"n": 16}]
+
+
+def test_db_compare_json(db_path):
+    result = run("db", "compare", "Li5.6PS4.6Cl0.8I0.6", "--db", str(db_path), "--dataset", "table_s3", "--json")
+    payload = json.loads(result.stdout)
+    assert payload["sigma_rank"] == 8 and payload["ccd_rank"] == 4
+    assert payload["nearest"][0]["formula"] == "Li6PS5Cl0.7I0.3"
+
+
+def test_db_export_and_plot(db_path, tmp_path):
+    result = run("db", "export", "--db", str(db_path), "--out", str(tmp_path / "x"), "--optimade")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "x" / "table_s3.csv").read_text().count("\n") == 17
+    assert json.loads((tmp_path / "x" / "structures.optimade.json").read_text())["meta"]["data_returned"] == 4
+    png = tmp_path / "lit.png"
+    assert run("db", "plot", "--db", str(db_path), "--out", str(png)).returncode == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_missing_database_is_a_clean_error(tmp_path):
+    result = run("db", "query", "--db", str(tmp_path / "none.sqlite"))
+    assert result.returncode == 2 and "run `argyrodb db build` first" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_db_serve_with_datasette(db_path):
+    pytest.importorskip("datasette")
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "argyrodb", "db", "serve", "--db", str(db_path), "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}/{db_path.stem}/table_s3.json?_shape=array"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    data = json.loads(response.read())
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.3)
+        assert [row["row"] for row in data] == list(range(1, 17))
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/metadata.json", timeout=5) as response:
+            meta = json.loads(response.read())
+        tables = meta["databases"][db_path.stem]["tables"]
+        assert tables["table_s3"]["title"] == "Table S3 of the source"
+        assert tables["measurements"]["columns"]["sigma_mS_cm"].endswith("[mS/cm]")
+        assert "ITA setting" in tables["structure_sites"]["columns"]["wyckoff"]
+        assert tables["table_s3"]["columns"]["ccd_mA_cm2"].startswith("critical current density")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

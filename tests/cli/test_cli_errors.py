@@ -1,0 +1,105 @@
+"""Bad input from the command line: one line, exit status 2, nothing half-written."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from argyrodb_testing import DATA, structure
+
+
+def _cli(*args):
+    from argyrodb_testing import run
+
+    return run(*args)
+
+
+def test_multiline_texts_still_give_readable_cifs(tmp_path):
+    import gemmi
+
+    text = structure("Li6PS5Cl").read_text().replace("name: Li6PS5Cl", "name: |-\n  Li6PS5Cl\n  second line")
+    text = text.replace("  note: >-\n    9.84988 A, Rao & Adams 2011 (ICSD 142473), room temperature",
+                        "  note: |-\n    9.84988 A, Rao & Adams 2011 (ICSD 142473),\n    room temperature")
+    source = tmp_path / "multi.yaml"
+    source.write_text(text)
+    out = tmp_path / "multi.cif"
+    assert _cli("build", str(source), "--cif", str(out)).returncode == 0
+    assert gemmi.read_small_structure(str(out)).spacegroup.number == 216
+
+
+def test_no_partial_outputs(tmp_path):
+    csv = tmp_path / "p.csv"
+    result = _cli("xrd", str(structure("Li6PS5Cl")), "--csv", str(csv), "--plot", str(tmp_path / "missing" / "p.png"))
+    assert result.returncode == 2 and not csv.exists()
+    result = _cli("approximants", "Li6PS5Cl", "-n", "1", "--candidates", "2", "--format", "poscar,xyz", "--out", str(tmp_path / "ap"))
+    assert result.returncode == 2 and "unknown format 'xyz'" in result.stderr and not (tmp_path / "ap").exists()
+
+
+def test_export_is_all_or_nothing(db_path, tmp_path):
+    import shutil
+
+    old = tmp_path / "old.sqlite"
+    shutil.copy(db_path, old)
+    with sqlite3.connect(old) as conn:
+        conn.execute("DROP TABLE eis_fits")
+    result = _cli("db", "export", "--db", str(old), "--out", str(tmp_path / "exp"))
+    assert result.returncode == 2 and not (tmp_path / "exp").exists()
+
+
+def test_obelix_import_refuses_wrong_files_and_keeps_the_target(tmp_path):
+    target = tmp_path / "ob.csv"
+    target.write_text("kept\n")
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("foo,bar\n1,2\n")
+    result = _cli("db", "import-obelix", str(wrong), "--out", str(target))
+    assert result.returncode == 2 and "missing column 'ID'" in result.stderr and target.read_text() == "kept\n"
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"ID,Family\n\xe9,x\n")
+    assert "not UTF-8" in _cli("db", "import-obelix", str(latin), "--out", str(target)).stderr
+    sample = DATA / "obelix_sample.csv"
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + sample.read_bytes())
+    assert _cli("db", "import-obelix", str(bom), "--out", str(target)).returncode == 0
+    zero = tmp_path / "z0.csv"
+    zero.write_text(sample.read_text().replace(",4,Li24.0P4.0S20.0Cl4.0,", ",0,Li24.0P4.0S20.0Cl4.0,", 1))
+    assert "Z must be positive" in _cli("db", "import-obelix", str(zero), "--out", str(target)).stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["calc", "ccd", "--step", "1", "--max", "0.5"], "below one step"),
+    (["calc", "gforce", "--table", "nan:800:50"], "START <= STOP"),
+    (["calc", "gforce", "--table", "550:inf:50"], "STEP"),
+    (["db", "compare", "Li0"], "no atoms"),
+    (["db", "compare", "Li6PS5Cl", "--nearest", "-3"], "at least 1"),
+    (["db", "compare", "Li6PS5Cl", "--sigma", "-1"], "must be positive"),
+    (["xrd", str(structure("Li6PS5Cl")), "--caglioti", "-1", "-1", "-1"], "no positive FWHM"),
+    (["build", str(structure("Li6PS5Cl")), "--cif", "x.cif", "--cif-dir", "d"], "not both"),
+])
+def test_more_bad_input_gets_one_line_and_exit_2(args, message):
+    result = _cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_gforce_table_stops_at_stop():
+    import json
+
+    rows = json.loads(_cli("calc", "gforce", "--table", "550:800:300", "--json").stdout)
+    assert [r["rpm"] for r in rows] == [550]
+
+
+def test_non_utf8_inputs_and_zero_patterns(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"temperature_K,sigma_S_cm\n300,\xff\n")
+    assert "not UTF-8" in _cli("calc", "arrhenius", str(bad)).stderr
+    zero = tmp_path / "zero.xy"
+    zero.write_text("\n".join(f"{10 + 0.1 * i:.1f} 0" for i in range(100)))
+    result = _cli("xrd", str(structure("Li6PS5Cl")), "--two-theta", "10", "19", "--measured", str(zero), "--json")
+    assert result.returncode == 2 and "R_wp is undefined" in result.stderr
+
+
+def test_duplicate_cif_targets_are_refused(tmp_path):
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(structure("Li6PS5Cl").read_text())
+    result = _cli("build", str(structure("Li6PS5Cl")), str(copy), "--cif-dir", str(tmp_path / "d"))
+    assert result.returncode == 2 and "same structure name" in result.stderr and not (tmp_path / "d").exists()

@@ -1,0 +1,100 @@
+"""`argyrodb build` and `density` as a user runs them: exit codes, one-line errors, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from argyrodb_testing import LMA, MINIMAL_CIF, run
+
+BUILD_KEYS = {"name", "nominal_formula", "formula_per_fu", "space_group_number", "a_angstrom", "a_source",
+              "density_g_cm3", "charge_per_fu", "problems"}
+
+
+def test_build_json(tmp_path):
+    out = tmp_path / "lma.cif"
+    result = run("build", str(LMA), "--json", "--cif", str(out))
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert BUILD_KEYS <= set(payload)
+    assert payload["space_group_number"] == 216
+    assert payload["formula_per_fu"]["Li"] == pytest.approx(6.5388, abs=1e-4)
+    assert payload["charge_per_fu"] == pytest.approx(1.2241, abs=1e-4)
+    assert {"site", "kind", "severity", "message"} <= set(payload["problems"][0])
+    assert any(p["kind"] == "wyckoff_mismatch" and p["site"] == "S3" for p in payload["problems"])
+    assert out.exists() and "data_LMA-Cl0.8I0.6" in out.read_text()
+
+
+def test_build_text_report_and_a_override():
+    result = run("build", str(LMA), "--a", "9.95")
+    assert result.returncode == 0
+    assert "9.95000 A  [given by the user]" in result.stdout
+    assert "[wyckoff_mismatch] S3: reported '4c'" in result.stdout
+
+
+def test_density_json():
+    result = run("density", "Li6PS5Cl", "--a", "9.859", "--json")
+    payload = json.loads(result.stdout)
+    assert payload["density_g_cm3"] == pytest.approx(1.860, abs=6e-4)
+    assert payload["molar_volume_cm3_mol"] == pytest.approx(6.02214076e23 * (9.859e-8) ** 3 / 4)
+    result = run("density", str(LMA), "--json")
+    payload = json.loads(result.stdout)
+    assert {"density_g_cm3", "molar_volume_cm3_mol", "nominal_density_g_cm3"} <= set(payload)
+
+
+def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    lma = LMA.read_text()
+    cases = {
+        "malformed": ("bad.yaml", "name: [unclosed\n", "malformed YAML"),
+        "unknown_element": ("elem.yaml", lma.replace("[P1, P, 4b", "[P1, Pq, 4b"), "unknown element 'Pq'"),
+        "occupancy": ("occ.yaml", lma.replace("0.0148, 0.5252,", "0.0148, 1.3,"), "occupancy 1.3 outside [0, 1]"),
+        "non_cubic": ("cell.cif", MINIMAL_CIF.replace("_cell_length_c 9.8499(3)", "_cell_length_c 12.0"), "non-cubic cell"),
+        "missing_column": ("col.yaml", lma.replace(", occupancy, b_iso", ", b_iso"), "missing site column 'occupancy'"),
+        "over_filled": ("over.yaml", lma.replace("0.0000, 0.4268,", "0.0000, 0.6268,"), "occupancy_sum_excess"),
+    }
+    out = {}
+    for key, (name, text, message) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        out[key] = (path, message)
+    return out
+
+
+@pytest.mark.parametrize("case", ["malformed", "unknown_element", "occupancy", "non_cubic", "missing_column", "over_filled"])
+def test_bad_input_one_line_exit_2_no_output(tmp_path, case):
+    path, message = _bad_inputs(tmp_path)[case]
+    out = tmp_path / "out.cif"
+    result = run("build", str(path), "--cif", str(out))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(path) in lines[0] and message in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not out.exists()
+    assert not any(p.name.startswith(".out.cif") for p in tmp_path.iterdir())  # no temp file left
+
+
+def test_one_bad_file_writes_nothing_for_the_others(tmp_path):
+    path, _ = _bad_inputs(tmp_path)["over_filled"]
+    out_dir = tmp_path / "cifs"
+    result = run("build", str(LMA), str(path), "--cif-dir", str(out_dir))
+    assert result.returncode == 2
+    assert not out_dir.exists() or not any(out_dir.iterdir())
+
+
+def test_cif_dir_names_stay_inside(tmp_path):
+    text = LMA.read_text().replace("name: LMA-Cl0.8I0.6", "name: ../../escape")
+    path = tmp_path / "evil.yaml"
+    path.write_text(text)
+    out_dir = tmp_path / "a" / "b"
+    result = run("build", str(path), "--cif-dir", str(out_dir))
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in out_dir.iterdir()] == ["escape.cif"]
+    assert not (tmp_path / "escape.cif").exists()
+
+
+def test_help_lists_commands():
+    result = run("--help")
+    assert result.returncode == 0
+    assert "build" in result.stdout and "density" in result.stdout

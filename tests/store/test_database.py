@@ -1,0 +1,248 @@
+"""The database: Table S3 row for row, every filter with its exact rows, idempotency, atomicity,
+read-only SQL, charge flags, OBELiX import and duplicate detection, structures and XRD peaks."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from argyrodb_testing import DATA, LMA, REPO
+
+from argyrodb.api import build_database
+from argyrodb.core.errors import InputError
+from argyrodb.store.queries import (
+    MeasurementFilter,
+    compare,
+    query_measurements,
+    run_sql,
+)
+
+DB_DIR = REPO / "db"
+
+
+def rows(db_path, **filters):
+    frame = query_measurements(MeasurementFilter(dataset="table_s3", **filters), db_path=db_path)
+    return sorted(frame["dataset_row"].tolist())
+
+
+def test_table_s3_view_row_for_row(db_path):
+    table = run_sql("SELECT * FROM table_s3", db_path)
+    assert table["row"].tolist() == list(range(1, 17))
+    assert table["material"].tolist()[:3] == ["Li5.6PS4.6Cl0.8I0.6", "Li5.6PS4.6I1.4", "Li6.6P0.8Sn0.2S5I0.6Cl0.4"]
+    assert table["material"][11] == "Li6PSCl0.7I0.3"  # as printed ...
+    assert table["formula_normalised"][11] == "Li6PS5Cl0.7I0.3"  # ... and corrected, with a note
+    assert "lost the S subscript" in table["correction_note"][11]
+    assert table["ref"].tolist() == ["This work"] + [str(n) for n in range(6, 21)]
+    assert table["sigma_mS_cm"].tolist() == [2.44, 2.04, 0.96, 0.35, 0.35, 0.31, 0.21, 11.49, 10.45, 5.7, 3.78, 2.33, 5.9, 5.9, 3.08, 1.0]
+    ccd = table["ccd_mA_cm2"].tolist()
+    assert [c for c in ccd if c == c] == [1.6, 0.8, 1.35, 1.74, 1.65, 21.0, 1.0, 1.4]
+    assert {"material", "primary_phase", "process", "sigma_mS_cm", "ccd_mA_cm2", "anode", "role", "ref"} <= set(table.columns)
+
+
+def test_charge_flags_on_non_neutral_formulas(db_path):
+    table = run_sql("SELECT row, charge_per_fu FROM table_s3 WHERE charge_neutral = 0", db_path)
+    assert dict(zip(table["row"], table["charge_per_fu"])) == pytest.approx(
+        {3: 0.4, 5: 1.003, 10: -0.6, 13: -0.25, 16: -1.0}, abs=1e-9)
+
+
+@pytest.mark.parametrize("filters, expected", [
+    ({}, list(range(1, 17))),
+    ({"contains": ["I"]}, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16]),  # row 11 is Li6PS4.8O0.2Cl + I2
+    ({"contains": ["Cl", "I"]}, [1, 3, 8, 9, 10, 12, 15]),
+    ({"excludes": ["Sn"], "contains": ["I"], "primary_phase": "Li6PS5I"}, [1, 2, 4, 6, 7]),
+    ({"primary_phase": "Li6PS5Cl"}, [8, 9, 10, 11, 12]),
+    ({"process": "HT"}, [5, 8, 9, 10, 11, 12, 13, 14, 15, 16]),
+    ({"process": "SS"}, [4]),
+    ({"process": "mm"}, [1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]),
+    ({"anode": "Li-In"}, [3, 6, 7, 10, 12, 14]),
+    ({"anode": "In"}, [16]),
+    ({"role": "Interlayer"}, [2, 5]),
+    ({"sigma_min": 2.0, "sigma_max": 6.0}, [1, 2, 10, 11, 12, 13, 14, 15]),
+    ({"ccd_min": 1.5}, [1, 9, 10, 11]),
+    ({"ccd_max": 1.0}, [3, 13]),
+    ({"i_fraction_min": 0.3, "i_fraction_max": 0.5}, [1, 12, 14, 15]),
+    ({"charge_neutral": False}, [3, 5, 10, 13, 16]),
+    ({"text": "Li7P2S8"}, [14, 15]),
+    ({"text": "Rajagopal"}, [13, 16]),
+])
+def test_every_filter_gives_the_exact_rows(db_path, filters, expected):
+    assert rows(db_path, **filters) == expected
+
+
+def test_sort_and_limit(db_path):
+    frame = query_measurements(MeasurementFilter(dataset="table_s3"), sort="-sigma_mS_cm", limit=3, db_path=db_path)
+    assert frame["dataset_row"].tolist() == [8, 9, 13]
+    with pytest.raises(InputError, match="cannot sort by"):
+        query_measurements(sort="sigma; DROP TABLE x", db_path=db_path)
+
+
+def test_bad_filters(db_path):
+    with pytest.raises(InputError, match="unknown element 'Xx'"):
+        rows(db_path, contains=["Xx"])
+    with pytest.raises(InputError, match="unknown process"):
+        rows(db_path, process="CVD")
+
+
+def test_filter_values_are_parameters_not_sql(db_path):
+    assert rows(db_path, anode="Li' OR '1'='1") == []
+
+
+def test_structure_queries_in_plain_sql(db_path):
+    cl_rich = run_sql("SELECT DISTINCT s.name FROM structures s JOIN structure_sites t ON t.structure_id = s.id "
+                      "WHERE t.element = 'Cl' AND t.wyckoff IN ('4c', '4d') AND t.occupancy >= 0.4", db_path)
+    assert cl_rich["name"].tolist() == ["Li6PS5Cl"]
+    mixed = run_sql("SELECT s.name FROM structures s JOIN materials m ON m.id = s.material_id "
+                    "WHERE m.i_fraction BETWEEN 0.3 AND 0.5", db_path)
+    assert mixed["name"].tolist() == ["LMA-Cl0.8I0.6"]
+    lma = run_sql("SELECT * FROM structures WHERE name = 'LMA-Cl0.8I0.6'", db_path).iloc[0]
+    assert lma["space_group_number"] == 216 and lma["n_errors"] == 0 and lma["n_warnings"] == 11
+    assert "Vegard" in lma["a_source"]
+    printed = run_sql("SELECT label, wyckoff_printed, wyckoff FROM structure_sites WHERE wyckoff_printed != wyckoff", db_path)
+    assert sorted(printed["label"]) == ["Cl2", "I2", "S3"]
+
+
+def test_xrd_peaks_stored(db_path):
+    peaks = run_sql("SELECT s.name, p.hkl, p.intensity_rel FROM xrd_peaks p JOIN xrd_patterns x ON x.id = p.pattern_id "
+                    "JOIN structures s ON s.id = x.structure_id WHERE p.intensity_rel > 99.999 ORDER BY s.name", db_path)
+    assert dict(zip(peaks["name"], peaks["hkl"]))["LMA-Cl0.8I0.6"] == "220"
+    assert len(peaks) == 4
+
+
+def test_derived_columns(db_path):
+    row = run_sql("SELECT * FROM materials WHERE formula = 'Li5.6PS4.6Cl0.8I0.6'", db_path).iloc[0]
+    assert row["chemical_system"] == "Cl-I-Li-P-S"
+    assert row["halide_total"] == pytest.approx(1.4)
+    assert row["i_fraction"] == pytest.approx(0.6 / 1.4, abs=1e-6)
+    assert row["li"] == 5.6 and row["charge_neutral"] == 1
+
+
+def test_eis_milling_conditions(db_path):
+    assert run_sql("SELECT COUNT(*) AS n FROM eis_fits", db_path)["n"][0] == 40
+    low = run_sql("SELECT sample, cycle, element, cpe_p FROM eis_fits WHERE cpe_p < 0.5 ORDER BY cpe_p", db_path)
+    assert low["cpe_p"].tolist()[:2] == [0.420, 0.448]  # below the stated 0.5 bound: left for the audit
+    milling = run_sql("SELECT rpm, gforce_printed FROM milling ORDER BY row", db_path)
+    assert milling["rpm"].tolist() == [550, 600, 650, 700, 750, 800]
+    assert run_sql("SELECT value FROM conditions WHERE quantity = 'batch mass'", db_path)["value"][0] == 6.75
+
+
+def test_compare_ranks_the_source_material(db_path):
+    result = compare("Li5.6PS4.6Cl0.8I0.6", dataset="table_s3", db_path=db_path)
+    assert (result["sigma_mS_cm"], result["ccd_mA_cm2"]) == (2.44, 1.6)
+    assert (result["sigma_rank"], result["sigma_of"]) == (8, 16)  # 7 of the other 15 rows are higher
+    assert (result["ccd_rank"], result["ccd_of"]) == (4, 8)  # above it: 1.74, 1.65, 21
+    assert result["nearest"]["formula"][0] == "Li6PS5Cl0.7I0.3"
+    given = compare(str(LMA), sigma_mS_cm=20.0, dataset="table_s3", db_path=db_path)
+    assert given["sigma_rank"] == 1
+
+
+def test_read_only_sql(db_path):
+    with pytest.raises(InputError, match="read-only"):
+        run_sql("INSERT INTO sources (key, provenance) VALUES ('x', 'y')", db_path)
+    with pytest.raises(InputError, match="read-only"):
+        run_sql("DROP TABLE milling", db_path)
+    assert run_sql("SELECT COUNT(*) AS n FROM milling", db_path)["n"][0] == 6
+
+
+def test_runaway_query_is_interrupted(db_path):
+    with pytest.raises(InputError, match="interrupted after 0.5 s"):
+        run_sql("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT MAX(x) FROM c", db_path, timeout_s=0.5)
+
+
+def _dump(path: Path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+def test_build_is_idempotent(tmp_path):
+    first, second = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+    build_database(first, show_progress=False)
+    build_database(second, show_progress=False)
+    assert _dump(first) == _dump(second)
+
+
+def test_failed_build_keeps_the_old_database(tmp_path):
+    target = tmp_path / "argyrodb.sqlite"
+    build_database(target, show_progress=False)
+    before = hashlib.sha256(target.read_bytes()).hexdigest()
+    broken = tmp_path / "db"
+    shutil.copytree(DB_DIR, broken, ignore=shutil.ignore_patterns("*.sqlite*"))
+    text = (broken / "table_s3.csv").read_text().replace(",2.04,", ",-2.04,")  # sigma < 0 violates a CHECK
+    (broken / "table_s3.csv").write_text(text)
+    with pytest.raises(sqlite3.IntegrityError):
+        build_database(target, literature_dir=broken, show_progress=False)
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_obelix_import_maps_censoring_family_and_attribution():
+    from argyrodb.store.literature import OBELIX_LICENCE, import_obelix
+
+    imported = {r["obelix_id"]: r for r in import_obelix(DATA / "obelix_sample.csv")}
+    assert set(imported) == {"122", "ywe", "p9u", "z16", "syn1", "syn2"}  # jqc is not an argyrodite
+    assert imported["syn1"]["sigma_mS_cm"] is None and imported["syn1"]["sigma_censored"] == "<1E-10"
+    assert imported["122"]["sigma_mS_cm"] == pytest.approx(2.05)
+    assert imported["z16"]["formula"] == "Li6PS4.9Se0.1Br"  # from True Composition / Z, not the bracketed string
+    assert {r["family"] for r in imported.values()} == {"argyrodite"}
+    assert imported["syn2"]["sigma_kind"] == "bulk"
+    assert all(r["licence"] == OBELIX_LICENCE and "Therrien" in r["attribution"] for r in imported.values())
+
+
+def test_duplicates_detected_by_fractions_and_doi(tmp_path):
+    from argyrodb.store.literature import import_obelix, write_obelix_rows
+
+    data = tmp_path / "db"
+    shutil.copytree(DB_DIR, data, ignore=shutil.ignore_patterns("*.sqlite*"))
+    write_obelix_rows(import_obelix(DATA / "obelix_sample.csv"), data / "obelix_argyrodites.csv")
+    refs = (data / "references.csv").read_text().splitlines()
+    refs[11] = refs[11].rstrip(",") + ",10.9999/synthetic.dup"  # give ref 11 (Li6PS5I, row 7) a DOI
+    (data / "references.csv").write_text("\n".join(refs) + "\n")
+    path = tmp_path / "dup.sqlite"
+    counts = build_database(path, literature_dir=data, show_progress=False)
+    assert counts["obelix_duplicates_of_table_s3"] == 1
+    dup = run_sql("SELECT dataset_id, duplicate_of FROM measurements WHERE duplicate_of IS NOT NULL", path)
+    table_s3_row7 = run_sql("SELECT id FROM measurements WHERE dataset = 'table_s3' AND dataset_row = 7", path)["id"][0]
+    assert dup["dataset_id"].tolist() == ["syn2"] and dup["duplicate_of"][0] == table_s3_row7
+    # same formula (Li6PS5I) but another DOI: a second measurement, not a duplicate
+    others = run_sql("SELECT dataset_id FROM measurements_full WHERE formula = 'Li6PS5I' AND duplicate_of IS NULL ORDER BY dataset_id", path)
+    assert "ywe" in others["dataset_id"].tolist() and "p9u" in others["dataset_id"].tolist()
+    assert len(query_measurements(MeasurementFilter(dataset="obelix"), db_path=path)) == 5
+    assert len(query_measurements(MeasurementFilter(dataset="obelix", include_duplicates=True), db_path=path)) == 6
+
+
+def test_optimade_export_validates(db_path, tmp_path):
+    import json
+
+    from optimade.models import StructureResource
+
+    from argyrodb.store.export import export_optimade
+
+    out = export_optimade(tmp_path / "s.json", db_path)
+    entries = json.loads(out.read_text())["data"]
+    assert len(entries) == 4
+    for entry in entries:
+        StructureResource(**entry)
+        assert entry["attributes"]["structure_features"] == ["disorder"]
+    lma = next(e for e in entries if e["id"] == "argyrodb-LMA-Cl0.8I0.6")["attributes"]
+    assert lma["_argyrodb_sigma_ms_cm"] == 2.44 and lma["_argyrodb_ccd_ma_cm2"] == 1.6
+    li1 = next(s for s in lma["species"] if s["name"] == "Li1")
+    assert li1["chemical_symbols"] == ["Li", "vacancy"] and li1["concentration"] == pytest.approx([0.5252, 0.4748])
+
+
+def test_optimade_positions_match_the_analysed_structure(db_path, tmp_path, lma):
+    """The export rebuilds the cell from the stored site rows (no CIF parsing): same sites as pymatgen's."""
+
+    import numpy as np
+
+    from argyrodb.store.export import optimade_entries
+
+    entry = next(e for e in optimade_entries(db_path) if e["id"] == "argyrodb-LMA-Cl0.8I0.6")["attributes"]
+    ours = np.array(sorted(map(tuple, np.round(np.array(entry["cartesian_site_positions"]), 6))))
+    theirs = np.array(sorted(map(tuple, np.round(lma.pymatgen.cart_coords, 6))))
+    assert entry["nsites"] == len(lma.pymatgen) == sum(p.multiplicity for p in lma.positions)
+    assert np.allclose(ours, theirs, atol=1e-5)

@@ -1,0 +1,170 @@
+"""Database faults and safety: killed builds, concurrent writers, schema versions, read-only SQL, paths."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from argyrodb_testing import run
+
+from argyrodb.api import build_database
+from argyrodb.core.errors import InputError
+from argyrodb.store.connection import ReadOnlyDatabase
+from argyrodb.store.migrations import SCHEMA_VERSION
+
+HEAVY = ("pymatgen", "numpy", "pandas", "scipy", "matplotlib", "gemmi", "spglib", "ase", "xraydb", "impedance")
+
+
+@pytest.fixture
+def fresh_db(tmp_path):
+    path = tmp_path / "argyrodb.sqlite"
+    build_database(path, show_progress=False)
+    return path
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_killed_build_leaves_the_old_database(fresh_db):
+    before = _sha(fresh_db)
+    process = subprocess.Popen([sys.executable, "-m", "argyrodb", "db", "build", "--db", str(fresh_db), "--quiet"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(fresh_db.parent.glob(f".{fresh_db.name}.*.tmp")):
+        time.sleep(0.01)
+    time.sleep(0.3)  # let it write into the temporary file
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert _sha(fresh_db) == before
+    with sqlite3.connect(fresh_db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert run("db", "build", "--db", str(fresh_db), "--quiet").returncode == 0
+
+
+def test_concurrent_screens_and_readers_lose_no_rows(fresh_db):
+    families = [("Li5.6PS4.6Cl1.4-xIx", "0:1.4:0.002"), ("Li5.6PS4.6Cl1.4-xBrx", "0:1.4:0.002"), ("Li5.6PS4.6Br1.4-xIx", "0:1.4:0.002")]
+    writers = [subprocess.Popen([sys.executable, "-m", "argyrodb", "screen", family, "--x", grid, "--db", str(fresh_db), "--quiet", "--no-peaks"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for family, grid in families]
+    reader = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from argyrodb.store.queries import run_sql\n"
+        "n = 0\n"
+        "end = time.monotonic() + 8\n"
+        "while time.monotonic() < end:\n"
+        "    run_sql('SELECT COUNT(*) FROM screen_results', sys.argv[1]); n += 1\n"
+        "print(n)\n"), str(fresh_db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outputs = [w.communicate(timeout=300) for w in writers]
+    reads, reader_err = reader.communicate(timeout=120)
+    assert all(w.returncode == 0 for w in writers), [o[1] for o in outputs]
+    assert reader.returncode == 0, reader_err
+    assert int(reads) > 5
+    with sqlite3.connect(fresh_db) as conn:
+        counts = conn.execute("SELECT r.family, r.n_points, COUNT(s.idx) FROM screen_runs r JOIN screen_results s ON s.run_id = r.id GROUP BY r.id").fetchall()
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert len(counts) == 3 and all(n == stored == 701 for _, n, stored in counts)
+
+
+def test_newer_schema_is_refused_and_older_is_migrated(fresh_db, tmp_path):
+    newer = tmp_path / "newer.sqlite"
+    shutil.copy(fresh_db, newer)
+    with sqlite3.connect(newer) as conn:
+        conn.execute("INSERT INTO schema_version VALUES (99, 'from the future')")
+    with pytest.raises(InputError, match="newer than this argyrodb"):
+        ReadOnlyDatabase(newer)
+    result = run("screen", "Li6PS5Cl", "--formulas", str(_formulas(tmp_path)), "--db", str(newer), "--quiet")
+    assert result.returncode == 2 and "newer than this argyrodb" in result.stderr
+
+    older = tmp_path / "older.sqlite"
+    shutil.copy(fresh_db, older)
+    with sqlite3.connect(older) as conn:
+        conn.executescript("DROP TABLE screen_peaks; DROP TABLE screen_results; DROP TABLE screen_runs; "
+                           "ALTER TABLE milling DROP COLUMN gforce_computed; DELETE FROM schema_version WHERE version = 2;")
+    with pytest.raises(InputError, match="run `argyrodb db migrate`"):
+        ReadOnlyDatabase(older)
+    result = run("db", "migrate", "--db", str(older))
+    assert result.returncode == 0 and f"schema version 1 -> {SCHEMA_VERSION}" in result.stdout
+    with ReadOnlyDatabase(older) as db:
+        assert db.execute("SELECT COUNT(*) FROM table_s3")[1][0][0] == 16
+    assert run("screen", "x", "--formulas", str(_formulas(tmp_path)), "--db", str(older), "--quiet").returncode == 0
+
+
+def _formulas(tmp_path: Path) -> Path:
+    path = tmp_path / "formulas.txt"
+    path.write_text("Li6PS5Cl\nLi6PS5I\n")
+    return path
+
+
+def test_sql_cannot_write_even_through_pragmas_or_attach(fresh_db, tmp_path):
+    from argyrodb.store.queries import run_sql
+
+    for statement in ("UPDATE materials SET formula = 'x'", "PRAGMA query_only = OFF; DELETE FROM milling",
+                      f"ATTACH DATABASE '{tmp_path / 'evil.sqlite'}' AS evil", "CREATE TABLE t (x)", "PRAGMA query_only = OFF",
+                      "BEGIN", "VACUUM"):
+        with pytest.raises(InputError):
+            run_sql(statement, fresh_db)
+    assert not (tmp_path / "evil.sqlite").exists()
+    assert run_sql("SELECT COUNT(*) AS n FROM milling", fresh_db)["n"][0] == 6
+
+
+def test_serve_binds_localhost_read_only_by_default(fresh_db):
+    pytest.importorskip("datasette")
+    from argyrodb.store.serve import serve_command
+
+    command = serve_command(fresh_db, "127.0.0.1", 8001, writable=False)
+    assert command[command.index("--host") + 1] == "127.0.0.1" and "-i" in command
+    assert "-i" not in serve_command(fresh_db, "127.0.0.1", 8001, writable=True)
+    result = run("db", "serve", "--help")
+    assert "default: 127.0.0.1" in result.stdout
+
+
+def test_rebuild_during_a_running_screen_keeps_every_row(tmp_path):
+    db = tmp_path / "race.sqlite"
+    build_database(db, show_progress=False)
+    command = [sys.executable, "-m", "argyrodb", "screen", "Li5.6PS4.6Cl1.4-xIx", "--x", "0:1.4:0.0005", "--db", str(db), "--quiet", "--no-peaks"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db, timeout=30) as conn:
+            if conn.execute("SELECT name FROM sqlite_master WHERE name = 'screen_results'").fetchone() and \
+                    conn.execute("SELECT COUNT(*) FROM screen_results").fetchone()[0] > 0:
+                break
+        time.sleep(0.05)
+    build_database(db, show_progress=False)  # while the screen goes on writing
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT COUNT(*) FROM screen_results").fetchone()[0] == 2801
+        assert conn.execute("SELECT COUNT(*) FROM table_s3").fetchone()[0] == 16
+
+
+@pytest.mark.parametrize("folder", ["run #1", "what?", "pct%41"])
+def test_read_only_open_of_paths_with_uri_characters(tmp_path, folder):
+    target = tmp_path / folder / "argyrodb.sqlite"
+    target.parent.mkdir()
+    build_database(target, show_progress=False)
+    with ReadOnlyDatabase(target) as db:
+        assert db.execute("SELECT COUNT(*) FROM table_s3")[1][0][0] == 16
+    assert sorted(p.name for p in target.parent.iterdir()) == ["argyrodb.sqlite", "argyrodb.sqlite.lock"]
+
+
+def test_schema_reading_pragmas_and_short_text(db_path):
+    from argyrodb.store.queries import MeasurementFilter, query_measurements, run_sql
+
+    assert "sigma_mS_cm" in run_sql("SELECT name FROM pragma_table_info('measurements')", db_path)["name"].tolist()
+    assert len(run_sql("PRAGMA index_list(measurements)", db_path)) >= 6
+    with pytest.raises(InputError):
+        run_sql("PRAGMA schema_version = 5", db_path)
+    with pytest.raises(InputError):
+        run_sql("SELECT length(randomblob(999999999))", db_path)
+    rows = query_measurements(MeasurementFilter(dataset="table_s3", text="Br"), db_path=db_path)
+    assert sorted(rows["dataset_row"]) == [14]
