@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from argyrodb_testing import REPO
 
 PACKAGE = REPO / "argyrodb"
@@ -102,9 +101,10 @@ def test_library_errors_name_parameters_not_flags():
 
 
 def test_python_callers_hear_parameters_and_the_cli_its_flags():
+    from argyrodb_testing import run
+
     from argyrodb.core.errors import ParameterError
     from argyrodb.physics.calculators import milling_gforce
-    from argyrodb_testing import run
 
     with pytest.raises(ParameterError) as info:
         milling_gforce(-1, 0.089)

@@ -40,7 +40,7 @@ def read(source, name: str | None = None) -> Refinement:
     ``Structure`` or an ASE ``Atoms``. ``name`` overrides the name of an in-memory structure."""
     if isinstance(source, (str, Path)):
         return read_file(source)
-    if hasattr(source, "lattice") and hasattr(source, "frac_coords") and hasattr(source, "species"):
+    if hasattr(source, "lattice") and hasattr(source, "frac_coords") and hasattr(source, "sites"):
         return refinement_from_pymatgen(source, name=name)
     if hasattr(source, "get_scaled_positions") and hasattr(source, "cell"):
         return refinement_from_ase(source, name=name)

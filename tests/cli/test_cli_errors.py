@@ -103,3 +103,28 @@ def test_duplicate_cif_targets_are_refused(tmp_path):
     copy.write_text(structure("Li6PS5Cl").read_text())
     result = _cli("build", str(structure("Li6PS5Cl")), str(copy), "--cif-dir", str(tmp_path / "d"))
     assert result.returncode == 2 and "same structure name" in result.stderr and not (tmp_path / "d").exists()
+
+
+def _cases():
+    import yaml
+    from argyrodb_testing import DATA
+
+    return yaml.safe_load((DATA / "bad_inputs" / "cases.yaml").read_text())
+
+
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: f"{c['args'][0]}-{c['file']}")
+def test_bad_input_files_get_one_line_exit_2_and_no_output(case, tmp_path):
+    """Each data file in tests/data/bad_inputs/ with its command and the message cases.yaml expects."""
+    from argyrodb_testing import DATA, LMA, run
+
+    path = DATA / "bad_inputs" / case["file"]
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [a.format(file=path, out=out, lma=LMA) for a in case["args"]]
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2, (args, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert case["message"] in lines[0] and str(path) in lines[0], lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert list(out.iterdir()) == []

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from argyrodb_testing import LMA, MINIMAL_CIF, run
+from argyrodb_testing import DATA, LMA, run
 
 BUILD_KEYS = {"name", "nominal_formula", "formula_per_fu", "space_group_number", "a_angstrom", "a_source",
               "density_g_cm3", "charge_per_fu", "problems"}
@@ -43,40 +42,8 @@ def test_density_json():
     assert {"density_g_cm3", "molar_volume_cm3_mol", "nominal_density_g_cm3"} <= set(payload)
 
 
-def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
-    lma = LMA.read_text()
-    cases = {
-        "malformed": ("bad.yaml", "name: [unclosed\n", "malformed YAML"),
-        "unknown_element": ("elem.yaml", lma.replace("[P1, P, 4b", "[P1, Pq, 4b"), "unknown element 'Pq'"),
-        "occupancy": ("occ.yaml", lma.replace("0.0148, 0.5252,", "0.0148, 1.3,"), "occupancy 1.3 outside [0, 1]"),
-        "non_cubic": ("cell.cif", MINIMAL_CIF.replace("_cell_length_c 9.8499(3)", "_cell_length_c 12.0"), "non-cubic cell"),
-        "missing_column": ("col.yaml", lma.replace(", occupancy, b_iso", ", b_iso"), "missing site column 'occupancy'"),
-        "over_filled": ("over.yaml", lma.replace("0.0000, 0.4268,", "0.0000, 0.6268,"), "occupancy_sum_excess"),
-    }
-    out = {}
-    for key, (name, text, message) in cases.items():
-        path = tmp_path / name
-        path.write_text(text)
-        out[key] = (path, message)
-    return out
-
-
-@pytest.mark.parametrize("case", ["malformed", "unknown_element", "occupancy", "non_cubic", "missing_column", "over_filled"])
-def test_bad_input_one_line_exit_2_no_output(tmp_path, case):
-    path, message = _bad_inputs(tmp_path)[case]
-    out = tmp_path / "out.cif"
-    result = run("build", str(path), "--cif", str(out))
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert str(path) in lines[0] and message in lines[0]
-    assert "Traceback" not in result.stderr + result.stdout
-    assert not out.exists()
-    assert not any(p.name.startswith(".out.cif") for p in tmp_path.iterdir())  # no temp file left
-
-
 def test_one_bad_file_writes_nothing_for_the_others(tmp_path):
-    path, _ = _bad_inputs(tmp_path)["over_filled"]
+    path = DATA / "bad_inputs" / "over_filled.yaml"
     out_dir = tmp_path / "cifs"
     result = run("build", str(LMA), str(path), "--cif-dir", str(out_dir))
     assert result.returncode == 2
