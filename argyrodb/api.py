@@ -12,29 +12,56 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
-from .audit import run_audit, summary as audit_summary
-from .core.analysis import AnalysedStructure, Problem, analyse as analyse_refinement
+from .audit import CONSISTENT, run_audit
+from .audit import summary as audit_summary
+from .core.analysis import AnalysedStructure, Problem
+from .core.analysis import analyse as analyse_refinement
 from .core.errors import ArgyrodbError, InputError, ParameterError, ValidationFailed
+from .core.files import (
+    atomic_write_text,
+    check_output_paths,
+    read_text_file,
+    safe_filename,
+)
 from .core.readers import read
 from .core.refinement import LatticeParameter, Refinement
 from .core.resources import default_database_path, structure_file, structure_files
 from .physics import calculators
 from .physics.density import StructureDensity, density_of_formula, structure_density
-from .physics.eis import FIG_S9_CIRCUIT, fit as fit_eis, read_spectrum
-from .physics.lattice import lattice_for, predict as predict_lattice
+from .physics.eis import FIG_S9_CIRCUIT, plot_nyquist, read_spectrum
+from .physics.eis import fit as fit_eis
+from .physics.lattice import lattice_for
+from .physics.lattice import predict as predict_lattice
 from .physics.pattern_fit import fit_scale, read_xy
+from .physics.plots import plot_patterns
 from .physics.xrd import Pattern, XRDModel, simulate
-from .pipeline import build_database, cif_of as cif_text, density_report, report_dict, report_text, write_cif
-from .screening.approximants import generate as generate_approximants, write as write_approximants
-from .screening.runs import export_results, run_results, run_screen
-from .screening.screener import ScreenSettings, Screener
+from .pipeline import (
+    build_database,
+    density_report,
+    report_dict,
+    report_text,
+    write_cif,
+)
+from .pipeline import cif_of as cif_text
+from .screening.approximants import check_formats
+from .screening.approximants import generate as generate_approximants
+from .screening.approximants import write as write_approximants
+from .screening.plots import plot_screen_series
+from .screening.runs import check_export_path, export_results, run_results, run_screen
+from .screening.screener import Screener, ScreenSettings, default_template
+from .store.connection import database_path
 from .store.export import export_optimade, export_tables
+from .store.literature import import_obelix, write_obelix_rows
 from .store.migrations import migrate_file
+from .store.plots import plot_literature
 from .store.queries import MeasurementFilter, compare, query_measurements, run_sql
+from .store.serve import serve_command
 
 __all__ = [
+    "CONSISTENT", "atomic_write_text", "check_export_path", "check_formats", "check_output_paths", "database_path",
+    "default_template", "import_obelix", "plot_literature", "plot_nyquist", "plot_patterns", "plot_screen_series",
+    "read_text_file", "safe_filename", "serve_command", "write_obelix_rows",
     "AnalysedStructure", "ArgyrodbError", "FIG_S9_CIRCUIT", "InputError", "LatticeParameter", "MeasurementFilter",
     "ParameterError", "Pattern", "Problem", "Refinement", "ScreenSettings", "Screener", "StructureDensity",
     "ValidationFailed", "XRDModel", "analyse", "analyse_refinement", "audit_summary", "build_database", "calculators",
@@ -59,9 +86,10 @@ def density(structure: AnalysedStructure) -> StructureDensity:
 
 
 def xrd_pattern(source, a_angstrom: float | None = None, **options) -> Pattern:
-    """Powder pattern of an analysed structure, a pymatgen ``Structure``, a Refinement or a path (see
+    """Powder pattern of an analysed structure, a pymatgen ``Structure``, an ASE ``Atoms``, a Refinement or a path (see
     :func:`argyrodb.physics.xrd.simulate` for the options)."""
-    if isinstance(source, (str, Path, Refinement)):
+    is_pymatgen = hasattr(source, "lattice") and hasattr(source, "frac_coords")
+    if not isinstance(source, AnalysedStructure) and not is_pymatgen:  # path, Refinement, ASE Atoms
         source = analyse(source, a_angstrom)
         a_angstrom = None
     return simulate(source, a_angstrom=a_angstrom, **options)

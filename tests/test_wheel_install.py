@@ -19,8 +19,8 @@ from argyrodb_testing import LMA, REPO
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     build = tmp_path_factory.mktemp("build-tree")
-    # build from a copy of the checkout's tracked files, so the repository gets no build/ or egg-info
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
+    # build from a copy of the checkout's files (tracked, and new ones not ignored): the repository gets no build/ or egg-info
+    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
     for name in filter(None, tracked):
         target = build / name
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from .. import api
-from ..audit import CONSISTENT
 from .common import Command, emit_json
 
 
@@ -22,7 +21,7 @@ def audit(as_json, summary_only, show_all):
         return
     if not summary_only:
         for row in rows:
-            if row.verdict == CONSISTENT and not show_all:
+            if row.verdict == api.CONSISTENT and not show_all:
                 continue
             deviation = "" if row.relative_deviation is None else f" ({100 * row.relative_deviation:+.2f} %)"
             click.echo(f"[{row.verdict}] {row.table} | {row.row} | {row.column}\n    reported: {row.reported}\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from ..core.errors import InputError
+from ..core.grids import parse_range
 from ..physics import calculators
-from ..screening.families import parse_range
 from .common import Group, emit_json
 
 

@@ -9,10 +9,6 @@ from pathlib import Path
 import click
 
 from .. import api
-from ..store.connection import database_path
-from ..store.literature import import_obelix, write_obelix_rows
-from ..store.plots import plot_literature
-from ..store.serve import serve_command
 from .common import Group, db_option, emit_json, print_frame
 
 
@@ -26,7 +22,7 @@ def db() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def db_build(db_path, quiet):
     """Build the database from the packaged literature data and structures (atomic: a failure keeps the old file)."""
-    target = database_path(db_path)
+    target = api.database_path(db_path)
     if db_path is None:
         target.parent.mkdir(parents=True, exist_ok=True)
     counts = api.build_database(target, show_progress=not quiet)
@@ -125,8 +121,8 @@ def db_export(db_path, out_dir, fmt, optimade):
 @click.option("--writable", is_flag=True, help="Serve without Datasette's immutable mode.")
 def db_serve(db_path, host, port, writable):
     """Browse with Datasette (read-only, localhost) - optional extra argyrodb[serve]."""
-    command = serve_command(db_path, host, port, writable)
-    click.echo(f"serving {database_path(db_path)} on http://{host}:{port} ({'writable' if writable else 'read-only'})")
+    command = api.serve_command(db_path, host, port, writable)
+    click.echo(f"serving {api.database_path(db_path)} on http://{host}:{port} ({'writable' if writable else 'read-only'})")
     raise SystemExit(subprocess.call(command))
 
 
@@ -137,7 +133,7 @@ def db_plot(db_path, out):
     """sigma vs CCD and sigma by primary phase for Table S3, the source's material highlighted."""
     frame = api.query_measurements(api.MeasurementFilter(dataset="table_s3"), db_path=db_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    click.echo(f"wrote {plot_literature(frame, out)}")
+    click.echo(f"wrote {api.plot_literature(frame, out)}")
 
 
 @db.command("import-obelix")
@@ -146,8 +142,8 @@ def db_plot(db_path, out):
               help="Data file to write (the repository's db/obelix_argyrodites.csv).")
 def db_import_obelix(csv_path, out):
     """Import the argyrodite rows of OBELiX's all.csv (CC BY 4.0) into a data file."""
-    rows = import_obelix(csv_path)
-    target = write_obelix_rows(rows, out)
+    rows = api.import_obelix(csv_path)
+    target = api.write_obelix_rows(rows, out)
     censored = sum(1 for r in rows if r["sigma_censored"])
     click.echo(f"wrote {target}: {len(rows)} argyrodite rows ({censored} censored conductivities), licence CC BY 4.0")
 
@@ -156,6 +152,6 @@ def db_import_obelix(csv_path, out):
 @db_option
 def db_migrate(db_path):
     """Upgrade a database written by an older argyrodb to the current schema, in place."""
-    path = database_path(db_path)
+    path = api.database_path(db_path)
     before, after = api.migrate_file(path)
     click.echo(f"{path}: schema version {before} -> {after}" if before < after else f"{path}: already at version {after}")

@@ -9,7 +9,6 @@ import click
 from .. import api
 from ..core.errors import InputError
 from ..core.files import check_output_paths
-from ..physics.eis import plot_nyquist
 from .common import Group, emit_json
 
 
@@ -44,4 +43,4 @@ def eis_fit(spectrum, circuit, initial, plot_out, as_json):
         for name, c in result.capacitances.items():
             click.echo(f"  {name:<8} {c:12.4g} F")
     if plot_out:
-        plot_nyquist(data, result, plot_out)
+        api.plot_nyquist(data, result, plot_out)

@@ -9,12 +9,7 @@ import click
 from .. import api
 from ..core.errors import InputError
 from ..core.files import read_text_file
-from ..core.resources import structure_file
-from ..screening.approximants import check_formats
-from ..screening.families import parse_range
-from ..screening.plots import plot_screen_series
-from ..screening.runs import check_export_path
-from ..screening.screener import default_template
+from ..core.grids import parse_range
 from .common import Command, db_option
 
 
@@ -42,7 +37,7 @@ def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength
     """Screen a composition family, e.g. "Li5.6PS4.6Cl1.4-xIx" --x 0:1.4:0.1: lattice parameter,
     density, XRD peaks and nearest literature entries, stored in the database (resumable)."""
     if export_out is not None:
-        check_export_path(export_out)
+        api.check_export_path(export_out)
     formulas = None
     if formulas_file is not None:
         formulas = [line.split("#")[0].strip() for line in read_text_file(formulas_file).splitlines()]
@@ -54,7 +49,7 @@ def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength
     ranges = {name: parse_range(text, name) for name, text in (("x", x), ("y", y), ("z", z), ("w", w)) if text}
     settings = api.ScreenSettings(
         family=family or f"formulas from {formulas_file.name}", ranges=ranges, formulas=formulas, distribution=distribution,
-        template=str(template or default_template()), wavelength=wavelength, two_theta_range=tuple(two_theta_range),
+        template=str(template or api.default_template()), wavelength=wavelength, two_theta_range=tuple(two_theta_range),
         anomalous_dispersion=not no_anomalous, store_peaks=not no_peaks)
     summary = api.run_screen(settings, db_path, jobs=jobs, show_progress=not quiet)
     click.echo(f"run {summary['run_id']} ({summary['key']}): {summary['n_points']} compositions, "
@@ -72,9 +67,9 @@ def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength
         variable = next((v for v in ("x", "y", "z", "w") if v in results.columns), None)
         if variable is None:
             raise InputError("--plots", "series plots need a family with a variable")
-        references = [api.xrd_pattern(structure_file(n), wavelength=wavelength, two_theta_range=tuple(two_theta_range))
-                      for n in ("Li6PS5Cl", "Li6PS5I") if structure_file(n).exists()]
-        for path in plot_screen_series(api.Screener(settings), results, plots_dir, variable, references):
+        references = [api.xrd_pattern(api.structure_file(n), wavelength=wavelength, two_theta_range=tuple(two_theta_range))
+                      for n in ("Li6PS5Cl", "Li6PS5I") if api.structure_file(n).exists()]
+        for path in api.plot_screen_series(api.Screener(settings), results, plots_dir, variable, references):
             click.echo(f"wrote {path}")
 
 
@@ -91,9 +86,9 @@ def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength
 def approximants(formula, n_structures, candidates, supercell, seed, distribution, template, out_dir, formats):
     """Ordered, charge-neutral supercells of a composition, ranked by Ewald energy, written through ASE."""
     format_list = [f.strip() for f in formats.split(",") if f.strip()]
-    check_formats(format_list)
+    api.check_formats(format_list)
     settings = api.ScreenSettings(family=formula, formulas=[formula], distribution=distribution,
-                                  template=str(template or default_template()))
+                                  template=str(template or api.default_template()))
     screener = api.Screener(settings)
     result = screener.evaluate(0)
     if result["status"] != "ok":

@@ -9,7 +9,6 @@ import click
 from .. import api
 from ..core.errors import InputError
 from ..core.files import atomic_write_text, check_output_paths, safe_filename
-from ..physics.plots import plot_patterns
 from .common import Command, emit_json, wavelength_value
 
 
@@ -136,4 +135,4 @@ def xrd(file, a_angstrom, wavelength, two_theta_range, no_anomalous, monochromat
     if xy_out:
         atomic_write_text(xy_out, pattern.xy_text())
     if plot_out:
-        plot_patterns([pattern, *others], plot_out, measured=measured, fit=fit)
+        api.plot_patterns([pattern, *others], plot_out, measured=measured, fit=fit)

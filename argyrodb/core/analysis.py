@@ -34,7 +34,13 @@ from functools import cached_property
 import numpy as np
 
 from .. import __version__
-from .chemistry import format_formula, formal_charge, molar_mass, ordered_elements, parse_formula
+from .chemistry import (
+    formal_charge,
+    format_formula,
+    molar_mass,
+    ordered_elements,
+    parse_formula,
+)
 from .errors import InputError
 from .refinement import LatticeParameter, Refinement
 from .sites import OCCUPANCY_SUM_TOLERANCE, Position, cell_composition, positions

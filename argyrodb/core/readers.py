@@ -17,7 +17,12 @@ from pathlib import Path
 from .chemistry import is_element
 from .errors import InputError
 from .files import read_text_file
-from .refinement import OccupancyConstraint, RefinedSite, Refinement, check_lattice_parameter
+from .refinement import (
+    OccupancyConstraint,
+    RefinedSite,
+    Refinement,
+    check_lattice_parameter,
+)
 from .symmetry import SPACE_GROUP_NUMBER, orbit, orbit_key, same_orbit
 
 #: Files larger than this are refused before parsing (a refinement table is a few kB).
@@ -488,7 +493,7 @@ def _rows_from_sites(sites: list[tuple[dict[str, float], tuple[float, float, flo
         if key in seen:
             continue
         labels = []
-        for element, occupancy in mix:
+        for element, occupancy in sorted((el, occ) for el, occ in species.items() if occ > 0):
             label = f"{element}{index}"
             labels.append(label)
             rows.append(RefinedSite(label=label, element=element, wyckoff_reported=None, x=xyz[0], y=xyz[1], z=xyz[2],
@@ -532,6 +537,12 @@ def refinement_from_ase(atoms, name: str | None = None) -> Refinement:
     lengths = atoms.cell.cellpar()
     occupancy_info = atoms.info.get("occupancy") if hasattr(atoms, "info") else None
     tags = atoms.get_tags()
+    if occupancy_info and not all(str(tag) in occupancy_info and symbol in occupancy_info[str(tag)]
+                                  for tag, symbol in zip(tags, atoms.get_chemical_symbols())):
+        # ASE's CIF reader keeps partial occupancies per site kind but (in ASE 3.2x) does not tag the atoms
+        # with their kind: guessing would silently give a wrong composition
+        raise InputError(source, "ASE Atoms with partial occupancies (atoms.info['occupancy']) whose atoms carry no "
+                                 "matching tags: the occupancies cannot be assigned; read the CIF with argyrodb instead")
     sites = []
     for index, (symbol, xyz) in enumerate(zip(atoms.get_chemical_symbols(), atoms.get_scaled_positions(wrap=True))):
         species = {symbol: 1.0}

@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .refinement import RefinedSite, Refinement
-from .symmetry import WyckoffAssignment, orbit, orbit_key, periodic_close, primitive_orbit, wyckoff_of
+from .symmetry import (
+    WyckoffAssignment,
+    orbit,
+    orbit_key,
+    periodic_close,
+    primitive_orbit,
+    wyckoff_of,
+)
 
 #: A site's occupancies may sum above 1 by at most this much and still be taken as a rounding excess
 #: (then normalised to 1 with a warning). Rietveld occupancies carry esds of ~0.005-0.01, and tables

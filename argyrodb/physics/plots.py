@@ -55,7 +55,8 @@ def plot_patterns(patterns, out: str | Path, measured=None, fit=None, title: str
             label = hkl_label(row.hkl, "/")
             ax.annotate(label, (row.two_theta_deg, min(height, 1.0 + base) + 0.03), ha="center", fontsize=7, rotation=90)
     ax.set_xlabel("2θ (°)")
-    lam = ", ".join(f"{c.name} {c.wavelength_angstrom:.4f} Å" for c in patterns[0].components)
+    lam = ", ".join(f"{c.name} {c.wavelength_angstrom:.4f} Å" if not c.name[0].isdigit() else f"λ = {c.wavelength_angstrom:.4f} Å"
+                    for c in patterns[0].components)
     ax.set_ylabel("intensity (normalised, offset)")
     ax.set_title(title or f"Simulated powder XRD ({lam})", fontsize=10)
     ax.set_yticks([])

@@ -37,7 +37,13 @@ from ..core.errors import InputError, ParameterError, ValidationFailed
 from ..core.refinement import check_lattice_parameter
 from ..core.sites import OCCUPANCY_SUM_TOLERANCE
 from ..core.symmetry import operations
-from .scattering import WavelengthComponent, anomalous, f0, f0_pymatgen, resolve_wavelength
+from .scattering import (
+    WavelengthComponent,
+    anomalous,
+    f0,
+    f0_pymatgen,
+    resolve_wavelength,
+)
 
 FORM_FACTOR_TABLES = {
     "waasmaier-kirfel": "Waasmaier & Kirfel, Acta Cryst. A51 (1995) 416 (neutral atoms, via xraydb)",

@@ -9,13 +9,15 @@ expression in parentheses. Expressions are evaluated with a small AST walker (no
 from __future__ import annotations
 
 import ast
-import itertools
 import math
 import re
 from dataclasses import dataclass
 
 from ..core.chemistry import is_element
-from ..core.errors import InputError, ParameterError
+from ..core.errors import InputError
+from ..core.grids import grid, parse_range
+
+__all__ = ["Family", "parse_family", "grid", "parse_range", "VARIABLES"]
 
 VARIABLES = ("x", "y", "z", "w")
 _AMOUNT_CHARS = set("0123456789.+-*/" + "".join(VARIABLES))
@@ -112,29 +114,3 @@ def parse_family(text: str) -> Family:
             _evaluate(tree, {v: 0.5 for v in VARIABLES}, source)  # validates the node types
         terms.append((symbol, expr))
     return Family(text, tuple(terms))
-
-
-def parse_range(text: str, name: str) -> list[float]:
-    """``START:STOP:STEP`` (inclusive of STOP), or a single value."""
-    parts = str(text).split(":")
-    try:
-        numbers = [float(p) for p in parts]
-    except ValueError:
-        raise ParameterError(name, f"expected START:STOP:STEP or a number, got {text!r}") from None
-    if len(numbers) == 1:
-        return numbers
-    if len(numbers) != 3:
-        raise ParameterError(name, f"expected START:STOP:STEP, got {text!r}")
-    start, stop, step = numbers
-    if step <= 0 or stop < start or not all(math.isfinite(v) for v in numbers):
-        raise ParameterError(name, f"expected START <= STOP and STEP > 0, got {text!r}")
-    n = int(math.floor((stop - start) / step + 1e-9)) + 1
-    if n > 1_000_000:
-        raise ParameterError(name, f"{n} values is too many")
-    return [round(start + k * step, 10) for k in range(n)]
-
-
-def grid(ranges: dict[str, list[float]]) -> list[dict[str, float]]:
-    """Cartesian product of the variables' values, in a stable order."""
-    names = [v for v in VARIABLES if v in ranges]
-    return [dict(zip(names, combo)) for combo in itertools.product(*(ranges[v] for v in names))]

@@ -12,7 +12,7 @@ from ..core.files import atomic_path, atomic_write_text
 from ..store.connection import database_path
 from ..store.literature import composition_distance
 from ..store.screening_runs import RunWriter, literature_materials, run_results
-from .screener import ScreenSettings, Screener
+from .screener import Screener, ScreenSettings
 
 __all__ = ["run_screen", "run_results", "export_results", "check_export_path", "nearest_material"]
 

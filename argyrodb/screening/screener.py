@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import __version__
 from ..core.analysis import AnalysedStructure, analyse
-from ..core.chemistry import atomic_mass, format_formula, formal_charge, parse_formula
+from ..core.chemistry import atomic_mass, formal_charge, format_formula, parse_formula
 from ..core.errors import InputError
 from ..core.readers import read_file
 from ..core.resources import structure_file

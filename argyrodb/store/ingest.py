@@ -26,7 +26,15 @@ from ..physics.calculators import SOURCE_GRAVITY_M_S2, milling_gforce
 from ..physics.density import StructureDensity
 from ..physics.xrd import Pattern, hkl_label
 from .connection import database_path, writer_lock
-from .literature import formula_facts, obelix_rows, optional_float, read_csv_rows, references, source_reference, table_s3
+from .literature import (
+    formula_facts,
+    obelix_rows,
+    optional_float,
+    read_csv_rows,
+    references,
+    source_reference,
+    table_s3,
+)
 from .migrations import migrate
 
 #: Tables whose rows are results computed by users (not rebuilt from data files): a rebuild keeps them.

@@ -15,7 +15,14 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.chemistry import HALOGENS, HEAVY_HALIDES, format_formula, formal_charge, ordered_elements, parse_formula
+from ..core.chemistry import (
+    HALOGENS,
+    HEAVY_HALIDES,
+    formal_charge,
+    format_formula,
+    ordered_elements,
+    parse_formula,
+)
 from ..core.errors import InputError
 from ..core.files import atomic_write_text, read_text_file
 from ..core.resources import literature_folder

@@ -154,3 +154,60 @@ def test_cif_listing_the_whole_cell_is_read_as_its_asymmetric_unit():
     refinement = read_cif_text(copies, source="full.cif")
     assert [s.label for s in refinement.sites if s.element == "P"] == ["P1"]
     assert refinement.provenance["symmetry_equivalent_rows_dropped"] == "P2, P3"
+
+
+def test_pymatgen_structure_round_trip(all_structures):
+    """An analysed structure -> pymatgen Structure (whole cell) -> read back: the same sites, composition, B."""
+    from argyrodb.api import analyse
+    from argyrodb.core.readers import read
+
+    for name, structure in all_structures.items():
+        again = analyse(read(structure.pymatgen, name=name))
+        assert again.a_angstrom == pytest.approx(structure.a_angstrom)
+        assert again.z == structure.z == 4
+        assert again.formula_per_fu == pytest.approx(structure.formula_per_fu, abs=1e-9)
+        assert sorted(p.wyckoff.symbol for p in again.positions) == sorted(p.wyckoff.symbol for p in structure.positions)
+        assert {p.wyckoff.symbol: p.b_iso() for p in again.positions} == pytest.approx(
+            {p.wyckoff.symbol: p.b_iso() for p in structure.positions if p.b_iso() is not None}) or name
+        assert again.space_group_number == 216
+
+
+def test_in_memory_structures_outside_the_standard_setting_are_refused(lma):
+    import numpy as np
+    from pymatgen.core import Structure
+
+    from argyrodb.core.readers import read
+
+    s = lma.pymatgen
+    shifted = Structure(s.lattice, s.species_and_occu, s.frac_coords + np.array([0.13, 0.37, 0.71]))
+    with pytest.raises(InputError, match="not an F-43m structure in the standard setting"):
+        read(shifted)
+
+
+def test_ase_atoms_ordered_and_with_unassignable_occupancies(tmp_path, all_structures):
+    import warnings
+
+    from ase.io import read as ase_read
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from argyrodb.api import analyse, write_cif
+    from argyrodb.core.readers import read
+
+    # an ordered, fully occupied F-43m cell (Li6PS5Cl's framework and anions, Li left out) reads as itself
+    framework = all_structures["Li6PS5Cl"].pymatgen.copy()
+    framework.remove_species(["Li"])
+    ordered = framework.copy()
+    for i, site in enumerate(ordered):
+        if not site.is_ordered:
+            ordered.replace(i, max(site.species.items(), key=lambda t: t[1])[0].symbol)
+    atoms = AseAtomsAdaptor.get_atoms(ordered)
+    analysed = analyse(read(atoms, name="framework"))
+    per_fu = {el: n / 4 for el, n in ordered.composition.get_el_amt_dict().items()}
+    assert analysed.formula_per_fu == pytest.approx(per_fu) and per_fu == {"P": 1, "S": 5, "Cl": 1}
+    # ASE's own CIF reader keeps occupancies per site kind without tagging the atoms: refused, not guessed
+    path = write_cif(all_structures["Li6PS5Cl"], tmp_path / "cl.cif")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        disordered = ase_read(path)
+    with pytest.raises(InputError, match="occupancies cannot be assigned"):
+        read(disordered)
