@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-
 from .audit import CONSISTENT, run_audit
 from .audit import summary as audit_summary
 from .core.analysis import AnalysedStructure, Problem
@@ -41,6 +40,7 @@ from .pipeline import (
     density_report,
     report_dict,
     report_text,
+    require_argyrodite,
     write_cif,
 )
 from .pipeline import cif_of as cif_text
@@ -73,11 +73,13 @@ __all__ = [
 ]
 
 
-def analyse(source, a_angstrom: float | None = None) -> AnalysedStructure:
-    """The analysed structure of ``source`` - a Refinement, a path (refinement file or CIF), a pymatgen
-    ``Structure`` or an ASE ``Atoms`` - at ``a_angstrom`` (default: reported, else predicted)."""
-    refinement = source if isinstance(source, Refinement) else read(source)
-    return analyse_refinement(refinement, lattice_for(refinement, a_angstrom))
+def analyse(source, a_angstrom: float | None = None, block: str | None = None, force: bool = False) -> AnalysedStructure:
+    """The analysed structure of ``source`` - a Refinement, a path (refinement file or CIF; ``block`` picks a
+    data block), a pymatgen ``Structure`` or an ASE ``Atoms`` - at ``a_angstrom`` (default: reported, else
+    predicted). A structure that is not an argyrodite raises InputError("not an argyrodite: ..."), unless
+    ``force`` (then the reason is a warning in ``problems``)."""
+    refinement = source if isinstance(source, Refinement) else read(source, block=block)
+    return require_argyrodite(analyse_refinement(refinement, lattice_for(refinement, a_angstrom), force=force))
 
 
 def density(structure: AnalysedStructure) -> StructureDensity:

@@ -27,11 +27,22 @@ from .store.ingest import DatabaseBuild
 STORED_XRD = {"wavelength": "CuKa1", "two_theta_range": (10.0, 120.0)}
 
 
-def analyse_structure(source, a_angstrom: float | None = None, name: str | None = None) -> AnalysedStructure:
+def require_argyrodite(structure: AnalysedStructure) -> AnalysedStructure:
+    """``structure``, or an InputError "not an argyrodite: <why>" (one line) when the framework check failed."""
+    failed = [p for p in structure.problems if p.kind == "not_argyrodite" and p.severity == "error"]
+    if failed:
+        reasons = "; ".join(p.message.removeprefix("not an argyrodite: ") for p in failed)
+        raise InputError(structure.source, f"not an argyrodite: {reasons} (force=True / --force proceeds anyway)")
+    return structure
+
+
+def analyse_structure(source, a_angstrom: float | None = None, name: str | None = None, block: str | None = None,
+                      force: bool = False) -> AnalysedStructure:
     """Read ``source`` (path, pymatgen Structure or ASE Atoms) and analyse it at ``a_angstrom`` (default:
-    the reported lattice parameter, else the lattice model's prediction)."""
-    refinement = read(source, name=name)
-    return analyse(refinement, lattice_for(refinement, a_angstrom))
+    the reported lattice parameter, else the lattice model's prediction). Not an argyrodite: InputError,
+    unless ``force``."""
+    refinement = read(source, name=name, block=block)
+    return require_argyrodite(analyse(refinement, lattice_for(refinement, a_angstrom), force=force))
 
 
 # --------------------------------------------------------------------------- reports
@@ -119,12 +130,13 @@ def stored_pattern(structure: AnalysedStructure) -> Pattern:
     return XRDModel.from_analysed(structure).pattern(**STORED_XRD)
 
 
-def density_report(file_or_formula: str, a_angstrom: float | None = None, z: float = 4.0) -> dict:
+def density_report(file_or_formula: str, a_angstrom: float | None = None, z: float = 4.0, block: str | None = None,
+                   force: bool = False) -> dict:
     """Density and molar volume of a structure file (refined and nominal composition) or a formula
     (Z = ``z``; a from the lattice model unless given)."""
     path = Path(file_or_formula)
     if path.suffix.lower() in (".yaml", ".yml", ".cif") or path.exists():
-        structure = analyse_structure(path, a_angstrom)
+        structure = analyse_structure(path, a_angstrom, block=block, force=force)
         density = structure_density(structure)
         result = {
             "name": structure.name, "input": str(path), "formula": format_formula(structure.formula_per_fu),

@@ -55,6 +55,9 @@ def test_table_s2_and_s3(rows):
     s2 = [r for r in rows if r.table == "Table S2"]
     assert {r.reported for r in s2 if r.column == "Site"} == {"4c"}
     assert any(r.reported == "0.8322" for r in s2) and any(r.reported == "1.0004" for r in s2)
+    # Shannon-radii contacts: Li4 1.86 A from S1 is inconsistent; the split-site Li-Li contacts are notes
+    contacts = [r for r in s2 if r.column == "short_distance"]
+    assert sorted(r.verdict for r in contacts) == [INCONSISTENT, NOTE, NOTE]
     s3 = {r.row: r for r in rows if r.table == "Table S3"}
     assert {k for k, r in s3.items() if r.verdict == INCONSISTENT} == {"3", "5", "10", "11", "12", "13", "16"}
 
@@ -68,7 +71,7 @@ def test_printed_elastic_formulas(rows):
 
 
 def test_notes_and_naming(rows):
-    assert sum(r.verdict == NOTE for r in rows) == 4
+    assert sum(r.verdict == NOTE for r in rows) == 4 + 2  # 4 copied-looking Table S4 cells, 2 Li-Li split-site contacts
     assert sum(r.table == "naming" for r in rows) == 6
 
 

@@ -21,7 +21,14 @@ Checks (each a named ``kind`` of :class:`Problem`):
 * ``composition_mismatch`` (warning) - refined amount per formula unit differs from the nominal one;
 * ``charge_imbalance`` (warning) - the refined (or nominal) formula is not neutral with Li+, P5+, S2-,
   halide-; ``unknown_oxidation_state`` (warning) when an element has no tabulated state;
-* ``short_distance`` (warning) - two fully occupied sites closer than ``MIN_CONTACT_ANGSTROM``;
+* ``short_distance`` (info/warning/error) - a bond shorter or a contact closer than Shannon's radii allow,
+  severity weighted by the occupancies (:mod:`argyrodb.core.contacts`);
+* ``not_argyrodite`` (error; warning with ``force``) - the framework check fails (:mod:`argyrodb.core.framework`);
+  ``unusual_site_sharing`` (warning) - a framework cation on a mobile-cation site;
+* ``setting_transformed`` (info) - the input was in another setting, origin or cell; the transformation;
+* ``formula_tag_mismatch`` (warning), ``formula_tag_per_cell`` and ``z_differs`` (info) - a CIF's
+  ``_chemical_formula_sum`` / ``_cell_formula_units_Z`` against the sites (Z counts framework cations);
+* ``no_displacement_parameters`` (warning) - no B anywhere: powder patterns assume B = 0;
 * ``lattice_estimated`` (info) - no lattice parameter in the file; the value used and how;
 * ``nominal_formula`` (error or info) - the nominal formula cannot be read, or there is none.
 """
@@ -41,8 +48,11 @@ from .chemistry import (
     ordered_elements,
     parse_formula,
 )
+from .contacts import check_contacts, shortest_distance
 from .errors import InputError
+from .framework import framework_reasons, framework_remarks
 from .refinement import LatticeParameter, Refinement
+from .setting import FRAMEWORK_CATIONS
 from .sites import OCCUPANCY_SUM_TOLERANCE, Position, cell_composition, positions
 from .symmetry import SPACE_GROUP_NUMBER, parse_wyckoff_symbol, spglib_module
 
@@ -53,14 +63,14 @@ COMPOSITION_REL_TOLERANCE = 0.02
 #: A net formal charge above this (e per formula unit) is reported; four-decimal occupancies give
 #: at most ~0.01 e of rounding noise per formula unit.
 CHARGE_TOLERANCE = 0.05
-#: No two fully occupied sites in a thiophosphate are closer than a P-S bond (~2.03 A); anything
-#: below this is a coordinate or cell error.
-MIN_CONTACT_ANGSTROM = 1.8
+#: A nominal formula's net formal charge beyond this (e per formula unit) is reported (formulas print
+#: 2-3 decimals; OBELiX's per-cell tags give e.g. Li24.024 for Li6PS5Br, +0.006 e).
+NOMINAL_CHARGE_TOLERANCE = 0.01
+#: A CIF's formula tag and the sites agree when every amount does within this (relative) plus 0.02.
+FORMULA_TAG_TOLERANCE = 0.02
 #: spglib tolerance (A): printed coordinates carry 4 decimals, ~0.001 A at a = 10 A.
 SPGLIB_SYMPREC = 1e-3
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-#: Cations of the PS4-type tetrahedra on 4b: exactly one per formula unit, so they count the formula units.
-FRAMEWORK_CATIONS = ("P", "Sn", "Ge", "Si", "Sb", "As", "Al", "Ga")
 
 
 @dataclass(frozen=True)
@@ -331,35 +341,76 @@ def _spglib_check(pos_list: list[Position], a: float, problems: list[Problem]) -
 
 
 def _distances(pos_list: list[Position], a: float, problems: list[Problem]) -> list[dict]:
-    """Shortest distance between every pair of fully occupied positions (minimum image in the cubic cell)."""
+    """Shortest distance between every pair of fully occupied positions (the report's list), and every
+    bond or contact that Shannon's radii do not allow (problems, :mod:`argyrodb.core.contacts`)."""
     full = [p for p in pos_list if abs(p.occupancy_sum * p.normalisation - 1.0) < 1e-6]
     rows = []
     for i, first in enumerate(full):
         for second in full[i:]:
-            diff = first.images[:, None, :] - second.images[None, :, :]
-            diff -= np.round(diff)
-            d = a * np.sqrt(np.sum(diff**2, axis=-1)).ravel()
-            if first is second:
-                d = d[~np.isclose(d, 0.0, atol=1e-6)]
-            if d.size == 0:
-                continue
-            shortest = float(d.min())
-            rows.append({"between": [first.name, second.name], "distance_angstrom": round(shortest, 4)})
-            if shortest < MIN_CONTACT_ANGSTROM:
-                problems.append(
-                    Problem(f"{first.name} / {second.name}", "short_distance", "warning",
-                            f"fully occupied sites only {shortest:.3f} A apart (< {MIN_CONTACT_ANGSTROM} A)",
-                            {"distance_angstrom": shortest})
-                )
+            d = shortest_distance(first, second, a)
+            if d is not None:
+                rows.append({"between": [first.name, second.name], "distance_angstrom": round(d, 4)})
+    for contact in check_contacts(pos_list, a):
+        problems.append(
+            Problem(f"{contact.first} / {contact.second}", "short_distance", contact.severity,
+                    f"{contact.first} and {contact.second}: {contact.message()}",
+                    {"distance_angstrom": contact.distance_angstrom, "limit_angstrom": contact.limit_angstrom,
+                     "elements": [contact.first_element, contact.second_element], "bond": contact.kind == "bond"})
+        )
     return rows
 
 
-def formula_units_per_cell(cell_amounts: dict[str, float], nominal: dict[str, float]) -> float:
-    """Z: framework cations (P, Sn, Ge, Si, Sb... on 4b) in the cell over those per formula unit (the
-    nominal formula's, else 1: an argyrodite has exactly one per formula unit); 4 without any."""
-    in_cell = sum(cell_amounts.get(el, 0.0) for el in FRAMEWORK_CATIONS)
-    per_unit = sum(nominal.get(el, 0.0) for el in FRAMEWORK_CATIONS) or 1.0
-    return in_cell / per_unit if in_cell > 0 else 4.0
+def formula_units_per_cell(pos_list: list[Position], cell_amounts: dict[str, float], nominal: dict[str, float]) -> float:
+    """Z. With a nominal formula: framework cations (P, Sn, Ge, Si, Sb... wherever they sit) in the cell over
+    those per nominal formula unit. Without one: the framework cations on 4b (one per formula unit of an
+    argyrodite); 4 when there are none (the framework check reports it)."""
+    per_unit = sum(nominal.get(el, 0.0) for el in FRAMEWORK_CATIONS)
+    if per_unit > 0:
+        in_cell = sum(cell_amounts.get(el, 0.0) for el in FRAMEWORK_CATIONS)
+        return in_cell / per_unit if in_cell > 0 else 4.0
+    on_4b = sum(occ * p.multiplicity for p in pos_list if p.wyckoff.letter == "b"
+                for el, occ in p.species().items() if el in FRAMEWORK_CATIONS)
+    return on_4b if on_4b > 0 else 4.0
+
+
+def _formula_tag_problems(refinement: Refinement, cell_amounts: dict[str, float], z: float, problems: list[Problem]) -> None:
+    """A CIF's _chemical_formula_sum and _cell_formula_units_Z against the sites."""
+    provenance = refinement.provenance
+    tag = provenance.get("cif_formula_sum")
+    z_text = provenance.get("cif_formula_units_z")
+    z_file = None
+    if z_text is not None:
+        try:
+            z_file = float(str(z_text).split("(")[0])
+        except ValueError:
+            z_file = None
+    if tag:
+        try:
+            amounts = parse_formula(str(tag), source="_chemical_formula_sum")
+        except InputError:
+            amounts = {}
+
+        def agrees(scale: float) -> bool:
+            keys = set(amounts) | set(cell_amounts)
+            return all(abs(amounts.get(el, 0.0) * scale - cell_amounts.get(el, 0.0))
+                       <= 0.02 + FORMULA_TAG_TOLERANCE * cell_amounts.get(el, 0.0) for el in keys)
+
+        if amounts and z_file and agrees(z_file):
+            pass  # the CIF convention: Z formula units of the tag per cell
+        elif amounts and agrees(1.0):
+            if z_file not in (None, 1.0):
+                problems.append(Problem(None, "formula_tag_per_cell", "info",
+                                        f"_chemical_formula_sum '{tag}' is the content of the whole cell although "
+                                        f"_cell_formula_units_Z = {z_file:g} (pymatgen's convention); Z = {z:g} from the framework"))
+        elif amounts:
+            problems.append(Problem(None, "formula_tag_mismatch", "warning",
+                                    f"_chemical_formula_sum '{tag}' (Z = {z_file if z_file is not None else '?'}) does not match "
+                                    f"the sites: the cell holds {format_formula(cell_amounts)}",
+                                    {"tag": tag, "z_file": z_file}))
+    if z_file is not None and abs(z_file - z) > 1e-6:
+        problems.append(Problem(None, "z_differs", "info",
+                                f"the file's _cell_formula_units_Z = {z_file:g}; argyrodb counts Z = {z:g} formula units "
+                                "(one framework cation on 4b each) and gives every amount per such unit"))
 
 
 def reported_lattice(refinement: Refinement) -> LatticeParameter | None:
@@ -377,11 +428,12 @@ def nominal_composition(refinement: Refinement) -> dict[str, float]:
     return parse_formula(refinement.nominal_formula, source=f"{refinement.source_path or refinement.name} nominal_formula")
 
 
-def analyse(refinement: Refinement, lattice: LatticeParameter | None = None) -> AnalysedStructure:
+def analyse(refinement: Refinement, lattice: LatticeParameter | None = None, force: bool = False) -> AnalysedStructure:
     """Analyse ``refinement`` at ``lattice`` (default: the refinement's reported lattice parameter).
 
     Never raises on inconsistent data: every problem is in ``problems``. A refinement without a lattice
-    parameter needs ``lattice`` (``argyrodb.api.analyse`` supplies the lattice model's prediction).
+    parameter needs ``lattice`` (``argyrodb.api.analyse`` supplies the lattice model's prediction). A
+    structure that is not an argyrodite gets an error problem ``not_argyrodite``; with ``force`` a warning.
     """
     source = refinement.source_path or refinement.name
     problems: list[Problem] = []
@@ -411,8 +463,20 @@ def analyse(refinement: Refinement, lattice: LatticeParameter | None = None) -> 
     _check_constraints(refinement, problems)
 
     cell_amounts = cell_composition(pos_list)
-    z = formula_units_per_cell(cell_amounts, nominal)
+    z = formula_units_per_cell(pos_list, cell_amounts, nominal)
     per_fu = {el: n / z for el, n in cell_amounts.items()}
+    _formula_tag_problems(refinement, cell_amounts, z, problems)
+    for reason in framework_reasons(pos_list, a):
+        problems.append(Problem(None, "not_argyrodite", "warning" if force else "error",
+                                f"not an argyrodite: {reason}" + (" (proceeding because forced)" if force else "")))
+    for remark in framework_remarks(pos_list):
+        problems.append(Problem(None, "unusual_site_sharing", "warning", remark))
+    transformation = refinement.provenance.get("setting_transformation")
+    if transformation:
+        problems.append(Problem(None, "setting_transformed", "info", f"brought to argyrodb's F-43m setting: {transformation}"))
+    if all(r.b_iso_angstrom2 is None for r in refinement.sites):
+        problems.append(Problem(None, "no_displacement_parameters", "warning",
+                                "no displacement parameters (B or U) in the input: B = 0 assumed in powder patterns"))
 
     if nominal:
         for element in ordered_elements(set(per_fu) | set(nominal)):
@@ -437,7 +501,7 @@ def analyse(refinement: Refinement, lattice: LatticeParameter | None = None) -> 
                     f"refined composition {format_formula(per_fu)} carries {charge:+.4f} e per formula unit "
                     f"(Li+, P5+, S2-, halide-)", {"charge_per_fu": charge})
         )
-    if nominal and abs(nominal_charge) > 1e-6:
+    if nominal and abs(nominal_charge) > NOMINAL_CHARGE_TOLERANCE:
         problems.append(
             Problem(None, "charge_imbalance", "warning",
                     f"nominal formula {refinement.nominal_formula} carries {nominal_charge:+.4f} e per formula unit",

@@ -14,8 +14,10 @@ import math
 import re
 from pathlib import Path
 
-from .chemistry import is_element
-from .errors import InputError
+import numpy as np
+
+from .chemistry import format_formula, is_element, parse_formula
+from .errors import InputError, ParameterError
 from .files import read_text_file
 from .refinement import (
     OccupancyConstraint,
@@ -23,7 +25,15 @@ from .refinement import (
     Refinement,
     check_lattice_parameter,
 )
-from .symmetry import SPACE_GROUP_NUMBER, orbit, orbit_key, same_orbit
+from .setting import (
+    FRAMEWORK_CATIONS,
+    CellListing,
+    CellSite,
+    expand,
+    merge_shared_positions,
+    standardise,
+)
+from .symmetry import SPACE_GROUP_NUMBER, operations, same_orbit
 
 #: Files larger than this are refused before parsing (a refinement table is a few kB).
 MAX_FILE_BYTES = 5_000_000
@@ -40,11 +50,12 @@ REQUIRED_SITE_COLUMNS = ("label", "element", "x", "y", "z", "occupancy")
 B_PER_U = 8.0 * math.pi**2
 
 
-def read(source, name: str | None = None) -> Refinement:
-    """A :class:`Refinement` from a path (``.yaml``/``.yml`` refinement file or ``.cif``), a pymatgen
-    ``Structure`` or an ASE ``Atoms``. ``name`` overrides the name of an in-memory structure."""
+def read(source, name: str | None = None, block: str | None = None) -> Refinement:
+    """A :class:`Refinement` from a path (``.yaml``/``.yml`` refinement file or ``.cif``; ``block`` names the
+    CIF data block when there are several), a pymatgen ``Structure`` or an ASE ``Atoms``. ``name`` overrides
+    the name of an in-memory structure."""
     if isinstance(source, (str, Path)):
-        return read_file(source)
+        return read_file(source, block=block)
     if hasattr(source, "lattice") and hasattr(source, "frac_coords") and hasattr(source, "sites"):
         return refinement_from_pymatgen(source, name=name)
     if hasattr(source, "get_scaled_positions") and hasattr(source, "cell"):
@@ -52,8 +63,9 @@ def read(source, name: str | None = None) -> Refinement:
     raise InputError("structure", f"cannot read a {type(source).__name__} (a path, pymatgen Structure or ASE Atoms)")
 
 
-def read_file(path: str | Path) -> Refinement:
-    """Read ``path`` (``.yaml``/``.yml`` refinement file or ``.cif``) into a :class:`Refinement`."""
+def read_file(path: str | Path, block: str | None = None) -> Refinement:
+    """Read ``path`` (``.yaml``/``.yml`` refinement file or ``.cif``, ``block`` its data block) into a
+    :class:`Refinement`."""
     path = Path(path)
     if path.exists() and not path.is_file():
         raise InputError(path, "not a regular file")
@@ -62,7 +74,7 @@ def read_file(path: str | Path) -> Refinement:
     if suffix in (".yaml", ".yml"):
         return read_refinement_text(text, source=str(path))
     if suffix == ".cif":
-        return read_cif_text(text, source=str(path))
+        return read_cif_text(text, source=str(path), block=block)
     raise InputError(path, f"unknown file type {suffix!r} (expected .yaml, .yml or .cif)")
 
 
@@ -256,6 +268,12 @@ def read_refinement_text(text: str, source: str = "<refinement>") -> Refinement:
     provenance = data.get("provenance") or {}
     if not isinstance(provenance, dict):
         raise InputError(source, "'provenance' must be a mapping")
+    rotations, translations, _ = operations()
+    sites, transformation, _, _ = settle_rows(sites, np.eye(3) * (a or 10.0), rotations, translations, source)
+    if transformation:
+        provenance = {**provenance, "setting_transformation": transformation}
+        labels = {s.label for s in sites}
+        constraints = [c for c in constraints if set(c.labels) <= labels]
     return Refinement(
         name=str(data["name"]),
         nominal_formula=str(data["nominal_formula"]),
@@ -268,6 +286,47 @@ def read_refinement_text(text: str, source: str = "<refinement>") -> Refinement:
         constraints=constraints,
         source_path=source,
     )
+
+
+# --------------------------------------------------------------------------- any setting -> argyrodb's
+
+
+def rows_from_cell(sites: list[CellSite]) -> list[RefinedSite]:
+    """Refinement rows from a cell listing in argyrodb's setting: one row per element on each distinct
+    site (the first image of each orbit)."""
+    rows: list[RefinedSite] = []
+    kept: list[CellSite] = []
+    used: set[str] = set()
+    for index, site in enumerate(sites, start=1):
+        if any(k.mix_key() == site.mix_key() and same_orbit(k.xyz, site.xyz) for k in kept):
+            continue
+        kept.append(site)
+        species = sorted((el, occ) for el, occ in site.species.items() if occ > 0)
+        parts = site.label.split("/")
+        for k, (element, occupancy) in enumerate(species):
+            label = parts[k] if len(parts) == len(species) and parts[k] else f"{element}{index}"
+            while label in used:
+                label += "'"
+            used.add(label)
+            rows.append(RefinedSite(label=label, element=element, wyckoff_reported=None, x=site.xyz[0], y=site.xyz[1],
+                                    z=site.xyz[2], occupancy=occupancy, b_iso_angstrom2=site.b_iso_angstrom2,
+                                    source_row=None))
+    return rows
+
+
+def settle_rows(rows: list[RefinedSite], lattice: np.ndarray, rotations: np.ndarray, translations: np.ndarray,
+                source: str) -> tuple[list[RefinedSite], str | None, float, list[str]]:
+    """Rows read in some description (the file's lattice and symmetry operations) -> rows in argyrodb's
+    F-43m setting (see :mod:`argyrodb.core.setting`). Returns (rows, the transformation applied or None,
+    the conventional cubic a in A, the labels of dropped symmetry copies). Rows already in the setting are
+    kept as read, symmetry copies dropped."""
+    sites = merge_shared_positions([CellSite({r.element: r.occupancy}, r.xyz, r.b_iso_angstrom2, r.label) for r in rows])
+    listing = CellListing(np.asarray(lattice, dtype=float), expand(sites, rotations, translations), source)
+    result = standardise(listing)
+    if result.transformation is None:
+        kept, dropped = _drop_symmetry_copies(rows)
+        return kept, None, result.a_angstrom, dropped
+    return rows_from_cell(result.sites), result.transformation, result.a_angstrom, []
 
 
 # --------------------------------------------------------------------------- CIF
@@ -288,14 +347,19 @@ def _element_from_type(text: str) -> str:
 
 
 def _cif_value(block, tag: str):
-    value = block.find_value(tag)
-    if value is None:
-        return None
     import gemmi
 
-    if gemmi.cif.is_null(value):
+    value = block.find_value(tag)
+    if value is None or gemmi.cif.is_null(value):
         return None
     return value
+
+
+def _cif_text(block, tag: str) -> str | None:
+    import gemmi
+
+    value = _cif_value(block, tag)
+    return None if value is None else " ".join(gemmi.cif.as_string(value).split())
 
 
 def _cif_number(text, source: str, what: str, allow_none: bool = False) -> float | None:
@@ -329,66 +393,92 @@ def _drop_symmetry_copies(sites: list[RefinedSite]) -> tuple[list[RefinedSite], 
     return kept, dropped
 
 
-def read_cif_text(text: str, source: str = "<cif>") -> Refinement:
-    """Parse a CIF with (possibly partial) occupancies in space group F-43m."""
+_SYMOP_TAGS = ("_space_group_symop_operation_xyz", "_symmetry_equiv_pos_as_xyz")
+_HALL_TAGS = ("_space_group_name_Hall", "_symmetry_space_group_name_Hall")
+_HM_TAGS = ("_space_group_name_H-M_alt", "_symmetry_space_group_name_H-M", "_space_group_name_H-M")
+_NUMBER_TAGS = ("_space_group_IT_number", "_symmetry_Int_Tables_number")
+
+
+def _cif_operations(block, source: str) -> tuple[np.ndarray, np.ndarray, str, int | None]:
+    """The file's symmetry operations (rotations, translations), a description, and the declared space
+    group number: from the symmetry-operation loop, else the Hall symbol, else the H-M symbol or number."""
     import gemmi
 
-    try:
-        doc = gemmi.cif.read_string(text)
-    except (RuntimeError, ValueError) as exc:
-        raise InputError(source, f"malformed CIF: {str(exc).splitlines()[0] if str(exc) else 'parse error'}") from None
-    blocks = [b for b in doc if b.find_value("_cell_length_a") is not None or b.find_loop("_atom_site_fract_x")]
-    if not blocks:
-        raise InputError(source, "malformed CIF: no data block with a cell and atom sites")
-    block = blocks[0]
-
-    cell = {}
-    for tag in ("a", "b", "c"):
-        cell[tag] = _cif_number(_cif_value(block, f"_cell_length_{tag}"), source, f"_cell_length_{tag}")
-    for tag in ("alpha", "beta", "gamma"):
-        cell[tag] = _cif_number(_cif_value(block, f"_cell_angle_{tag}"), source, f"_cell_angle_{tag}", True) or 90.0
-    if max(cell["a"], cell["b"], cell["c"]) - min(cell["a"], cell["b"], cell["c"]) > 1e-3 or any(
-        abs(cell[t] - 90.0) > 1e-3 for t in ("alpha", "beta", "gamma")
-    ):
-        raise InputError(
-            source,
-            "non-cubic cell (a, b, c = {a:g}, {b:g}, {c:g} A; angles {alpha:g}, {beta:g}, {gamma:g}): "
-            "an F-43m argyrodite needs a = b = c and 90 degree angles".format(**cell),
-        )
-    check_lattice_parameter(cell["a"], source)
+    def arrays(ops) -> tuple[np.ndarray, np.ndarray]:
+        return (np.array([np.array(op.rot, dtype=float) / op.DEN for op in ops]),
+                np.array([np.array(op.tran, dtype=float) / op.DEN for op in ops]))
 
     number = None
-    for tag in ("_space_group_IT_number", "_symmetry_Int_Tables_number"):
+    for tag in _NUMBER_TAGS:
         value = _cif_value(block, tag)
         if value is not None:
             number = int(_cif_number(value, source, tag))
             break
-    if number is None:
-        for tag in ("_space_group_name_H-M_alt", "_symmetry_space_group_name_H-M"):
-            value = _cif_value(block, tag)
-            if value is not None:
-                group = gemmi.find_spacegroup_by_name(gemmi.cif.as_string(value))
-                if group is None:
-                    raise InputError(source, f"unknown space group {gemmi.cif.as_string(value)!r}")
-                number = group.number
-                break
-    if number is None:
-        raise InputError(source, "no space group given (_space_group_IT_number or H-M symbol)")
-    if number != SPACE_GROUP_NUMBER:
-        raise InputError(source, f"space group {number} is not F-43m (216)")
+    for tag in _SYMOP_TAGS:
+        triplets = block.find_values(tag)
+        if len(triplets):
+            try:
+                ops = [gemmi.Op(gemmi.cif.as_string(t)) for t in triplets]
+            except (RuntimeError, ValueError) as exc:
+                raise InputError(source, f"cannot read symmetry operation in {tag}: {exc}") from None
+            return (*arrays(ops), f"{len(ops)} operations from {tag}", number)
+    for tag in _HALL_TAGS:
+        hall = _cif_text(block, tag)
+        if hall:
+            try:
+                group = gemmi.symops_from_hall(hall)
+            except (RuntimeError, ValueError):
+                raise InputError(source, f"unknown Hall symbol {hall!r}") from None
+            return (*arrays(list(group)), f"Hall symbol {hall}", number)
+    group = None
+    for tag in _HM_TAGS:
+        name = _cif_text(block, tag)
+        if name:
+            group = gemmi.find_spacegroup_by_name(name)
+            if group is None:
+                raise InputError(source, f"unknown space group {name!r}")
+            break
+    if group is None and number is not None:
+        group = gemmi.find_spacegroup_by_number(number)
+    if group is None:
+        raise InputError(source, "no space group given (symmetry operations, Hall or H-M symbol, or IT number)")
+    return (*arrays(list(group.operations())), f"space group {group.hm} ({group.number})", number or group.number)
 
-    columns = {  # fract_x first: gemmi's find() needs a required leading tag
-        "x": "_atom_site_fract_x",
-        "label": "_atom_site_label",
-        "type": "_atom_site_type_symbol",
-        "y": "_atom_site_fract_y",
-        "z": "_atom_site_fract_z",
-        "occupancy": "_atom_site_occupancy",
-        "b_iso": "_atom_site_B_iso_or_equiv",
-        "u_iso": "_atom_site_U_iso_or_equiv",
-        "wyckoff": "_atom_site_Wyckoff_symbol",
-        "multiplicity": "_atom_site_symmetry_multiplicity",
-    }
+
+_ATOM_COLUMNS = {  # fract_x first: gemmi's find() needs a required leading tag
+    "x": "_atom_site_fract_x",
+    "label": "_atom_site_label",
+    "type": "_atom_site_type_symbol",
+    "y": "_atom_site_fract_y",
+    "z": "_atom_site_fract_z",
+    "occupancy": "_atom_site_occupancy",
+    "b_iso": "_atom_site_B_iso_or_equiv",
+    "u_iso": "_atom_site_U_iso_or_equiv",
+    "wyckoff": "_atom_site_Wyckoff_symbol",
+    "multiplicity": "_atom_site_symmetry_multiplicity",
+}
+
+
+def _aniso_b(block, source: str) -> dict[str, float]:
+    """B_eq = 8 pi^2 (U11 + U22 + U33) / 3 per label from an anisotropic loop (cubic metric), or from
+    B11, B22, B33 directly."""
+    import gemmi
+
+    out: dict[str, float] = {}
+    for prefix, factor in (("_atom_site_aniso_U_", 8 * math.pi**2), ("_atom_site_aniso_B_", 1.0)):
+        table = block.find("_atom_site_aniso_", ["label", prefix[len("_atom_site_aniso_"):] + "11",
+                                                 prefix[len("_atom_site_aniso_"):] + "22", prefix[len("_atom_site_aniso_"):] + "33"])
+        for row in table:
+            values = [_cif_number(row[i], source, f"{prefix}ii", allow_none=True) for i in (1, 2, 3)]
+            if all(v is not None for v in values):
+                out[gemmi.cif.as_string(row[0])] = factor * sum(values) / 3
+    return out
+
+
+def _atom_rows(block, source: str) -> list[RefinedSite]:
+    import gemmi
+
+    columns = _ATOM_COLUMNS
     if block.find_loop("_atom_site_fract_x") is None and block.find_value("_atom_site_fract_x") is None:
         raise InputError(source, "missing column _atom_site_fract_x (no _atom_site_ loop)")
     tags = [tag[len("_atom_site_"):] if key == "x" else "?" + tag[len("_atom_site_"):] for key, tag in columns.items()]
@@ -401,9 +491,9 @@ def read_cif_text(text: str, source: str = "<cif>") -> Refinement:
             raise InputError(source, f"missing column {columns[key]}")
     if not present["label"] and not present["type"]:
         raise InputError(source, "missing column _atom_site_label (and no _atom_site_type_symbol)")
-
+    aniso = _aniso_b(block, source)
     keys = list(columns)
-    sites = []
+    rows = []
     for index, row in enumerate(table, start=1):
         cell_text = {key: (row[i] if present[key] else None) for i, key in enumerate(keys)}
         label = gemmi.cif.as_string(cell_text["label"]) if cell_text["label"] is not None else f"site{index}"
@@ -415,12 +505,14 @@ def read_cif_text(text: str, source: str = "<cif>") -> Refinement:
         if b_iso is None:
             u_iso = _cif_number(cell_text["u_iso"], source, f"{where} U_iso", allow_none=True)
             b_iso = None if u_iso is None else u_iso * B_PER_U
+        if b_iso is None:
+            b_iso = aniso.get(label)
         wyckoff = None
         if cell_text["wyckoff"] is not None and not gemmi.cif.is_null(cell_text["wyckoff"]):
             wyckoff = gemmi.cif.as_string(cell_text["wyckoff"])
             if cell_text["multiplicity"] is not None and not gemmi.cif.is_null(cell_text["multiplicity"]):
                 wyckoff = gemmi.cif.as_string(cell_text["multiplicity"]) + wyckoff
-        sites.append(
+        rows.append(
             RefinedSite(
                 label=label,
                 element=element,
@@ -434,12 +526,100 @@ def read_cif_text(text: str, source: str = "<cif>") -> Refinement:
                 printed={k: gemmi.cif.as_string(v) for k, v in cell_text.items() if v is not None},
             )
         )
-    sites, merged = _drop_symmetry_copies(sites)
-    _check_sites(sites, source)
+    return rows
 
-    formula_value = _cif_value(block, "_chemical_formula_sum")
-    nominal = _spaced_formula(gemmi.cif.as_string(formula_value)) if formula_value is not None else ""
-    provenance: dict[str, object] = {"file": Path(source).name, "cif_block": block.name}
+
+def _cell(block, source: str) -> tuple[dict[str, float], np.ndarray]:
+    cell = {}
+    for tag in ("a", "b", "c"):
+        cell[tag] = _cif_number(_cif_value(block, f"_cell_length_{tag}"), source, f"_cell_length_{tag}")
+        if not cell[tag] > 0:
+            raise InputError(source, f"_cell_length_{tag} must be positive")
+    for tag in ("alpha", "beta", "gamma"):
+        cell[tag] = _cif_number(_cif_value(block, f"_cell_angle_{tag}"), source, f"_cell_angle_{tag}", True) or 90.0
+    import gemmi
+
+    try:
+        unit = gemmi.UnitCell(cell["a"], cell["b"], cell["c"], cell["alpha"], cell["beta"], cell["gamma"])
+        matrix = np.array(unit.orth.mat.tolist()).T  # rows = lattice vectors a, b, c in angstrom
+    except (RuntimeError, ValueError) as exc:
+        raise InputError(source, f"impossible cell: {exc}") from None
+    if not np.all(np.isfinite(matrix)) or abs(np.linalg.det(matrix)) < 1e-6:
+        raise InputError(source, "impossible cell (zero volume)")
+    return cell, matrix
+
+
+def cif_blocks(text: str, source: str = "<cif>") -> list:
+    """The data blocks of a CIF that describe a structure (a cell and atom sites)."""
+    import gemmi
+
+    try:
+        doc = gemmi.cif.read_string(text)
+    except (RuntimeError, ValueError) as exc:
+        raise InputError(source, f"malformed CIF: {str(exc).splitlines()[0] if str(exc) else 'parse error'}") from None
+    blocks = [b for b in doc if b.find_value("_cell_length_a") is not None or b.find_loop("_atom_site_fract_x")]
+    if not blocks:
+        raise InputError(source, "malformed CIF: no data block with a cell and atom sites")
+    return blocks
+
+
+def read_cif_text(text: str, source: str = "<cif>", block: str | None = None) -> Refinement:
+    """Parse a CIF with (possibly partial) occupancies of an F-43m structure in any description: the
+    asymmetric unit with the file's symmetry (operation loop, Hall or H-M symbol, or number), a whole cell
+    in P1, another origin or an inverted setting - all brought to argyrodb's setting
+    (:mod:`argyrodb.core.setting`). A file with several structures needs ``block``."""
+    blocks = cif_blocks(text, source)
+    if block is not None:
+        chosen = [b for b in blocks if b.name == block]
+        if not chosen:
+            raise ParameterError("block", f"{source} has no data block {block!r} (blocks: {', '.join(b.name for b in blocks)})")
+        return refinement_from_block(chosen[0], source)
+    if len(blocks) > 1:
+        raise ParameterError("block", f"{source} holds {len(blocks)} structures ({', '.join(b.name for b in blocks)}): choose one")
+    return refinement_from_block(blocks[0], source)
+
+
+def read_cif_blocks(text: str, source: str = "<cif>") -> list[Refinement]:
+    """Every structure of a CIF (one per data block)."""
+    return [refinement_from_block(b, source) for b in cif_blocks(text, source)]
+
+
+def _nominal_from_tag(formula: str, z_text: str | None) -> str:
+    """The formula tag as a nominal formula when it is per formula unit of an argyrodite: divided by the
+    file's Z, it holds one framework cation. '' otherwise (pymatgen writes the cell content there)."""
+    try:
+        amounts = parse_formula(formula, source="formula tag")
+        z = float(str(z_text).split("(")[0]) if z_text else 1.0
+    except (InputError, ValueError):
+        return ""
+    if not z > 0:
+        return ""
+    framework = sum(amounts.get(el, 0.0) for el in FRAMEWORK_CATIONS) / z
+    if abs(framework - 1.0) > 0.02:
+        return ""
+    return format_formula({el: n / z for el, n in amounts.items()}, decimals=6)
+
+
+def refinement_from_block(block, source: str) -> Refinement:
+    """One CIF data block -> a :class:`Refinement` in argyrodb's setting."""
+    cell, lattice = _cell(block, source)
+    rotations, translations, symmetry, declared = _cif_operations(block, source)
+    if declared is not None and 195 <= declared <= 230:
+        lengths = (cell["a"], cell["b"], cell["c"])
+        if max(lengths) - min(lengths) > 1e-3 or any(abs(cell[t] - 90.0) > 1e-3 for t in ("alpha", "beta", "gamma")):
+            raise InputError(
+                source,
+                "non-cubic cell (a, b, c = {a:g}, {b:g}, {c:g} A; angles {alpha:g}, {beta:g}, {gamma:g}) for cubic "
+                "space group {n}".format(n=declared, **cell),
+            )
+    rows = _atom_rows(block, source)
+    _check_sites(rows, source)  # elements, occupancies, numbers: before any symmetry work
+    rows, transformation, a, dropped = settle_rows(rows, lattice, rotations, translations, source)
+    check_lattice_parameter(a, source)
+    _check_sites(rows, source)
+
+    formula_sum = _cif_text(block, "_chemical_formula_sum")
+    provenance: dict[str, object] = {"file": Path(source).name, "cif_block": block.name, "cif_symmetry": symmetry}
     for tag, key in (
         ("_publ_section_title", "title"),
         ("_journal_name_full", "journal"),
@@ -448,19 +628,27 @@ def read_cif_text(text: str, source: str = "<cif>") -> Refinement:
         ("_database_code_ICSD", "icsd"),
         ("_cod_database_code", "cod"),
         ("_argyrodb_provenance", "provenance"),
+        ("_chemical_formula_sum", "cif_formula_sum"),
+        ("_cell_formula_units_Z", "cif_formula_units_z"),
+        ("_argyrodb_nominal_formula", "cif_argyrodb_nominal_formula"),
     ):
-        value = _cif_value(block, tag)
+        value = _cif_text(block, tag)
         if value is not None:
-            provenance[key] = " ".join(gemmi.cif.as_string(value).split())
-    if merged:
-        provenance["symmetry_equivalent_rows_dropped"] = ", ".join(merged)
-    name_value = _cif_value(block, "_chemical_name_common")
-    name = " ".join(gemmi.cif.as_string(name_value).split()) if name_value is not None else block.name
+            provenance[key] = value
+    if transformation:
+        provenance["setting_transformation"] = transformation
+    if dropped:
+        provenance["symmetry_equivalent_rows_dropped"] = ", ".join(dropped)
+    # The nominal formula: argyrodb's own tag, else the formula tag when it is per formula unit, else none -
+    # then the refined composition stands alone.
+    nominal = provenance.get("cif_argyrodb_nominal_formula") or (
+        _nominal_from_tag(formula_sum, provenance.get("cif_formula_units_z")) if formula_sum else "")
+    name = _cif_text(block, "_chemical_name_common") or block.name
     return Refinement(
         name=name,
-        nominal_formula=nominal,
-        sites=sites,
-        a_angstrom=cell["a"],
+        nominal_formula=str(nominal),
+        sites=rows,
+        a_angstrom=a,
         a_note=f"from the CIF ({Path(source).name})",
         provenance=provenance,
         source_path=source,
@@ -470,71 +658,45 @@ def read_cif_text(text: str, source: str = "<cif>") -> Refinement:
 # --------------------------------------------------------------------------- in-memory structures
 
 
-def _check_cubic(lengths, angles, source: str) -> float:
-    a, b, c = (float(v) for v in lengths)
-    if max(a, b, c) - min(a, b, c) > 1e-3 or any(abs(float(t) - 90.0) > 1e-3 for t in angles):
-        raise InputError(source, f"non-cubic cell (a, b, c = {a:g}, {b:g}, {c:g} A; angles "
-                                 f"{', '.join(f'{float(t):g}' for t in angles)}): an F-43m argyrodite needs a = b = c and 90 degree angles")
-    return check_lattice_parameter(a, source)
-
-
-def _rows_from_sites(sites: list[tuple[dict[str, float], tuple[float, float, float], float | None]], source: str) -> list[RefinedSite]:
-    """Refinement rows from a full list of (species -> occupancy, fractional xyz, B) in the cell: one row
-    per element on each distinct site. The listed sites must be whole F-43m orbits in the standard
-    setting; anything else (another origin or setting, an ordered decoration) is refused here."""
-    rows: list[RefinedSite] = []
-    seen: dict[tuple, tuple[str, ...]] = {}
-    listed_images = 0
-    for index, (species, xyz, b) in enumerate(sites, start=1):
-        xyz = tuple(float(v) % 1.0 for v in xyz)
-        mix = tuple(sorted((el, round(occ, 6)) for el, occ in species.items() if occ > 0))
-        key = (mix, orbit_key(xyz))
-        listed_images += 1
-        if key in seen:
-            continue
-        labels = []
-        for element, occupancy in sorted((el, occ) for el, occ in species.items() if occ > 0):
-            label = f"{element}{index}"
-            labels.append(label)
-            rows.append(RefinedSite(label=label, element=element, wyckoff_reported=None, x=xyz[0], y=xyz[1], z=xyz[2],
-                                    occupancy=occupancy, b_iso_angstrom2=b, source_row=index))
-        seen[key] = tuple(labels)
-    orbit_images = sum(len(orbit(next(r.xyz for r in rows if r.label == labels[0]))) for labels in seen.values())
-    if orbit_images != listed_images:
-        raise InputError(source, f"{listed_images} sites listed, but the F-43m orbits of its {len(seen)} distinct sites "
-                                 f"hold {orbit_images}: not an F-43m structure in the standard setting")
-    return rows
+def _listing_refinement(sites: list[CellSite], lattice: np.ndarray, name: str, source: str, provenance: dict) -> Refinement:
+    """A whole cell (any setting) -> a Refinement in argyrodb's setting."""
+    for site in sites:
+        for element in site.species:
+            if not is_element(element):
+                raise InputError(source, f"unknown element {element!r}")
+    result = standardise(CellListing(np.asarray(lattice, dtype=float), merge_shared_positions(sites), source))
+    rows = rows_from_cell(result.sites)
+    check_lattice_parameter(result.a_angstrom, source)
+    _check_sites(rows, source)
+    if result.transformation:
+        provenance = {**provenance, "setting_transformation": result.transformation}
+    return Refinement(name=name, nominal_formula="", sites=rows, a_angstrom=result.a_angstrom, a_note=f"from the {source}",
+                      provenance=provenance, source_path=source)
 
 
 def refinement_from_pymatgen(structure, name: str | None = None, source: str | None = None) -> Refinement:
-    """A :class:`Refinement` from a (site-disordered) pymatgen ``Structure`` listing the whole cell in the
-    standard F-43m setting. B (A^2) comes from the ``b_iso`` site property when present."""
+    """A :class:`Refinement` from a (site-disordered) pymatgen ``Structure`` of an F-43m arrangement in any
+    setting (whole cell, primitive cell, another origin). B (A^2) comes from the ``b_iso`` site property."""
     source = source or name or "pymatgen Structure"
-    lattice = structure.lattice
-    a = _check_cubic(lattice.abc, lattice.angles, source)
     b_values = structure.site_properties.get("b_iso") or [None] * len(structure)
     sites = []
-    for site, b in zip(structure, b_values):
-        species = {}
+    for index, (site, b) in enumerate(zip(structure, b_values), start=1):
+        species: dict[str, float] = {}
         for specie, occupancy in site.species.items():
             symbol = getattr(specie, "symbol", str(specie))
-            if not is_element(symbol):
-                raise InputError(source, f"unknown element {symbol!r}")
             species[symbol] = species.get(symbol, 0.0) + float(occupancy)
-        sites.append((species, tuple(site.frac_coords), None if b is None else float(b)))
-    rows = _rows_from_sites(sites, source)
-    _check_sites(rows, source)
+        label = site.properties.get("label") or f"{'/'.join(species)}{index}"
+        sites.append(CellSite(species, tuple(float(v) for v in np.mod(site.frac_coords, 1.0)), None if b is None else float(b), str(label)))
     formula = "".join(f"{el}{n:g}" for el, n in structure.composition.get_el_amt_dict().items())
-    return Refinement(name=name or structure.composition.reduced_formula, nominal_formula="", sites=rows, a_angstrom=a,
-                      a_note=f"from the {source}", provenance={"converted_from": source, "cell_content": formula},
-                      source_path=source)
+    return _listing_refinement(sites, np.asarray(structure.lattice.matrix, dtype=float), name or structure.composition.reduced_formula,
+                               source, {"converted_from": source, "cell_content": formula,
+                                        "displacement_parameters": "b_iso site property" if any(b is not None for b in b_values) else "none"})
 
 
 def refinement_from_ase(atoms, name: str | None = None) -> Refinement:
-    """A :class:`Refinement` from an ASE ``Atoms`` (whole cell, standard F-43m setting). Partial
-    occupancies written by ASE's CIF reader (``atoms.info['occupancy']`` keyed by atom tag) are kept."""
+    """A :class:`Refinement` from an ASE ``Atoms`` of an F-43m arrangement in any setting. Partial
+    occupancies are kept when ``atoms.info['occupancy']`` can be assigned through the atoms' tags."""
     source = name or "ASE Atoms"
-    lengths = atoms.cell.cellpar()
     occupancy_info = atoms.info.get("occupancy") if hasattr(atoms, "info") else None
     tags = atoms.get_tags()
     if occupancy_info and not all(str(tag) in occupancy_info and symbol in occupancy_info[str(tag)]
@@ -544,14 +706,10 @@ def refinement_from_ase(atoms, name: str | None = None) -> Refinement:
         raise InputError(source, "ASE Atoms with partial occupancies (atoms.info['occupancy']) whose atoms carry no "
                                  "matching tags: the occupancies cannot be assigned; read the CIF with argyrodb instead")
     sites = []
-    for index, (symbol, xyz) in enumerate(zip(atoms.get_chemical_symbols(), atoms.get_scaled_positions(wrap=True))):
+    for index, (symbol, xyz) in enumerate(zip(atoms.get_chemical_symbols(), atoms.get_scaled_positions(wrap=True)), start=1):
         species = {symbol: 1.0}
-        if occupancy_info and str(tags[index]) in occupancy_info:
-            species = {str(el): float(occ) for el, occ in occupancy_info[str(tags[index])].items()}
-        sites.append((species, tuple(xyz), None))
-    _check_cubic(lengths[:3], lengths[3:], source)
-    rows = _rows_from_sites(sites, source)
-    _check_sites(rows, source)
-    return Refinement(name=name or atoms.get_chemical_formula(mode="reduce"), nominal_formula="", sites=rows,
-                      a_angstrom=float(lengths[0]), a_note=f"from the {source}", provenance={"converted_from": source},
-                      source_path=source)
+        if occupancy_info:
+            species = {str(el): float(occ) for el, occ in occupancy_info[str(tags[index - 1])].items()}
+        sites.append(CellSite(species, tuple(float(v) for v in xyz), None, f"{symbol}{index}"))
+    return _listing_refinement(sites, np.asarray(atoms.cell[:], dtype=float), name or atoms.get_chemical_formula(mode="reduce"),
+                               source, {"converted_from": source, "displacement_parameters": "none"})

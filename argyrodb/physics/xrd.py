@@ -36,7 +36,7 @@ from ..core.analysis import AnalysedStructure
 from ..core.errors import InputError, ParameterError, ValidationFailed
 from ..core.refinement import check_lattice_parameter
 from ..core.sites import OCCUPANCY_SUM_TOLERANCE
-from ..core.symmetry import operations
+from ..core.symmetry import spglib_module
 from .scattering import (
     WavelengthComponent,
     anomalous,
@@ -119,6 +119,93 @@ def _f43m_representatives(n_max: int) -> tuple[np.ndarray, np.ndarray]:
     return hkl[first], counts.astype(float)
 
 
+def _families(line_key: np.ndarray, hkl: np.ndarray) -> dict[int, list]:
+    """Line key -> the m-3m family labels (|h| >= |k| >= |l|) of its reflections, strongest index first."""
+    labels = -np.sort(-np.abs(hkl), axis=1)
+    pairs = np.unique(np.column_stack([line_key, labels]), axis=0)
+    families: dict[int, list] = {}
+    for key, h, k, l in pairs.tolist():
+        families.setdefault(key, []).append((h, k, l))
+    for fam in families.values():
+        fam.sort(key=lambda t: (-t[0], -t[1], -t[2]))
+    return families
+
+
+@lru_cache(maxsize=32)
+def _f43m_families(n_max: int) -> dict[int, list]:
+    hkl, _ = _f43m_representatives(n_max)
+    return _families(np.sum(hkl**2, axis=1).astype(np.int64), hkl)
+
+
+class NoDisplacementWarning(UserWarning):
+    """A structure without displacement parameters: its pattern assumes B = 0."""
+
+
+def _grid_keys(frac: np.ndarray, steps: int = 10_000) -> np.ndarray:
+    """Fractional positions as integers on a 1e-4 grid (one int64 per position, periodic)."""
+    cells = np.mod(np.rint(np.mod(frac, 1.0) * steps).astype(np.int64), steps)
+    return (cells[:, 0] * steps + cells[:, 1]) * steps + cells[:, 2]
+
+
+#: Generators of F-43m in the standard setting: -4 along z (y, -x, -z), 3 along [111] (z, x, y) - together
+#: the point group -43m - and two F-centring translations.
+_F43M_GENERATORS = (
+    (np.array([[0, 1, 0], [-1, 0, 0], [0, 0, -1]], dtype=float), np.zeros(3)),
+    (np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0]], dtype=float), np.zeros(3)),
+    (np.eye(3), np.array([0.0, 0.5, 0.5])),
+    (np.eye(3), np.array([0.5, 0.0, 0.5])),
+)
+
+
+def _standard_f43m_invariant(groups: list["ScatteringGroup"]) -> bool:
+    """True when F-43m (standard setting) maps each group's positions onto themselves - tested on the
+    group's generators, which is enough."""
+    rotations = np.array([r for r, _ in _F43M_GENERATORS])
+    translations = np.array([t for _, t in _F43M_GENERATORS])
+    positions = np.vstack([g.images for g in groups])
+    owner = np.concatenate([[i] * len(g.images) for i, g in enumerate(groups)]).astype(np.int64)
+    images = np.einsum("nij,mj->nmi", rotations, positions) + translations[:, None, :]
+    listed = _grid_keys(positions) * len(groups) + owner
+    mapped = _grid_keys(images.reshape(-1, 3)) * len(groups) + np.tile(owner, len(rotations))
+    return bool(np.isin(mapped, listed).all())
+
+
+_F_CENTRING = np.array([[0.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]])
+
+
+def _centring_representatives(positions: np.ndarray) -> np.ndarray:
+    """One position per F-centring coset (the four copies differ by the centring translations)."""
+    copies = np.mod(positions[None, :, :] - _F_CENTRING[:, None, :], 1.0)  # (4, m, 3)
+    canonical = _grid_keys(copies.reshape(-1, 3)).reshape(4, -1).min(axis=0)
+    _, first = np.unique(canonical, return_index=True)
+    return positions[np.sort(first)]
+
+
+def _point_group(groups: list["ScatteringGroup"], lattice: np.ndarray) -> np.ndarray:
+    """The distinct rotations of the structure's space group (spglib, each group one atom type)."""
+    spglib = spglib_module()
+    positions = np.vstack([g.images for g in groups])
+    types = np.concatenate([[i + 1] * len(g.images) for i, g in enumerate(groups)])
+    try:
+        symmetry = spglib.get_symmetry((lattice, positions, types), symprec=1e-3)
+    except Exception:  # a degenerate cell: no reduction, every reflection computed
+        symmetry = None
+    if not symmetry:
+        return np.eye(3, dtype=int)[None]
+    return np.unique(np.asarray(symmetry["rotations"], dtype=int), axis=0)
+
+
+def _orbit_representatives(hkl: np.ndarray, rotations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One reflection per orbit of the point group and the orbit sizes. For x' = R x + t, F(h R) =
+    F(h) exp(2 pi i h.t): reflections h R (row vector) share |F|. Friedel mates are not merged."""
+    images = np.einsum("nj,rjk->rnk", hkl, rotations)  # (rotations, reflections, 3)
+    width = int(np.abs(hkl).max()) * 2 + 1 if len(hkl) else 1
+    codes = ((images[..., 0] + width) * (2 * width + 1) + (images[..., 1] + width)) * (2 * width + 1) + (images[..., 2] + width)
+    keys = codes.max(axis=0)
+    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    return hkl[first], counts.astype(float)
+
+
 class XRDModel:
     """A structure prepared for fast repeated powder patterns (different a, occupancies, B, lambda)."""
 
@@ -133,7 +220,9 @@ class XRDModel:
         self.elements = sorted({el for g in groups for el in g.species})
         self.occupancy_matrix = np.array([[g.species.get(el, 0.0) for el in self.elements] for g in groups])
         self.b_iso = np.array([g.b_iso_angstrom2 for g in groups], dtype=float)
-        self.f43m = self._check_f43m() if f43m is None else f43m
+        self.f43m = bool(f43m) if f43m is not None else (self.cubic and _standard_f43m_invariant(groups))
+        self.point_group: np.ndarray | None = None  # rotations used to reduce reflections (general path)
+        self.notes: dict[str, str] = {}
         self._cache: _ReflectionSet | None = None
 
     # ----------------------------------------------------------------- construction
@@ -152,33 +241,43 @@ class XRDModel:
 
     @classmethod
     def from_structure(cls, structure, name: str = "") -> "XRDModel":
-        """From a pymatgen Structure; per-site B from the ``b_iso`` site property (0 when absent)."""
-        b_values = structure.site_properties.get("b_iso") or [None] * len(structure)
-        keyed: dict[tuple, ScatteringGroup] = {}
-        for site, b in zip(structure, b_values):
-            species = {sp.symbol: float(occ) for sp, occ in site.species.items()}
-            b = 0.0 if b is None else float(b)
-            key = (tuple(sorted((k, round(v, 8)) for k, v in species.items())), round(b, 8))
-            if key not in keyed:
-                label = "/".join(species) + f" B={b:g}"
-                keyed[key] = ScatteringGroup(label, species, b, np.empty((0, 3)))
-            group = keyed[key]
-            group.images = np.vstack([group.images, np.mod(site.frac_coords, 1.0)])
-        lattice = structure.lattice.matrix
-        return cls(list(keyed.values()), lattice, name=name or structure.composition.reduced_formula)
+        """From a pymatgen Structure, any space group. Per-site B from the ``b_iso`` site property; without
+        it B = 0, with a :class:`NoDisplacementWarning` and a note in the pattern's conventions.
 
-    def _check_f43m(self) -> bool:
-        """True when every group is a union of F-43m orbits in the standard setting (cubic cell)."""
-        if not self.cubic:
-            return False
-        rotations, translations, _ = operations()
-        for group in self.groups:
-            images = np.einsum("nij,mj->nmi", rotations, group.images) + translations[:, None, :]
-            diff = images[:, :, None, :] - group.images[None, None, :, :]
-            diff -= np.round(diff)
-            if not np.all(np.any(np.all(np.abs(diff) < SYMMETRY_TOLERANCE, axis=-1), axis=-1)):
-                return False
-        return True
+        Symmetry is found once: a fast test for F-43m in the standard setting (every operation maps each
+        species group onto itself), else spglib's point group, used to reduce the reflections to one per
+        orbit (|F| is equal within an orbit of the point group; Friedel mates stay separate)."""
+        import warnings
+
+        raw_b = structure.site_properties.get("b_iso")
+        b_values = raw_b or [None] * len(structure)
+        frac = np.mod(structure.frac_coords, 1.0)
+        keyed: dict[tuple, tuple[dict, float, list]] = {}
+        for index, (site, b) in enumerate(zip(structure.sites, b_values)):
+            pairs = tuple(sorted((sp.symbol, float(occ)) for sp, occ in site.species.items()))
+            b = 0.0 if b is None else float(b)
+            keyed.setdefault((pairs, b), (dict(pairs), b, []))[2].append(index)
+        groups = [ScatteringGroup("/".join(species) + f" B={b:g}", species, b, frac[rows])
+                  for species, b, rows in keyed.values()]
+        lattice = np.asarray(structure.lattice.matrix, dtype=float)
+        if not name:
+            totals: dict[str, float] = {}
+            for g in groups:
+                for el, occ in g.species.items():
+                    totals[el] = totals.get(el, 0.0) + occ * len(g.images)
+            name = "".join(f"{el}{n:g}" for el, n in totals.items())
+        model = cls(groups, lattice, name=name, f43m=False)
+        if not raw_b or all(b is None for b in raw_b):
+            warnings.warn(f"{model.name}: no displacement parameters (b_iso site property): B = 0 assumed for every site",
+                          NoDisplacementWarning, stacklevel=2)
+            model.notes["debye_waller"] = "none given: B = 0 assumed for every site (no b_iso site property)"
+        if model.cubic and _standard_f43m_invariant(groups):
+            model.f43m = True
+            for group in groups:
+                group.primitive_images = _centring_representatives(group.images)
+        else:
+            model.point_group = _point_group(groups, lattice)
+        return model
 
     # ----------------------------------------------------------------- reflections
 
@@ -191,7 +290,8 @@ class XRDModel:
 
     def _reflections(self, limit: float, lattice: np.ndarray) -> _ReflectionSet:
         """Representative reflections with N = h^2+k^2+l^2 <= limit (cubic) or |g| <= limit (general)."""
-        if self._cache is not None and self._cache.limit >= limit - 1e-12:
+        wanted = float(np.floor(limit + 1e-9)) if self.cubic else float(limit)
+        if self._cache is not None and self._cache.limit >= wanted - 1e-12:
             return self._cache
         if self.f43m:
             n_max = int(np.floor(limit + 1e-9))
@@ -200,6 +300,8 @@ class XRDModel:
         else:
             hkl = _all_reflections(limit, lattice, self.cubic)
             weight = np.ones(len(hkl))
+            if self.point_group is not None:
+                hkl, weight = _orbit_representatives(hkl, self.point_group)
             limit_used = float(np.floor(limit + 1e-9)) if self.cubic else float(limit)
         phases = np.empty((len(hkl), len(self.groups)), dtype=complex)
         for j, group in enumerate(self.groups):
@@ -215,13 +317,7 @@ class XRDModel:
         else:
             g = np.linalg.norm(hkl @ np.linalg.inv(lattice).T, axis=1)
             line_key = np.round(np.log(g) / LINE_D_TOLERANCE).astype(np.int64)
-        labels = -np.sort(-np.abs(hkl), axis=1)  # m-3m family label |h| >= |k| >= |l|
-        pairs = np.unique(np.column_stack([line_key, labels]), axis=0)
-        families: dict[int, list] = {}
-        for key, h, k, l in pairs.tolist():
-            families.setdefault(key, []).append((h, k, l))
-        for fam in families.values():
-            fam.sort(key=lambda t: (-t[0], -t[1], -t[2]))
+        families = _f43m_families(int(limit_used)) if self.f43m else _families(line_key, hkl)
         self._cache = _ReflectionSet(hkl=hkl, weight=weight, phases=phases, limit=limit_used,
                                      n_index=n_index, line_key=line_key, families=families)
         return self._cache
@@ -370,7 +466,10 @@ class XRDModel:
             "wavelength_components": [{"name": c.name, "wavelength_angstrom": c.wavelength_angstrom, "weight": c.weight} for c in components],
             "intensity": "integrated: weight x LP x sum over the line's reflections of |F|^2 (electrons^2)",
             "intensity_rel": "strongest line = 100",
-            "reflections": "F-centring absences and -43m symmetry used; Friedel mates separate" if self.f43m else "all reflections enumerated",
+            "reflections": "F-centring absences and -43m symmetry used; Friedel mates separate" if self.f43m else (
+                f"one per orbit of the point group found by spglib ({len(self.point_group)} rotations); absences computed"
+                if self.point_group is not None else "all reflections enumerated"),
+            **self.notes,
         }
         return Pattern(
             name=self.name, peaks=peaks, components=components, a_angstrom=self._a(a_angstrom), two_theta_range=(lo, hi),
@@ -504,12 +603,38 @@ class Pattern:
 # --------------------------------------------------------------------------- entry point
 
 
+#: Models of recently simulated pymatgen Structures, by content: the symmetry is found once per structure.
+_STRUCTURE_MODELS: dict[tuple, XRDModel] = {}
+_STRUCTURE_MODELS_MAX = 16
+
+
+def _fingerprint(structure) -> tuple:
+    """The content of a pymatgen Structure (lattice, positions, species and occupancies, B) as a dict key."""
+    b_values = structure.site_properties.get("b_iso")
+    return (np.ascontiguousarray(structure.lattice.matrix, dtype=float).tobytes(),
+            np.ascontiguousarray(structure.frac_coords, dtype=float).tobytes(),
+            tuple(structure.species_and_occu), None if b_values is None else tuple(b_values))
+
+
 def model_for(structure) -> XRDModel:
-    """An :class:`XRDModel` of an analysed structure or a pymatgen ``Structure``."""
+    """An :class:`XRDModel` of an analysed structure or a pymatgen ``Structure`` (a Structure's model, with
+    its symmetry and reflections, is reused while its content is unchanged)."""
     if isinstance(structure, AnalysedStructure):
         return XRDModel.from_analysed(structure)
     if hasattr(structure, "lattice") and hasattr(structure, "frac_coords"):
-        return XRDModel.from_structure(structure)
+        key = _fingerprint(structure)
+        model = _STRUCTURE_MODELS.get(key)
+        if model is None:
+            model = XRDModel.from_structure(structure)
+            if len(_STRUCTURE_MODELS) >= _STRUCTURE_MODELS_MAX:
+                _STRUCTURE_MODELS.pop(next(iter(_STRUCTURE_MODELS)))
+            _STRUCTURE_MODELS[key] = model
+        elif "debye_waller" in model.notes:
+            import warnings
+
+            warnings.warn(f"{model.name}: no displacement parameters (b_iso site property): B = 0 assumed for every site",
+                          NoDisplacementWarning, stacklevel=3)
+        return model
     raise InputError("structure", f"cannot simulate XRD of a {type(structure).__name__} (an AnalysedStructure or pymatgen Structure)")
 
 

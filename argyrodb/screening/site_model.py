@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.analysis import FRAMEWORK_CATIONS, AnalysedStructure
+from ..core.analysis import AnalysedStructure
 from ..core.errors import InputError, ParameterError
+from ..core.setting import FRAMEWORK_CATIONS
 from ..physics.xrd import ScatteringGroup
 
 FRAMEWORK = FRAMEWORK_CATIONS

@@ -77,8 +77,8 @@ def test_random_refinements_are_self_consistent(text):
     from argyrodb.core.cif_writer import cif_text
 
     refinement = read_refinement_text(text, source="random.yaml")
-    report = validate(refinement)
-    assert not report.errors
+    report = validate(refinement, force=True)  # random fillings need not be argyrodites: the sums must still add up
+    assert not [p for p in report.errors if p.kind != "short_distance"]
     structure = report.pymatgen
     for element, amount_per_fu in report.formula_per_fu.items():
         assert structure.composition[element] == pytest.approx(amount_per_fu * report.z, abs=1e-6)

@@ -60,7 +60,7 @@ def test_cif_with_esd_charges_and_u_iso():
     assert [s.element for s in refinement.sites] == ["Li", "P", "S", "S", "Cl", "S", "Cl"]
     assert refinement.sites[0].b_iso_angstrom2 == pytest.approx(0.033 * 8 * math.pi**2)
     assert B_PER_U == pytest.approx(78.9568, rel=1e-5)
-    assert refinement.nominal_formula == "ClLi6PS5"
+    assert refinement.nominal_formula == "Li6PS5Cl"  # the formula tag, written in argyrodite order
 
 
 def test_cif_space_group_must_be_216():
@@ -172,16 +172,20 @@ def test_pymatgen_structure_round_trip(all_structures):
         assert again.space_group_number == 216
 
 
-def test_in_memory_structures_outside_the_standard_setting_are_refused(lma):
+def test_in_memory_structures_in_another_origin_come_back_to_the_setting(lma):
     import numpy as np
     from pymatgen.core import Structure
 
-    from argyrodb.core.readers import read
+    from argyrodb.api import analyse
 
     s = lma.pymatgen
-    shifted = Structure(s.lattice, s.species_and_occu, s.frac_coords + np.array([0.13, 0.37, 0.71]))
-    with pytest.raises(InputError, match="not an F-43m structure in the standard setting"):
-        read(shifted)
+    shifted = Structure(s.lattice, s.species_and_occu, s.frac_coords + np.array([0.25, 0.25, 0.25]),
+                        site_properties=s.site_properties)
+    again = analyse(shifted)
+    assert again.refinement.provenance["setting_transformation"]
+    assert any(p.kind == "setting_transformed" for p in again.problems)
+    assert {p.wyckoff.symbol for p in again.positions} == {p.wyckoff.symbol for p in lma.positions}
+    assert again.formula_per_fu == pytest.approx(lma.formula_per_fu, abs=1e-9)
 
 
 def test_ase_atoms_ordered_and_with_unassignable_occupancies(tmp_path, all_structures):
@@ -193,17 +197,20 @@ def test_ase_atoms_ordered_and_with_unassignable_occupancies(tmp_path, all_struc
     from argyrodb.api import analyse, write_cif
     from argyrodb.core.readers import read
 
-    # an ordered, fully occupied F-43m cell (Li6PS5Cl's framework and anions, Li left out) reads as itself
-    framework = all_structures["Li6PS5Cl"].pymatgen.copy()
-    framework.remove_species(["Li"])
-    ordered = framework.copy()
-    for i, site in enumerate(ordered):
+    # an ordered, fully occupied F-43m cell - Li6PS5Cl with its 24 Li all on 24g - reads as itself
+    cell = all_structures["Li6PS5Cl"].pymatgen.copy()
+    cell.remove_species(["Li"])
+    for i, site in enumerate(cell):
         if not site.is_ordered:
-            ordered.replace(i, max(site.species.items(), key=lambda t: t[1])[0].symbol)
-    atoms = AseAtomsAdaptor.get_atoms(ordered)
-    analysed = analyse(read(atoms, name="framework"))
-    per_fu = {el: n / 4 for el, n in ordered.composition.get_el_amt_dict().items()}
-    assert analysed.formula_per_fu == pytest.approx(per_fu) and per_fu == {"P": 1, "S": 5, "Cl": 1}
+            cell.replace(i, max(site.species.items(), key=lambda t: t[1])[0].symbol)
+    from argyrodb.core.symmetry import orbit
+
+    for xyz in orbit((0.025, 0.25, 0.75)):
+        cell.append("Li", xyz)
+    atoms = AseAtomsAdaptor.get_atoms(cell)
+    analysed = analyse(read(atoms, name="ordered"))
+    assert analysed.formula_per_fu == pytest.approx({"Li": 6, "P": 1, "S": 5, "Cl": 1})
+    assert analysed.z == 4 and not analysed.errors
     # ASE's own CIF reader keeps occupancies per site kind without tagging the atoms: refused, not guessed
     path = write_cif(all_structures["Li6PS5Cl"], tmp_path / "cl.cif")
     with warnings.catch_warnings():

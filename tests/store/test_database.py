@@ -98,7 +98,7 @@ def test_structure_queries_in_plain_sql(db_path):
                     "WHERE m.i_fraction BETWEEN 0.3 AND 0.5", db_path)
     assert mixed["name"].tolist() == ["LMA-Cl0.8I0.6"]
     lma = run_sql("SELECT * FROM structures WHERE name = 'LMA-Cl0.8I0.6'", db_path).iloc[0]
-    assert lma["space_group_number"] == 216 and lma["n_errors"] == 0 and lma["n_warnings"] == 11
+    assert lma["space_group_number"] == 216 and lma["n_errors"] == 0 and lma["n_warnings"] == 12  # 11 + Li4-S1 contact
     assert "Vegard" in lma["a_source"]
     printed = run_sql("SELECT label, wyckoff_printed, wyckoff FROM structure_sites WHERE wyckoff_printed != wyckoff", db_path)
     assert sorted(printed["label"]) == ["Cl2", "I2", "S3"]
