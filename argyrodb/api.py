@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .audit import CONSISTENT, run_audit
 from .audit import summary as audit_summary
 from .core.analysis import AnalysedStructure, Problem
@@ -23,14 +25,14 @@ from .core.files import (
     read_text_file,
     safe_filename,
 )
-from .core.readers import read
+from .core.readers import MAX_FILE_BYTES, is_pymatgen_structure, read, read_cif_blocks
 from .core.refinement import LatticeParameter, Refinement
 from .core.resources import default_database_path, structure_file, structure_files
 from .physics import calculators
 from .physics.density import StructureDensity, density_of_formula, structure_density
 from .physics.eis import FIG_S9_CIRCUIT, plot_nyquist, read_spectrum
 from .physics.eis import fit as fit_eis
-from .physics.lattice import lattice_for
+from .physics.lattice import analysed, lattice_for
 from .physics.lattice import predict as predict_lattice
 from .physics.pattern_fit import fit_scale, read_xy
 from .physics.plots import plot_patterns
@@ -56,13 +58,13 @@ from .store.literature import import_obelix, write_obelix_rows
 from .store.migrations import migrate_file
 from .store.plots import plot_literature
 from .store.queries import MeasurementFilter, compare, query_measurements, run_sql
-from .store.serve import serve_command
+from .store.serve import serve, serve_command
 
 __all__ = [
     "CONSISTENT", "atomic_write_text", "check_export_path", "check_formats", "check_output_paths", "database_path",
     "default_template", "import_obelix", "plot_literature", "plot_nyquist", "plot_patterns", "plot_screen_series",
-    "read_text_file", "safe_filename", "serve_command", "write_obelix_rows",
-    "AnalysedStructure", "ArgyrodbError", "FIG_S9_CIRCUIT", "InputError", "LatticeParameter", "MeasurementFilter",
+    "read_text_file", "safe_filename", "serve", "serve_command", "write_obelix_rows",
+    "AnalysedStructure", "analyse_all", "ArgyrodbError", "FIG_S9_CIRCUIT", "InputError", "LatticeParameter", "MeasurementFilter",
     "ParameterError", "Pattern", "Problem", "Refinement", "ScreenSettings", "Screener", "StructureDensity",
     "ValidationFailed", "XRDModel", "analyse", "analyse_refinement", "audit_summary", "build_database", "calculators",
     "cif_text", "compare", "default_database_path", "density", "density_of_formula", "density_report", "export_optimade",
@@ -79,7 +81,15 @@ def analyse(source, a_angstrom: float | None = None, block: str | None = None, f
     predicted). A structure that is not an argyrodite raises InputError("not an argyrodite: ..."), unless
     ``force`` (then the reason is a warning in ``problems``)."""
     refinement = source if isinstance(source, Refinement) else read(source, block=block)
-    return require_argyrodite(analyse_refinement(refinement, lattice_for(refinement, a_angstrom), force=force))
+    return require_argyrodite(analysed(refinement, a_angstrom, force=force))
+
+
+def analyse_all(source, a_angstrom: float | None = None, block: str | None = None, force: bool = False) -> list[AnalysedStructure]:
+    """Every structure of ``source``: each data block of a CIF (or only ``block``), else the one structure."""
+    if isinstance(source, (str, Path)) and Path(source).suffix.lower() == ".cif" and block is None:
+        return [require_argyrodite(analysed(r, a_angstrom, force=force))
+                for r in read_cif_blocks(read_text_file(source, MAX_FILE_BYTES), source=str(source))]
+    return [analyse(source, a_angstrom, block=block, force=force)]
 
 
 def density(structure: AnalysedStructure) -> StructureDensity:
@@ -90,8 +100,7 @@ def density(structure: AnalysedStructure) -> StructureDensity:
 def xrd_pattern(source, a_angstrom: float | None = None, **options) -> Pattern:
     """Powder pattern of an analysed structure, a pymatgen ``Structure``, an ASE ``Atoms``, a Refinement or a path (see
     :func:`argyrodb.physics.xrd.simulate` for the options)."""
-    is_pymatgen = hasattr(source, "lattice") and hasattr(source, "frac_coords")
-    if not isinstance(source, AnalysedStructure) and not is_pymatgen:  # path, Refinement, ASE Atoms
+    if not isinstance(source, AnalysedStructure) and not is_pymatgen_structure(source):  # path, Refinement, ASE Atoms
         source = analyse(source, a_angstrom)
         a_angstrom = None
     return simulate(source, a_angstrom=a_angstrom, **options)

@@ -16,13 +16,12 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .core.analysis import analyse
 from .core.chemistry import formal_charge, parse_formula
 from .core.errors import InputError
 from .core.readers import read_file
 from .core.resources import literature_folder, structures_folder
 from .physics.calculators import cpe_capacitance_F, milling_gforce
-from .physics.lattice import lattice_for
+from .physics.lattice import analysed
 from .store.literature import read_csv_rows
 
 CONSISTENT = "consistent within printed precision"
@@ -178,7 +177,7 @@ def _explain_capacitance(r: dict, table: list[dict]) -> str:
 
 def audit_structure(path: Path) -> list[AuditRow]:
     refinement = read_file(path)
-    report = analyse(refinement, lattice_for(refinement))
+    report = analysed(refinement)
     rows = []
     by_label = {s.label: s for s in refinement.sites}
     for problem in report.problems:

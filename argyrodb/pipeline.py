@@ -11,17 +11,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .core.analysis import AnalysedStructure, analyse
+from .core.analysis import AnalysedStructure
 from .core.chemistry import format_formula, parse_formula
 from .core.cif_writer import cif_text, display_path
 from .core.errors import InputError
 from .core.files import atomic_write_text, safe_filename
 from .core.readers import read
 from .core.resources import literature_folder, structure_files
+from .physics.calculators import SOURCE_GRAVITY_M_S2, milling_gforce
 from .physics.density import density_of_formula, structure_density
-from .physics.lattice import given, lattice_for, predict
+from .physics.lattice import analysed, given, predict
 from .physics.xrd import Pattern, XRDModel
-from .store.ingest import DatabaseBuild
+from .store.ingest import DatabaseBuild, milling_rows
 
 #: The powder pattern stored for every structure in the database.
 STORED_XRD = {"wavelength": "CuKa1", "two_theta_range": (10.0, 120.0)}
@@ -41,8 +42,7 @@ def analyse_structure(source, a_angstrom: float | None = None, name: str | None 
     """Read ``source`` (path, pymatgen Structure or ASE Atoms) and analyse it at ``a_angstrom`` (default:
     the reported lattice parameter, else the lattice model's prediction). Not an argyrodite: InputError,
     unless ``force``."""
-    refinement = read(source, name=name, block=block)
-    return require_argyrodite(analyse(refinement, lattice_for(refinement, a_angstrom), force=force))
+    return require_argyrodite(analysed(read(source, name=name, block=block), a_angstrom, force=force))
 
 
 # --------------------------------------------------------------------------- reports
@@ -173,8 +173,8 @@ def build_database(db_path: str | Path | None = None, literature_dir: str | Path
 
     folder = Path(literature_dir) if literature_dir is not None else literature_folder()
     paths = list(structure_paths) if structure_paths is not None else structure_files()
-    steps = tqdm(total=3 + len(paths), desc="db build", disable=not show_progress)
     with DatabaseBuild(db_path) as build:
+        steps = tqdm(total=3 + len(paths), desc="db build", disable=not show_progress)
         build.insert_literature(folder)
         steps.update()
         for path in paths:
@@ -184,7 +184,9 @@ def build_database(db_path: str | Path | None = None, literature_dir: str | Path
             build.insert_structure(structure, source_file=display_path(str(path)), cif=cif_of(structure),
                                    density=structure_density(structure), pattern=stored_pattern(structure))
             steps.update()
-        build.insert_lab_tables(folder)
+        milling = [{**row, "gforce_computed": milling_gforce(row["rpm"], row["effective_diameter_printed_m"], SOURCE_GRAVITY_M_S2)}
+                   for row in milling_rows(folder)]
+        build.insert_lab_tables(folder, milling)
         steps.update()
     steps.update()
     steps.close()

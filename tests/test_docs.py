@@ -58,11 +58,15 @@ def test_readme_python_examples_run(monkeypatch, capsys):
 
 
 def test_readme_quick_tour_runs(tmp_path):
-    lines = [line for block in _blocks("sh") for line in block.splitlines() if line.startswith("argyrodb ")]
+    lines = [line for block in _blocks("sh") for line in block.splitlines() if line.strip()]
     assert len(lines) >= 8
     shutil.copytree(REPO / "structures", tmp_path / "structures")
-    (tmp_path / "out").mkdir()
     for line in lines:
-        result = run(*shlex.split(line)[1:], cwd=tmp_path)
+        words = shlex.split(line)
+        if words[:2] == ["mkdir", "-p"]:
+            (tmp_path / words[2]).mkdir(parents=True, exist_ok=True)
+            continue
+        assert words[0] == "argyrodb", f"the quick tour runs argyrodb commands only: {line}"
+        result = run(*words[1:], cwd=tmp_path)
         assert result.returncode == 0, f"{line}\n{result.stderr}"
     assert (tmp_path / "out" / "LMA-Cl0.8I0.6.cif").is_file() and (tmp_path / "out" / "lma-peaks.csv").is_file()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 
 import click
 
@@ -18,15 +19,15 @@ from .common import Group
 
 #: command -> (module, attribute, short help). The help is here so that listing commands imports nothing.
 COMMANDS = {
-    "build": ("argyrodb.cli.structures", "build", "Read refinement files or CIFs, validate them, report, write CIFs."),
-    "density": ("argyrodb.cli.structures", "density", "X-ray density and molar volume of a structure file or formula."),
+    "build": ("argyrodb.cli.structures", "build", "Read refinement files or CIFs, validate them, report, and write symmetric CIFs."),
+    "density": ("argyrodb.cli.structures", "density", "X-ray density and molar volume of a structure file or a formula (e.g. Li5.6PS4.6Cl0.8I0.6)."),
     "xrd": ("argyrodb.cli.structures", "xrd", "Simulate the powder X-ray pattern of a refinement file or CIF."),
     "db": ("argyrodb.cli.database", "db", "The SQLite database: build, query, compare, SQL, export, serve, plot."),
-    "calc": ("argyrodb.cli.calc", "calc", "The lab's calculations: G-force, conductivity, Arrhenius, elastic, CPE, CCD."),
+    "calc": ("argyrodb.cli.calc", "calc", "The lab's calculations: G-force, conductivity, Arrhenius, elastic moduli, CPE capacitance, CCD steps."),
     "eis": ("argyrodb.cli.eis", "eis", "Impedance spectra: equivalent-circuit fitting (impedance.py)."),
     "audit": ("argyrodb.cli.audit", "audit", "Recompute every derived number of the source and report what does not add up."),
-    "screen": ("argyrodb.cli.screening", "screen", "Screen a composition family: a, density, XRD, nearest literature."),
-    "approximants": ("argyrodb.cli.screening", "approximants", "Ordered, charge-neutral supercells ranked by Ewald energy."),
+    "screen": ("argyrodb.cli.screening", "screen", "Screen a composition family: lattice parameter, density, XRD peaks, nearest literature; stored, resumable."),
+    "approximants": ("argyrodb.cli.screening", "approximants", "Ordered, charge-neutral supercells of a composition, ranked by Ewald energy, written through ASE."),
 }
 
 
@@ -85,5 +86,16 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point (``argyrodb``): click's standalone mode prints errors and sets the exit status."""
-    cli.main(args=argv, prog_name="argyrodb")
+    """Entry point (``argyrodb``): errors print one line (exit 2 for bad input, 3 for an internal error);
+    an interrupt (Ctrl-C) exits with 130 like any Unix tool."""
+    try:
+        code = cli.main(args=argv, prog_name="argyrodb", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("argyrodb: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..core.errors import InputError
+from ..core.errors import InputError, ParameterError
 from ..core.grids import parse_range
 from ..physics import calculators
 from .common import Group, emit_json
@@ -48,10 +48,20 @@ def calc_conductivity(resistance_ohm, thickness_um, thickness_mm, thickness_cm, 
     given = [(v, u) for v, u in ((thickness_um, "um"), (thickness_mm, "mm"), (thickness_cm, "cm")) if v is not None]
     if len(given) != 1:
         raise InputError("conductivity", "give exactly one of --thickness-um, --thickness-mm, --thickness-cm")
+    for flag, value in ((f"--thickness-{given[0][1]}", given[0][0]), ("--diameter-mm", diameter_mm), ("--area-cm2", area_cm2)):
+        if value is not None and not value > 0:
+            raise InputError(flag, f"must be positive, got {value:g}")
+    if diameter_mm is None and area_cm2 is None:
+        raise InputError("conductivity", "give --diameter-mm or --area-cm2")
     t_cm = calculators.to_cm(*given[0])
     d_cm = None if diameter_mm is None else calculators.to_cm(diameter_mm, "mm")
-    sigma = calculators.ionic_conductivity_mS_cm(resistance_ohm, t_cm, d_cm, area_cm2)
-    area = area_cm2 if area_cm2 is not None else calculators.disc_area_cm2(d_cm)
+    # the library speaks centimetres: name the flag the user gave
+    flags = {"thickness_cm": f"--thickness-{given[0][1]}", "diameter_cm": "--diameter-mm", "area_cm2": "--area-cm2"}
+    try:
+        sigma = calculators.ionic_conductivity_mS_cm(resistance_ohm, t_cm, d_cm, area_cm2)
+        area = area_cm2 if area_cm2 is not None else calculators.disc_area_cm2(d_cm)
+    except ParameterError as exc:
+        raise InputError(flags.get(exc.parameter, exc.parameter), exc.problem) from None
     payload = {"sigma_mS_cm": sigma, "sigma_S_cm": sigma / 1000.0, "resistance_ohm": resistance_ohm, "thickness_cm": t_cm,
                "area_cm2": area}
     if as_json:
@@ -96,7 +106,10 @@ def calc_arrhenius(data, as_json):
     """Activation energy from sigma(T) in DATA.csv (columns temperature_K or temperature_C, and
     sigma_S_cm or sigma_mS_cm)."""
     temperatures, sigmas = calculators.read_arrhenius_csv(data)
-    result = calculators.arrhenius_fit(temperatures, sigmas)
+    try:
+        result = calculators.arrhenius_fit(temperatures, sigmas)
+    except ParameterError as exc:  # the data came from the file: name it
+        raise InputError(data, exc.problem) from None
     if as_json:
         emit_json(result)
     else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import click
@@ -121,9 +120,9 @@ def db_export(db_path, out_dir, fmt, optimade):
 @click.option("--writable", is_flag=True, help="Serve without Datasette's immutable mode.")
 def db_serve(db_path, host, port, writable):
     """Browse with Datasette (read-only, localhost) - optional extra argyrodb[serve]."""
-    command = api.serve_command(db_path, host, port, writable)
+    api.serve_command(db_path, host, port, writable, "metadata.json")  # checks Datasette and the database first
     click.echo(f"serving {api.database_path(db_path)} on http://{host}:{port} ({'writable' if writable else 'read-only'})")
-    raise SystemExit(subprocess.call(command))
+    raise SystemExit(api.serve(db_path, host, port, writable))
 
 
 @db.command("plot")

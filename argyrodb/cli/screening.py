@@ -34,8 +34,10 @@ from .common import Command, db_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength, two_theta_range, no_anomalous,
            no_peaks, db_path, jobs, export_out, plots_dir, quiet):
-    """Screen a composition family, e.g. "Li5.6PS4.6Cl1.4-xIx" --x 0:1.4:0.1: lattice parameter,
-    density, XRD peaks and nearest literature entries, stored in the database (resumable)."""
+    """Screen a composition family: lattice parameter, density, XRD peaks, nearest literature; stored, resumable.
+
+    For example "Li5.6PS4.6Cl1.4-xIx" --x 0:1.4:0.1; results go into the database, and the same command
+    resumes an interrupted run."""
     if export_out is not None:
         api.check_export_path(export_out)
     formulas = None

@@ -18,12 +18,16 @@ from .common import Command, emit_json, wavelength_value
 @click.option("--cif", "cif_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the CIF here (one input file).")
 @click.option("--cif-dir", type=click.Path(file_okay=False, path_type=Path), help="Write NAME.cif for each input into this folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def build(files: tuple[Path, ...], a_angstrom: float | None, cif_out: Path | None, cif_dir: Path | None, as_json: bool) -> None:
+@click.option("--block", help="Only this data block of a CIF with several (default: every block).")
+@click.option("--force", is_flag=True, help="Proceed with a structure that fails the argyrodite framework check (a warning).")
+def build(files: tuple[Path, ...], a_angstrom: float | None, cif_out: Path | None, cif_dir: Path | None, as_json: bool,
+          block: str | None, force: bool) -> None:
     """Read refinement files or CIFs, validate them, report, and write symmetric CIFs.
 
     FILE is an argyrodb refinement file (.yaml, see structures/README.md) or a CIF with partial
-    occupancies. Exit status 2 when a file cannot be read or has validation errors; no CIF is then
-    written for it.
+    occupancies, in any setting (P1 listings, other origins and Hall/symop-only files are brought to the
+    standard F-43m setting); every data block of a CIF is built. Exit status 2 when a file cannot be read,
+    is not an argyrodite, or has validation errors; no CIF is then written.
     """
     if cif_out is not None and len(files) > 1:
         raise InputError("--cif", "give --cif-dir (not --cif) when building several files")
@@ -32,7 +36,7 @@ def build(files: tuple[Path, ...], a_angstrom: float | None, cif_out: Path | Non
     if cif_out is not None:
         check_output_paths(cif_out)
     # Read and analyse everything first, so a bad file leaves no output from the others half-done.
-    analysed = [api.analyse(path, a_angstrom=a_angstrom) for path in files]
+    analysed = [structure for path in files for structure in api.analyse_all(path, a_angstrom=a_angstrom, block=block, force=force)]
     failed = next((s for s in analysed if s.errors), None)
     if as_json:
         payloads = [api.report_dict(s) for s in analysed]
@@ -60,13 +64,15 @@ def build(files: tuple[Path, ...], a_angstrom: float | None, cif_out: Path | Non
 @click.option("--a", "a_angstrom", type=float, help="Lattice parameter in angstrom.")
 @click.option("--z", type=float, default=4.0, show_default=True, help="Formula units per cell (formula input only).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def density(file_or_formula: str, a_angstrom: float | None, z: float, as_json: bool) -> None:
+@click.option("--block", help="The data block of a CIF with several.")
+@click.option("--force", is_flag=True, help="Proceed with a structure that fails the argyrodite framework check.")
+def density(file_or_formula: str, a_angstrom: float | None, z: float, as_json: bool, block: str | None, force: bool) -> None:
     """X-ray density and molar volume of a structure file or a formula (e.g. Li5.6PS4.6Cl0.8I0.6).
 
     For a formula without --a, a comes from the lattice model (Vegard fit over halide fractions to
     published lattice parameters, with its uncertainty), and the output says so.
     """
-    result = api.density_report(file_or_formula, a_angstrom=a_angstrom, z=z)
+    result = api.density_report(file_or_formula, a_angstrom=a_angstrom, z=z, block=block, force=force)
     if as_json:
         emit_json(result)
         return
@@ -94,8 +100,10 @@ def density(file_or_formula: str, a_angstrom: float | None, z: float, as_json: b
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG plot with labelled reflection ticks.")
 @click.option("--compare", "compare_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path), help="Overlay another structure (repeatable).")
 @click.option("--measured", "measured_file", type=click.Path(dir_okay=False, path_type=Path), help="Measured two-column pattern: fit scale, report R_wp, overlay.")
+@click.option("--block", help="The data block of a CIF with several.")
+@click.option("--force", is_flag=True, help="Proceed with a structure that fails the argyrodite framework check.")
 def xrd(file, a_angstrom, wavelength, two_theta_range, no_anomalous, monochromator_two_theta_deg, size_nm, caglioti_uvw,
-        as_json, csv_out, xy_out, plot_out, compare_files, measured_file):
+        as_json, csv_out, xy_out, plot_out, compare_files, measured_file, block, force):
     """Simulate the powder X-ray pattern of a refinement file or CIF.
 
     Per-site occupancies and B, Waasmaier-Kirfel form factors, anomalous dispersion (xraydb),
@@ -107,7 +115,10 @@ def xrd(file, a_angstrom, wavelength, two_theta_range, no_anomalous, monochromat
         anomalous_dispersion=not no_anomalous, monochromator_two_theta_deg=monochromator_two_theta_deg,
         size_nm=size_nm, caglioti_uvw=tuple(caglioti_uvw) if caglioti_uvw else None,
     )
-    pattern = api.xrd_pattern(file, a_angstrom=a_angstrom, **options)
+    structure = api.analyse(file, a_angstrom=a_angstrom, block=block, force=force)
+    if structure.errors:
+        raise InputError(structure.source, f"{structure.errors[0].kind}: {structure.errors[0].message}")
+    pattern = api.xrd_pattern(structure, **options)
     others = [api.xrd_pattern(other, **options) for other in compare_files]
     measured = fit = None
     if measured_file is not None:

@@ -18,6 +18,10 @@ _FORMULA = re.compile(r"^(?:[A-Z][a-z]?(?:\d+(?:\.\d+)?|\.\d+)?)+$")
 HALOGENS = ("F", "Cl", "Br", "I")
 HEAVY_HALIDES = ("Cl", "Br", "I")
 
+#: A formula whose net formal charge is within this of zero (e per formula unit) counts as neutral;
+#: literature formulas print 2-3 decimals.
+NEUTRAL_TOLERANCE = 0.01
+
 #: Avogadro constant (CODATA 2018, exact), 1/mol.
 AVOGADRO_PER_MOL = 6.02214076e23
 

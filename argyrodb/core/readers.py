@@ -50,13 +50,18 @@ REQUIRED_SITE_COLUMNS = ("label", "element", "x", "y", "z", "occupancy")
 B_PER_U = 8.0 * math.pi**2
 
 
+def is_pymatgen_structure(obj) -> bool:
+    """Duck-typed: a pymatgen ``Structure`` (without importing pymatgen)."""
+    return hasattr(obj, "lattice") and hasattr(obj, "frac_coords") and hasattr(obj, "sites")
+
+
 def read(source, name: str | None = None, block: str | None = None) -> Refinement:
     """A :class:`Refinement` from a path (``.yaml``/``.yml`` refinement file or ``.cif``; ``block`` names the
     CIF data block when there are several), a pymatgen ``Structure`` or an ASE ``Atoms``. ``name`` overrides
     the name of an in-memory structure."""
     if isinstance(source, (str, Path)):
         return read_file(source, block=block)
-    if hasattr(source, "lattice") and hasattr(source, "frac_coords") and hasattr(source, "sites"):
+    if is_pymatgen_structure(source):
         return refinement_from_pymatgen(source, name=name)
     if hasattr(source, "get_scaled_positions") and hasattr(source, "cell"):
         return refinement_from_ase(source, name=name)
@@ -99,6 +104,9 @@ def _number(value, source: str, what: str, allow_none: bool = False) -> float | 
 
 def _check_site(site: RefinedSite, source: str) -> None:
     where = f"site {site.label}"
+    for what, value in (("occupancy", site.occupancy), ("x", site.x), ("y", site.y), ("z", site.z), ("B_iso", site.b_iso_angstrom2)):
+        if value is not None and not math.isfinite(value):
+            raise InputError(source, f"{where}: {what} is not finite ({value!r})")
     if not is_element(site.element):
         raise InputError(source, f"{where}: unknown element {site.element!r}")
     if site.occupancy < 0 or site.occupancy > 1 + 1e-9:
@@ -661,9 +669,14 @@ def refinement_from_block(block, source: str) -> Refinement:
 def _listing_refinement(sites: list[CellSite], lattice: np.ndarray, name: str, source: str, provenance: dict) -> Refinement:
     """A whole cell (any setting) -> a Refinement in argyrodb's setting."""
     for site in sites:
-        for element in site.species:
+        for element, occupancy in site.species.items():
             if not is_element(element):
                 raise InputError(source, f"unknown element {element!r}")
+            if not math.isfinite(occupancy):
+                raise InputError(source, f"site {site.label}: occupancy is not finite ({occupancy!r})")
+        for what, value in (("position", sum(site.xyz)), ("B_iso", site.b_iso_angstrom2)):
+            if value is not None and not math.isfinite(value):
+                raise InputError(source, f"site {site.label}: {what} is not finite ({value!r})")
     result = standardise(CellListing(np.asarray(lattice, dtype=float), merge_shared_positions(sites), source))
     rows = rows_from_cell(result.sites)
     check_lattice_parameter(result.a_angstrom, source)

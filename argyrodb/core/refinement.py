@@ -4,6 +4,7 @@ and the lattice parameter with its provenance."""
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 from .errors import InputError, ParameterError
@@ -17,7 +18,11 @@ A_MAX_ANGSTROM = 50.0
 def check_lattice_parameter(a: float | None, source: str, parameter: str | None = None) -> float | None:
     """``a`` unchanged, or an :class:`InputError` naming ``source`` (a :class:`ParameterError` naming
     ``parameter`` when given) when it is not plausible."""
-    if a is not None and not (isinstance(a, (int, float)) and math.isfinite(a) and A_MIN_ANGSTROM < a < A_MAX_ANGSTROM):
+    try:
+        value = None if a is None else float(a)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if a is not None and not (isinstance(a, numbers.Real) and math.isfinite(value) and A_MIN_ANGSTROM < value < A_MAX_ANGSTROM):
         problem = f"lattice parameter a = {a!r} A is not plausible for an argyrodite"
         if parameter:
             raise ParameterError(parameter, problem)

@@ -25,9 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.analysis import nominal_composition, reported_lattice
+from ..core.analysis import (
+    AnalysedStructure,
+    analyse,
+    nominal_composition,
+    reported_lattice,
+)
 from ..core.chemistry import HEAVY_HALIDES, parse_formula
-from ..core.errors import InputError
+from ..core.errors import InputError, ParameterError
 from ..core.files import read_text_file
 from ..core.refinement import LatticeParameter, Refinement, check_lattice_parameter
 from ..core.resources import structures_folder
@@ -52,7 +57,7 @@ class VegardFit:
         """(a, sigma_a) in angstrom for ``amounts`` (element -> amount per formula unit)."""
         total = sum(amounts.get(x, 0.0) for x in self.halides)
         if total <= 0:
-            raise InputError(source, "no Cl, Br or I: the lattice model cannot predict a; give the lattice parameter")
+            raise ParameterError("a_angstrom", f"{source}: no Cl, Br or I, so the lattice model cannot predict a: give the lattice parameter")
         f = np.array([amounts.get(x, 0.0) / total for x in self.halides])
         a = float(f @ np.array(self.coefficients))
         var = float(f @ np.array(self.covariance) @ f) + self.residual_std**2
@@ -99,11 +104,17 @@ def model() -> VegardFit:
     return fit_table(structures_folder() / "lattice_parameters.csv")
 
 
+def predict_values(composition: dict[str, float], source: str = "composition") -> tuple[float, float]:
+    """(a, sigma) in angstrom of the lattice model for ``composition`` - :func:`predict` without the
+    provenance text (screening calls it for every grid point)."""
+    return model().predict(composition, source)
+
+
 def predict(composition: dict[str, float], source: str = "composition") -> LatticeParameter:
     """The predicted lattice parameter of ``composition`` (element -> amount per formula unit), with its
     uncertainty and provenance."""
     fit = model()
-    a, sigma = fit.predict(composition, source)
+    a, sigma = predict_values(composition, source)
     return LatticeParameter(a, f"predicted ({fit.describe()}): {a:.4f} +- {sigma:.4f} A; not a measurement",
                             "predicted", sigma)
 
@@ -112,6 +123,12 @@ def given(a_angstrom: float, source: str = "a_angstrom") -> LatticeParameter:
     """A lattice parameter the caller gives (checked for plausibility)."""
     check_lattice_parameter(a_angstrom, source, parameter="a_angstrom")
     return LatticeParameter(float(a_angstrom), "given by the user", "given")
+
+
+def analysed(refinement: Refinement, a_angstrom: float | None = None, force: bool = False) -> AnalysedStructure:
+    """``refinement`` analysed at the lattice parameter :func:`lattice_for` gives - the one way every
+    command goes from a refinement to an analysed structure."""
+    return analyse(refinement, lattice_for(refinement, a_angstrom), force=force)
 
 
 def lattice_for(refinement: Refinement, a_angstrom: float | None = None) -> LatticeParameter:

@@ -34,6 +34,7 @@ import numpy as np
 
 from ..core.analysis import AnalysedStructure
 from ..core.errors import InputError, ParameterError, ValidationFailed
+from ..core.readers import is_pymatgen_structure
 from ..core.refinement import check_lattice_parameter
 from ..core.sites import OCCUPANCY_SUM_TOLERANCE
 from ..core.symmetry import spglib_module
@@ -621,7 +622,7 @@ def model_for(structure) -> XRDModel:
     its symmetry and reflections, is reused while its content is unchanged)."""
     if isinstance(structure, AnalysedStructure):
         return XRDModel.from_analysed(structure)
-    if hasattr(structure, "lattice") and hasattr(structure, "frac_coords"):
+    if is_pymatgen_structure(structure):
         key = _fingerprint(structure)
         model = _STRUCTURE_MODELS.get(key)
         if model is None:

@@ -85,11 +85,13 @@ def generate(screener, index: int, n_structures: int = 5, candidates: int = 40, 
 
     if not (1 <= supercell <= 3):
         raise ParameterError("supercell", f"supercell size must be 1, 2 or 3, got {supercell}")
-    if not (1 <= n_structures <= candidates <= 10_000):
-        raise ParameterError("n_structures", "need 1 <= n <= candidates <= 10000")
+    if not 1 <= n_structures <= 10_000:
+        raise ParameterError("n_structures", f"need 1 <= n_structures <= 10000, got {n_structures}")
+    if not n_structures <= candidates <= 10_000:
+        raise ParameterError("candidates", f"need n_structures ({n_structures}) <= candidates <= 10000, got {candidates}")
     _, amounts = screener.points[index]
     occupancy = screener.model.occupancies(amounts)
-    a, _ = screener.fit.predict(amounts)
+    a = screener.lattice(index).a_angstrom
     cells = supercell**3
     counts = integer_counts(screener.model, occupancy, cells)
     shifts = np.array([(i, j, k) for i in range(supercell) for j in range(supercell) for k in range(supercell)], dtype=float)

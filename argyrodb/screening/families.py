@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from ..core.chemistry import is_element
 from ..core.errors import InputError
-from ..core.grids import grid, parse_range
+from ..core.grids import GRID_VARIABLES, grid, parse_range
 
 __all__ = ["Family", "parse_family", "grid", "parse_range", "VARIABLES"]
 
-VARIABLES = ("x", "y", "z", "w")
+VARIABLES = GRID_VARIABLES
 _AMOUNT_CHARS = set("0123456789.+-*/" + "".join(VARIABLES))
 
 

@@ -19,9 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..core.analysis import AnalysedStructure, analyse
-from ..core.chemistry import atomic_mass, formal_charge, format_formula, parse_formula
-from ..core.errors import InputError
+from ..core.analysis import AnalysedStructure
+from ..core.chemistry import (
+    NEUTRAL_TOLERANCE,
+    atomic_mass,
+    formal_charge,
+    format_formula,
+    parse_formula,
+)
+from ..core.errors import InputError, ParameterError
 from ..core.readers import read_file
 from ..core.resources import structure_file
 from ..physics import lattice
@@ -31,8 +37,6 @@ from ..physics.xrd import XRDModel, hkl_label
 from .families import grid, parse_family
 from .site_model import Infeasible, SiteModel
 
-#: A composition whose formal charge is within this of zero (e per formula unit) is screened.
-NEUTRAL_TOLERANCE = 0.01
 #: The default template: the source's Rietveld refinement of LMA-Cl0.8I0.6 (Table S2).
 DEFAULT_TEMPLATE_NAME = "LMA-Cl0.8I0.6"
 
@@ -44,8 +48,7 @@ def default_template() -> str:
 
 def analysed_template(path: str | Path) -> AnalysedStructure:
     """The template refinement, read and analysed (at its own or the predicted lattice parameter)."""
-    refinement = read_file(path)
-    return analyse(refinement, lattice.lattice_for(refinement))
+    return lattice.analysed(read_file(path))
 
 
 @dataclass
@@ -75,7 +78,7 @@ class ScreenSettings:
         family = parse_family(self.family)
         missing = [v for v in family.variables if v not in self.ranges]
         if missing:
-            raise InputError(self.family, f"give a range for the variable(s) {', '.join(missing)}")
+            raise ParameterError(missing[0], f"{self.family} needs a range for the variable(s) {', '.join(missing)}")
         return [(values, family.composition(values)) for values in grid({v: self.ranges[v] for v in family.variables})]
 
 
@@ -91,7 +94,7 @@ class Screener:
         self.model = SiteModel.from_template(analysed_template(settings.template), settings.distribution, tuple(sorted(elements)))
         self.xrd = XRDModel(self.model.groups, np.eye(3) * 10.0, name=settings.family, f43m=True)
         self.components = resolve_wavelength(settings.wavelength)
-        self.fit = lattice.model()
+        self.fit = lattice.model()  # the lattice model, recorded with every run
         self.masses = np.array([atomic_mass(el) for el in self.model.elements])
 
     def evaluate(self, index: int) -> dict:
@@ -111,7 +114,7 @@ class Screener:
         except Infeasible as exc:
             return {**base, "status": "skipped", "reason": str(exc)}
         try:
-            a, a_sigma = self.fit.predict(amounts)
+            a, a_sigma = lattice.predict_values(amounts, formula)
         except InputError as exc:
             return {**base, "status": "skipped", "reason": f"no lattice parameter: {exc.problem}"}
         cell_mass = float((occupancy * self.model.multiplicities[:, None]).sum(axis=0) @ self.masses)

@@ -39,10 +39,14 @@ def open_for_writing(db_path: str | Path | None):
     if not path.is_file():
         raise InputError(path, "no database here: run `argyrodb db build` first")
     conn = sqlite3.connect(path, timeout=60)
-    conn.execute("PRAGMA busy_timeout = 60000")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    migrate(conn, path)
+    try:
+        conn.execute("PRAGMA busy_timeout = 60000")
+        migrate(conn, path)  # first: a file that is not an argyrodb database is refused before anything is written
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

@@ -18,7 +18,8 @@ import numpy as np
 
 from ..core.errors import InputError, ParameterError
 from ..core.files import atomic_write_text
-from ..core.symmetry import orbit, orbit_key
+from ..core.refinement import RefinedSite, Refinement
+from ..core.sites import positions as site_positions
 from .connection import ReadOnlyDatabase
 
 EXPORT_TABLES = ("table_s3", "measurements_full", "materials", "sources", "structures", "structure_sites",
@@ -81,25 +82,23 @@ def optimade_entries(db_path=None) -> list[dict]:
         a = float(row.a_angstrom)
         amounts = json.loads(row.refined_amounts_json)
         species, species_names, positions = [], [], []
-        mine = sites[sites["structure_id"] == row.id].copy()
-        mine["orbit"] = [orbit_key(xyz) for xyz in zip(mine["x"], mine["y"], mine["z"])]
-        for _, group in mine.groupby("orbit", sort=False):
-            x, y, z = (float(group[c].iloc[0]) for c in ("x", "y", "z"))
-            total = float(group["occupancy"].sum())
-            scale = 1.0 / total if total > 1.0 else 1.0  # the rounding normalisation the analysis applied
-            symbols = list(group["element"])
-            concentration = [round(float(o) * scale, 6) for o in group["occupancy"]]
-            if sum(concentration) < 1e-12:
+        rows = [RefinedSite(label=r.label, element=r.element, wyckoff_reported=r.wyckoff_printed, x=r.x, y=r.y, z=r.z,
+                            occupancy=r.occupancy, b_iso_angstrom2=None)
+                for r in sites[sites["structure_id"] == row.id].itertuples()]
+        # the same grouping into positions (and rounding normalisation) as the analysis that stored them
+        for position in site_positions(Refinement(name=row.name, nominal_formula="", sites=rows)):
+            mix = {el: round(occ, 6) for el, occ in position.species().items() if occ > 0}
+            if not mix:
                 continue
+            symbols, concentration = list(mix), list(mix.values())
             vacancy = 1.0 - sum(concentration)
             if vacancy > 1e-6:
                 symbols.append("vacancy")
                 concentration.append(round(vacancy, 6))
-            name = "_".join(group["label"])
+            name = "_".join(r.label for r in position.rows)
             species.append({"name": name, "chemical_symbols": symbols, "concentration": concentration})
-            images = orbit((x, y, z))
-            positions.append(images * a)
-            species_names.extend([name] * len(images))
+            positions.append(position.images * a)
+            species_names.extend([name] * len(position.images))
         cartesian = np.vstack(positions)
         elements = sorted(amounts)
         total = sum(amounts.values())

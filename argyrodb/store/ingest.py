@@ -22,7 +22,6 @@ from ..core.analysis import AnalysedStructure
 from ..core.chemistry import format_formula, parse_formula
 from ..core.errors import ArgyrodbError, InputError
 from ..core.files import finalize_mode
-from ..physics.calculators import SOURCE_GRAVITY_M_S2, milling_gforce
 from ..physics.density import StructureDensity
 from ..physics.xrd import Pattern, hkl_label
 from .connection import database_path, writer_lock
@@ -132,17 +131,25 @@ def insert_obelix(db, db_dir: Path, source_ids: dict[str, int], materials: dict[
     return duplicates
 
 
-def insert_lab_tables(db, db_dir: Path) -> None:
-    """Table S1 (milling), the experimental conditions and Table S4 (EIS fits)."""
+def milling_rows(db_dir: Path) -> list[dict]:
+    """Table S1 as records (``gforce_computed`` is left for the caller to compute)."""
     path = db_dir / "milling_table_s1.csv"
+    rows = []
     for r in read_csv_rows(path):
         where = f"{path.name} row {r['row']}"
-        db["milling"].insert({
+        rows.append({
             "row": int(r["row"]), "rpm": optional_float(r["rpm"], where, "rpm"),
             "effective_diameter_printed_m": optional_float(r["effective_diameter_printed_m"], where, "diameter"),
             "gforce_printed": optional_float(r["gforce_printed"], where, "gforce"), "notes": r["notes"] or None,
-            "gforce_computed": milling_gforce(float(r["rpm"]), float(r["effective_diameter_printed_m"]), SOURCE_GRAVITY_M_S2),
         })
+    return rows
+
+
+def insert_lab_tables(db, db_dir: Path, milling: list[dict]) -> None:
+    """Table S1 (``milling``: records with their computed G-force), the experimental conditions and
+    Table S4 (EIS fits)."""
+    for row in milling:
+        db["milling"].insert(row)
     path = db_dir / "conditions.csv"
     for r in read_csv_rows(path):
         where = f"{path.name} id {r['id']}"
@@ -297,7 +304,7 @@ class DatabaseBuild:
         try:
             self.conn = sqlite3.connect(self.tmp)
             self.conn.execute("PRAGMA cache_size = -65536")  # 64 MB: bulk inserts touch many index pages
-            migrate(self.conn, self.tmp)
+            migrate(self.conn, self.tmp, create=True)
             self.db = sqlite_utils.Database(self.conn)
         except BaseException:
             self._discard()
@@ -312,8 +319,8 @@ class DatabaseBuild:
     def insert_structure(self, structure: AnalysedStructure, **stored) -> int:
         return insert_structure(self.db, structure, materials=self.materials, **stored)
 
-    def insert_lab_tables(self, db_dir: Path) -> None:
-        insert_lab_tables(self.db, db_dir)
+    def insert_lab_tables(self, db_dir: Path, milling: list[dict]) -> None:
+        insert_lab_tables(self.db, db_dir, milling)
 
     def _discard(self) -> None:
         conn = getattr(self, "conn", None)

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..core.chemistry import (
     HALOGENS,
     HEAVY_HALIDES,
+    NEUTRAL_TOLERANCE,
     formal_charge,
     format_formula,
     ordered_elements,
@@ -27,9 +28,6 @@ from ..core.errors import InputError
 from ..core.files import atomic_write_text, read_text_file
 from ..core.resources import literature_folder
 
-#: A formula whose formal charge is within this of zero (e per formula unit) counts as neutral;
-#: formulas print 2-3 decimals.
-NEUTRAL_TOLERANCE = 0.01
 #: Element fractions are rounded to this many decimals in the duplicate-detection key.
 FRACTION_DECIMALS = 3
 #: Columns of per-element amounts stored on every material.

@@ -52,24 +52,25 @@ def migrations() -> tuple[Migration, ...]:
 SCHEMA_VERSION = migrations()[-1].version
 
 
-def current_version(conn: sqlite3.Connection, path: str | Path) -> int:
-    """The schema version of an open database (0 for an empty one)."""
+def current_version(conn: sqlite3.Connection, path: str | Path, create: bool = False) -> int:
+    """The schema version of an open database (0 for an empty one that is being ``create``-d)."""
     has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
     if not has_table:
-        if conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
-            raise InputError(path, "not an argyrodb database (no schema_version table)")
-        return 0
+        if create and not conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+            return 0
+        raise InputError(path, "not an argyrodb database (no schema_version table)")
     version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
     if version is None:
         raise InputError(path, "not an argyrodb database (empty schema_version)")
     return int(version)
 
 
-def migrate(conn: sqlite3.Connection, path: str | Path) -> int:
+def migrate(conn: sqlite3.Connection, path: str | Path, create: bool = False) -> int:
     """Bring an open database to :data:`SCHEMA_VERSION` in place, in one transaction; returns the
-    version found. A database written by a newer argyrodb is refused."""
+    version found. A database written by a newer argyrodb is refused; an empty file is an argyrodb
+    database only when ``create`` (a new build), never by accident."""
     try:
-        version = current_version(conn, path)
+        version = current_version(conn, path, create)
     except sqlite3.DatabaseError as exc:
         raise InputError(path, f"not an argyrodb database ({exc})") from None
     if version > SCHEMA_VERSION:

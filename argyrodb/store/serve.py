@@ -47,19 +47,51 @@ def datasette_metadata(database_name: str = "argyrodb") -> dict:
     }
 
 
-def serve_command(db_path: str | Path | None, host: str, port: int, writable: bool) -> list[str]:
-    """The datasette command line (immutable mode unless ``writable``)."""
+def serve_command(db_path: str | Path | None, host: str, port: int, writable: bool, metadata_path: str | Path) -> list[str]:
+    """The datasette command line (immutable mode unless ``writable``), its metadata read from
+    ``metadata_path``."""
     import importlib.util
-    import json
     import sys
-    import tempfile
 
     if importlib.util.find_spec("datasette") is None:
         raise InputError("db serve", "Datasette is not installed: pip install 'argyrodb[serve]'")
     path = database_path(db_path)
     if not path.is_file():
         raise InputError(path, "no database here: run `argyrodb db build` first")
-    meta = Path(tempfile.mkstemp(prefix="argyrodb-meta-", suffix=".json")[1])
-    meta.write_text(json.dumps(datasette_metadata(path.stem)))
     mode = [str(path)] if writable else ["-i", str(path)]
-    return [sys.executable, "-m", "datasette", "serve", *mode, "--host", host, "--port", str(port), "--metadata", str(meta)]
+    return [sys.executable, "-m", "datasette", "serve", *mode, "--host", host, "--port", str(port), "--metadata", str(metadata_path)]
+
+
+def serve(db_path: str | Path | None, host: str = "127.0.0.1", port: int = 8001, writable: bool = False) -> int:
+    """Run Datasette on the database until it stops or this process is told to stop (SIGTERM, SIGINT,
+    SIGHUP are passed on to Datasette, which is waited for); its metadata lives in a temporary folder that
+    is removed afterwards. Returns Datasette's exit status."""
+    import json
+    import signal
+    import subprocess
+    import tempfile
+
+    path = database_path(db_path)
+    with tempfile.TemporaryDirectory(prefix="argyrodb-serve-") as folder:
+        metadata = Path(folder) / "metadata.json"
+        metadata.write_text(json.dumps(datasette_metadata(path.stem)), encoding="utf-8")
+        command = serve_command(path, host, port, writable, metadata)
+        child = subprocess.Popen(command)
+
+        def forward(signum, _frame):
+            if child.poll() is None:
+                child.send_signal(signum)
+
+        previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        try:
+            return child.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 import socket
 import subprocess
 import sys
@@ -86,4 +88,8 @@ def test_db_serve_with_datasette(db_path):
         assert tables["table_s3"]["columns"]["ccd_mA_cm2"].startswith("critical current density")
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=20)
+    # stopping `argyrodb db serve` stops Datasette too, and its temporary metadata goes with it
+    listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert f"--port {port}" not in listing
+    assert not list(Path(tempfile.gettempdir()).glob("argyrodb-serve-*"))

@@ -128,3 +128,42 @@ def test_bad_input_files_get_one_line_exit_2_and_no_output(case, tmp_path):
     assert case["message"] in lines[0] and str(path) in lines[0], lines[0]
     assert "Traceback" not in result.stdout + result.stderr
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["calc", "conductivity", "--resistance", "73.3", "--thickness-mm", "-0.6", "--diameter-mm", "10"], "--thickness-mm: must be positive, got -0.6"),
+    (["calc", "conductivity", "--resistance", "73.3", "--thickness-mm", "0.6", "--diameter-mm", "-10"], "--diameter-mm: must be positive"),
+    (["calc", "conductivity", "--resistance", "73.3", "--thickness-mm", "0.6"], "give --diameter-mm or --area-cm2"),
+    (["approximants", "Li6PS5Cl", "--candidates", "0"], "--candidates: need"),
+    (["density", "Li6PS5F"], "--a: Li6PS5F: no Cl, Br or I"),
+])
+def test_messages_name_the_flag_the_user_gave(args, message):
+    from argyrodb_testing import run
+
+    result = run(*args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_arrhenius_fit_errors_name_the_data_file(tmp_path):
+    from argyrodb_testing import run
+
+    data = tmp_path / "two.csv"
+    data.write_text("temperature_K,sigma_S_cm\n300,1e-3\n320,2e-3\n")
+    result = run("calc", "arrhenius", str(data))
+    assert result.returncode == 2 and f"{data}: need at least 3" in result.stderr
+
+
+def test_interrupt_exits_130():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen([sys.executable, "-c", "import time, argyrodb.cli as c\n"
+                                "import argyrodb.physics.calculators as k\n"
+                                "k.gforce_table = lambda *a, **kw: time.sleep(30)\n"
+                                "c.main(['calc', 'gforce', '--table', '1:2:1'])"], stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130 and "argyrodb: aborted" in err

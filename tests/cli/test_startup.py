@@ -18,3 +18,16 @@ def test_light_commands_do_not_import_heavy_modules(args):
             f"print(','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stderr.strip() == ""
+
+
+def test_the_command_list_matches_each_command():
+    """The short help listed by `argyrodb --help` (kept in argyrodb.cli.COMMANDS so listing imports
+    nothing) is each command's own first docstring line."""
+    import click
+
+    from argyrodb.cli import COMMANDS, cli
+
+    ctx = click.Context(cli)
+    for name, (_, _, short) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command.help.strip().splitlines()[0] == short, name

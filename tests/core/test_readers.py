@@ -218,3 +218,23 @@ def test_ase_atoms_ordered_and_with_unassignable_occupancies(tmp_path, all_struc
         disordered = ase_read(path)
     with pytest.raises(InputError, match="occupancies cannot be assigned"):
         read(disordered)
+
+
+def test_non_finite_numbers_from_python_objects_are_refused(lma):
+    s = lma.pymatgen.copy()
+    b = list(s.site_properties["b_iso"])
+    b[0] = float("nan")
+    s.add_site_property("b_iso", b)
+    from argyrodb.core.readers import read
+
+    with pytest.raises(InputError, match="B_iso is not finite"):
+        read(s)
+
+
+def test_numpy_scalars_are_numbers():
+    import numpy as np
+
+    from argyrodb.api import analyse
+    from argyrodb_testing import structure
+
+    assert analyse(structure("Li6PS5Cl"), a_angstrom=np.float32(9.9)).a_angstrom == pytest.approx(9.9, abs=1e-6)

@@ -41,7 +41,7 @@ def test_family_parsing():
                          ("Li(x", "unbalanced"), ("Li__import__", "expected an element")):
         with pytest.raises(InputError, match=message):
             parse_family(bad)
-    with pytest.raises(InputError, match="give a range for the variable.s. x"):
+    with pytest.raises(InputError, match="needs a range for the variable.s. x"):
         ScreenSettings("Li5.6PS4.6Cl1.4-xIx").compositions()
 
 

@@ -119,9 +119,9 @@ def test_serve_binds_localhost_read_only_by_default(fresh_db):
     pytest.importorskip("datasette")
     from argyrodb.store.serve import serve_command
 
-    command = serve_command(fresh_db, "127.0.0.1", 8001, writable=False)
+    command = serve_command(fresh_db, "127.0.0.1", 8001, writable=False, metadata_path="m.json")
     assert command[command.index("--host") + 1] == "127.0.0.1" and "-i" in command
-    assert "-i" not in serve_command(fresh_db, "127.0.0.1", 8001, writable=True)
+    assert "-i" not in serve_command(fresh_db, "127.0.0.1", 8001, writable=True, metadata_path="m.json")
     result = run("db", "serve", "--help")
     assert "default: 127.0.0.1" in result.stdout
 
@@ -168,3 +168,40 @@ def test_schema_reading_pragmas_and_short_text(db_path):
         run_sql("SELECT length(randomblob(999999999))", db_path)
     rows = query_measurements(MeasurementFilter(dataset="table_s3", text="Br"), db_path=db_path)
     assert sorted(rows["dataset_row"]) == [14]
+
+
+def test_an_empty_file_is_never_taken_for_a_database(tmp_path):
+    from argyrodb_testing import run
+
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    for args in (["db", "migrate", "--db", str(empty)], ["screen", "Li6PS5Cl", "--formulas", str(_formulas(tmp_path)), "--db", str(empty)]):
+        result = run(*args)
+        assert result.returncode == 2 and "not an argyrodb database" in result.stderr, args
+    assert empty.stat().st_size == 0
+
+
+def test_optimade_species_follow_the_analysed_positions(tmp_path):
+    """Rows of one element split on one site, and two elements on one site at rounding-different
+    coordinates, are one OPTIMADE species each - as the analysis groups them."""
+    import json
+
+    from argyrodb.api import build_database
+    from argyrodb.store.export import optimade_entries
+    from argyrodb_testing import structure
+
+    text = structure("Li6PS5Cl").read_text()
+    text = text.replace("  - [Li1, Li, 48h, 0.3142, 0.6858, 0.0148, 0.419, 2.6070, null]",
+                        "  - [Li1a, Li, 48h, 0.3142, 0.6858, 0.0148, 0.200, 2.6070, null]\n"
+                        "  - [Li1b, Li, 48h, 0.3142, 0.6858, 0.0148, 0.219, 2.6070, null]")
+    assert "Li1b" in text
+    path = tmp_path / "Li6PS5Cl.yaml"
+    path.write_text(text)
+    db = tmp_path / "o.sqlite"
+    build_database(db, structure_paths=[path], show_progress=False)
+    entry = optimade_entries(db)[0]["attributes"]
+    li = next(s for s in entry["species"] if s["name"] == "Li1a_Li1b")
+    assert li["chemical_symbols"] == ["Li", "vacancy"] and li["concentration"] == pytest.approx([0.419, 0.581])
+    li_per_cell = sum(dict(zip(s["chemical_symbols"], s["concentration"])).get("Li", 0) * entry["species_at_sites"].count(s["name"])
+                      for s in entry["species"])
+    assert li_per_cell == pytest.approx(24.0) and json.dumps(entry)
