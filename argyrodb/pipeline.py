@@ -9,6 +9,7 @@ it is given. Reports (the CLI's text and JSON) are made here too, from the analy
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from .core.analysis import AnalysedStructure
@@ -23,6 +24,7 @@ from .physics.density import density_of_formula, structure_density
 from .physics.lattice import analysed, given, predict
 from .physics.xrd import Pattern, XRDModel
 from .store.ingest import DatabaseBuild, milling_rows
+from .store.literature import OBELIX_ATTRIBUTION, OBELIX_LICENCE, obelix_rows
 
 #: The powder pattern stored for every structure in the database.
 STORED_XRD = {"wavelength": "CuKa1", "two_theta_range": (10.0, 120.0)}
@@ -164,17 +166,45 @@ def density_report(file_or_formula: str, a_angstrom: float | None = None, z: flo
 
 # --------------------------------------------------------------------------- database
 
+#: What every OBELiX structure carries: OBELiX randomised its CIFs' atomic positions for licensing.
+OBELIX_STRUCTURE_CAVEAT = (
+    "OBELiX CIF: standardised from ICSD or literature structures with atomic positions randomly perturbed "
+    "(symmetry kept) for licensing; coordinates are close to, not equal to, the published ones")
+
+
+@lru_cache(maxsize=256)
+def _literature_structure(path: str, mtime_ns: int, size: int) -> tuple:
+    """(analysed structure, CIF text, density, stored pattern) of a literature CIF, or (None, reason);
+    remembered per file version, so repeated builds in one process analyse each file once."""
+    try:
+        structure = analyse_structure(path)
+    except InputError as exc:
+        return None, exc.problem
+    return structure, cif_of(structure), structure_density(structure), stored_pattern(structure)
+
+
+def literature_structures(folder: Path) -> list[tuple[str, Path, tuple]]:
+    """(dataset ID, path, analysis) of every CIF in ``folder`` (the file name is the ID)."""
+    out = []
+    for path in sorted(folder.glob("*.cif")):
+        stat = path.stat()
+        out.append((path.stem, path, _literature_structure(str(path), stat.st_mtime_ns, stat.st_size)))
+    return out
+
 
 def build_database(db_path: str | Path | None = None, literature_dir: str | Path | None = None,
-                   structure_paths: list[Path] | None = None, show_progress: bool = True) -> dict:
-    """Build the database from the literature data (default: packaged) and the refinement files (default:
-    packaged), atomically; returns row counts per table."""
+                   structure_paths: list[Path] | None = None, show_progress: bool = True,
+                   literature_structures_included: bool = True) -> dict:
+    """Build the database from the literature data (default: packaged), the refinement files (default:
+    packaged) and the literature structures (the OBELiX CIFs in ``<literature>/obelix_cifs``, each linked
+    to its measurement; files that are not argyrodites go to ``refused_structures`` with the reason),
+    atomically; returns row counts per table."""
     from tqdm import tqdm
 
     folder = Path(literature_dir) if literature_dir is not None else literature_folder()
     paths = list(structure_paths) if structure_paths is not None else structure_files()
     with DatabaseBuild(db_path) as build:
-        steps = tqdm(total=3 + len(paths), desc="db build", disable=not show_progress)
+        steps = tqdm(total=4 + len(paths), desc="db build", disable=not show_progress)
         build.insert_literature(folder)
         steps.update()
         for path in paths:
@@ -184,6 +214,20 @@ def build_database(db_path: str | Path | None = None, literature_dir: str | Path
             build.insert_structure(structure, source_file=display_path(str(path)), cif=cif_of(structure),
                                    density=structure_density(structure), pattern=stored_pattern(structure))
             steps.update()
+        obelix_cifs = folder / "obelix_cifs"
+        if literature_structures_included and obelix_cifs.is_dir():
+            names = {row["obelix_id"]: row["reduced_composition"] for row in obelix_rows(folder)}
+            for dataset_id, path, analysis in literature_structures(obelix_cifs):
+                where = f"obelix_cifs/{path.name}"
+                if analysis[0] is None:
+                    build.insert_refused("obelix", dataset_id, where, analysis[1], OBELIX_LICENCE, OBELIX_ATTRIBUTION)
+                    continue
+                structure, cif, density, pattern = analysis
+                build.insert_structure(structure, name=f"OBELiX {dataset_id} {names.get(dataset_id, structure.name)}",
+                                       source_file=where, cif=cif,
+                                       density=density, pattern=pattern, dataset="obelix", dataset_id=dataset_id,
+                                       caveat=OBELIX_STRUCTURE_CAVEAT, licence=OBELIX_LICENCE, attribution=OBELIX_ATTRIBUTION)
+        steps.update()
         milling = [{**row, "gforce_computed": milling_gforce(row["rpm"], row["effective_diameter_printed_m"], SOURCE_GRAVITY_M_S2)}
                    for row in milling_rows(folder)]
         build.insert_lab_tables(folder, milling)

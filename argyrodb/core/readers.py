@@ -711,6 +711,8 @@ def refinement_from_ase(atoms, name: str | None = None) -> Refinement:
     occupancies are kept when ``atoms.info['occupancy']`` can be assigned through the atoms' tags."""
     source = name or "ASE Atoms"
     occupancy_info = atoms.info.get("occupancy") if hasattr(atoms, "info") else None
+    if occupancy_info and all(abs(float(occ) - 1.0) < 1e-9 for kind in occupancy_info.values() for occ in kind.values()):
+        occupancy_info = None  # every site fully occupied: the atoms say it all
     tags = atoms.get_tags()
     if occupancy_info and not all(str(tag) in occupancy_info and symbol in occupancy_info[str(tag)]
                                   for tag, symbol in zip(tags, atoms.get_chemical_symbols())):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .symmetry import SPACE_GROUP_NUMBER, orbit, orbit_key, spglib_module, wyckoff_of
+from .symmetry import SPACE_GROUP_NUMBER, invariant_under_f43m, spglib_module, wyckoff_of
 
 #: Cations of the PS4-type tetrahedra on 4b.
 FRAMEWORK_CATIONS = ("P", "Sn", "Ge", "Si", "Sb", "As", "Al", "Ga")
@@ -145,15 +145,11 @@ def in_argyrodb_setting(listing: CellListing) -> bool:
     framework cation on 4b and its chalcogen neighbours on 16e with x < 1/2."""
     if not _is_cubic(listing.lattice):
         return False
-    groups: dict[tuple, dict[tuple, int]] = {}
+    groups: dict[tuple, list] = {}
     for site in listing.sites:
-        keys = groups.setdefault(site.mix_key(), {})
-        key = orbit_key(site.xyz)
-        keys[key] = keys.get(key, 0) + 1
-    for keys in groups.values():
-        for key, count in keys.items():
-            if len(orbit(key)) != count:
-                return False
+        groups.setdefault(site.mix_key(), []).append(site.xyz)
+    if not invariant_under_f43m([np.array(g) for g in groups.values()]):
+        return False
     return _oriented(listing.sites, float(np.linalg.norm(listing.lattice[0])))
 
 

@@ -219,3 +219,36 @@ def spglib_module():
     if error_module is not None and hasattr(error_module, "OLD_ERROR_HANDLING"):
         error_module.OLD_ERROR_HANDLING = False
     return spglib
+
+
+def grid_keys(frac: np.ndarray, steps: int = 10_000) -> np.ndarray:
+    """Fractional positions as integers on a 1e-4 grid (one int64 per position, periodic)."""
+    cells = np.mod(np.rint(np.mod(np.asarray(frac, dtype=float), 1.0) * steps).astype(np.int64), steps)
+    return (cells[:, 0] * steps + cells[:, 1]) * steps + cells[:, 2]
+
+
+#: Generators of F-43m in the standard setting: -4 along z (y, -x, -z) and 3 along [111] (z, x, y) -
+#: together the point group -43m - and two F-centring translations.
+F43M_GENERATORS = (
+    (np.array([[0, 1, 0], [-1, 0, 0], [0, 0, -1]], dtype=float), np.zeros(3)),
+    (np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0]], dtype=float), np.zeros(3)),
+    (np.eye(3), np.array([0.0, 0.5, 0.5])),
+    (np.eye(3), np.array([0.5, 0.0, 0.5])),
+)
+
+
+def invariant_under_f43m(groups: list[np.ndarray]) -> bool:
+    """True when F-43m in the standard setting maps each group of fractional positions (one group per
+    kind of site) onto itself - tested on the generators, which is enough. Positions are compared on a
+    1e-4 grid, so the test can say False for coordinates that sit on a grid boundary; callers then take
+    the general path."""
+    if not groups or not sum(len(g) for g in groups):
+        return False
+    rotations = np.array([r for r, _ in F43M_GENERATORS])
+    translations = np.array([t for _, t in F43M_GENERATORS])
+    positions = np.vstack([np.asarray(g, dtype=float).reshape(-1, 3) for g in groups])
+    owner = np.concatenate([[i] * len(g) for i, g in enumerate(groups)]).astype(np.int64)
+    images = np.einsum("nij,mj->nmi", rotations, positions) + translations[:, None, :]
+    listed = grid_keys(positions) * len(groups) + owner
+    mapped = grid_keys(images.reshape(-1, 3)) * len(groups) + np.tile(owner, len(rotations))
+    return bool(np.isin(mapped, listed).all())

@@ -37,7 +37,7 @@ from ..core.errors import InputError, ParameterError, ValidationFailed
 from ..core.readers import is_pymatgen_structure
 from ..core.refinement import check_lattice_parameter
 from ..core.sites import OCCUPANCY_SUM_TOLERANCE
-from ..core.symmetry import spglib_module
+from ..core.symmetry import grid_keys, invariant_under_f43m, spglib_module
 from .scattering import (
     WavelengthComponent,
     anomalous,
@@ -142,42 +142,13 @@ class NoDisplacementWarning(UserWarning):
     """A structure without displacement parameters: its pattern assumes B = 0."""
 
 
-def _grid_keys(frac: np.ndarray, steps: int = 10_000) -> np.ndarray:
-    """Fractional positions as integers on a 1e-4 grid (one int64 per position, periodic)."""
-    cells = np.mod(np.rint(np.mod(frac, 1.0) * steps).astype(np.int64), steps)
-    return (cells[:, 0] * steps + cells[:, 1]) * steps + cells[:, 2]
-
-
-#: Generators of F-43m in the standard setting: -4 along z (y, -x, -z), 3 along [111] (z, x, y) - together
-#: the point group -43m - and two F-centring translations.
-_F43M_GENERATORS = (
-    (np.array([[0, 1, 0], [-1, 0, 0], [0, 0, -1]], dtype=float), np.zeros(3)),
-    (np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0]], dtype=float), np.zeros(3)),
-    (np.eye(3), np.array([0.0, 0.5, 0.5])),
-    (np.eye(3), np.array([0.5, 0.0, 0.5])),
-)
-
-
-def _standard_f43m_invariant(groups: list["ScatteringGroup"]) -> bool:
-    """True when F-43m (standard setting) maps each group's positions onto themselves - tested on the
-    group's generators, which is enough."""
-    rotations = np.array([r for r, _ in _F43M_GENERATORS])
-    translations = np.array([t for _, t in _F43M_GENERATORS])
-    positions = np.vstack([g.images for g in groups])
-    owner = np.concatenate([[i] * len(g.images) for i, g in enumerate(groups)]).astype(np.int64)
-    images = np.einsum("nij,mj->nmi", rotations, positions) + translations[:, None, :]
-    listed = _grid_keys(positions) * len(groups) + owner
-    mapped = _grid_keys(images.reshape(-1, 3)) * len(groups) + np.tile(owner, len(rotations))
-    return bool(np.isin(mapped, listed).all())
-
-
 _F_CENTRING = np.array([[0.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]])
 
 
 def _centring_representatives(positions: np.ndarray) -> np.ndarray:
     """One position per F-centring coset (the four copies differ by the centring translations)."""
     copies = np.mod(positions[None, :, :] - _F_CENTRING[:, None, :], 1.0)  # (4, m, 3)
-    canonical = _grid_keys(copies.reshape(-1, 3)).reshape(4, -1).min(axis=0)
+    canonical = grid_keys(copies.reshape(-1, 3)).reshape(4, -1).min(axis=0)
     _, first = np.unique(canonical, return_index=True)
     return positions[np.sort(first)]
 
@@ -221,7 +192,7 @@ class XRDModel:
         self.elements = sorted({el for g in groups for el in g.species})
         self.occupancy_matrix = np.array([[g.species.get(el, 0.0) for el in self.elements] for g in groups])
         self.b_iso = np.array([g.b_iso_angstrom2 for g in groups], dtype=float)
-        self.f43m = bool(f43m) if f43m is not None else (self.cubic and _standard_f43m_invariant(groups))
+        self.f43m = bool(f43m) if f43m is not None else (self.cubic and invariant_under_f43m([g.images for g in groups]))
         self.point_group: np.ndarray | None = None  # rotations used to reduce reflections (general path)
         self.notes: dict[str, str] = {}
         self._cache: _ReflectionSet | None = None
@@ -272,7 +243,7 @@ class XRDModel:
             warnings.warn(f"{model.name}: no displacement parameters (b_iso site property): B = 0 assumed for every site",
                           NoDisplacementWarning, stacklevel=2)
             model.notes["debye_waller"] = "none given: B = 0 assumed for every site (no b_iso site property)"
-        if model.cubic and _standard_f43m_invariant(groups):
+        if model.cubic and invariant_under_f43m([g.images for g in groups]):
             model.f43m = True
             for group in groups:
                 group.primitive_images = _centring_representatives(group.images)

@@ -127,10 +127,15 @@ def optimade_entries(db_path=None) -> list[dict]:
             f"{OPTIMADE_PREFIX}a_source": row.a_source,
             f"{OPTIMADE_PREFIX}density_g_cm3": row.density_g_cm3,
             f"{OPTIMADE_PREFIX}source_file": row.source_file,
+            f"{OPTIMADE_PREFIX}dataset": row.dataset,
+            f"{OPTIMADE_PREFIX}dataset_id": row.dataset_id,
+            f"{OPTIMADE_PREFIX}caveat": row.caveat,
+            f"{OPTIMADE_PREFIX}licence": row.licence,
+            f"{OPTIMADE_PREFIX}attribution": row.attribution,
             f"{OPTIMADE_PREFIX}sigma_ms_cm": None if own.empty else float(own["sigma_mS_cm"].iloc[0]),
             f"{OPTIMADE_PREFIX}ccd_ma_cm2": None if own.empty or own["ccd_mA_cm2"].isna().iloc[0] else float(own["ccd_mA_cm2"].iloc[0]),
         }
-        entry = {"id": f"argyrodb-{row.name}", "type": "structures", "attributes": attributes}
+        entry = {"id": "argyrodb-" + "_".join(str(row.name).split()), "type": "structures", "attributes": attributes}
         StructureResource(**entry)  # raises pydantic.ValidationError when the entry is not valid OPTIMADE
         entries.append(entry)
     return entries

@@ -41,8 +41,8 @@ CARRIED_OVER_TABLES = ("screen_runs", "screen_results", "screen_peaks")
 #: A build's temporary file older than this is a leftover of a killed build and is removed.
 STALE_TEMPORARY_S = 600
 #: Tables whose row counts a build reports.
-COUNTED_TABLES = ("sources", "materials", "measurements", "structures", "structure_sites", "xrd_peaks", "milling",
-                  "conditions", "eis_fits")
+COUNTED_TABLES = ("sources", "materials", "measurements", "structures", "refused_structures", "structure_sites",
+                  "xrd_peaks", "milling", "conditions", "eis_fits")
 
 
 def material_id(db, formula: dict[str, float], cache: dict[str, int]) -> int:
@@ -215,13 +215,21 @@ def _remove_stale_temporaries(target: Path) -> None:
 
 
 def insert_structure(db, structure: AnalysedStructure, *, source_file: str, cif: str, density: StructureDensity,
-                     pattern: Pattern, materials: dict[str, int]) -> int:
-    """One analysed structure with its sites, problems, CIF text, density and simulated pattern."""
+                     pattern: Pattern, materials: dict[str, int], dataset: str = "argyrodb", dataset_id: str | None = None,
+                     caveat: str | None = None, licence: str | None = None, attribution: str | None = None,
+                     name: str | None = None) -> int:
+    """One analysed structure with its sites, problems, CIF text, density and simulated pattern; for a
+    literature structure also its dataset, ID, caveat, licence and attribution."""
     per_fu = structure.formula_per_fu
     heavy = sum(per_fu.get(x, 0.0) for x in ("Cl", "Br", "I"))
     provenance = structure.provenance
     structure_id = db["structures"].insert({
-        "name": structure.name,
+        "name": name or structure.name,
+        "dataset": dataset,
+        "dataset_id": dataset_id,
+        "caveat": caveat,
+        "licence": licence,
+        "attribution": attribution,
         "source_file": source_file,
         "material_id": material_id(db, structure.nominal_per_fu or per_fu, materials),
         "nominal_formula": structure.nominal_formula,
@@ -318,6 +326,11 @@ class DatabaseBuild:
 
     def insert_structure(self, structure: AnalysedStructure, **stored) -> int:
         return insert_structure(self.db, structure, materials=self.materials, **stored)
+
+    def insert_refused(self, dataset: str, dataset_id: str, source_file: str, reason: str, licence: str | None = None,
+                       attribution: str | None = None) -> None:
+        self.db["refused_structures"].insert({"dataset": dataset, "dataset_id": dataset_id, "source_file": source_file,
+                                              "reason": reason, "licence": licence, "attribution": attribution})
 
     def insert_lab_tables(self, db_dir: Path, milling: list[dict]) -> None:
         insert_lab_tables(self.db, db_dir, milling)

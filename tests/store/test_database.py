@@ -92,15 +92,16 @@ def test_filter_values_are_parameters_not_sql(db_path):
 
 def test_structure_queries_in_plain_sql(db_path):
     cl_rich = run_sql("SELECT DISTINCT s.name FROM structures s JOIN structure_sites t ON t.structure_id = s.id "
-                      "WHERE t.element = 'Cl' AND t.wyckoff IN ('4c', '4d') AND t.occupancy >= 0.4", db_path)
-    assert cl_rich["name"].tolist() == ["Li6PS5Cl"]
+                      "WHERE t.element = 'Cl' AND t.wyckoff IN ('4c', '4d') AND t.occupancy >= 0.4 ORDER BY s.id", db_path)
+    assert cl_rich["name"].tolist() == ["Li6PS5Cl", "OBELiX 122 Li6PS5Cl", "OBELiX 97p Li6PS5Cl", "OBELiX kgl Li6PS5Cl0.75Br0.25"]
     mixed = run_sql("SELECT s.name FROM structures s JOIN materials m ON m.id = s.material_id "
-                    "WHERE m.i_fraction BETWEEN 0.3 AND 0.5", db_path)
+                    "WHERE m.i_fraction BETWEEN 0.3 AND 0.5 AND s.dataset = 'argyrodb'", db_path)
     assert mixed["name"].tolist() == ["LMA-Cl0.8I0.6"]
     lma = run_sql("SELECT * FROM structures WHERE name = 'LMA-Cl0.8I0.6'", db_path).iloc[0]
     assert lma["space_group_number"] == 216 and lma["n_errors"] == 0 and lma["n_warnings"] == 12  # 11 + Li4-S1 contact
     assert "Vegard" in lma["a_source"]
-    printed = run_sql("SELECT label, wyckoff_printed, wyckoff FROM structure_sites WHERE wyckoff_printed != wyckoff", db_path)
+    printed = run_sql("SELECT label, wyckoff_printed, wyckoff FROM structure_sites t JOIN structures s ON s.id = t.structure_id "
+                      "WHERE wyckoff_printed != wyckoff AND s.dataset = 'argyrodb'", db_path)
     assert sorted(printed["label"]) == ["Cl2", "I2", "S3"]
 
 
@@ -108,7 +109,7 @@ def test_xrd_peaks_stored(db_path):
     peaks = run_sql("SELECT s.name, p.hkl, p.intensity_rel FROM xrd_peaks p JOIN xrd_patterns x ON x.id = p.pattern_id "
                     "JOIN structures s ON s.id = x.structure_id WHERE p.intensity_rel > 99.999 ORDER BY s.name", db_path)
     assert dict(zip(peaks["name"], peaks["hkl"]))["LMA-Cl0.8I0.6"] == "220"
-    assert len(peaks) == 4
+    assert len(peaks) == 4 + 42  # one strongest line per structure: 4 of argyrodb's, 42 OBELiX
 
 
 def test_derived_columns(db_path):
@@ -224,7 +225,9 @@ def test_optimade_export_validates(db_path, tmp_path):
 
     out = export_optimade(tmp_path / "s.json", db_path)
     entries = json.loads(out.read_text())["data"]
-    assert len(entries) == 4
+    assert len(entries) == 4 + 42
+    obelix = next(e for e in entries if e["id"] == "argyrodb-OBELiX_122_Li6PS5Cl")["attributes"]
+    assert obelix["_argyrodb_licence"] == "CC BY 4.0" and "randomly perturbed" in obelix["_argyrodb_caveat"]
     for entry in entries:
         StructureResource(**entry)
         assert entry["attributes"]["structure_features"] == ["disorder"]
@@ -246,3 +249,24 @@ def test_optimade_positions_match_the_analysed_structure(db_path, tmp_path, lma)
     theirs = np.array(sorted(map(tuple, np.round(lma.pymatgen.cart_coords, 6))))
     assert entry["nsites"] == len(lma.pymatgen) == sum(p.multiplicity for p in lma.positions)
     assert np.allclose(ours, theirs, atol=1e-5)
+
+
+def test_obelix_structures_are_linked_to_their_measurements(db_path):
+    """The 45 OBELiX CIFs: 42 argyrodites stored (with caveat, licence, attribution, density, peaks), the three
+    that are not refused with their reason; a measurement leads to its structure and pattern."""
+    counts = run_sql("SELECT dataset, COUNT(*) AS n FROM structures GROUP BY dataset ORDER BY dataset", db_path)
+    assert dict(zip(counts["dataset"], counts["n"])) == {"argyrodb": 4, "obelix": 42}
+    refused = run_sql("SELECT dataset_id, reason FROM refused_structures ORDER BY dataset_id", db_path)
+    assert refused["dataset_id"].tolist() == ["an2", "ga9", "yav"]
+    assert all(reason.startswith("not an argyrodite: ") for reason in refused["reason"])
+    assert "Pna2_1 (33)" in refused["reason"][0] and "I-43m (217)" in refused["reason"][1]
+    assert "no tetrahedral framework cation" in refused["reason"][2]
+    linked = run_sql("SELECT * FROM measurement_structures WHERE dataset_id = '122'", db_path).iloc[0]
+    assert linked["material_printed"] == "Li6PS5Cl" and linked["sigma_mS_cm"] == pytest.approx(2.05)
+    assert linked["a_angstrom"] == pytest.approx(9.898) and linked["density_g_cm3"] == pytest.approx(1.8384, abs=1e-4)
+    assert linked["z"] == 4 and "randomly perturbed" in linked["caveat"]
+    peaks = run_sql("SELECT COUNT(*) AS n FROM xrd_peaks WHERE pattern_id = ?".replace("?", str(int(linked["xrd_pattern_id"]))), db_path)
+    assert peaks["n"][0] > 20
+    obelix = run_sql("SELECT licence, attribution, z FROM structures WHERE dataset = 'obelix'", db_path)
+    assert set(obelix["licence"]) == {"CC BY 4.0"} and all("Therrien" in a for a in obelix["attribution"])
+    assert set(obelix["z"]) == {4.0}
