@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from .core.analysis import AnalysedStructure
+from .core.analysis import AnalysedStructure, require_argyrodite
 from .core.chemistry import format_formula, parse_formula
 from .core.cif_writer import cif_text, display_path
 from .core.errors import InputError
@@ -28,15 +28,6 @@ from .store.literature import OBELIX_ATTRIBUTION, OBELIX_LICENCE, obelix_rows
 
 #: The powder pattern stored for every structure in the database.
 STORED_XRD = {"wavelength": "CuKa1", "two_theta_range": (10.0, 120.0)}
-
-
-def require_argyrodite(structure: AnalysedStructure) -> AnalysedStructure:
-    """``structure``, or an InputError "not an argyrodite: <why>" (one line) when the framework check failed."""
-    failed = [p for p in structure.problems if p.kind == "not_argyrodite" and p.severity == "error"]
-    if failed:
-        reasons = "; ".join(p.message.removeprefix("not an argyrodite: ") for p in failed)
-        raise InputError(structure.source, f"not an argyrodite: {reasons} (force=True / --force proceeds anyway)")
-    return structure
 
 
 def analyse_structure(source, a_angstrom: float | None = None, name: str | None = None, block: str | None = None,

@@ -533,3 +533,12 @@ def analyse(refinement: Refinement, lattice: LatticeParameter | None = None, for
         distances=tuple(distances),
         problems=tuple(problems),
     )
+
+
+def require_argyrodite(structure: AnalysedStructure) -> AnalysedStructure:
+    """``structure``, or an InputError "not an argyrodite: <why>" (one line) when the framework check failed."""
+    failed = [p for p in structure.problems if p.kind == "not_argyrodite" and p.severity == "error"]
+    if failed:
+        reasons = "; ".join(p.message.removeprefix("not an argyrodite: ") for p in failed)
+        raise InputError(structure.source, f"not an argyrodite: {reasons} (force=True / --force proceeds anyway)")
+    return structure

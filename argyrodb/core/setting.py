@@ -26,7 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .symmetry import SPACE_GROUP_NUMBER, invariant_under_f43m, spglib_module, wyckoff_of
+from .symmetry import (
+    SPACE_GROUP_NUMBER,
+    invariant_under_f43m,
+    spglib_module,
+    wyckoff_of,
+)
 
 #: Cations of the PS4-type tetrahedra on 4b.
 FRAMEWORK_CATIONS = ("P", "Sn", "Ge", "Si", "Sb", "As", "Al", "Ga")

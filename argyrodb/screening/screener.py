@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..core.analysis import AnalysedStructure
+from ..core.analysis import AnalysedStructure, require_argyrodite
 from ..core.chemistry import (
     NEUTRAL_TOLERANCE,
     atomic_mass,
@@ -48,7 +48,7 @@ def default_template() -> str:
 
 def analysed_template(path: str | Path) -> AnalysedStructure:
     """The template refinement, read and analysed (at its own or the predicted lattice parameter)."""
-    return lattice.analysed(read_file(path))
+    return require_argyrodite(lattice.analysed(read_file(path)))
 
 
 @dataclass
