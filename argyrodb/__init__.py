@@ -1,3 +1,3 @@
 """argyrodb: refined structures, diffraction and literature data for lithium argyrodites (F-43m)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -77,15 +77,24 @@ def db_compare(db_path, formula_or_structure, sigma_mS_cm, ccd_mA_cm2, n_nearest
     result = api.compare(formula_or_structure, sigma_mS_cm, ccd_mA_cm2, n_nearest, dataset, db_path)
     if as_json:
         payload = dict(result)
-        payload["nearest"] = json.loads(result["nearest"].to_json(orient="records"))
+        for key in ("nearest", "exact_matches"):
+            payload[key] = json.loads(result[key].to_json(orient="records"))
         emit_json(payload)
         return
-    click.echo(f"{result['name']} ({result['formula']}); values from {result['values_from']}")
+    click.echo(f"{result['name']} ({result['formula']}); values: {result['values_from'] or 'none'}")
     if result["sigma_rank"] is not None:
-        click.echo(f"  sigma = {result['sigma_mS_cm']:g} mS/cm: rank {result['sigma_rank']} of {result['sigma_of']} measurements")
+        click.echo(f"  sigma = {result['sigma_mS_cm']:g} mS/cm: rank {result['sigma_rank']} of {result['sigma_of']} "
+                   f"measurements (1 = highest)")
     if result["ccd_rank"] is not None:
-        click.echo(f"  CCD   = {result['ccd_mA_cm2']:g} mA/cm^2: rank {result['ccd_rank']} of {result['ccd_of']} measurements")
-    click.echo("  nearest literature compositions (total-variation distance of element fractions):")
+        click.echo(f"  CCD   = {result['ccd_mA_cm2']:g} mA/cm^2: rank {result['ccd_rank']} of {result['ccd_of']} "
+                   f"measurements (1 = highest)")
+    exact = result["exact_summary"]
+    click.echo(f"  measurements of this composition: {exact['n']}" + (
+        f" (sigma {exact['sigma_min']:g}-{exact['sigma_max']:g} mS/cm, median {exact['sigma_median']:g})"
+        if exact["sigma_median"] is not None else ""))
+    if len(result["exact_matches"]):
+        print_frame(result["exact_matches"], "table")
+    click.echo("  nearest other compositions (total-variation distance of element fractions; n, sigma min/median/max in mS/cm):")
     print_frame(result["nearest"], "table")
 
 

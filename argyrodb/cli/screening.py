@@ -46,8 +46,8 @@ def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength
         formulas = [f for f in formulas if f]
         if not formulas:
             raise InputError(formulas_file, "no formulas")
-    if family is None and formulas is None:
-        raise InputError("screen", "give a FAMILY expression or --formulas FILE")
+    if not (family or "").strip() and formulas is None:
+        raise InputError("FAMILY", "give a family expression (e.g. \"Li5.6PS4.6Cl1.4-xIx\") or --formulas FILE")
     ranges = {name: parse_range(text, name) for name, text in (("x", x), ("y", y), ("z", z), ("w", w)) if text}
     settings = api.ScreenSettings(
         family=family or f"formulas from {formulas_file.name}", ranges=ranges, formulas=formulas, distribution=distribution,

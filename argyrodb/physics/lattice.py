@@ -1,17 +1,24 @@
 """The lattice-parameter model: one answer to "what is a for this composition?", used by every command.
 
-    a(Li_{7-y} P S_{6-y} X_y) = sum_X f_X a_X,   f_X = n_X / (n_Cl + n_Br + n_I),  X in (Cl, Br, I)
+    a = sum_X f_X a_X  +  sum_k c_k n_k  (+ halide excess, uncalibrated)
 
-Vegard's law over the halide fractions (solid solutions Li6PS5(Cl,Br,I) follow it closely: Kraft et al.,
-J. Am. Chem. Soc. 139 (2017) 10909, doi:10.1021/jacs.7b06327), with a_Cl, a_Br, a_I fitted by least
-squares to the published lattice parameters in ``structures/lattice_parameters.csv`` (each row with its
-DOI). :func:`predict` returns the value with its 1-sigma uncertainty: the fit's parameter covariance
-(f^T C f) combined with the scatter of the data about the fit (residual standard deviation).
+* f_X = n_X / (n_Cl + n_Br + n_I), X in (Cl, Br, I): Vegard's law over the halide fractions (solid
+  solutions Li6PS5(Cl,Br,I) follow it closely: Kraft et al., J. Am. Chem. Soc. 139 (2017) 10909,
+  doi:10.1021/jacs.7b06327);
+* n_k per formula unit for the substituents with published series: Se on the PS4 corners
+  (Li6PS5-xSexBr, doi:10.1021/acs.inorgchem.8b02443), Si and Ge on 4b with the Li excess that balances them
+  (Li6+xP1-xSixS5Br, doi:10.1039/c7ta08581h; Li6+xP1-xGexS5I, doi:10.1021/jacs.8b10282).
 
-Not modelled: the halide excess y - 1 and the Li deficit of halide-rich members, and substitution on the
-framework (Ge, Si, Sn) or the PS4 corners (O, Se) - no calibration data in the table. F is outside the
-calibration: it is ignored in the fractions and widens sigma by 0.05 A. A prediction is an estimate good
-to a few hundredths of an angstrom, never a measurement, and every output says so.
+a_X and c_k are fitted by least squares to the cited lattice parameters in ``structures/lattice_parameters.csv``
+(this project's table and OBELiX's a column, each with its DOI; rows marked ``excluded`` say why).
+:func:`predict` returns a with its 1-sigma uncertainty - the fit's parameter covariance (x^T C x) combined
+with the scatter of the data about the fit - and the leave-one-out error per family is in :meth:`describe`.
+
+A composition outside the calibrated range is *extrapolated*: a feature beyond the largest (or below the
+smallest) calibrated value widens sigma by half the model's own shift beyond that range plus 0.01 A; the
+halide excess y - 1 of halogen-rich Li(7-y)PS(6-y)X(y) has no calibration data (no cited lattice parameter
+of such a phase is in the table), so it is not a model term: sigma grows by 0.05 A per unit of |y - 1|.
+Elements without calibration data (F, O, Sn, Sb, ...) cannot be predicted: give the lattice parameter.
 """
 
 from __future__ import annotations
@@ -25,12 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.analysis import (
-    AnalysedStructure,
-    analyse,
-    nominal_composition,
-    reported_lattice,
-)
+from ..core.analysis import AnalysedStructure, analyse, nominal_composition, reported_lattice
 from ..core.chemistry import HEAVY_HALIDES, parse_formula
 from ..core.errors import InputError, ParameterError
 from ..core.files import read_text_file
@@ -38,84 +40,148 @@ from ..core.refinement import LatticeParameter, Refinement, check_lattice_parame
 from ..core.resources import structures_folder
 from ..core.sites import cell_composition, positions
 
-#: Extra uncertainty (A) for fluorine, which the calibration does not cover.
-FLUORINE_SIGMA_ANGSTROM = 0.05
+#: Substituents that can become linear terms of the model (used only when the table has data for them).
+SUBSTITUENTS = ("Se", "O", "Si", "Ge", "Sn", "Sb")
+#: Elements every argyrodite composition may hold without a term of its own.
+BASE_ELEMENTS = ("Li", "P", "S", *HEAVY_HALIDES)
+#: sigma added per unit of halide excess |y - 1| (no calibration data; a Cl-rich phase is expected to shrink
+#: by a few hundredths of an angstrom per 0.5 extra halide).
+HALIDE_EXCESS_SIGMA_ANGSTROM = 0.05
+#: Extrapolation beyond a calibrated range: sigma += EXTRAPOLATION_FRACTION x |model shift beyond it| + 0.01 A.
+EXTRAPOLATION_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
-class VegardFit:
-    """a = sum_X f_X a_X over X in (Cl, Br, I), fitted to published lattice parameters (module docstring)."""
+class LatticeModel:
+    """The fitted model (module docstring)."""
 
-    halides: tuple[str, ...]
+    features: tuple[str, ...]  # "f_Cl", "f_Br", "f_I", then substituent amounts
     coefficients: tuple[float, ...]
     covariance: tuple[tuple[float, ...], ...]
     residual_std: float
     n_points: int
+    ranges: dict[str, tuple[float, float]]
+    loo_rms: dict[str, float]  # family -> leave-one-out RMS error (A)
     sources: tuple[str, ...]
 
-    def predict(self, amounts: dict[str, float], source: str = "composition") -> tuple[float, float]:
-        """(a, sigma_a) in angstrom for ``amounts`` (element -> amount per formula unit)."""
-        total = sum(amounts.get(x, 0.0) for x in self.halides)
+    @property
+    def halide_coefficients(self) -> tuple[float, float, float]:
+        """a_Cl, a_Br, a_I (A): the model's Li6PS5X."""
+        return tuple(self.coefficients[self.features.index(f"f_{x}")] for x in HEAVY_HALIDES)
+
+    def _vector(self, amounts: dict[str, float], source: str) -> np.ndarray:
+        unknown = sorted(el for el, n in amounts.items() if n > 1e-9 and el not in BASE_ELEMENTS
+                         and f"n_{el}" not in self.features)
+        if unknown:
+            raise ParameterError("a_angstrom", f"{source}: the lattice model has no calibration data for "
+                                               f"{', '.join(unknown)}: give the lattice parameter")
+        total = sum(amounts.get(x, 0.0) for x in HEAVY_HALIDES)
         if total <= 0:
-            raise ParameterError("a_angstrom", f"{source}: no Cl, Br or I, so the lattice model cannot predict a: give the lattice parameter")
-        f = np.array([amounts.get(x, 0.0) / total for x in self.halides])
-        a = float(f @ np.array(self.coefficients))
-        var = float(f @ np.array(self.covariance) @ f) + self.residual_std**2
-        if amounts.get("F", 0.0) > 0:
-            var += FLUORINE_SIGMA_ANGSTROM**2
-        return a, math.sqrt(var)
+            raise ParameterError("a_angstrom", f"{source}: no Cl, Br or I, so the lattice model cannot predict a: "
+                                               "give the lattice parameter")
+        values = []
+        for feature in self.features:
+            kind, element = feature.split("_", 1)
+            values.append(amounts.get(element, 0.0) / total if kind == "f" else amounts.get(element, 0.0))
+        return np.array(values)
+
+    def predict(self, amounts: dict[str, float], source: str = "composition") -> tuple[float, float, list[str]]:
+        """(a, sigma_a, extrapolation notes) in angstrom for ``amounts`` (element -> amount per formula unit)."""
+        x = self._vector(amounts, source)
+        coefficients = np.array(self.coefficients)
+        a = float(x @ coefficients)
+        var = float(x @ np.array(self.covariance) @ x) + self.residual_std**2
+        notes = []
+        for value, feature, coefficient in zip(x, self.features, coefficients):
+            if not feature.startswith("n_"):
+                continue
+            low, high = self.ranges[feature]
+            outside = max(value - high, low - value, 0.0)
+            if outside > 1e-6:
+                var += (EXTRAPOLATION_FRACTION * abs(coefficient) * outside + 0.01) ** 2
+                notes.append(f"{feature[2:]} = {value:g} outside the calibrated {low:g}-{high:g}")
+        excess = sum(amounts.get(x, 0.0) for x in HEAVY_HALIDES) - 1.0
+        if abs(excess) > 1e-6:
+            var += (HALIDE_EXCESS_SIGMA_ANGSTROM * abs(excess)) ** 2
+            notes.append(f"halide excess y - 1 = {excess:+g} has no calibration data")
+        return a, math.sqrt(var), notes
 
     def describe(self) -> str:
-        parts = ", ".join(f"a_{x} = {c:.4f}" for x, c in zip(self.halides, self.coefficients))
-        return (f"Vegard fit over halide fractions ({parts} A; {self.n_points} published values, "
+        parts = ", ".join(f"a_{x} = {c:.4f}" for x, c in zip(HEAVY_HALIDES, self.halide_coefficients))
+        terms = ", ".join(f"{f[2:]} {c:+.4f}" for f, c in zip(self.features, self.coefficients) if f.startswith("n_"))
+        return (f"Vegard fit ({parts} A; per substituent atom {terms} A; {self.n_points} published values, "
                 f"residual s.d. {self.residual_std:.3f} A)")
 
     def as_dict(self) -> dict:
-        return {"model": "a = sum_X f_X a_X (Vegard over halide fractions)", "halides": list(self.halides),
-                "a_X_angstrom": list(self.coefficients), "residual_std_angstrom": self.residual_std,
-                "n_points": self.n_points, "sources": list(self.sources)}
+        return {"model": "a = sum_X f_X a_X + sum_k c_k n_k (Vegard over halide fractions and substituents)",
+                "features": list(self.features), "coefficients_angstrom": list(self.coefficients),
+                "residual_std_angstrom": self.residual_std, "n_points": self.n_points,
+                "calibrated_ranges": {k: list(v) for k, v in self.ranges.items()},
+                "leave_one_out_rms_angstrom": self.loo_rms, "sources": list(self.sources)}
 
 
-def fit_table(path: Path) -> VegardFit:
-    """Fit :class:`VegardFit` to a lattice-parameter table (columns composition, a_angstrom, doi)."""
-    rows = list(csv.DictReader(io.StringIO(read_text_file(path), newline="")))
-    design, target, sources = [], [], []
+def _family(amounts: dict[str, float]) -> str:
+    subs = [el for el in SUBSTITUENTS if amounts.get(el, 0.0) > 0]
+    if subs:
+        return subs[0]
+    return "halides"
+
+
+def fit_table(path: Path) -> LatticeModel:
+    """Fit :class:`LatticeModel` to a lattice-parameter table (columns composition, a_angstrom, doi and
+    optionally use: rows whose use is not 'fit' are left out)."""
+    rows = [r for r in csv.DictReader(io.StringIO(read_text_file(path), newline="")) if (r.get("use") or "fit") == "fit"]
+    compositions, target, sources = [], [], []
     for number, row in enumerate(rows, start=2):
         amounts = parse_formula(row["composition"], source=f"{path.name} line {number}")
-        total = sum(amounts.get(x, 0.0) for x in HEAVY_HALIDES)
-        if total <= 0:
+        if sum(amounts.get(x, 0.0) for x in HEAVY_HALIDES) <= 0:
             raise InputError(path, f"line {number}: {row['composition']} has no Cl, Br or I")
-        design.append([amounts.get(x, 0.0) / total for x in HEAVY_HALIDES])
+        compositions.append(amounts)
         target.append(float(row["a_angstrom"]))
         sources.append(row["doi"])
+    substituents = [el for el in SUBSTITUENTS if any(c.get(el, 0.0) > 0 for c in compositions)]
+    features = tuple([f"f_{x}" for x in HEAVY_HALIDES] + [f"n_{el}" for el in substituents])
+    design = []
+    for amounts in compositions:
+        total = sum(amounts.get(x, 0.0) for x in HEAVY_HALIDES)
+        design.append([amounts.get(x, 0.0) / total for x in HEAVY_HALIDES] + [amounts.get(el, 0.0) for el in substituents])
     x, y = np.array(design), np.array(target)
     coefficients, *_ = np.linalg.lstsq(x, y, rcond=None)
     residuals = y - x @ coefficients
-    dof = max(len(y) - len(HEAVY_HALIDES), 1)
+    dof = max(len(y) - len(features), 1)
     s2 = float(residuals @ residuals) / dof
-    covariance = s2 * np.linalg.inv(x.T @ x)
-    return VegardFit(HEAVY_HALIDES, tuple(float(c) for c in coefficients),
-                     tuple(tuple(float(v) for v in r) for r in covariance), math.sqrt(s2), len(y), tuple(sorted(set(sources))))
+    inverse = np.linalg.inv(x.T @ x)
+    leverage = np.einsum("ij,jk,ik->i", x, inverse, x)
+    loo = residuals / np.clip(1.0 - leverage, 1e-9, None)  # leave-one-out residuals from the hat matrix
+    families: dict[str, list[float]] = {}
+    for amounts, error in zip(compositions, loo):
+        families.setdefault(_family(amounts), []).append(float(error))
+    ranges = {f"n_{el}": (float(min(c.get(el, 0.0) for c in compositions)), float(max(c.get(el, 0.0) for c in compositions)))
+              for el in substituents}
+    return LatticeModel(features, tuple(float(c) for c in coefficients), tuple(tuple(float(v) for v in r) for r in s2 * inverse),
+                        math.sqrt(s2), len(y), ranges, {k: math.sqrt(float(np.mean(np.square(v)))) for k, v in families.items()},
+                        tuple(sorted(set(sources))))
 
 
 @lru_cache(maxsize=1)
-def model() -> VegardFit:
+def model() -> LatticeModel:
     """The lattice model calibrated on the packaged ``lattice_parameters.csv``."""
     return fit_table(structures_folder() / "lattice_parameters.csv")
 
 
-def predict_values(composition: dict[str, float], source: str = "composition") -> tuple[float, float]:
-    """(a, sigma) in angstrom of the lattice model for ``composition`` - :func:`predict` without the
-    provenance text (screening calls it for every grid point)."""
+def predict_values(composition: dict[str, float], source: str = "composition") -> tuple[float, float, list[str]]:
+    """(a, sigma in angstrom, extrapolation notes) of the lattice model for ``composition`` - :func:`predict`
+    without the provenance text (screening calls it for every grid point)."""
     return model().predict(composition, source)
 
 
 def predict(composition: dict[str, float], source: str = "composition") -> LatticeParameter:
     """The predicted lattice parameter of ``composition`` (element -> amount per formula unit), with its
-    uncertainty and provenance."""
+    uncertainty and provenance ("extrapolated" when outside the calibrated range)."""
     fit = model()
-    a, sigma = predict_values(composition, source)
-    return LatticeParameter(a, f"predicted ({fit.describe()}): {a:.4f} +- {sigma:.4f} A; not a measurement",
+    a, sigma, notes = predict_values(composition, source)
+    flag = f"extrapolated ({'; '.join(notes)}), " if notes else ""
+    return LatticeParameter(a, f"predicted, {flag}{fit.describe()}: {a:.4f} +- {sigma:.4f} A; not a measurement",
                             "predicted", sigma)
 
 

@@ -17,14 +17,19 @@ from .screener import Screener, ScreenSettings
 __all__ = ["run_screen", "run_results", "export_results", "check_export_path", "nearest_material"]
 
 
-def nearest_material(amounts: dict[str, float], literature) -> tuple[str | None, float | None, float | None]:
-    """(formula, total-variation distance, best sigma) of the literature material nearest to ``amounts``."""
-    best = None
-    for formula, other, sigma in literature:
-        d = composition_distance(amounts, other)
-        if best is None or d < best[1]:
-            best = (formula, d, sigma)
-    return best or (None, None, None)
+def nearest_material(amounts: dict[str, float], literature) -> dict:
+    """The literature material nearest to ``amounts`` (total-variation distance of element fractions) with the
+    number and spread of its measurements, as screening-result columns."""
+    best, best_d = None, None
+    for material in literature:
+        d = composition_distance(amounts, material.amounts)
+        if best_d is None or d < best_d:
+            best, best_d = material, d
+    if best is None:
+        return {}
+    return {"nearest_formula": best.formula, "nearest_distance": best_d, "nearest_n": best.n,
+            "nearest_sigma_mS_cm": best.sigma_median, "nearest_sigma_min_mS_cm": best.sigma_min,
+            "nearest_sigma_max_mS_cm": best.sigma_max}
 
 
 _WORKER: dict = {}
@@ -41,8 +46,7 @@ def _worker_chunk(indices: list[int]) -> list[dict]:
     for index in indices:
         result = screener.evaluate(index)
         if result["status"] == "ok":
-            result["nearest_formula"], result["nearest_distance"], result["nearest_sigma_mS_cm"] = nearest_material(
-                screener.points[index][1], literature)
+            result.update(nearest_material(screener.points[index][1], literature))
         out.append(result)
     return out
 

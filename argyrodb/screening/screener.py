@@ -69,6 +69,7 @@ class ScreenSettings:
         payload["template"] = template.name
         payload["template_sha256"] = hashlib.sha256(template.read_bytes()).hexdigest() if template.is_file() else None
         payload["version"] = __version__
+        payload["lattice_model"] = lattice.model().coefficients  # a recalibrated model is a new run
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
     def compositions(self) -> list[tuple[dict[str, float], dict[str, float]]]:
@@ -114,7 +115,7 @@ class Screener:
         except Infeasible as exc:
             return {**base, "status": "skipped", "reason": str(exc)}
         try:
-            a, a_sigma = lattice.predict_values(amounts, formula)
+            a, a_sigma, notes = lattice.predict_values(amounts, formula)
         except InputError as exc:
             return {**base, "status": "skipped", "reason": f"no lattice parameter: {exc.problem}"}
         cell_mass = float((occupancy * self.model.multiplicities[:, None]).sum(axis=0) @ self.masses)
@@ -124,6 +125,7 @@ class Screener:
         strongest = int(np.argmax(peaks["intensity"])) if peaks["intensity"].size else None
         result = {
             **base, "status": "ok", "reason": None, "a_angstrom": a, "a_sigma_angstrom": a_sigma,
+            "a_note": f"extrapolated: {'; '.join(notes)}" if notes else None,
             "volume_angstrom3": a**3, "density_g_cm3": density, "charge_per_fu": charge,
             "n_lines": int(peaks["intensity"].size),
             "strongest_hkl": None if strongest is None else hkl_label(self.xrd._cache.families[int(peaks["line_key"][strongest])]),

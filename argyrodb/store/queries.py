@@ -146,13 +146,28 @@ def _target_formula(formula_or_structure: str) -> tuple[str, dict[str, float]]:
     return formula_or_structure, parse_formula(formula_or_structure, source=formula_or_structure)
 
 
+def _summary(frame, prefix: str = "") -> dict:
+    """n and min/median/max of sigma and CCD over the rows of ``frame``."""
+    out = {"n": int(len(frame))}
+    for column, short in (("sigma_mS_cm", "sigma"), ("ccd_mA_cm2", "ccd")):
+        values = frame[column].dropna()
+        for stat in ("min", "median", "max"):
+            out[f"{short}_{stat}"] = None if values.empty else float(getattr(values, stat)())
+    return out
+
+
 def compare(formula_or_structure: str, sigma_mS_cm: float | None = None, ccd_mA_cm2: float | None = None,
             n_nearest: int = 5, dataset: str | None = None, db_path: str | Path | None = None) -> dict:
-    """Where a material stands: its rank by sigma and by CCD among the literature measurements, and
-    the nearest literature compositions (total-variation distance of element fractions).
+    """Where a material stands among the literature measurements.
 
-    Without ``sigma_mS_cm``/``ccd_mA_cm2`` the material's own measurements in the database are used
-    (the source's own work first)."""
+    * ``exact_matches``: every measurement of the same composition (equal element fractions), always
+      listed, with n and min/median/max sigma and CCD (``exact_summary``);
+    * the value ranked: ``sigma_mS_cm``/``ccd_mA_cm2`` when given, else the source's own measurement of
+      it, else the median of the exact matches - ``values_from`` says which;
+    * ``sigma_rank``/``ccd_rank`` among all other measurements, 1 = highest;
+    * ``nearest``: the nearest other compositions (total-variation distance of element fractions), one row
+      per composition with n, min/median/max sigma and CCD, and the measurement rows they come from.
+    """
     if n_nearest < 1:
         raise ParameterError("n_nearest", f"must be at least 1, got {n_nearest}")
     for name, value in (("sigma_mS_cm", sigma_mS_cm), ("ccd_mA_cm2", ccd_mA_cm2)):
@@ -161,16 +176,25 @@ def compare(formula_or_structure: str, sigma_mS_cm: float | None = None, ccd_mA_
     name, formula = _target_formula(formula_or_structure)
     key = formula_facts(formula)["element_fractions_key"]
     everything = query_measurements(MeasurementFilter(dataset=dataset), db_path=db_path,
-                                    columns=MEASUREMENT_COLUMNS + ("amounts_json",))
+                                    columns=MEASUREMENT_COLUMNS + ("amounts_json", "dataset_id"))
     with ReadOnlyDatabase(db_path) as db:
         keys = dict(db.execute("SELECT id, element_fractions_key FROM materials")[1])
         material_ids = dict(db.execute("SELECT id AS measurement_id, material_id FROM measurements")[1])
     everything["is_target"] = [keys[material_ids[m]] == key for m in everything["measurement_id"]]
-    own = everything[everything["is_target"]].sort_values(["own_work", "dataset_row"], ascending=[False, True])
-    used = own.iloc[0] if len(own) else None
-    sigma = sigma_mS_cm if sigma_mS_cm is not None else (None if used is None else used["sigma_mS_cm"])
-    ccd = ccd_mA_cm2 if ccd_mA_cm2 is not None else (None if used is None else used["ccd_mA_cm2"])
-    others = everything if used is None else everything[everything["measurement_id"] != used["measurement_id"]]
+    everything["row"] = [f"{d} {i}" if isinstance(i, str) and i else f"{d} row {int(r)}" for d, i, r in
+                         zip(everything["dataset"], everything["dataset_id"], everything["dataset_row"])]
+    exact = everything[everything["is_target"]].sort_values(["own_work", "dataset", "dataset_row"], ascending=[False, False, True])
+    own = exact[exact["own_work"] == 1]
+    if len(own):
+        used_rows, stored = own.iloc[:1], f"the source's own measurement ({own.iloc[0]['row']})"
+    elif len(exact) == 1:
+        used_rows, stored = exact, f"the one measurement of it ({exact.iloc[0]['row']})"
+    else:
+        used_rows, stored = exact, (f"the median of its {len(exact)} measurements" if len(exact) else None)
+    summary = _summary(used_rows)
+    sigma = sigma_mS_cm if sigma_mS_cm is not None else summary["sigma_median"]
+    ccd = ccd_mA_cm2 if ccd_mA_cm2 is not None else summary["ccd_median"]
+    others = everything[~everything["measurement_id"].isin(used_rows["measurement_id"])]
 
     def rank(column: str, value):
         values = others[column].dropna()
@@ -182,26 +206,30 @@ def compare(formula_or_structure: str, sigma_mS_cm: float | None = None, ccd_mA_
     ccd_rank, ccd_n = rank("ccd_mA_cm2", ccd)
     literature = everything[~everything["is_target"]].copy()
     literature["distance"] = [composition_distance(formula, json.loads(a)) for a in literature["amounts_json"]]
-    nearest = (literature.sort_values(["distance", "dataset", "dataset_row"], ascending=[True, False, True])
-               .drop_duplicates("formula").head(n_nearest))
+    groups = []
+    for formula_text, rows in literature.groupby("formula", sort=False):
+        groups.append({"formula": formula_text, "distance": float(rows["distance"].iloc[0]), **_summary(rows),
+                       "rows": "; ".join(rows["row"])})
+    import pandas as pd
+
+    nearest = pd.DataFrame(groups).sort_values(["distance", "formula"]).head(n_nearest).reset_index(drop=True) if groups else pd.DataFrame()
+    parts = []
+    for label, given, column in (("sigma", sigma_mS_cm, "sigma"), ("CCD", ccd_mA_cm2, "ccd")):
+        if given is not None:
+            parts.append(f"{label} given")
+        elif stored and summary[f"{column}_median"] is not None:
+            parts.append(f"{label} from {stored}")
     return {
         "name": name,
         "formula": formula_facts(formula)["formula"],
         "sigma_mS_cm": None if sigma is None or sigma != sigma else float(sigma),
         "ccd_mA_cm2": None if ccd is None or ccd != ccd else float(ccd),
-        "values_from": _values_from(sigma_mS_cm, ccd_mA_cm2, used),
+        "values_from": "; ".join(parts) or None,
+        "rank_order": "1 = highest",
         "sigma_rank": sigma_rank, "sigma_of": sigma_n,
         "ccd_rank": ccd_rank, "ccd_of": ccd_n,
-        "nearest": nearest[["formula", "distance", "sigma_mS_cm", "ccd_mA_cm2", "dataset", "dataset_row", "ref_number", "doi"]].reset_index(drop=True),
+        "exact_summary": _summary(exact),
+        "exact_matches": exact[["row", "material_printed", "sigma_mS_cm", "ccd_mA_cm2", "own_work", "ref_number",
+                                "doi"]].reset_index(drop=True),
+        "nearest": nearest,
     }
-
-
-def _values_from(sigma, ccd, used) -> str | None:
-    stored = None if used is None else f"{used['dataset']} row {int(used['dataset_row'])}"
-    if sigma is None and ccd is None:
-        return stored
-    parts = [f"{name} given" for name, value in (("sigma", sigma), ("CCD", ccd)) if value is not None]
-    missing = [name for name, value in (("sigma", sigma), ("CCD", ccd)) if value is None]
-    if missing and stored:
-        parts.append(f"{' and '.join(missing)} from {stored}")
-    return "; ".join(parts)

@@ -5,22 +5,45 @@ where it stopped and a concurrent rebuild never loses rows."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from .connection import ReadOnlyDatabase, database_path, open_for_writing, writer_lock
 
-RESULT_COLUMNS = ("variables_json", "formula", "status", "reason", "a_angstrom", "a_sigma_angstrom", "volume_angstrom3",
+RESULT_COLUMNS = ("variables_json", "formula", "status", "reason", "a_angstrom", "a_sigma_angstrom", "a_note", "volume_angstrom3",
                   "density_g_cm3", "charge_per_fu", "n_lines", "strongest_hkl", "strongest_two_theta_deg",
-                  "nearest_formula", "nearest_distance", "nearest_sigma_mS_cm")
+                  "nearest_formula", "nearest_distance", "nearest_n", "nearest_sigma_mS_cm", "nearest_sigma_min_mS_cm",
+                  "nearest_sigma_max_mS_cm")
 
 
-def literature_materials(db_path: str | Path | None = None) -> list[tuple[str, dict[str, float], float | None]]:
-    """(formula, amounts, best sigma in mS/cm) of every literature material (duplicates excluded)."""
+@dataclass(frozen=True)
+class LiteratureMaterial:
+    """A literature composition and the spread of its measured conductivities (mS/cm)."""
+
+    formula: str
+    amounts: dict[str, float]
+    n: int
+    sigma_min: float | None
+    sigma_median: float | None
+    sigma_max: float | None
+
+
+def literature_materials(db_path: str | Path | None = None) -> list[LiteratureMaterial]:
+    """Every literature composition (duplicates excluded) with n and min/median/max sigma of its measurements."""
+    import statistics
+
     with ReadOnlyDatabase(db_path) as db:
-        _, rows = db.execute(
-            "SELECT formula, amounts_json, MAX(sigma_mS_cm) FROM measurements_full WHERE duplicate_of IS NULL "
-            "GROUP BY formula ORDER BY formula")
-    return [(formula, json.loads(amounts), sigma) for formula, amounts, sigma in rows]
+        _, rows = db.execute("SELECT formula, amounts_json, sigma_mS_cm FROM measurements_full WHERE duplicate_of IS NULL "
+                             "ORDER BY formula")
+    grouped: dict[str, tuple[dict, list]] = {}
+    for formula, amounts, sigma in rows:
+        grouped.setdefault(formula, (json.loads(amounts), []))[1].append(sigma)
+    out = []
+    for formula, (amounts, sigmas) in grouped.items():
+        values = [v for v in sigmas if v is not None]
+        out.append(LiteratureMaterial(formula, amounts, len(sigmas), min(values) if values else None,
+                                      statistics.median(values) if values else None, max(values) if values else None))
+    return out
 
 
 class RunWriter:

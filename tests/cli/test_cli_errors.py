@@ -74,6 +74,7 @@ def test_obelix_import_refuses_wrong_files_and_keeps_the_target(tmp_path):
     (["db", "compare", "Li6PS5Cl", "--sigma", "-1"], "must be positive"),
     (["xrd", str(structure("Li6PS5Cl")), "--caglioti", "-1", "-1", "-1"], "no positive FWHM"),
     (["build", str(structure("Li6PS5Cl")), "--cif", "x.cif", "--cif-dir", "d"], "not both"),
+    (["screen", "", "--x", "0:1:0.5"], "give a family expression"),  # crashed with exit 3 (issue 12)
 ])
 def test_more_bad_input_gets_one_line_and_exit_2(args, message):
     result = _cli(*args)
@@ -135,7 +136,8 @@ def test_bad_input_files_get_one_line_exit_2_and_no_output(case, tmp_path):
     (["calc", "conductivity", "--resistance", "73.3", "--thickness-mm", "0.6", "--diameter-mm", "-10"], "--diameter-mm: must be positive"),
     (["calc", "conductivity", "--resistance", "73.3", "--thickness-mm", "0.6"], "give --diameter-mm or --area-cm2"),
     (["approximants", "Li6PS5Cl", "--candidates", "0"], "--candidates: need"),
-    (["density", "Li6PS5F"], "--a: Li6PS5F: no Cl, Br or I"),
+    (["density", "Li6PS5F"], "--a: Li6PS5F: the lattice model has no calibration data for F"),
+    (["density", "Li3PS4"], "--a: Li3PS4: no Cl, Br or I"),
 ])
 def test_messages_name_the_flag_the_user_gave(args, message):
     from argyrodb_testing import run

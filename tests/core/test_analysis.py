@@ -77,7 +77,7 @@ def test_table_s2_numbers(lma):
 def test_missing_a_is_predicted_and_said(lma):
     from argyrodb.physics.lattice import model
 
-    a_cl, _, a_i = model().coefficients
+    a_cl, _, a_i = model().halide_coefficients
     assert lma.a_angstrom == pytest.approx(0.8 / 1.4 * a_cl + 0.6 / 1.4 * a_i)
     assert lma.lattice.kind == "predicted" and 0 < lma.lattice.sigma_angstrom < 0.05
     assert "Vegard" in lma.lattice.source and "not a measurement" in lma.lattice.source

@@ -55,7 +55,7 @@ def test_refined_vs_nominal_density_for_lma(lma):
 
 def test_formula_density_without_a_uses_the_lattice_model():
     result = density_of("Li6PS5Cl0.5I0.5")
-    a_cl, _, a_i = model().coefficients
+    a_cl, _, a_i = model().halide_coefficients
     assert result["a_angstrom"] == pytest.approx((a_cl + a_i) / 2)
     assert 0 < result["a_sigma_angstrom"] < 0.05
     assert "Vegard" in result["a_source"]

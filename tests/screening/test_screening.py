@@ -233,3 +233,16 @@ def test_elements_without_a_site_are_refused_not_dropped(tmp_path):
     assert result["status"] == "skipped" and "Na has no site" in result["reason"]
     cli = run("approximants", "Li5.5Na0.5PS5Cl", "-n", "1", "--candidates", "2", "--out", str(tmp_path / "ap"))
     assert cli.returncode == 2 and "Na has no site" in cli.stderr and not (tmp_path / "ap").exists()
+
+
+def test_screening_stores_the_nearest_materials_spread_and_the_extrapolation(tmp_path):
+    db = tmp_path / "n.sqlite"
+    build_database(db, show_progress=False)
+    settings = ScreenSettings("x", formulas=["Li6PS5Cl", "Li5.6PS4.6Cl0.8I0.6"])
+    summary = run_screen(settings, db, show_progress=False)
+    rows = run_results(summary["run_id"], db).set_index("formula")
+    cl = rows.loc["Li6PS5Cl"]
+    assert cl["nearest_formula"] == "Li6PS5Cl" and cl["nearest_n"] == 3
+    assert (cl["nearest_sigma_min_mS_cm"], cl["nearest_sigma_mS_cm"], cl["nearest_sigma_max_mS_cm"]) == pytest.approx((0.033, 1.3, 2.05))
+    assert cl["a_note"] is None or cl["a_note"] != cl["a_note"]  # inside the calibration: no note
+    assert "extrapolated: halide excess" in rows.loc["Li5.6PS4.6Cl0.8I0.6", "a_note"]

@@ -270,3 +270,17 @@ def test_obelix_structures_are_linked_to_their_measurements(db_path):
     obelix = run_sql("SELECT licence, attribution, z FROM structures WHERE dataset = 'obelix'", db_path)
     assert set(obelix["licence"]) == {"CC BY 4.0"} and all("Therrien" in a for a in obelix["attribution"])
     assert set(obelix["z"]) == {4.0}
+
+
+def test_compare_shows_every_measurement_of_the_composition(db_path):
+    """Li6PS5Cl has three OBELiX measurements (2.05, 1.30, 0.033 mS/cm): all listed, the median ranked."""
+    result = compare("Li6PS5Cl", db_path=db_path)
+    assert result["exact_summary"]["n"] == 3
+    assert (result["exact_summary"]["sigma_min"], result["exact_summary"]["sigma_median"],
+            result["exact_summary"]["sigma_max"]) == pytest.approx((0.033, 1.30, 2.05))
+    assert sorted(result["exact_matches"]["sigma_mS_cm"]) == pytest.approx([0.033, 1.30, 2.05])
+    assert result["sigma_mS_cm"] == pytest.approx(1.30) and "median of its 3 measurements" in result["values_from"]
+    assert result["rank_order"] == "1 = highest"
+    assert "Li6PS5Cl" not in result["nearest"]["formula"].tolist()  # exact matches are not 'nearest'
+    mixed = compare("Li6PS5Cl0.5Br0.5", db_path=db_path)
+    assert mixed["exact_matches"]["row"].tolist() == ["obelix ij5"] and mixed["sigma_mS_cm"] == pytest.approx(3.33)

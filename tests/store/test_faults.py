@@ -86,7 +86,7 @@ def test_newer_schema_is_refused_and_older_is_migrated(fresh_db, tmp_path):
     older = tmp_path / "older.sqlite"
     shutil.copy(fresh_db, older)
     with sqlite3.connect(older) as conn:  # undo migrations 3 and 2: a database written by argyrodb 0.1's first schema
-        conn.executescript(UNDO_3 + "DROP TABLE screen_peaks; DROP TABLE screen_results; DROP TABLE screen_runs; "
+        conn.executescript(UNDO_4 + UNDO_3 + "DROP TABLE screen_peaks; DROP TABLE screen_results; DROP TABLE screen_runs; "
                            "ALTER TABLE milling DROP COLUMN gforce_computed; DELETE FROM schema_version WHERE version = 2;")
     with pytest.raises(InputError, match="run `argyrodb db migrate`"):
         ReadOnlyDatabase(older)
@@ -97,6 +97,9 @@ def test_newer_schema_is_refused_and_older_is_migrated(fresh_db, tmp_path):
     assert run("screen", "x", "--formulas", str(_formulas(tmp_path)), "--db", str(older), "--quiet").returncode == 0
 
 
+UNDO_4 = ("".join(f"ALTER TABLE screen_results DROP COLUMN {c}; " for c in
+                  ("a_note", "nearest_n", "nearest_sigma_min_mS_cm", "nearest_sigma_max_mS_cm"))
+          + "DELETE FROM schema_version WHERE version = 4; ")
 UNDO_3 = ("DROP VIEW measurement_structures; DROP TABLE refused_structures; DROP INDEX idx_structures_dataset; "
           "DELETE FROM xrd_peaks WHERE pattern_id IN (SELECT p.id FROM xrd_patterns p JOIN structures s ON s.id = p.structure_id "
           "WHERE s.dataset != 'argyrodb'); "
@@ -108,17 +111,17 @@ UNDO_3 = ("DROP VIEW measurement_structures; DROP TABLE refused_structures; DROP
           + "DELETE FROM schema_version WHERE version = 3; ")
 
 
-def test_a_version_2_database_gets_migration_3_only(fresh_db, tmp_path):
+def test_a_version_2_database_gets_migrations_3_and_4(fresh_db, tmp_path):
     from argyrodb_testing import run
 
     v2 = tmp_path / "v2.sqlite"
     shutil.copy(fresh_db, v2)
     with sqlite3.connect(v2) as conn:
-        conn.executescript(UNDO_3)
-    assert "schema version 2 -> 3" in run("db", "migrate", "--db", str(v2)).stdout
+        conn.executescript(UNDO_4 + UNDO_3)
+    assert "schema version 2 -> 4" in run("db", "migrate", "--db", str(v2)).stdout
     with ReadOnlyDatabase(v2) as db:
         versions = db.execute("SELECT version, description FROM schema_version ORDER BY version")[1]
-        assert [v for v, _ in versions] == [1, 2, 3] and "literature structures" in versions[2][1]
+        assert [v for v, _ in versions] == [1, 2, 3, 4] and "literature structures" in versions[2][1]
         assert db.execute("SELECT COUNT(*) FROM structures WHERE dataset = 'argyrodb'")[1][0][0] == 4
 
 
