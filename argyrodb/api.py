@@ -46,7 +46,7 @@ from .pipeline import (
     write_cif,
 )
 from .pipeline import cif_of as cif_text
-from .screening.approximants import check_formats
+from .screening.approximants import CompositionWarning, check_formats
 from .screening.approximants import generate as generate_approximants
 from .screening.approximants import write as write_approximants
 from .screening.plots import plot_screen_series
@@ -61,7 +61,7 @@ from .store.queries import MeasurementFilter, compare, query_measurements, run_s
 from .store.serve import serve, serve_command
 
 __all__ = [
-    "CONSISTENT", "atomic_write_text", "check_export_path", "check_formats", "check_output_paths", "database_path",
+    "CONSISTENT", "CompositionWarning", "atomic_write_text", "check_export_path", "check_formats", "check_output_paths", "database_path",
     "default_template", "import_obelix", "plot_literature", "plot_nyquist", "plot_patterns", "plot_screen_series",
     "read_text_file", "safe_filename", "serve", "serve_command", "write_obelix_rows",
     "AnalysedStructure", "analyse_all", "ArgyrodbError", "FIG_S9_CIRCUIT", "InputError", "LatticeParameter", "MeasurementFilter",

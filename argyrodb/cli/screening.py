@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
@@ -95,7 +96,11 @@ def approximants(formula, n_structures, candidates, supercell, seed, distributio
     result = screener.evaluate(0)
     if result["status"] != "ok":
         raise InputError(formula, f"cannot build: {result['reason']}")
-    found = api.generate_approximants(screener, 0, n_structures, candidates, supercell, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", api.CompositionWarning)  # said below, in one line of its own
+        found = api.generate_approximants(screener, 0, n_structures, candidates, supercell, seed)
+    if found:
+        click.echo(found[0].composition_note())
     for approximant in found:
         click.echo(f"#{approximant.rank}: {approximant.formula} ({len(approximant.structure)} atoms), "
                    f"Ewald energy {approximant.ewald_energy_eV:.3f} eV")
