@@ -9,7 +9,7 @@ STAMP := $(VENV)/.argyrodb-installed
 # $ARGYRODB_DB or ~/.local/share/argyrodb/argyrodb.sqlite.
 DEMO_DB := $(CURDIR)/db/argyrodb.sqlite
 
-.PHONY: demo test cifs bench fuzz clean
+.PHONY: demo test cifs bench fuzz clean check-web
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "argyrodb needs Python 3.11 or newer")'
@@ -58,3 +58,10 @@ bench: $(STAMP)
 FUZZ_SECONDS ?= 60
 fuzz: $(STAMP)
 	$(BIN)/python fuzz/fuzz_readers.py --seconds $(FUZZ_SECONDS)
+
+# Headless-Chromium screenshots of the main Datasette pages (out/web/*.png) for a person to look at.
+check-web: export ARGYRODB_DB = $(DEMO_DB)
+check-web: $(STAMP)
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@test -f $(DEMO_DB) || $(BIN)/argyrodb db build --quiet
+	$(BIN)/python checks/check_web.py --db $(DEMO_DB) --out out/web

@@ -94,6 +94,12 @@ def read_csv_rows(path: Path, required: tuple[str, ...] = ()) -> list[dict[str, 
     return rows
 
 
+def significant(value: float, digits: int = 12) -> float:
+    """``value`` to ``digits`` significant digits: a unit conversion's binary noise (2.0500000000000003) goes,
+    the printed precision of any literature value stays."""
+    return float(f"{value:.{digits}g}")
+
+
 def optional_float(text: str | None, source: str, what: str) -> float | None:
     if text is None or text.strip() in ("", "-", "–"):
         return None
@@ -253,7 +259,7 @@ def import_obelix(csv_path: Path) -> list[dict]:
             "true_composition": r["True Composition"],
             "z": r.get("Z"),
             "sigma_S_cm_printed": printed,
-            "sigma_mS_cm": None if sigma is None else sigma * 1000.0,
+            "sigma_mS_cm": None if sigma is None else significant(sigma * 1000.0),
             "sigma_censored": censored,
             "sigma_kind": kind,
             "space_group_number": r.get("Space group #"),
@@ -288,7 +294,8 @@ def obelix_rows(db_dir: Path | None = None) -> list[dict]:
     rows = read_csv_rows(path)
     for r in rows:
         for key in ("sigma_mS_cm",):
-            r[key] = optional_float(r[key], str(path), key)
+            value = optional_float(r[key], str(path), key)
+            r[key] = None if value is None else significant(value)
         for key in ("sigma_censored", "doi", "icsd_id"):
             r[key] = r[key] or None
     return rows

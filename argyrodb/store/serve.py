@@ -37,14 +37,23 @@ def column_descriptions() -> dict[str, dict[str, str]]:
 def datasette_metadata(database_name: str = "argyrodb") -> dict:
     data = metadata_file()
     columns = column_descriptions()
-    tables = {name: {"title": spec["title"], "description": spec["description"], "columns": columns.get(name, {})}
-              for name, spec in data["tables"].items()}
+    labels = data.get("label_columns") or {}
+    tables = {}
+    for name, spec in data["tables"].items():
+        tables[name] = {"title": spec["title"], "description": spec["description"], "columns": columns.get(name, {})}
+        if name in labels:
+            tables[name]["label_column"] = labels[name]
     return {
         "title": "argyrodb",
         "description": "Lithium argyrodite solid electrolytes: literature, measurements, structures (read-only).",
         "license": "project data; OBELiX rows CC BY 4.0 (see attribution column)",
-        "databases": {database_name: {"tables": tables}},
+        "databases": {database_name: {"tables": tables, "queries": data.get("queries") or {}}},
     }
+
+
+#: Datasette settings: no facet suggestions (each costs a query per column on every table page, seconds at
+#: 100k screening rows), bounded facet and SQL time.
+DATASETTE_SETTINGS = {"suggest_facets": "off", "facet_time_limit_ms": "200", "sql_time_limit_ms": "5000"}
 
 
 def serve_command(db_path: str | Path | None, host: str, port: int, writable: bool, metadata_path: str | Path) -> list[str]:
@@ -59,7 +68,9 @@ def serve_command(db_path: str | Path | None, host: str, port: int, writable: bo
     if not path.is_file():
         raise InputError(path, "no database here: run `argyrodb db build` first")
     mode = [str(path)] if writable else ["-i", str(path)]
-    return [sys.executable, "-m", "datasette", "serve", *mode, "--host", host, "--port", str(port), "--metadata", str(metadata_path)]
+    settings = [arg for name, value in DATASETTE_SETTINGS.items() for arg in ("--setting", name, value)]
+    return [sys.executable, "-m", "datasette", "serve", *mode, "--host", host, "--port", str(port), "--metadata",
+            str(metadata_path), *settings]
 
 
 def serve(db_path: str | Path | None, host: str = "127.0.0.1", port: int = 8001, writable: bool = False) -> int:

@@ -6,6 +6,7 @@ import json
 import tempfile
 from pathlib import Path
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -86,9 +87,43 @@ def test_db_serve_with_datasette(db_path):
         assert tables["measurements"]["columns"]["sigma_mS_cm"].endswith("[mS/cm]")
         assert "ITA setting" in tables["structure_sites"]["columns"]["wyckoff"]
         assert tables["table_s3"]["columns"]["ccd_mA_cm2"].startswith("critical current density")
+        # the HTML pages people open: every table and view answers 200, values shown as stored
+        names = [r[0] for r in sqlite3.connect(db_path).execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE '%_fts%' "
+            "AND name NOT LIKE 'sqlite_%'")]
+        assert len(names) > 15
+        for name in names:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/{db_path.stem}/{name}", timeout=20) as response:
+                assert response.status == 200, name
+                html = response.read().decode()
+            if name == "table_s3":
+                row_1 = html[html.index('class="col-row'):]
+                assert ">2.44<" in row_1 and "mS/m" not in html and "A/m" not in html
+        queries = {"table_s3_as_printed": "", "where_does_a_material_stand": "?formula=Li6PS5Cl",
+                   "structures_with_element_on_4c_4d": "?element=I&min_occupancy=0.4",
+                   "screening_peaks_in_window": "?run_id=1&two_theta_min=20&two_theta_max=30"}
+        for query, params in queries.items():
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/{db_path.stem}/{query}{params}", timeout=20) as response:
+                assert response.status == 200, query
+                html = response.read().decode()
+            if query == "where_does_a_material_stand":
+                assert "10.1002/pssa.201001117" in html  # one of the three Li6PS5Cl measurements
+            if query == "structures_with_element_on_4c_4d":
+                assert "LMA-Cl0.8I0.6" in html
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/{db_path.stem}/measurements", timeout=20) as response:
+            assert "Li5.6PS4.6Cl0.8I0.6" in response.read().decode()  # the foreign key shows the material's formula
     finally:
         process.terminate()
+        started = time.monotonic()
         process.wait(timeout=20)
+    # SIGTERM frees the port within 5 s
+    while time.monotonic() - started < 5:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                break
+        time.sleep(0.1)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
     # stopping `argyrodb db serve` stops Datasette too, and its temporary metadata goes with it
     listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert f"--port {port}" not in listing

@@ -1,0 +1,80 @@
+"""Screenshots of the Datasette pages people open, for a person to look at (`make check-web`).
+
+Starts `argyrodb db serve` on a free localhost port for the given database, takes a headless-Chromium
+screenshot of each main page into the output folder, stops the server (and checks that its port is free
+again), and prints the files. Needs Debian's chromium (`apt-get install chromium`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+PAGES = {
+    "index": "",
+    "table_s3": "table_s3",
+    "measurements_full": "measurements_full?_sort_desc=sigma_mS_cm",
+    "structures": "structures",
+    "measurement_structures": "measurement_structures",
+    "where_does_a_material_stand": "where_does_a_material_stand?formula=Li6PS5Cl",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True, type=Path)
+    parser.add_argument("--out", default=Path("out/web"), type=Path)
+    args = parser.parse_args()
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        print("check-web: chromium is not installed (apt-get install chromium)", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "argyrodb", "db", "serve", "--db", str(args.db), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/{args.db.stem}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base, timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    print("check-web: the server did not start", file=sys.stderr)
+                    return 1
+                time.sleep(0.3)
+        for name, path in PAGES.items():
+            target = args.out / f"{name}.png"
+            subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                            f"--user-data-dir={args.out / '.chromium'}", "--window-size=1400,1000",
+                            f"--screenshot={target.resolve()}", base + path],
+                           check=True, capture_output=True, timeout=120)
+            print(f"wrote {target}")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        shutil.rmtree(args.out / ".chromium", ignore_errors=True)
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            print(f"check-web: port {port} still answers after SIGTERM", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
