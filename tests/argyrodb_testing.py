@@ -48,6 +48,24 @@ Cl2 Cl1- 0.75 0.75 0.75 0.5 0.043
 """
 
 
+def ordered_li6ps5cl():
+    """Li6PS5Cl as an ordered, fully occupied F-43m pymatgen cell: majority anion on 4a/4d, all 24 Li on 24g.
+
+    The kind of cell ASE and DFT codes write (no partial occupancies), built from the repository's refinement.
+    """
+    from argyrodb.api import analyse
+    from argyrodb.core.symmetry import orbit
+
+    cell = analyse(structure("Li6PS5Cl")).pymatgen.copy()
+    cell.remove_species(["Li"])
+    for i, site in enumerate(cell):
+        if not site.is_ordered:
+            cell.replace(i, max(site.species.items(), key=lambda t: t[1])[0].symbol)
+    for xyz in orbit((0.025, 0.25, 0.75)):
+        cell.append("Li", xyz)
+    return cell
+
+
 @dataclass
 class CliResult:
     returncode: int

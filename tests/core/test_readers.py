@@ -198,15 +198,9 @@ def test_ase_atoms_ordered_and_with_unassignable_occupancies(tmp_path, all_struc
     from argyrodb.core.readers import read
 
     # an ordered, fully occupied F-43m cell - Li6PS5Cl with its 24 Li all on 24g - reads as itself
-    cell = all_structures["Li6PS5Cl"].pymatgen.copy()
-    cell.remove_species(["Li"])
-    for i, site in enumerate(cell):
-        if not site.is_ordered:
-            cell.replace(i, max(site.species.items(), key=lambda t: t[1])[0].symbol)
-    from argyrodb.core.symmetry import orbit
+    from argyrodb_testing import ordered_li6ps5cl
 
-    for xyz in orbit((0.025, 0.25, 0.75)):
-        cell.append("Li", xyz)
+    cell = ordered_li6ps5cl()
     atoms = AseAtomsAdaptor.get_atoms(cell)
     analysed = analyse(read(atoms, name="ordered"))
     assert analysed.formula_per_fu == pytest.approx({"Li": 6, "P": 1, "S": 5, "Cl": 1})

@@ -12,7 +12,7 @@ import pytest
 
 from argyrodb.api import analyse, density
 from argyrodb.core.errors import InputError
-from argyrodb_testing import REPO, structure
+from argyrodb_testing import REPO, ordered_li6ps5cl, structure
 
 OBELIX = sorted((REPO / "db" / "obelix_cifs").glob("*.cif"))
 #: Not argyrodites, with the reason argyrodb gives.
@@ -160,15 +160,7 @@ def test_ase_writes_an_ordered_argyrodite(tmp_path):
     from ase.io import write as ase_write
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from argyrodb.core.symmetry import orbit
-
-    cell = analyse(structure("Li6PS5Cl")).pymatgen.copy()
-    cell.remove_species(["Li"])
-    for i, site in enumerate(cell):
-        if not site.is_ordered:
-            cell.replace(i, max(site.species.items(), key=lambda t: t[1])[0].symbol)
-    for xyz in orbit((0.025, 0.25, 0.75)):
-        cell.append("Li", xyz)
+    cell = ordered_li6ps5cl()
     path = tmp_path / "ase.cif"
     ase_write(path, AseAtomsAdaptor.get_atoms(cell))
     with warnings.catch_warnings():
