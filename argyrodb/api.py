@@ -30,7 +30,7 @@ from .core.refinement import LatticeParameter, Refinement
 from .core.resources import default_database_path, structure_file, structure_files
 from .physics import calculators
 from .physics.density import StructureDensity, density_of_formula, structure_density
-from .physics.eis import FIG_S9_CIRCUIT, plot_nyquist, read_spectrum
+from .physics.eis import FIG_S9_CIRCUIT, estimate_initial, kramers_kronig, plot_nyquist, read_spectrum
 from .physics.eis import fit as fit_eis
 from .physics.lattice import analysed, lattice_for
 from .physics.lattice import predict as predict_lattice
@@ -68,7 +68,8 @@ __all__ = [
     "ParameterError", "Pattern", "Problem", "Refinement", "ScreenSettings", "Screener", "StructureDensity",
     "ValidationFailed", "XRDModel", "analyse", "analyse_refinement", "audit_summary", "build_database", "calculators",
     "cif_text", "compare", "default_database_path", "density", "density_of_formula", "density_report", "export_optimade",
-    "export_results", "export_tables", "fit_eis", "fit_scale", "generate_approximants", "lattice_for", "migrate_file",
+    "estimate_initial", "export_results", "export_tables", "fit_eis", "fit_scale", "generate_approximants",
+    "kramers_kronig", "lattice_for", "migrate_file",
     "predict_lattice", "query_measurements", "read", "read_spectrum", "read_xy", "report_dict", "report_text",
     "run_audit", "run_results", "run_screen", "run_sql", "structure_density", "structure_file", "structure_files",
     "write_approximants", "write_cif", "xrd_pattern",

@@ -20,11 +20,18 @@ def eis() -> None:
 @eis.command("fit")
 @click.argument("spectrum", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--circuit", default=None, help="impedance.py circuit string (default: the source's Fig. S9 circuit).")
-@click.option("--initial", help="Comma-separated starting values (required for a custom circuit).")
+@click.option("--initial", help="Comma-separated starting values (required for a custom circuit; "
+                                 "one more start for the default).")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="Nyquist plot with the fit (PNG).")
 @click.option("--json", "as_json", is_flag=True)
 def eis_fit(spectrum, circuit, initial, plot_out, as_json):
-    """Fit SPECTRUM.csv (frequency Hz, Z' ohm, Z'' ohm) and report parameters, errors and capacitances."""
+    """Fit SPECTRUM.csv (frequency Hz, Z' ohm, Z'' ohm) and report parameters, errors and capacitances.
+
+    The default circuit is fitted from starting values estimated from the spectrum and several other
+    starts (the best by chi-square wins); the spectrum is checked by lin-KK. A poor or unconverged fit
+    or a spectrum that fails the Kramers-Kronig check gives a one-line warning on stderr ("reliable":
+    false and the "reasons" in the JSON); so do parameters whose standard error exceeds their value
+    ("undetermined")."""
     check_output_paths(plot_out)
     data = api.read_spectrum(spectrum)
     guess = None
@@ -37,10 +44,23 @@ def eis_fit(spectrum, circuit, initial, plot_out, as_json):
     if as_json:
         emit_json(result.as_dict())
     else:
-        click.echo(f"{data.name}: {result.circuit}, rms residual {result.residual_rms_ohm:.3g} ohm")
+        starts = f"{result.n_starts} starts" if result.n_starts > 1 else "1 start"
+        click.echo(f"{data.name}: {result.circuit}, {starts}, chi-square {result.chi_square:.3g}, "
+                   f"rms residual {result.residual_rms_ohm:.3g} ohm ({result.residual_rms_percent:.2g} % of |Z|)")
+        undetermined = set(result.undetermined)
         for name, value, err, unit in zip(result.names, result.values, result.stderr, result.units):
-            click.echo(f"  {name:<8} {value:12.5g} +- {err:.2g} {unit}")
+            mark = "  (undetermined)" if name in undetermined else ""
+            click.echo(f"  {name:<8} {value:12.5g} +- {err:.2g} {unit}{mark}")
         for name, c in result.capacitances.items():
             click.echo(f"  {name:<8} {c:12.4g} F")
+        kk = result.kramers_kronig
+        verdict = "consistent" if kk.valid else "NOT Kramers-Kronig consistent"
+        click.echo(f"  lin-KK: {kk.n_rc} RC elements, mu {kk.mu:.2f}, residual rms {kk.residual_rms_percent:.2g} % "
+                   f"(max {kk.residual_max_percent:.2g} %): {verdict}")
+    problems = result.reasons + ([f"undetermined (standard error > value): {', '.join(result.undetermined)}"]
+                                 if result.undetermined else [])
+    if problems:
+        label = "unreliable fit: " if not result.reliable else ""
+        click.echo(f"argyrodb: warning: {data.name}: {label}{'; '.join(problems)}", err=True)
     if plot_out:
         api.plot_nyquist(data, result, plot_out)

@@ -4,12 +4,24 @@ Default circuit: the source's Fig. S9 model, R_bulk in series with three R||CPE 
 boundary I-1, cathode-SE interface I-2, Li-SE interface I-3) and a Warburg element:
 ``R0-p(R1,CPE1)-p(R2,CPE2)-p(R3,CPE3)-W1``. CPE impedance Z = 1 / (Q (j omega)^alpha); impedance.py's
 Warburg ``W`` is semi-infinite, Z = A_w (1 - j) / sqrt(omega).
+
+Fitting (:func:`fit`) is complex non-linear least squares weighted by |Z| (modulus weighting,
+Boukamp, J. Electrochem. Soc. 142 (1995) 1885). For three arcs its minimum is not unique, so a fit
+starts from several points: starting values read off the spectrum (:func:`estimate_initial`) and the
+best points of a grid over the arcs' time constants; each is refined by least squares on
+log-parameters and the best by chi-square kept. The spectrum itself is checked for Kramers-Kronig
+consistency (:func:`kramers_kronig`, lin-KK), and the fit is judged against it (``FitResult.reasons``).
+impedance.py parses the circuits, evaluates the final model, fits circuits of other forms and provides
+the lin-KK fits.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+import warnings
+from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +31,28 @@ from ..core.files import pyplot, read_text_file, save_figure
 from .calculators import cpe_capacitance_F
 
 FIG_S9_CIRCUIT = "R0-p(R1,CPE1)-p(R2,CPE2)-p(R3,CPE3)-W1"
-#: Starting values for the Fig. S9 circuit: Table S4's LMA-Cl0.8I0.6 cycle-1 column, Warburg 10 ohm s^-1/2.
+#: Table S4's LMA-Cl0.8I0.6 cycle-1 column with a Warburg of 10 ohm s^-1/2: one more starting point for
+#: the Fig. S9 circuit (the starting values themselves are estimated from the spectrum).
 FIG_S9_INITIAL = [73.26, 26.31, 6.34e-7, 0.751, 27.89, 5.48e-5, 0.521, 19.65, 3.57e-2, 0.486, 10.0]
+
+#: Lin-KK residuals (relative to |Z|) above this rms, in per cent, fail the Kramers-Kronig check. A
+#: good spectrum's residuals are its noise, 0.1-0.5 % of |Z| for a potentiostat; 1 % is twice the
+#: worst of that and well below the few per cent that drift or a non-stationary cell produce.
+KK_MAX_RMS_PERCENT = 1.0
+#: Lin-KK starts from this many RC elements per decade of frequency before mu may stop it: an ideal
+#: (alpha = 1) arc between the fixed time constants needs negative neighbours, so mu falls below its
+#: cutoff at ~1 element per decade while the residuals are still ~10 %; from ~3 per decade they are noise.
+KK_MIN_RC_PER_DECADE = 3.0
+#: A fit is poor when its residual rms (relative to |Z|) exceeds both this, in per cent (twice the noise
+#: of a good spectrum: a circuit that misses an arc leaves several per cent) ...
+FIT_MAX_RMS_PERCENT = 1.0
+#: ... and this factor times the lin-KK residual rms, the noise floor any consistent model reaches (so a
+#: noisier spectrum is not blamed on the circuit): a circuit twice worse than lin-KK misses a feature.
+FIT_MAX_RMS_OVER_KK = 2.0
+#: CPE exponent range of the fit (0.3: a CPE below it is no longer a depressed arc but a diffusion tail).
+ALPHA_BOUNDS = (0.3, 1.0)
+#: An arc's apex frequency may lie at most this factor (half a decade) outside the measured range.
+TAU_MARGIN = 3.0
 
 
 @dataclass
@@ -52,16 +84,87 @@ def read_spectrum(path: str | Path) -> Spectrum:
     if len(rows) < 8:
         raise InputError(path, f"only {len(rows)} data points (need at least 8)")
     data = np.array(rows)
-    if np.any(data[:, 0] <= 0):
-        raise InputError(path, "frequencies must be positive")
     imag = data[:, 2]
     if np.mean(imag > 0) > 0.5:
         imag = -imag
-    return Spectrum(path.stem, data[:, 0], data[:, 1] + 1j * imag)
+    return _checked(Spectrum(path.stem, data[:, 0], data[:, 1] + 1j * imag), path)
+
+
+def _checked(spectrum: Spectrum, source: object) -> Spectrum:
+    """The spectrum, refused unless it has 8 distinct positive frequencies at least and finite, non-zero
+    impedances (the fit weights by 1/|Z|)."""
+    f, z = np.asarray(spectrum.frequency_hz, dtype=float), np.asarray(spectrum.z, dtype=complex)
+    if f.shape != z.shape or f.ndim != 1:
+        raise InputError(source, "frequencies and impedances must be 1-D arrays of the same length")
+    if np.unique(f).size < 8:
+        raise InputError(source, f"only {np.unique(f).size} distinct frequencies (need at least 8)")
+    if not (np.all(np.isfinite(f)) and np.all(f > 0)):
+        raise InputError(source, "frequencies must be positive")
+    if not (np.all(np.isfinite(z)) and np.all(np.abs(z) > 0)):
+        raise InputError(source, "impedances must be finite and non-zero")
+    return Spectrum(spectrum.name, f, z)
+
+
+@dataclass
+class KramersKronig:
+    """Result of the lin-KK test: ``n_rc`` RC elements, Schönleber's mu, residuals relative to |Z|."""
+
+    n_rc: int
+    mu: float
+    residual_rms_percent: float
+    residual_max_percent: float
+
+    @property
+    def valid(self) -> bool:
+        return self.residual_rms_percent <= KK_MAX_RMS_PERCENT
+
+    def as_dict(self) -> dict:
+        return {"n_rc": self.n_rc, "mu": self.mu, "residual_rms_percent": self.residual_rms_percent,
+                "residual_max_percent": self.residual_max_percent, "valid": self.valid}
+
+
+def kramers_kronig(spectrum: Spectrum, mu_cutoff: float = 0.85, max_rc: int = 50) -> KramersKronig:
+    """Lin-KK validity test: the spectrum is fitted by an ohmic resistor, a series capacitance and
+    inductance and M RC elements with time constants fixed log-spaced over 1/omega_max..1/omega_min,
+
+        Z_KK = R_ohm + sum_k R_k / (1 + j omega tau_k) + j omega L + 1 / (j omega C),
+
+    linear in the parameters and weighted by 1/|Z| (Boukamp, J. Electrochem. Soc. 142 (1995) 1885).
+    M grows, from KK_MIN_RC_PER_DECADE per decade, until mu = 1 - sum_{R_k<0} |R_k| / sum_{R_k>=0} |R_k|
+    falls below ``mu_cutoff``, the onset of over-fitting (Schönleber et al., Electrochim. Acta 131
+    (2014) 20). Every such series is Kramers-Kronig compliant, so residuals |Z - Z_KK| / |Z| above the
+    noise (rms above KK_MAX_RMS_PERCENT) mean the spectrum is not: drift, a non-stationary or
+    non-linear cell.
+
+    The fits are impedance.py's (``impedance.validation.fit_linKK``); its ``linKK`` wrapper is not used
+    because it evaluates the fit through a string ``eval`` that fails under numpy 2 (impedance.py 1.7.1,
+    ECSHackWeek/impedance.py pull request 334), so M's loop and Z_KK are computed here.
+    """
+    from impedance.validation import fit_linKK, get_tc_distribution
+
+    spectrum = _checked(spectrum, spectrum.name)
+    f, z = spectrum.frequency_hz, spectrum.z
+    omega = 2 * np.pi * f
+    most = min(max_rc, f.size - 2)  # fewer RC elements than data points
+    fewest = min(math.ceil(KK_MIN_RC_PER_DECADE * math.log10(f.max() / f.min())), f.size // 2, most)
+    with np.errstate(all="ignore"):  # mu is -inf while no R_k is positive
+        for n_rc in range(max(fewest, 1), most + 1):
+            taus = get_tc_distribution(f, n_rc)
+            elements, mu = fit_linKK(f, taus, n_rc, z, fit_type="complex", add_cap=True)
+            if mu <= mu_cutoff:
+                break
+    r_ohm, r_k, inverse_c, inductance = elements[0], elements[1:-2], elements[-2], elements[-1]
+    z_kk = (r_ohm + np.sum(r_k / (1 + 1j * np.outer(omega, taus)), axis=1)
+            + 1j * omega * inductance - 1j * inverse_c / omega)
+    residual = np.abs(z - z_kk) / np.abs(z)
+    return KramersKronig(n_rc, float(mu), float(100 * np.sqrt(np.mean(residual ** 2))), float(100 * residual.max()))
 
 
 @dataclass
 class FitResult:
+    """A fitted circuit: impedance.py's parameter names and units, values and standard errors, the
+    capacitance of each p(R, CPE) pair, the quality of the fit and the lin-KK check of the spectrum."""
+
     circuit: str
     names: list[str]
     units: list[str]
@@ -69,72 +172,417 @@ class FitResult:
     stderr: np.ndarray
     capacitances: dict[str, float]
     residual_rms_ohm: float
+    #: chi^2 = sum |Z_fit - Z|^2 / |Z|^2 over the data points (modulus weighting)
+    chi_square: float = math.nan
+    #: 100 sqrt(chi^2 / N): the typical residual in per cent of |Z|
+    residual_rms_percent: float = math.nan
+    kramers_kronig: KramersKronig | None = None
+    converged: bool = True
+    n_starts: int = 1
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def undetermined(self) -> list[str]:
+        """Parameters whose standard error exceeds their value (or could not be computed)."""
+        return [n for n, v, e in zip(self.names, self.values, self.stderr) if not (math.isfinite(e) and e <= abs(v))]
+
+    @property
+    def reliable(self) -> bool:
+        """No reason to distrust the fit as a whole (``reasons`` empty); undetermined parameters are
+        reported apart, since the others (R0 above all) stay sharp."""
+        return not self.reasons
 
     def as_dict(self) -> dict:
+        undetermined = self.undetermined
         return {
             "circuit": self.circuit,
             "parameters": [
-                {"name": n, "value": float(v), "stderr": None if not math.isfinite(e) else float(e), "unit": u}
+                {"name": n, "value": float(v), "stderr": None if not math.isfinite(e) else float(e), "unit": u,
+                 "determined": n not in undetermined}
                 for n, v, e, u in zip(self.names, self.values, self.stderr, self.units)
             ],
             "capacitances_F": self.capacitances,
             "residual_rms_ohm": self.residual_rms_ohm,
+            "residual_rms_percent": self.residual_rms_percent,
+            "chi_square": self.chi_square,
+            "n_starts": self.n_starts,
+            "converged": self.converged,
+            "kramers_kronig": self.kramers_kronig.as_dict() if self.kramers_kronig else None,
+            "undetermined": undetermined,
+            "reliable": self.reliable,
+            "reasons": self.reasons,
         }
 
 
-def _circuit(circuit: str, initial: list[float]):
+def _circuit(circuit: str, values: list[float] | None = None, parameter: str = "initial"):
+    """impedance.py's CustomCircuit for ``circuit`` with ``values`` (placeholders if None); a wrong count
+    of values is an error of the Python parameter ``parameter``."""
     from impedance.models.circuits import CustomCircuit
+    from impedance.models.circuits.fitting import calculateCircuitLength
 
+    text = circuit.replace(" ", "")
     try:
-        return CustomCircuit(circuit, initial_guess=list(initial))
-    except (ValueError, AssertionError, KeyError) as exc:
+        if not text or text.count("(") != text.count(")"):
+            raise ValueError("empty or unbalanced parentheses")
+        n = calculateCircuitLength(text)
+        model = CustomCircuit(text, initial_guess=[1.0] * n)
+    except (ValueError, AssertionError, KeyError, TypeError) as exc:
         raise ParameterError("circuit", f"cannot build circuit {circuit!r}: {exc}") from None
+    if values is not None:
+        if len(values) != n:
+            raise ParameterError(parameter, f"{len(values)} values for the {n} parameters of {text}")
+        if not all(math.isfinite(v) for v in values):
+            raise ParameterError(parameter, "values must be finite numbers")
+        model.initial_guess = [float(v) for v in values]
+    return model
 
 
 def simulate(frequency_hz: np.ndarray, parameters: list[float], circuit: str = FIG_S9_CIRCUIT) -> np.ndarray:
-    import warnings
-
-    model = _circuit(circuit, parameters)
+    model = _circuit(circuit, parameters, "parameters")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return model.predict(np.asarray(frequency_hz, dtype=float), use_initial=True)
 
 
-def fit(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT, initial: list[float] | None = None) -> FitResult:
-    """Fit ``circuit`` to the spectrum (complex non-linear least squares, impedance.py); report each
-    parameter with its standard error and the equivalent capacitance of every p(R, CPE) pair."""
-    import re
-    import warnings
+# --- circuits of series blocks R, p(R,CPE) and W: a fast model on log-parameters ----------------------
 
-    if initial is None:
-        if circuit != FIG_S9_CIRCUIT:
-            raise ParameterError("initial", "give starting values for a custom circuit")
-        initial = FIG_S9_INITIAL
-    model = _circuit(circuit, initial)
-    bounds_low, bounds_high = [], []
-    names, units = model.get_param_names()
-    for name in names:
-        if name.endswith("_1") and name.startswith("CPE"):
-            bounds_low.append(0.3)
-            bounds_high.append(1.0)
+_BLOCK = re.compile(r"(?P<R>R[\d_]*)|(?P<W>W[\d_]*)"
+                    r"|p\((?P<R1>R[\d_]*),(?P<Q1>CPE[\d_]*)\)|p\((?P<Q2>CPE[\d_]*),(?P<R2>R[\d_]*)\)")
+
+
+def _blocks(circuit: str) -> list[tuple] | None:
+    """The series blocks of ``circuit`` as ("R", i), ("arc", i_R, i_Q, i_alpha) and ("W", i), with i the
+    positions in impedance.py's parameter list; None unless the circuit is one R, one or more
+    p(R,CPE) and at most one W in series."""
+    parts, depth, current = [], 0, ""
+    for char in circuit.replace(" ", ""):
+        depth += (char == "(") - (char == ")")
+        if char == "-" and depth == 0:
+            parts, current = parts + [current], ""
         else:
-            bounds_low.append(0.0)
-            bounds_high.append(np.inf)
-    with warnings.catch_warnings():
+            current += char
+    blocks, index = [], 0
+    for part in parts + [current]:
+        match = _BLOCK.fullmatch(part)
+        if match is None:
+            return None
+        if match["R"] or match["W"]:
+            blocks.append(("R" if match["R"] else "W", index))
+            index += 1
+        elif match["R1"]:
+            blocks.append(("arc", index, index + 1, index + 2))
+            index += 3
+        else:
+            blocks.append(("arc", index + 2, index, index + 1))
+            index += 3
+    kinds = [b[0] for b in blocks]
+    if kinds.count("R") != 1 or kinds.count("W") > 1 or "arc" not in kinds:
+        return None
+    return blocks
+
+
+def _to_log(params, blocks) -> np.ndarray:
+    """impedance.py parameters -> search parameters: log R, log A_w, and per arc log R, log tau, alpha
+    with tau = (R Q)^(1/alpha), the arc's apex time constant (omega_apex = 1/tau)."""
+    p = np.maximum(np.asarray(params, dtype=float), 1e-300)
+    theta = np.log(p)
+    for block in blocks:
+        if block[0] == "arc":
+            _, r, q, a = block
+            theta[q] = (theta[r] + theta[q]) / p[a]
+            theta[a] = p[a]
+    return theta
+
+
+def _from_log(theta, blocks) -> np.ndarray:
+    p = np.exp(np.minimum(theta, 700.0))
+    for block in blocks:
+        if block[0] == "arc":
+            _, r, q, a = block
+            p[q] = math.exp(theta[a] * theta[q] - theta[r])
+            p[a] = theta[a]
+    return p
+
+
+def _model(theta, blocks, omega) -> tuple[np.ndarray, np.ndarray]:
+    """Impedance and its derivatives by the log-parameters (one column each). An arc is
+    Z = R / (1 + u) with u = (j omega tau)^alpha: dZ/dlnR = Z, dZ/dln tau = -alpha R u / (1 + u)^2,
+    dZ/dalpha = -R u ln(j omega tau) / (1 + u)^2."""
+    z = np.zeros(omega.size, dtype=complex)
+    jac = np.zeros((omega.size, theta.size), dtype=complex)
+    for block in blocks:
+        if block[0] == "R":
+            jac[:, block[1]] = math.exp(theta[block[1]])
+        elif block[0] == "W":
+            jac[:, block[1]] = math.exp(theta[block[1]]) * (1 - 1j) / np.sqrt(omega)
+        else:
+            _, r, q, a = block
+            log_jwt = np.log(omega) + theta[q] + 0.5j * np.pi
+            u = np.exp(theta[a] * log_jwt)
+            arc = math.exp(theta[r]) / (1 + u)
+            jac[:, r] = arc
+            jac[:, q] = -theta[a] * arc * u / (1 + u)
+            jac[:, a] = -arc * u * log_jwt / (1 + u)
+        z += jac[:, block[1]]
+    return z, jac
+
+
+def estimate_initial(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT) -> list[float]:
+    """Starting values read off the spectrum for a circuit of one R, R||CPE arcs and a Warburg in series:
+
+    * Warburg: on the low-frequency 45-degree line Z' and -Z'' both grow as A_w omega^(-1/2); A_w is the
+      mean of their slopes against omega^(-1/2) over the five lowest frequencies (the tail of the last
+      arc steepens -Z'' and flattens Z', so the mean is nearer A_w than either).
+    * R0: the high-frequency real-axis intercept, the line through the five highest-frequency points
+      extrapolated to Z'' = 0 (a CPE tail is straight: Z' - R0 = -Z'' cot(alpha pi / 2)).
+    * Arcs: with R0 and the Warburg subtracted, each maximum of -Z'' is an arc's apex; R_i is the rise of
+      Z' between the minima either side, alpha from the apex height h = (R/2) tan(alpha pi / 4), and
+      Q = tau^alpha / R with tau = 1/omega_apex, since omega_apex = (R Q)^(-1/alpha). Missing arcs (more
+      arcs in the circuit than maxima) split the largest arc in two, half a decade either side.
+    """
+    from scipy.signal import find_peaks
+
+    spectrum = _checked(spectrum, spectrum.name)
+    blocks = _blocks(circuit)
+    if blocks is None:
+        raise ParameterError("circuit", "starting values are estimated only for one R, p(R,CPE) blocks and a W "
+                                        "in series: give them")
+    order = np.argsort(-spectrum.frequency_hz)
+    omega = 2 * np.pi * spectrum.frequency_hz[order]
+    z = spectrum.z[order]
+    x, y = z.real, -z.imag
+    a_w = 0.0
+    if any(b[0] == "W" for b in blocks) and np.ptp(omega[-5:]) > 0:
+        s = omega[-5:] ** -0.5
+        a_w = max((np.polyfit(s, x[-5:], 1)[0] + np.polyfit(s, y[-5:], 1)[0]) / 2, 0.0)
+    intercept = np.polyfit(y[:5], x[:5], 1)[1] if np.ptp(y[:5]) > 0 else x[0]
+    r0 = float(np.clip(intercept, 0.0, x[0])) if math.isfinite(intercept) else x[0]
+    za = z - r0 - a_w * (1 - 1j) / np.sqrt(omega)
+    xa, ya = za.real, -za.imag
+    padded = np.concatenate([[0.0], ya, [0.0]])
+    peaks, props = find_peaks(padded, prominence=0.01 * max(ya.max(), 1e-300))
+    peaks = np.clip(peaks - 1, 0, ya.size - 1)
+    n_arcs = sum(b[0] == "arc" for b in blocks)
+    peaks = np.sort(peaks[np.argsort(props["prominences"])[::-1][:n_arcs]]) if peaks.size else [int(np.argmax(ya))]
+    edges = [0] + [p + int(np.argmin(ya[p:q + 1])) for p, q in pairwise(peaks)] + [ya.size - 1]
+    arcs = []  # (R, tau, alpha)
+    for i, p in enumerate(peaks):
+        low = 0.0 if i == 0 else xa[edges[i]]
+        r = max(xa[edges[i + 1]] - low, 2 * ya[p], 1e-9 * np.abs(z).max())
+        alpha = float(np.clip(4 / np.pi * math.atan(2 * ya[p] / r), 0.5, 1.0))
+        arcs.append((r, 1 / omega[p], alpha))
+    while len(arcs) < n_arcs:
+        r, tau, alpha = arcs.pop(int(np.argmax([a[0] for a in arcs])))
+        arcs += [(r / 2, tau / 10 ** 0.5, alpha), (r / 2, tau * 10 ** 0.5, alpha)]
+    arcs.sort(key=lambda a: a[1])
+    params = np.zeros(sum(1 if b[0] != "arc" else 3 for b in blocks))
+    arc_iter = iter(arcs)
+    for block in blocks:
+        if block[0] == "R":
+            params[block[1]] = max(r0, 1e-9 * np.abs(z).max())
+        elif block[0] == "W":
+            params[block[1]] = max(a_w, 1e-9 * np.abs(z).max() * math.sqrt(omega.min()))
+        else:
+            r, tau, alpha = next(arc_iter)
+            params[block[1]], params[block[2]], params[block[3]] = r, tau ** alpha / r, alpha
+    return [float(v) for v in params]
+
+
+def _search_bounds(blocks, omega, z) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of the log-parameters: resistances 1e-6..100 |Z|max, apex frequencies within the measured
+    range widened by TAU_MARGIN (an arc outside it is not resolved, and one far below it mimics the
+    Warburg), CPE exponents in ALPHA_BOUNDS, Warburg 1e-8..100 |Z|max sqrt(omega)."""
+    n = sum(1 if b[0] != "arc" else 3 for b in blocks)
+    z_max = np.abs(z).max()
+    lower, upper = np.zeros(n), np.zeros(n)
+    for block in blocks:
+        if block[0] == "W":
+            lower[block[1]] = math.log(1e-8 * z_max * math.sqrt(omega.min()))
+            upper[block[1]] = math.log(100 * z_max * math.sqrt(omega.max()))
+        else:
+            lower[block[1]], upper[block[1]] = math.log(1e-6 * z_max), math.log(100 * z_max)
+        if block[0] == "arc":
+            _, _, q, a = block
+            lower[q], upper[q] = math.log(1 / (TAU_MARGIN * omega.max())), math.log(TAU_MARGIN / omega.min())
+            lower[a], upper[a] = ALPHA_BOUNDS
+    return lower, upper
+
+
+def _refine(theta, blocks, omega, z, bounds, max_nfev: int = 200):
+    """Least squares on log-parameters from ``theta``, residuals (Z_model - Z) / |Z| stacked real and
+    imaginary, analytic Jacobian (scipy's trust-region reflective method)."""
+    from scipy.optimize import least_squares
+
+    lower, upper = bounds
+    weight = 1 / np.abs(z)
+
+    def residual(t):
+        d = (_model(t, blocks, omega)[0] - z) * weight
+        return np.concatenate([d.real, d.imag])
+
+    def jacobian(t):
+        j = _model(t, blocks, omega)[1] * weight[:, None]
+        return np.vstack([j.real, j.imag])
+
+    margin = 1e-6 * (upper - lower)
+    return least_squares(residual, np.clip(theta, lower + margin, upper - margin), jac=jacobian,
+                         bounds=bounds, method="trf", max_nfev=max_nfev)
+
+
+def _stderr(solution, blocks) -> np.ndarray:
+    """Standard errors of impedance.py's parameters: covariance s^2 (J^T J)^-1 of the log-parameters
+    (s^2 = chi^2 / (2N - n), as scipy's curve_fit), carried to R, Q, alpha, A_w by the chain rule
+    (R = e^lnR; Q = exp(alpha ln tau - ln R): dQ = Q (-dlnR + alpha dln tau + ln tau dalpha))."""
+    theta, jac = solution.x, solution.jac
+    dof = max(jac.shape[0] - jac.shape[1], 1)
+    try:
+        cov = np.linalg.inv(jac.T @ jac) * (2 * solution.cost / dof)
+    except np.linalg.LinAlgError:
+        return np.full(theta.size, np.inf)
+    values = _from_log(theta, blocks)
+    chain = np.diag(values)
+    for block in blocks:
+        if block[0] == "arc":
+            _, r, q, a = block
+            chain[q, :] = 0.0
+            chain[q, r], chain[q, q], chain[q, a] = -values[q], theta[a] * values[q], theta[q] * values[q]
+            chain[a, a] = 1.0
+    variance = np.diag(chain @ cov @ chain.T)
+    return np.sqrt(np.where(variance >= 0, variance, np.inf))
+
+
+def _sort_arcs(theta, blocks) -> np.ndarray:
+    """Arcs in series are interchangeable: the first arc of the circuit gets the shortest time constant."""
+    arcs = [b for b in blocks if b[0] == "arc"]
+    triples = sorted((theta[q], theta[r], theta[a]) for _, r, q, a in arcs)
+    out = theta.copy()
+    for (_, r, q, a), (tau, res, alpha) in zip(arcs, triples):
+        out[r], out[q], out[a] = res, tau, alpha
+    return out
+
+
+def _grid_starts(blocks, omega, z, keep: int = 6) -> list[np.ndarray]:
+    """Global step: the arcs' apex time constants on a half-decade grid over the measured range, a decade
+    apart at least (alpha 0.8); for each combination the resistances and the Warburg coefficient enter
+    linearly and are solved by non-negative least squares. The ``keep`` best combinations, as parameters."""
+    from itertools import combinations
+
+    from scipy.optimize import nnls
+
+    taus = np.logspace(math.log10(1 / omega.max()), math.log10(1 / omega.min()),
+                       round(2 * math.log10(omega.max() / omega.min())) + 1)
+    columns = {"R": np.ones(omega.size), "W": (1 - 1j) / np.sqrt(omega)}
+    arc_columns = 1 / (1 + (1j * np.outer(omega, taus)) ** 0.8)
+    arcs = [b for b in blocks if b[0] == "arc"]
+    others = [b for b in blocks if b[0] != "arc"]
+    target = np.concatenate([(z / np.abs(z)).real, (z / np.abs(z)).imag])
+    scored = []
+    for combo in combinations(range(taus.size), len(arcs)):
+        if np.any(np.diff(combo) < 2):  # arcs a decade apart at least: closer ones come from the refinement
+            continue
+        a = np.column_stack([columns[b[0]] for b in others] + [arc_columns[:, k] for k in combo]) / np.abs(z)[:, None]
+        coef, norm = nnls(np.vstack([a.real, a.imag]), target)
+        scored.append((norm, combo, coef))
+    starts = []
+    floor = 1e-4 * np.abs(z).max()
+    for _, combo, coef in sorted(scored, key=lambda item: item[0])[:keep]:
+        params = np.zeros(sum(1 if b[0] != "arc" else 3 for b in blocks))
+        for b, c in zip(others, coef):
+            params[b[1]] = max(c, floor if b[0] == "R" else floor * math.sqrt(omega.min()))
+        for (_, r, q, al), k, c in zip(arcs, combo, coef[len(others):]):
+            params[r] = max(c, floor)
+            params[q], params[al] = taus[k] ** 0.8 / params[r], 0.8
+        starts.append(params)
+    return starts
+
+
+def _multistart(spectrum, circuit, blocks, initial):
+    """Every start refined (200 evaluations at most), the best by chi-square refined to convergence;
+    returns the least-squares solution with its arcs sorted by time constant, and the number of starts."""
+    omega = 2 * np.pi * spectrum.frequency_hz
+    starts = [estimate_initial(spectrum, circuit)] + _grid_starts(blocks, omega, spectrum.z)
+    if circuit == FIG_S9_CIRCUIT:
+        starts.append(FIG_S9_INITIAL)
+    if initial is not None:
+        starts.append(initial)
+    bounds = _search_bounds(blocks, omega, spectrum.z)
+    solutions = [_refine(_to_log(s, blocks), blocks, omega, spectrum.z, bounds) for s in starts]
+    best = min(solutions, key=lambda solution: solution.cost)
+    return _refine(_sort_arcs(best.x, blocks), blocks, omega, spectrum.z, bounds, max_nfev=5000), len(starts)
+
+
+def fit(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT, initial: list[float] | None = None) -> FitResult:
+    """Fit ``circuit`` to the spectrum (complex non-linear least squares weighted by |Z|) and judge it.
+
+    A circuit of one R, p(R,CPE) arcs and at most one W in series (the default Fig. S9 circuit among
+    them) is fitted from several starts: the values estimated from the spectrum (:func:`estimate_initial`),
+    the best few points of a grid over the arcs' time constants (with the resistances solved linearly),
+    Table S4's values (default circuit) and ``initial`` if given. Each is refined by least squares on
+    log-parameters (ln R, ln tau, alpha, ln A_w: positive, and scaled alike), the best by chi-square to
+    convergence; standard errors from its Jacobian. Any other circuit needs ``initial`` and is fitted by
+    impedance.py's ``CustomCircuit.fit`` (weighted by |Z|). The equivalent capacitance of each p(R, CPE)
+    pair is C = (Q R^(1-alpha))^(1/alpha) (Hsu and Mansfeld, Corrosion 57 (2001) 747).
+
+    Quality: chi^2 = sum |Z_fit - Z|^2 / |Z|^2 and the residual rms 100 sqrt(chi^2 / N) per cent, with
+    Z_fit from impedance.py's model. The fit is unreliable (``reasons`` lists why) when the spectrum
+    fails the lin-KK check (:func:`kramers_kronig`), the fit did not converge, or its residual rms
+    exceeds both FIT_MAX_RMS_PERCENT and FIT_MAX_RMS_OVER_KK times the lin-KK residual, or an arc's apex
+    lies outside the measured frequencies (its R is then an extrapolation). Parameters whose standard
+    error exceeds their value are listed as ``undetermined``.
+    """
+    spectrum = _checked(spectrum, spectrum.name)
+    model = _circuit(circuit, initial)
+    names, units = model.get_param_names()
+    blocks = _blocks(circuit)
+    if blocks is None and initial is None:
+        raise ParameterError("initial", "give starting values for a custom circuit")
+    n_starts, converged = 1, True
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        try:
-            model.fit(spectrum.frequency_hz, spectrum.z, bounds=(bounds_low, bounds_high), maxfev=20000)
-        except (RuntimeError, ValueError) as exc:
-            raise InputError(spectrum.name, f"fit did not converge: {exc}") from None
-    values = np.asarray(model.parameters_, dtype=float)
-    stderr = np.asarray(model.conf_, dtype=float) if model.conf_ is not None else np.full_like(values, np.nan)
+        if blocks is not None:
+            solution, n_starts = _multistart(spectrum, circuit, blocks, initial)
+            values, stderr, converged = _from_log(solution.x, blocks), _stderr(solution, blocks), solution.status > 0
+        else:
+            low = [ALPHA_BOUNDS[0] if n.startswith("CPE") and n.endswith("_1") else 0.0 for n in names]
+            high = [ALPHA_BOUNDS[1] if n.startswith("CPE") and n.endswith("_1") else np.inf for n in names]
+            try:
+                model.fit(spectrum.frequency_hz, spectrum.z, bounds=(low, high), weight_by_modulus=True, maxfev=20000)
+                values = np.asarray(model.parameters_, dtype=float)
+                stderr = np.asarray(model.conf_ if model.conf_ is not None else [np.nan] * len(names), dtype=float)
+            except RuntimeError:  # curve_fit: optimal parameters not found within maxfev evaluations
+                values, stderr, converged = np.asarray(initial, dtype=float), np.full(len(names), np.nan), False
+            except ValueError as exc:
+                raise InputError(spectrum.name, f"fit failed: {exc}") from None
+    predicted = simulate(spectrum.frequency_hz, list(values), circuit)
     lookup = dict(zip(names, values))
     capacitances = {}
-    for r_name, cpe in re.findall(r"p\((R\d+),(CPE\d+)\)", circuit):
-        capacitances[f"C_{r_name}"] = cpe_capacitance_F(lookup[r_name], lookup[f"{cpe}_0"], lookup[f"{cpe}_1"])
-    predicted = model.predict(spectrum.frequency_hz)
-    rms = float(np.sqrt(np.mean(np.abs(predicted - spectrum.z) ** 2)))
-    return FitResult(circuit, list(names), list(units), values, stderr, capacitances, rms)
+    for r_name, cpe in re.findall(r"p\((R[\d_]*),(CPE[\d_]*)\)", circuit.replace(" ", "")):
+        try:
+            capacitances[f"C_{r_name}"] = cpe_capacitance_F(lookup[r_name], lookup[f"{cpe}_0"], lookup[f"{cpe}_1"])
+        except ParameterError:  # R or Q at zero: no capacitance
+            capacitances[f"C_{r_name}"] = math.nan
+    error = np.abs(predicted - spectrum.z)
+    chi_square = float(np.sum((error / np.abs(spectrum.z)) ** 2))
+    rms_percent = float(100 * math.sqrt(chi_square / error.size))
+    kk = kramers_kronig(spectrum)
+    result = FitResult(circuit, list(names), list(units), values, stderr, capacitances,
+                       float(np.sqrt(np.mean(error ** 2))), chi_square, rms_percent, kk, converged, n_starts)
+    if not kk.valid:
+        result.reasons.append("spectrum fails the Kramers-Kronig check "
+                              f"(lin-KK residual rms {kk.residual_rms_percent:.2g} % of |Z|)")
+    if not converged:
+        result.reasons.append("fit did not converge")
+    if rms_percent > max(FIT_MAX_RMS_PERCENT, FIT_MAX_RMS_OVER_KK * kk.residual_rms_percent):
+        result.reasons.append(f"poor fit: residual rms {rms_percent:.2g} % of |Z| "
+                              f"(lin-KK {kk.residual_rms_percent:.2g} %)")
+    for block in blocks or []:
+        if block[0] == "arc":
+            _, r, q, a = block
+            f_apex = 1 / (2 * np.pi * (values[r] * values[q]) ** (1 / values[a]))
+            if not spectrum.frequency_hz.min() <= f_apex <= spectrum.frequency_hz.max():
+                result.reasons.append(f"the {names[r]} arc peaks at {f_apex:.2g} Hz, outside the measured "
+                                      "frequencies: extrapolated")
+    return result
 
 
 def plot_nyquist(spectrum: Spectrum, result: FitResult, out: str | Path) -> Path:
@@ -148,7 +596,13 @@ def plot_nyquist(spectrum: Spectrum, result: FitResult, out: str | Path) -> Path
     ax.set_ylabel("-Z'' (Ω)")
     ax.set_aspect("equal", adjustable="datalim")
     ax.legend(fontsize=8)
-    text = "\n".join(f"{k} = {v:.3g} F" for k, v in result.capacitances.items())
-    ax.text(0.02, 0.98, text, transform=ax.transAxes, va="top", fontsize=8)
+    lines = [f"{k} = {v:.3g} F" for k, v in result.capacitances.items()]
+    lines.append(f"residual rms {result.residual_rms_percent:.2g} % of |Z|")
+    if result.kramers_kronig is not None:
+        lines.append(f"lin-KK residual rms {result.kramers_kronig.residual_rms_percent:.2g} %")
+    ax.text(0.02, 0.98, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=8)
+    if not result.reliable:
+        ax.text(0.02, 0.02, "unreliable: " + "; ".join(result.reasons), transform=ax.transAxes, va="bottom",
+                fontsize=7, color="#c0392b", wrap=True)
     fig.tight_layout()
     return save_figure(fig, out)

@@ -1,20 +1,46 @@
-"""EIS fitting: spectra simulated from Table S4's parameters (Fig. S9 circuit) with noise are refitted."""
+"""EIS fitting: spectra simulated with the Fig. S9 circuit (Table S4's parameters and sets far from them)
+with noise are refitted; the lin-KK check and the fit-quality verdicts are exercised on spectra built
+to fail them."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from argyrodb.physics.eis import FIG_S9_CIRCUIT, Spectrum, fit, read_spectrum, simulate
+from argyrodb.core.errors import InputError, ParameterError
+from argyrodb.physics.eis import (
+    FIG_S9_CIRCUIT,
+    Spectrum,
+    estimate_initial,
+    fit,
+    kramers_kronig,
+    read_spectrum,
+    simulate,
+)
 
 # Table S4, LMA-Cl0.8I0.6 cycle 20: R_bulk, R_i-1, CPE-T, CPE-P, R_i-2, ..., R_i-4, ...; Warburg 20 ohm s^-1/2
 TABLE_S4_CYCLE_20 = [73.31, 31.65, 6.32e-7, 0.729, 31.64, 5.21e-5, 0.512, 20.64, 5.30e-2, 0.493, 20.0]
 FREQUENCIES = np.logspace(7, -3, 101)
 
 
-def _noisy(parameters, noise, seed=0):
+def _arc(r_ohm, f_apex_hz, alpha):
+    """[R, Q, alpha] of an R||CPE arc of diameter R whose apex is at f_apex: omega_apex = (R Q)^(-1/alpha)."""
+    return [r_ohm, (2 * np.pi * f_apex_hz) ** -alpha / r_ohm, alpha]
+
+
+# Fig. S9-circuit spectra far from Table S4 (R_bulk 73 ohm, arcs of 20-30 ohm): R_bulk 50, 10 and 300 ohm,
+# a small high-frequency arc before large ones, a small arc between large ones, a very depressed
+# large arc; apexes 1.5 decades apart or more, alpha 0.6-0.95, Warburg 5-100 ohm s^-1/2.
+FAR_FROM_TABLE_S4 = {
+    "R0=50": [50.0, *_arc(40, 2e5, 0.90), *_arc(250, 1e3, 0.75), *_arc(600, 2, 0.65), 30.0],
+    "R0=10": [10.0, *_arc(120, 5e4, 0.95), *_arc(30, 300, 0.70), *_arc(200, 0.5, 0.80), 5.0],
+    "R0=300": [300.0, *_arc(1500, 2e4, 0.60), *_arc(400, 50, 0.85), *_arc(3000, 0.05, 0.70), 100.0],
+}
+
+
+def _noisy(parameters, noise, seed=0, circuit=FIG_S9_CIRCUIT):
     rng = np.random.default_rng(seed)
-    z = simulate(FREQUENCIES, parameters)
+    z = simulate(FREQUENCIES, parameters, circuit)
     return Spectrum("simulated", FREQUENCIES, z.real * (1 + noise * rng.standard_normal(z.size))
                     + 1j * z.imag * (1 + noise * rng.standard_normal(z.size)))
 
@@ -23,6 +49,11 @@ def _start(parameters):
     """A starting point as an analyst would guess it: values 15-20 % off, CPE exponents 0.05 off."""
     return [v + (0.05 if i % 2 else -0.05) if i in (3, 6, 9) else v * (1.2 if i % 2 else 0.85)
             for i, v in enumerate(parameters)]
+
+
+def _total(values):
+    """R0 + R1 + R2 + R3 of the Fig. S9 circuit: the DC resistance without the Warburg."""
+    return values[0] + values[1] + values[4] + values[7]
 
 
 def test_refit_table_s4_spectrum():
@@ -50,9 +81,84 @@ def test_refit_separated_arcs_recovers_every_parameter():
     assert np.all(np.isfinite(result.stderr))
 
 
+@pytest.mark.parametrize("truth", FAR_FROM_TABLE_S4.values(), ids=FAR_FROM_TABLE_S4.keys())
+def test_default_fit_recovers_r_bulk_and_total_resistance(truth):
+    result = fit(_noisy(truth, 0.005, seed=3))  # no starting values: they come from the spectrum
+    assert result.values[0] == pytest.approx(truth[0], rel=0.03)
+    assert _total(result.values) == pytest.approx(_total(truth), rel=0.05)
+    assert result.reliable, result.reasons
+    assert result.kramers_kronig.valid and result.undetermined == []
+    assert 0.3 < result.residual_rms_percent < 0.6  # the noise: 0.5 % of Z' and of Z''
+    assert result.chi_square == pytest.approx(FREQUENCIES.size * (result.residual_rms_percent / 100) ** 2)
+
+
+@pytest.mark.parametrize("truth", FAR_FROM_TABLE_S4.values(), ids=FAR_FROM_TABLE_S4.keys())
+def test_estimate_initial_reads_the_spectrum(truth):
+    guess = estimate_initial(_noisy(truth, 0.005, seed=3))
+    assert guess[0] == pytest.approx(truth[0], rel=0.05)  # the high-frequency intercept
+    assert _total(guess) == pytest.approx(_total(truth), rel=0.10)  # the arcs' diameters
+    assert guess[10] == pytest.approx(truth[10], rel=0.3)  # the low-frequency 45-degree slope
+
+
+def test_nearly_equal_time_constants_are_undetermined():
+    # two arcs with apexes at 10 and 15 kHz and equal exponents: only their sum is in the data
+    truth = [50.0, *_arc(100, 1e4, 0.8), *_arc(80, 1.5e4, 0.8), *_arc(300, 1, 0.7), 20.0]
+    result = fit(_noisy(truth, 0.005, seed=3))
+    undetermined = set(result.undetermined)
+    assert undetermined & {"R1", "R2"}
+    assert undetermined <= {"R1", "CPE1_0", "CPE1_1", "R2", "CPE2_0", "CPE2_1"}
+    index = {n: i for i, n in enumerate(result.names)}
+    assert all(result.stderr[index[n]] > abs(result.values[index[n]]) for n in undetermined)
+    parameters = {p["name"]: p for p in result.as_dict()["parameters"]}
+    assert not any(parameters[n]["determined"] for n in undetermined) and parameters["R0"]["determined"]
+    assert result.values[0] == pytest.approx(50, rel=0.03) and _total(result.values) == pytest.approx(530, rel=0.05)
+
+
+def test_kramers_kronig_flags_a_drifting_spectrum():
+    clean = _noisy(FAR_FROM_TABLE_S4["R0=50"], 0.005, seed=3)
+    kk = kramers_kronig(clean)
+    assert kk.valid and 0.3 < kk.residual_rms_percent < 0.6 and kk.mu <= 0.85
+    # the cell's resistance grows by up to 20 % during the slow sweep below 1 Hz, in Z' only: no
+    # causal, linear, stationary system does that, so no Kramers-Kronig consistent model fits it
+    drift = 0.2 * np.clip(-np.log10(clean.frequency_hz) / 3, 0, 1)
+    drifted = Spectrum("drifted", clean.frequency_hz, clean.z + drift * clean.z.real)
+    kk = kramers_kronig(drifted)
+    assert not kk.valid and kk.residual_rms_percent > 1.5
+    result = fit(drifted)
+    assert not result.reliable and "Kramers-Kronig" in result.reasons[0]
+    assert result.as_dict()["kramers_kronig"]["valid"] is False and result.as_dict()["reliable"] is False
+
+
+def test_too_simple_circuit_is_a_poor_fit():
+    # one arc and a Warburg for a spectrum of three arcs: starting values estimated for this circuit too
+    result = fit(_noisy(FAR_FROM_TABLE_S4["R0=50"], 0.005, seed=3), "R0-p(R1,CPE1)-W1")
+    assert result.names == ["R0", "R1", "CPE1_0", "CPE1_1", "W1"]
+    assert result.residual_rms_percent > 5 and not result.reliable
+    assert any(r.startswith("poor fit") for r in result.reasons)
+
+
+def test_custom_circuit_needs_starting_values():
+    truth = [20.0, 100.0, 1e-6]
+    spectrum = _noisy(truth, 0.002, circuit="R0-p(R1,C1)")
+    with pytest.raises(ParameterError) as error:
+        fit(spectrum, "R0-p(R1,C1)")
+    assert error.value.parameter == "initial"
+    result = fit(spectrum, "R0-p(R1,C1)", [15.0, 150.0, 2e-6])  # impedance.py's fit from there
+    assert result.values == pytest.approx(truth, rel=0.01) and result.reliable and result.n_starts == 1
+    with pytest.raises(ParameterError) as error:
+        fit(spectrum, "R0-p(R1,C1)", [15.0, 150.0])
+    assert error.value.parameter == "initial"
+    with pytest.raises(ParameterError) as error:
+        fit(spectrum, "R0-p(R1,X1)", [15.0, 150.0, 2e-6])
+    assert error.value.parameter == "circuit"
+
+
 def test_read_spectrum_conventions(tmp_path):
     z = simulate(FREQUENCIES[::10], TABLE_S4_CYCLE_20)
     path = tmp_path / "s.csv"
     path.write_text("freq_Hz,Zre_ohm,minus_Zim_ohm\n" + "\n".join(f"{f},{a},{-b}" for f, a, b in zip(FREQUENCIES[::10], z.real, z.imag)))
     spectrum = read_spectrum(path)
     assert np.allclose(spectrum.z, z)  # -Z'' column detected and negated
+    path.write_text("\n".join(f"10,{a},{b}" for a, b in zip(z.real, z.imag)))
+    with pytest.raises(InputError, match="distinct frequencies"):
+        read_spectrum(path)
