@@ -184,10 +184,11 @@ def test_cli_screen_export_and_plots(tmp_path):
 def test_approximants(tmp_path):
     from ase.io import read
 
-    from argyrodb.screening.approximants import generate, write
+    from argyrodb.screening.approximants import CompositionWarning, generate, write
 
     screener = Screener(ScreenSettings("x", formulas=["Li5.6PS4.6Cl0.8I0.6"]))
-    found = generate(screener, 0, n_structures=3, candidates=12, seed=7)
+    with pytest.warns(CompositionWarning, match=r"built Li5.75PS4.75Cl0.75I0.5, .* Li\+0.15 S\+0.15 Cl-0.05 I-0.1"):
+        found = generate(screener, 0, n_structures=3, candidates=12, seed=7)
     energies = [a.ewald_energy_eV for a in found]
     assert energies == sorted(energies)
     for approximant in found:
@@ -198,7 +199,8 @@ def test_approximants(tmp_path):
         assert charge == 0
         target = {"Li": 22.4, "P": 4, "S": 18.4, "Cl": 3.2, "I": 2.4}
         assert all(abs(counts[el] - n) <= 1.0 for el, n in target.items())
-    again = generate(screener, 0, n_structures=3, candidates=12, seed=7)
+    with pytest.warns(CompositionWarning):
+        again = generate(screener, 0, n_structures=3, candidates=12, seed=7)
     assert [a.ewald_energy_eV for a in again] == energies  # fixed seed: reproducible
     paths = write(found[:1], tmp_path, "LMA", ["poscar", "extxyz", "cif"])
     for path in paths:
