@@ -4,6 +4,7 @@ parameter; column names in ORDER BY come from a fixed list."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,16 @@ class MeasurementFilter:
     charge_neutral: bool | None = None
     text: str | None = None  # full text over materials (formula, chemical system) and references
     include_duplicates: bool = False
+
+    def __post_init__(self):
+        """Bounds must be finite numbers with min <= max: a NaN bound would match nothing and report success."""
+        for low, high in (("sigma_min", "sigma_max"), ("ccd_min", "ccd_max"), ("i_fraction_min", "i_fraction_max")):
+            for name in (low, high):
+                value = getattr(self, name)
+                if value is not None and not math.isfinite(value):
+                    raise ParameterError(name, f"must be a finite number, got {value}")
+            if getattr(self, low) is not None and getattr(self, high) is not None and getattr(self, low) > getattr(self, high):
+                raise ParameterError(low, f"the minimum {getattr(self, low):g} is greater than the maximum {getattr(self, high):g}")
 
     def where(self) -> tuple[str, list]:
         clauses, params = [], []
@@ -131,6 +142,8 @@ def query_measurements(filters: MeasurementFilter | None = None, sort: str | Non
 
 def run_sql(sql: str, db_path: str | Path | None = None, timeout_s: float = 10.0):
     """Any read-only SQL: the connection refuses writes; long queries are interrupted."""
+    if not timeout_s > 0 or timeout_s == float("inf"):
+        raise ParameterError("timeout_s", f"must be a positive number of seconds, got {timeout_s:g}")
     with ReadOnlyDatabase(db_path, timeout_s=timeout_s) as db:
         return db.dataframe(sql)
 

@@ -26,6 +26,33 @@ def test_db_query_formats(db_path):
     assert lines[0].startswith("measurement_id,dataset,dataset_row") and len(lines) == 3
 
 
+@pytest.mark.parametrize("args, message", [
+    (["query", "--sigma-min", "nan"], "--sigma-min: must be a finite number, got nan"),
+    (["query", "--ccd-max", "inf"], "--ccd-max: must be a finite number, got inf"),
+    (["query", "--sigma-min", "5", "--sigma-max", "1"], "--sigma-min: the minimum 5 is greater than the maximum 1"),
+    (["query", "--i-fraction-min", "0.8", "--i-fraction-max", "0.2"], "--i-fraction-min: the minimum 0.8"),
+    (["sql", "--timeout", "0", "SELECT 1"], "--timeout: must be a positive number of seconds, got 0"),
+    (["sql", "--timeout", "nan", "SELECT 1"], "--timeout: must be a positive number of seconds, got nan"),
+])
+def test_db_bad_numbers_exit_2_naming_the_option(db_path, args, message):
+    # a NaN bound matches no row: without the check `--sigma-min nan` printed "(no rows)" and exited 0
+    result = run("db", args[0], "--db", str(db_path), *args[1:])
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"argyrodb: error: {message}" or message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not result.stdout
+
+
+def test_db_query_bounds_still_filter(db_path):
+    result = run("db", "query", "--db", str(db_path), "--dataset", "table_s3", "--sigma-min", "5", "--sigma-max", "5.9",
+                 "--format", "json")
+    assert result.returncode == 0, result.stderr
+    found = sorted(r["sigma_mS_cm"] for r in json.loads(result.stdout))
+    assert found == [5.7, 5.9, 5.9]  # Table S3 rows 10, 13 and 14
+    assert found == sorted(
+        v for (v,) in sqlite3.connect(db_path).execute(
+            "SELECT sigma_mS_cm FROM measurements WHERE dataset = 'table_s3' AND sigma_mS_cm BETWEEN 5 AND 5.9"))
+
+
 def test_db_sql_refuses_writes(db_path):
     result = run("db", "sql", "--db", str(db_path), "DELETE FROM milling")
     assert result.returncode == 2
