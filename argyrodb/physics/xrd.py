@@ -59,8 +59,15 @@ SYMMETRY_TOLERANCE = 1e-4
 
 
 def hkl_label(families, separator: str = " ") -> str:
-    """Text of a powder line's coincident families: [(5, 1, 1), (3, 3, 3)] -> '511 333' (or '511/333')."""
-    return separator.join("".join(str(v) for v in family) for family in families)
+    """Text of a powder line's coincident families: [(5, 1, 1), (3, 3, 3)] -> '511 333' (or '511/333').
+
+    A family with an index of 10 or more is written with commas, [(10, 2, 2), (6, 6, 6)] -> '10,2,2/666', because
+    '1022' could be (10 2 2) or (1 0 22)."""
+    def one(family) -> str:
+        values = [int(v) for v in family]
+        return ",".join(map(str, values)) if any(abs(v) >= 10 for v in values) else "".join(map(str, values))
+
+    return separator.join(one(family) for family in families)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from argyrodb_testing import structure
 from argyrodb.api import analyse
 from argyrodb.core.readers import read_refinement_text
 from argyrodb.physics.scattering import HC_EV_ANGSTROM, resolve_wavelength
-from argyrodb.physics.xrd import XRDModel, simulate
+from argyrodb.physics.xrd import XRDModel, hkl_label, simulate
 
 NAMES = ["LMA-Cl0.8I0.6", "Li6PS5Cl", "Li6PS5I"]
 
@@ -145,6 +145,10 @@ def test_f_centring_absences_and_coincident_families(lma):
     assert row.hkl == [[5, 1, 1], [3, 3, 3]] and row.multiplicity == 24 + 8
     row = peaks[(peaks.h == 6) & (peaks.k == 0) & (peaks.l == 0)].iloc[0]
     assert row.hkl == [[6, 0, 0], [4, 4, 2]] and row.multiplicity == 6 + 24
+    # labels: indices of 10 or more get commas - '1022' would also read as (1 0 22)
+    assert hkl_label(row.hkl, "/") == "600/442"
+    row = peaks[(peaks.h == 10) & (peaks.k == 2) & (peaks.l == 2)].iloc[0]
+    assert row.hkl == [[10, 2, 2], [6, 6, 6]] and hkl_label(row.hkl, "/") == "10,2,2/666"
 
 
 def test_anomalous_dispersion_matters_for_iodine(lma):
