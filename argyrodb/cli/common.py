@@ -64,7 +64,22 @@ def print_frame(frame, fmt: str) -> None:
 
         with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200,
                                "display.max_colwidth", 40):
-            click.echo(frame.to_string(index=False) if len(frame) else "(no rows)")
+            click.echo(_with_one_missing_marker(frame).to_string(index=False, float_format="{:.10g}".format) if len(frame) else "(no rows)")
+
+
+#: What a missing value looks like in a text table (pandas would print None, NaN or <NA> by column type).
+MISSING = "-"
+
+
+def _with_one_missing_marker(frame):
+    """``frame`` for display: every missing value shown as MISSING, other values as stored (columns with a
+    gap become text, so 1e-07 and 1.86 keep their own digits instead of a shared exponent format)."""
+    shown = frame.copy()
+    for column in shown.columns:
+        missing = shown[column].isna()
+        if missing.any():
+            shown[column] = [MISSING if gap else value for gap, value in zip(missing, shown[column].astype(object))]
+    return shown
 
 
 def db_option(f):

@@ -155,3 +155,16 @@ def test_db_serve_with_datasette(db_path):
     listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert f"--port {port}" not in listing
     assert not list(Path(tempfile.gettempdir()).glob("argyrodb-serve-*"))
+
+
+def test_text_tables_show_one_missing_marker(db_path):
+    # OBELiX rows have no process, anode or reference number: pandas printed None, NaN and <NA> side by side
+    result = run("db", "query", "--db", str(db_path), "--dataset", "obelix", "--limit", "5")
+    assert result.returncode == 0, result.stderr
+    for marker in ("None", "NaN", "<NA>"):
+        assert marker not in result.stdout
+    header, first = result.stdout.splitlines()[:2]
+    assert " - " in first
+    # values keep their own digits (no shared exponent format): 1e-07 beside 1.86
+    result = run("db", "sql", "--db", str(db_path), "SELECT 1.23456789 AS x, NULL AS y, 1e-7 AS z")
+    assert result.stdout.split() == ["x", "y", "z", "1.23456789", "-", "1e-07"]
