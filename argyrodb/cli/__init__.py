@@ -99,7 +99,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
-        # the reader of our output went away (e.g. `| head`): stop quietly, as Python's docs advise
+        # the reader of our output went away (e.g. `| head`): stop quietly (Python's docs advise the devnull
+        # swap). Exit 0: whether the pipe breaks depends only on how much output fits its buffer, and the same
+        # command must not succeed for short output and fail for long.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+        sys.exit(0)
     sys.exit(code if isinstance(code, int) else 0)

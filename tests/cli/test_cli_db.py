@@ -13,7 +13,7 @@ import time
 import urllib.request
 
 import pytest
-from argyrodb_testing import run
+from argyrodb_testing import REPO, run
 
 
 def test_db_query_formats(db_path):
@@ -168,3 +168,31 @@ def test_text_tables_show_one_missing_marker(db_path):
     # values keep their own digits (no shared exponent format): 1e-07 beside 1.86
     result = run("db", "sql", "--db", str(db_path), "SELECT 1.23456789 AS x, NULL AS y, 1e-7 AS z")
     assert result.stdout.split() == ["x", "y", "z", "1.23456789", "-", "1e-07"]
+
+
+def test_a_reader_that_stops_early_is_not_an_error(db_path):
+    # `argyrodb db sql ... | head -1`: ~1.3 MB of output cannot fit the pipe's buffer, so the write fails; the
+    # command stops quietly with status 0, as it does when the output is short enough to fit
+    sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 200000) SELECT x FROM c"
+    process = subprocess.Popen([sys.executable, "-m", "argyrodb", "db", "sql", "--db", str(db_path), sql],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stdout.readline().split() == [b"x"]
+        process.stdout.close()
+        assert process.wait(timeout=60) == 0
+        assert process.stderr.read() == b""
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+
+
+def test_the_readme_text_query_finds_its_rows(db_path):
+    # the README's example once combined --not-neutral with two neutral compounds and returned nothing
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    line = next(l for l in readme.splitlines() if l.startswith("argyrodb db query") and "--text Li7P2S8" in l)
+    args = line.split("#")[0].split()[1:]
+    result = run(*args, "--db", str(db_path))
+    assert result.returncode == 0, result.stderr
+    assert [r["dataset_row"] for r in json.loads(result.stdout)] == [14, 15]
