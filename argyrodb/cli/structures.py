@@ -11,6 +11,9 @@ from ..core.errors import InputError
 from ..core.files import atomic_write_text, check_output_paths, safe_filename
 from .common import Command, emit_json, wavelength_value
 
+#: The text table of `argyrodb xrd` lists lines at least this strong (percent of the strongest); files list all.
+XRD_TABLE_MIN_INTENSITY_REL = 1.0
+
 
 @click.command(cls=Command)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -29,6 +32,8 @@ def build(files: tuple[Path, ...], a_angstrom: float | None, cif_out: Path | Non
     standard F-43m setting); every data block of a CIF is built. Exit status 2 when a file cannot be read,
     is not an argyrodite, or has validation errors; no CIF is then written.
     """
+    if a_angstrom is not None and len(files) > 1:
+        raise InputError("--a", "one lattice parameter for several files: build them one at a time")
     if cif_out is not None and len(files) > 1:
         raise InputError("--cif", "give --cif-dir (not --cif) when building several files")
     if cif_out is not None and cif_dir is not None:
@@ -109,6 +114,8 @@ def xrd(file, a_angstrom, wavelength, two_theta_range, no_anomalous, monochromat
     Per-site occupancies and B, Waasmaier-Kirfel form factors, anomalous dispersion (xraydb),
     Bragg-Brentano Lorentz-polarisation, K-alpha doublet, pseudo-Voigt profiles.
     """
+    if compare_files and plot_out is None:
+        raise InputError("--compare", "overlays are drawn on the plot: give --plot OUT.png as well")
     check_output_paths(csv_out, xy_out, plot_out)
     options = dict(
         wavelength=wavelength_value(wavelength), two_theta_range=tuple(two_theta_range),
@@ -135,9 +142,14 @@ def xrd(file, a_angstrom, wavelength, two_theta_range, no_anomalous, monochromat
                    + f", 2theta {pattern.two_theta_range[0]:g}-{pattern.two_theta_range[1]:g} deg, "
                    + f"anomalous {'off' if no_anomalous else 'on'}")
         click.echo(f"{'hkl':<16} {'2theta':>9} {'d (A)':>8} {'mult':>5} {'|F|^2':>10} {'I_rel':>7}  line")
-        for row in pattern.lines(min_intensity_rel=1.0):
+        shown = pattern.lines(min_intensity_rel=XRD_TABLE_MIN_INTENSITY_REL)
+        for row in shown:
             click.echo(f"{row['hkl']:<16} {row['two_theta_deg']:9.4f} {row['d_angstrom']:8.4f} {row['multiplicity']:5d} "
                        f"{row['f_squared']:10.1f} {row['intensity_rel']:7.2f}  {row['component']}")
+        hidden = len(pattern.lines(min_intensity_rel=0.0)) - len(shown)
+        if hidden:
+            click.echo(f"({hidden} weaker lines below {XRD_TABLE_MIN_INTENSITY_REL:g} % of the strongest not shown; "
+                       "--csv or --json lists every line)")
         if fit is not None:
             click.echo(f"measured {measured_file}: scale {fit.scale:.4g}, background {fit.background:.4g}, "
                        f"R_wp = {100 * fit.r_wp:.2f} % over {fit.n_points} points")

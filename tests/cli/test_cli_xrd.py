@@ -58,8 +58,26 @@ def test_xrd_measured_overlay(tmp_path):
     (["--two-theta", "60", "10"], "0 < min < max < 180"),
     (["--size-nm", "-5"], "crystallite size must be positive"),
     (["--a", "-3"], "not plausible"),
+    (["--compare", str(structure("Li6PS5I"))], "--compare: overlays are drawn on the plot: give --plot"),
 ])
 def test_xrd_bad_options(args, message):
     result = run("xrd", str(LMA), *args)
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_xrd_text_table_says_what_it_leaves_out(tmp_path):
+    result = run("xrd", str(structure("Li6PS5Cl")), "--csv", str(tmp_path / "all.csv"))
+    assert result.returncode == 0, result.stderr
+    shown = [line for line in result.stdout.splitlines()[2:] if not line.startswith("(")]
+    every = (tmp_path / "all.csv").read_text().strip().splitlines()[1:]
+    hidden = len(every) - len(shown)
+    assert hidden > 0  # Cu K-alpha 10-120 deg: the weakest lines of Li6PS5Cl are below 1 %
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"({hidden} weaker lines below 1 % of the strongest not shown; --csv or --json lists every line)")
+
+
+def test_build_refuses_one_a_for_several_files():
+    result = run("build", str(structure("Li6PS5Cl")), str(structure("Li6PS5I")), "--a", "9.9")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "argyrodb: error: --a: one lattice parameter for several files: build them one at a time"
