@@ -54,7 +54,7 @@ from .framework import framework_reasons, framework_remarks
 from .refinement import LatticeParameter, Refinement
 from .setting import FRAMEWORK_CATIONS
 from .sites import OCCUPANCY_SUM_TOLERANCE, Position, cell_composition, positions
-from .symmetry import SPACE_GROUP_NUMBER, parse_wyckoff_symbol, spglib_module
+from .symmetry import SPACE_GROUP_NUMBER, SPGLIB_SYMPREC, parse_wyckoff_symbol, spglib_module
 
 #: Refined and nominal amounts per formula unit may differ by this much (absolute, per f.u.) plus
 #: 2 % of the nominal amount before a mismatch is reported.
@@ -68,8 +68,6 @@ CHARGE_TOLERANCE = 0.05
 NOMINAL_CHARGE_TOLERANCE = 0.01
 #: A CIF's formula tag and the sites agree when every amount does within this (relative) plus 0.02.
 FORMULA_TAG_TOLERANCE = 0.02
-#: spglib tolerance (A): printed coordinates carry 4 decimals, ~0.001 A at a = 10 A.
-SPGLIB_SYMPREC = 1e-3
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -162,8 +160,10 @@ class AnalysedStructure:
         return not any(p.over_filled for p in self.positions)
 
     def at(self, lattice: LatticeParameter) -> "AnalysedStructure":
-        """The same structure analysed at another lattice parameter."""
-        return analyse(self.refinement, lattice)
+        """The same structure analysed at another lattice parameter (forced past the framework check if this
+        one was)."""
+        forced = any(p.kind == "not_argyrodite" and p.severity == "warning" for p in self.problems)
+        return analyse(self.refinement, lattice, force=forced)
 
     @cached_property
     def pymatgen(self):

@@ -95,7 +95,7 @@ def read_text_file(path: str | Path, max_bytes: int = 50_000_000) -> str:
 
 def save_figure(fig, out: str | Path) -> Path:
     """Write a matplotlib figure as PNG atomically and close it (also when writing fails)."""
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out = Path(out)
     try:

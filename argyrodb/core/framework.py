@@ -14,12 +14,12 @@ mobile-cation site (e.g. Ge on 48h in Li7Ge3PS12) is reported by :func:`framewor
 
 from __future__ import annotations
 
+from .chemistry import HALOGENS as HALIDES
 from .contacts import radii, shortest_distance
 from .setting import CHALCOGENS, FRAMEWORK_CATIONS
 from .sites import Position
 
 MOBILE_CATIONS = ("Li", "Na", "Ag", "Cu")
-HALIDES = ("F", "Cl", "Br", "I")
 ANIONS = (*CHALCOGENS, *HALIDES)
 CAGE_SITES = ("h", "g", "e", "i", "f")
 #: A site "holds" an element group when their occupancies sum to at least this.

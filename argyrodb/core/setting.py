@@ -27,6 +27,7 @@ import numpy as np
 
 from .errors import InputError
 from .symmetry import (
+    SPGLIB_SYMPREC,
     SPACE_GROUP_NUMBER,
     invariant_under_f43m,
     spglib_module,
@@ -38,8 +39,6 @@ FRAMEWORK_CATIONS = ("P", "Sn", "Ge", "Si", "Sb", "As", "Al", "Ga")
 #: Tetrahedron corners (16e).
 CHALCOGENS = ("S", "Se", "O", "Te")
 #: spglib tolerance (A): printed coordinates carry 4 decimals, ~0.001 A at a = 10 A; OBELiX's perturbed
-#: coordinates keep their symmetry.
-SPGLIB_SYMPREC = 1e-3
 #: Two sites of a listing closer than this (fractional, per coordinate) are the same site.
 SAME_SITE = 1e-4
 

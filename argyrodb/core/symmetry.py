@@ -33,6 +33,8 @@ SPACE_GROUP_NUMBER = 216
 
 #: Two fractional positions closer than this (per coordinate, modulo 1) are the same point. The
 #: source prints 4 decimals, so 1e-3 separates rounding from genuinely different positions.
+#: spglib's distance tolerance (angstrom) wherever argyrodb asks it for symmetry.
+SPGLIB_SYMPREC = 1e-3
 POSITION_TOLERANCE = 1e-3
 
 

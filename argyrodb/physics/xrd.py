@@ -37,7 +37,7 @@ from ..core.errors import InputError, ParameterError, ValidationFailed
 from ..core.readers import is_pymatgen_structure
 from ..core.refinement import check_lattice_parameter
 from ..core.sites import OCCUPANCY_SUM_TOLERANCE
-from ..core.symmetry import grid_keys, invariant_under_f43m, spglib_module
+from ..core.symmetry import SPGLIB_SYMPREC, grid_keys, invariant_under_f43m, spglib_module
 from .scattering import (
     WavelengthComponent,
     anomalous,
@@ -166,7 +166,7 @@ def _point_group(groups: list["ScatteringGroup"], lattice: np.ndarray) -> np.nda
     positions = np.vstack([g.images for g in groups])
     types = np.concatenate([[i + 1] * len(g.images) for i, g in enumerate(groups)])
     try:
-        symmetry = spglib.get_symmetry((lattice, positions, types), symprec=1e-3)
+        symmetry = spglib.get_symmetry((lattice, positions, types), symprec=SPGLIB_SYMPREC)
     except Exception:  # a degenerate cell: no reduction, every reflection computed
         symmetry = None
     if not symmetry:

@@ -128,7 +128,7 @@ class Screener:
             "a_note": f"extrapolated: {'; '.join(notes)}" if notes else None,
             "volume_angstrom3": a**3, "density_g_cm3": density, "charge_per_fu": charge,
             "n_lines": int(peaks["intensity"].size),
-            "strongest_hkl": None if strongest is None else hkl_label(self.xrd._cache.families[int(peaks["line_key"][strongest])]),
+            "strongest_hkl": None if strongest is None else self._line_labels()[int(peaks["line_key"][strongest])][0],
             "strongest_two_theta_deg": None if strongest is None else float(peaks["two_theta_deg"][strongest]),
         }
         if self.settings.store_peaks:

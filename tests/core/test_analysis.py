@@ -180,3 +180,16 @@ def test_spglib_and_distances_agree_with_pymatgen(all_structures):
             d = structure.lattice.get_all_distances(first.images, second.images)
             d = d[d > 1e-6]
             assert row["distance_angstrom"] == pytest.approx(float(d.min()), abs=1e-4), (name, row)
+
+
+def test_reanalysing_at_another_a_keeps_force():
+    # Li2VCl4 (OBELiX yav) is refused as an argyrodite; forced, it must stay forced at another lattice parameter
+    from argyrodb.api import analyse as analyse_any
+    from argyrodb.core.refinement import LatticeParameter
+    from argyrodb_testing import REPO
+
+    forced = analyse_any(REPO / "db" / "obelix_cifs" / "yav.cif", force=True)
+    assert {p.severity for p in forced.problems if p.kind == "not_argyrodite"} == {"warning"}
+    again = forced.at(LatticeParameter(forced.a_angstrom * 1.01, "test", kind="given"))
+    assert {p.severity for p in again.problems if p.kind == "not_argyrodite"} == {"warning"}
+    assert again.a_angstrom == pytest.approx(forced.a_angstrom * 1.01)
