@@ -27,7 +27,7 @@ def main() -> int:
         path = Path(folder) / "bench.sqlite"
         conn = sqlite3.connect(path)
         conn.execute("PRAGMA cache_size = -65536")  # 64 MB page cache, as the database build uses
-        migrate(conn, path)
+        migrate(conn, path, create=True)
         assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
         db = sqlite_utils.Database(conn)
         source_id = db["sources"].insert({"key": "bench", "provenance": "synthetic"}).last_pk
