@@ -38,9 +38,11 @@ from .physics.pattern_fit import fit_scale, read_xy
 from .physics.plots import plot_patterns
 from .physics.xrd import Pattern, XRDModel, simulate
 from .pipeline import (
+    add_user_data,
     build_database,
     density_report,
     report_dict,
+    remove_user_data,
     report_text,
     require_argyrodite,
     write_cif,
@@ -57,11 +59,15 @@ from .store.export import export_optimade, export_tables
 from .store.literature import import_obelix, write_obelix_rows
 from .store.migrations import migrate_file
 from .store.plots import plot_literature
-from .store.queries import MeasurementFilter, compare, query_measurements, run_sql
+from .store.expressions import compile_expression
+from .store.queries import MEASUREMENT_COLUMNS, MeasurementFilter, compare, count_measurements, query_measurements, run_sql
+from .store.screening_runs import SCREEN_COLUMNS, query_screen
+from .store.screening_runs import list_runs as list_screen_runs
 from .store.serve import serve, serve_command
 
 __all__ = [
-    "CONSISTENT", "CompositionWarning", "atomic_write_text", "check_export_path", "check_formats", "check_output_paths", "database_path",
+    "CONSISTENT", "CompositionWarning", "add_user_data", "remove_user_data", "compile_expression", "count_measurements",
+    "MEASUREMENT_COLUMNS", "SCREEN_COLUMNS", "query_screen", "list_screen_runs", "atomic_write_text", "check_export_path", "check_formats", "check_output_paths", "database_path",
     "default_template", "import_obelix", "plot_literature", "plot_nyquist", "plot_patterns", "plot_screen_series",
     "read_text_file", "safe_filename", "serve", "serve_command", "write_obelix_rows",
     "AnalysedStructure", "analyse_all", "ArgyrodbError", "FIG_S9_CIRCUIT", "InputError", "LatticeParameter", "MeasurementFilter",

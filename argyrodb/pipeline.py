@@ -23,8 +23,15 @@ from .physics.calculators import SOURCE_GRAVITY_M_S2, milling_gforce
 from .physics.density import density_of_formula, structure_density
 from .physics.lattice import analysed, given, predict
 from .physics.xrd import Pattern, XRDModel
-from .store.ingest import DatabaseBuild, milling_rows
+from .store.ingest import (
+    DatabaseBuild,
+    add_user_import,
+    milling_rows,
+    remove_user_import,
+    user_imports_of,
+)
 from .store.literature import OBELIX_ATTRIBUTION, OBELIX_LICENCE, obelix_rows
+from .store.user_data import UserImport, read_user_csv
 
 #: The powder pattern stored for every structure in the database.
 STORED_XRD = {"wavelength": "CuKa1", "two_theta_range": (10.0, 120.0)}
@@ -194,6 +201,7 @@ def build_database(db_path: str | Path | None = None, literature_dir: str | Path
 
     folder = Path(literature_dir) if literature_dir is not None else literature_folder()
     paths = list(structure_paths) if structure_paths is not None else structure_files()
+    imports = user_imports_of(db_path)  # replayed into the new database (checked again before it is installed)
     with DatabaseBuild(db_path) as build:
         steps = tqdm(total=4 + len(paths), desc="db build", disable=not show_progress)
         build.insert_literature(folder)
@@ -222,7 +230,49 @@ def build_database(db_path: str | Path | None = None, literature_dir: str | Path
         milling = [{**row, "gforce_computed": milling_gforce(row["rpm"], row["effective_diameter_printed_m"], SOURCE_GRAVITY_M_S2)}
                    for row in milling_rows(folder)]
         build.insert_lab_tables(folder, milling)
+        for imp in imports:
+            build.insert_user_import(imp, user_structures(imp))
+        if imports:
+            build.counts_extra["user_imports_kept"] = len(imports)
         steps.update()
     steps.update()
     steps.close()
     return build.counts
+
+
+# --------------------------------------------------------------------------- user data
+
+def user_structures(imp: UserImport) -> dict[int, dict]:
+    """What the store needs for each structure a user row names: the analysed structure (it must be an
+    argyrodite without errors), its CIF, density and stored pattern. Keyed by CSV line."""
+    import tempfile
+
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="argyrodb-user-") as tmp:
+        for row in imp.rows:
+            if not row.structure_text:
+                continue
+            where = f"{imp.file_name}:{row.line}"
+            path = Path(tmp) / row.structure_file
+            path.write_text(row.structure_text, encoding="utf-8")
+            try:
+                structure = analyse_structure(path)
+            except InputError as exc:
+                raise InputError(where, f"structure {row.structure_file}: {exc.problem}") from None
+            if structure.errors:
+                raise InputError(where, f"structure {row.structure_file}: {structure.errors[0].kind}: {structure.errors[0].message}")
+            out[row.line] = {"structure": structure, "name": f"user {where} {structure.name}",
+                             "source_file": f"{where} {row.structure_file}", "cif": cif_of(structure),
+                             "density": structure_density(structure), "pattern": stored_pattern(structure)}
+    return out
+
+
+def add_user_data(csv_path: str | Path, db_path: str | Path | None = None) -> dict:
+    """Validate a user CSV (every row, every structure) and store it; nothing is written on any error."""
+    imp = read_user_csv(csv_path)
+    return add_user_import(db_path, imp, user_structures(imp))
+
+
+def remove_user_data(which: str, db_path: str | Path | None = None) -> dict:
+    """Remove a user import (file name or import id) and everything stored from it."""
+    return remove_user_import(db_path, which)

@@ -53,12 +53,24 @@ def emit_json(payload) -> None:
     click.echo(json.dumps(_finite(payload), indent=2, sort_keys=False, allow_nan=False))
 
 
+#: Output formats of tables: aligned text, CSV, TSV, JSON (one array) and newline-delimited JSON.
+FORMATS = ("table", "csv", "tsv", "json", "nl")
+
+
+def format_option(f):
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                        help="table, csv, tsv, json (one array) or nl (one JSON object per line).")(f)
+
+
 def print_frame(frame, fmt: str) -> None:
-    """A DataFrame as JSON records, CSV or an aligned table."""
+    """A DataFrame as JSON records, newline-delimited JSON, CSV, TSV or an aligned table."""
     if fmt == "json":
         click.echo(frame.to_json(orient="records", indent=1))
-    elif fmt == "csv":
-        click.echo(frame.to_csv(index=False), nl=False)
+    elif fmt == "nl":
+        if len(frame):
+            click.echo(frame.to_json(orient="records", lines=True).rstrip("\n"))
+    elif fmt in ("csv", "tsv"):
+        click.echo(frame.to_csv(index=False, sep="," if fmt == "csv" else "\t"), nl=False)
     else:
         import pandas as pd
 

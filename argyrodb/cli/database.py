@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from .. import api
-from .common import Group, db_option, emit_json, print_frame
+from .common import Group, db_option, emit_json, format_option, print_frame
 
 
 @click.group(cls=Group)
@@ -28,40 +28,112 @@ def db_build(db_path, quiet):
     click.echo(f"built {target}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
+def _notes(frame) -> None:
+    for note in frame.attrs.get("notes", []):
+        click.echo(f"note: {note}", err=True)
+
+
 @db.command("query")
 @db_option
+@click.argument("expression", required=False)
+@click.option("--screen", "run", type=int, help="Query the results of this screening run (see `db screens`) instead of the literature.")
 @click.option("--contains", multiple=True, help="Element that must be present (repeatable).")
 @click.option("--excludes", multiple=True, help="Element that must be absent (repeatable).")
 @click.option("--primary-phase", help="e.g. Li6PS5I")
 @click.option("--process", help="MM, HT or SS")
 @click.option("--anode", help="e.g. Li, Li-In, In")
 @click.option("--role", help="SE or Interlayer")
-@click.option("--dataset", type=click.Choice(["table_s3", "obelix"]), help="Only one dataset.")
-@click.option("--sigma-min", type=float, help="mS/cm")
-@click.option("--sigma-max", type=float, help="mS/cm")
+@click.option("--dataset", type=click.Choice(["table_s3", "obelix", "user"]), help="Only one dataset.")
+@click.option("--structure-type", type=click.Choice(["argyrodite", "other", "any"]), default="any", show_default=True,
+              help="argyrodite: leave out rows known to be another structure type (e.g. OBELiX's Li6SiO4Cl2, Pna2_1).")
+@click.option("--sigma-min", type=float, help="mS/cm (a censored '>B' value matches when B proves it)")
+@click.option("--sigma-max", type=float, help="mS/cm (a censored '<B' value matches when B proves it)")
 @click.option("--ccd-min", type=float, help="mA/cm^2")
 @click.option("--ccd-max", type=float, help="mA/cm^2")
 @click.option("--i-fraction-min", type=float, help="I/(Cl+Br+I)")
 @click.option("--i-fraction-max", type=float, help="I/(Cl+Br+I)")
 @click.option("--neutral/--not-neutral", "charge_neutral", default=None, help="Charge-neutral formulas only, or only the others.")
 @click.option("--text", help="Full-text search over formulas and references.")
-@click.option("--include-duplicates", is_flag=True, help="Keep imported rows that duplicate a Table S3 row.")
+@click.option("--include-duplicates", is_flag=True, help="Keep literature rows that repeat another one (duplicate_of).")
+@click.option("--columns", help="Comma-separated columns to show, e.g. formula,sigma_mS_cm,temperature_K.")
 @click.option("--sort", help="Column to sort by (prefix - for descending), e.g. -sigma_mS_cm.")
-@click.option("--limit", type=int)
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def db_query(db_path, contains, excludes, primary_phase, process, anode, role, dataset, sigma_min, sigma_max, ccd_min,
-             ccd_max, i_fraction_min, i_fraction_max, charge_neutral, text, include_duplicates, sort, limit, fmt):
-    """Literature measurements matching every filter given."""
+@click.option("--limit", type=int, help="At most this many rows.")
+@click.option("--offset", type=int, default=0, help="Skip this many rows first.")
+@click.option("--count", "count_only", is_flag=True, help="Print only the number of matching rows.")
+@format_option
+def db_query(db_path, expression, run, contains, excludes, primary_phase, process, anode, role, dataset,
+             structure_type, sigma_min, sigma_max, ccd_min, ccd_max, i_fraction_min, i_fraction_max, charge_neutral, text,
+             include_duplicates, columns, sort, limit, offset, count_only, fmt):
+    """Literature measurements (or a screening run's results) matching EXPRESSION and every filter given.
+
+    EXPRESSION is ASE-style: comma = AND, e.g. "I>0,sigma_mS_cm>=5", "2<sigma_mS_cm<10", "anode=Li";
+    an element symbol means its amount per formula unit."""
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    if run is not None:
+        literature_only = {"--contains": contains, "--excludes": excludes, "--primary-phase": primary_phase, "--process": process,
+                           "--anode": anode, "--role": role, "--dataset": dataset, "--sigma-min": sigma_min,
+                           "--sigma-max": sigma_max, "--ccd-min": ccd_min, "--ccd-max": ccd_max, "--text": text,
+                           "--i-fraction-min": i_fraction_min, "--i-fraction-max": i_fraction_max,
+                           "--neutral/--not-neutral": charge_neutral}
+        given = [flag for flag, value in literature_only.items() if value not in (None, (), False)]
+        if given:
+            raise api.ParameterError("run", f"{given[0]} filters literature rows; with --screen use the expression")
+        if count_only:
+            click.echo(api.query_screen(run, expression, db_path=db_path, count=True))
+            return
+        frame = api.query_screen(run, expression, columns=wanted or api.SCREEN_COLUMNS, sort=sort, limit=limit,
+                                 offset=offset, db_path=db_path)
+        print_frame(frame, fmt)
+        return
     filters = api.MeasurementFilter(
         contains=list(contains), excludes=list(excludes), primary_phase=primary_phase, process=process, anode=anode,
         role=role, dataset=dataset, sigma_min=sigma_min, sigma_max=sigma_max, ccd_min=ccd_min, ccd_max=ccd_max,
         i_fraction_min=i_fraction_min, i_fraction_max=i_fraction_max, charge_neutral=charge_neutral, text=text,
-        include_duplicates=include_duplicates)
-    frame = api.query_measurements(filters, sort=sort, limit=limit, db_path=db_path)
-    if fmt == "table":
-        frame = frame[["dataset", "dataset_row", "material_printed", "formula", "primary_phase", "process", "sigma_mS_cm",
-                       "ccd_mA_cm2", "anode", "role", "ref_number", "charge_neutral"]]
+        include_duplicates=include_duplicates, structure_type=None if structure_type == "any" else structure_type,
+        expression=expression)
+    if count_only:
+        click.echo(api.count_measurements(filters, db_path=db_path))
+        return
+    if wanted is None and fmt == "table":
+        wanted = ["dataset", "dataset_row", "material_printed", "formula", "structure_type", "process", "sigma_mS_cm",
+                  "temperature_K", "ccd_mA_cm2", "anode", "role", "ref_number", "charge_neutral"]
+    frame = api.query_measurements(filters, sort=sort, limit=limit, offset=offset, db_path=db_path,
+                                   columns=wanted or api.MEASUREMENT_COLUMNS)
     print_frame(frame, fmt)
+    _notes(frame)
+
+
+@db.command("screens")
+@db_option
+@format_option
+def db_screens(db_path, fmt):
+    """The screening runs stored in the database (query one with `db query --screen RUN EXPR`)."""
+    frame = api.list_screen_runs(db_path)
+    if fmt == "table":
+        frame = frame.drop(columns=["settings_json"])
+    print_frame(frame, fmt)
+
+
+@db.command("add")
+@db_option
+@click.argument("csv_path", type=click.Path(dir_okay=False, path_type=Path))
+def db_add(db_path, csv_path):
+    """Add your own measurements from a CSV (formula,sigma_mS_cm[,temperature_K,ccd_mA_cm2,process,anode,doi,note,structure,...]).
+
+    Every row is validated first (a bad row: nothing is written); the data is kept across `db build`."""
+    result = api.add_user_data(csv_path, db_path)
+    click.echo(f"added {result['file_name']} to {api.database_path(db_path)} as user import {result['import_id']}: "
+               f"{result['measurements']} measurements, {result['structures']} structures (SHA-256 {result['sha256'][:16]}...)")
+
+
+@db.command("remove")
+@db_option
+@click.argument("which")
+def db_remove(db_path, which):
+    """Remove a user import (its file name or import id) and everything stored from it."""
+    result = api.remove_user_data(which, db_path)
+    click.echo(f"removed user import {result['import_id']} ({result['file_name']}): {result['measurements']} measurements, "
+               f"{result['structures']} structures, {result['materials']} materials no longer used")
 
 
 @db.command("compare")
@@ -70,11 +142,14 @@ def db_query(db_path, contains, excludes, primary_phase, process, anode, role, d
 @click.option("--sigma", "sigma_mS_cm", type=float, help="Your conductivity in mS/cm (default: the database's value).")
 @click.option("--ccd", "ccd_mA_cm2", type=float, help="Your CCD in mA/cm^2 (default: the database's value).")
 @click.option("--nearest", "n_nearest", type=int, default=5, show_default=True)
-@click.option("--dataset", type=click.Choice(["table_s3", "obelix"]), help="Rank within one dataset only.")
+@click.option("--dataset", type=click.Choice(["table_s3", "obelix", "user"]), help="Rank within one dataset only.")
+@click.option("--structure-type", type=click.Choice(["argyrodite", "any"]), default="argyrodite", show_default=True,
+              help="argyrodite: rank among argyrodite-type rows only (rows known to be other structures left out).")
 @click.option("--json", "as_json", is_flag=True)
-def db_compare(db_path, formula_or_structure, sigma_mS_cm, ccd_mA_cm2, n_nearest, dataset, as_json):
+def db_compare(db_path, formula_or_structure, sigma_mS_cm, ccd_mA_cm2, n_nearest, dataset, structure_type, as_json):
     """Rank a material among the literature by sigma and CCD and list its nearest compositions."""
-    result = api.compare(formula_or_structure, sigma_mS_cm, ccd_mA_cm2, n_nearest, dataset, db_path)
+    result = api.compare(formula_or_structure, sigma_mS_cm, ccd_mA_cm2, n_nearest, dataset, db_path,
+                         structure_type=None if structure_type == "any" else structure_type)
     if as_json:
         payload = dict(result)
         for key in ("nearest", "exact_matches"):
@@ -96,16 +171,31 @@ def db_compare(db_path, formula_or_structure, sigma_mS_cm, ccd_mA_cm2, n_nearest
         print_frame(result["exact_matches"], "table")
     click.echo("  nearest other compositions (total-variation distance of element fractions; n, sigma min/median/max in mS/cm):")
     print_frame(result["nearest"], "table")
+    for note in result.get("notes", []):
+        click.echo(f"note: {note}", err=True)
 
 
 @db.command("sql")
 @db_option
 @click.argument("sql")
+@click.option("-p", "--param", "params", type=(str, str), multiple=True, metavar="NAME VALUE",
+              help="Bind :NAME in the SQL to VALUE (repeatable; numbers are bound as numbers).")
+@click.option("--limit", type=int, default=10_000, show_default=True, help="At most this many rows (0: no cap).")
 @click.option("--timeout", "timeout_s", type=float, default=10.0, show_default=True, help="Seconds before the query is interrupted.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def db_sql(db_path, sql, timeout_s, fmt):
-    """Run read-only SQL (the connection refuses writes)."""
-    print_frame(api.run_sql(sql, db_path, timeout_s), fmt)
+@format_option
+def db_sql(db_path, sql, params, limit, timeout_s, fmt):
+    """Run read-only SQL (the connection refuses writes), e.g. `db sql "SELECT * FROM materials WHERE i > :i" -p i 0.5`."""
+    bound = {}
+    for name, value in params:
+        try:
+            number = float(value)
+            bound[name] = int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
+        except ValueError:
+            bound[name] = value
+    frame = api.run_sql(sql, db_path, timeout_s, params=bound, limit=None if limit == 0 else limit)
+    print_frame(frame, fmt)
+    if frame.attrs.get("truncated"):
+        click.echo(f"note: stopped at {limit} rows (--limit N for more, --limit 0 for all)", err=True)
 
 
 @db.command("export")

@@ -12,6 +12,7 @@ from functools import lru_cache
 from .errors import InputError
 from .resources import data_file
 
+_GROUP = re.compile(r"\(([^()]*)\)(\d+(?:\.\d+)?)?")
 _TOKEN = re.compile(r"([A-Z][a-z]?)(\d+(?:\.\d+)?|\.\d+)?")
 _FORMULA = re.compile(r"^(?:[A-Z][a-z]?(?:\d+(?:\.\d+)?|\.\d+)?)+$")
 
@@ -47,16 +48,29 @@ def atomic_mass(symbol: str) -> float:
 
 
 def parse_formula(text: str, source: str = "formula") -> dict[str, float]:
-    """Parse a plain formula such as ``Li5.6PS4.6Cl0.8I0.6`` into element -> amount.
+    """Parse a formula such as ``Li5.6PS4.6Cl0.8I0.6`` or ``Li5PS4(BH4)2`` into element -> amount.
 
-    Only element symbols followed by optional decimal amounts are accepted (no brackets, charges or
-    hydrates): anything else is an :class:`InputError` naming ``source``.
+    Element symbols with optional decimal amounts, and parenthesised groups with a multiplier (nested
+    groups too); no charges or hydrates: anything else is an :class:`InputError` naming ``source``.
     """
     cleaned = "".join(str(text).split())
-    if not cleaned or not _FORMULA.match(cleaned):
+    if not cleaned or cleaned.count("(") != cleaned.count(")"):
+        raise InputError(source, f"cannot parse formula {text!r}")
+    expanded = cleaned
+    while "(" in expanded:
+        match = _GROUP.search(expanded)
+        if not match:
+            raise InputError(source, f"cannot parse formula {text!r}")
+        inner, multiplier = match.group(1), float(match.group(2) or 1.0)
+        if not inner or not _FORMULA.match(inner):
+            raise InputError(source, f"cannot parse formula {text!r}")
+        scaled = "".join(el + format((float(n) if n else 1.0) * multiplier, ".12f").rstrip("0").rstrip(".")
+                         for el, n in _TOKEN.findall(inner))
+        expanded = expanded[:match.start()] + scaled + expanded[match.end():]
+    if not _FORMULA.match(expanded):
         raise InputError(source, f"cannot parse formula {text!r}")
     amounts: dict[str, float] = {}
-    for symbol, number in _TOKEN.findall(cleaned):
+    for symbol, number in _TOKEN.findall(expanded):
         if not is_element(symbol):
             raise InputError(source, f"unknown element {symbol!r} in formula {text!r}")
         amounts[symbol] = amounts.get(symbol, 0.0) + (float(number) if number else 1.0)
@@ -106,9 +120,33 @@ def oxidation_states() -> dict[str, int]:
         return {str(k): int(v) for k, v in yaml.safe_load(fh).items()}
 
 
+@lru_cache(maxsize=1)
+def polyatomic_ions() -> dict[str, tuple[int, dict[str, float]]]:
+    """Polyatomic ions (``data/polyatomic_ions.yaml``): name -> (charge, element ratio)."""
+    import yaml
+
+    with open(data_file("polyatomic_ions.yaml"), encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    return {str(name): (int(ion["charge"]), {str(el): float(n) for el, n in ion["elements"].items()})
+            for name, ion in data.items()}
+
+
 def formal_charge(amounts: dict[str, float]) -> tuple[float, list[str]]:
-    """Net formal charge (e per formula unit) and the elements with no tabulated oxidation state."""
+    """Net formal charge (e per formula unit) and the elements with no tabulated oxidation state.
+
+    Polyatomic ions come first: when every element of an ion (e.g. BH4-: B:H = 1:4) is present in the
+    ion's ratio, those atoms carry the ion's charge (Li5PS4(BH4)2: 5 + 5 - 8 - 2 = 0). The rest is
+    summed from the single-element oxidation states."""
     table = oxidation_states()
-    unknown = sorted(el for el in amounts if el not in table)
-    charge = sum(n * table[el] for el, n in amounts.items() if el in table)
+    rest = dict(amounts)
+    charge = 0.0
+    for ion_charge, ratio in polyatomic_ions().values():
+        anchor, anchor_ratio = next(iter(ratio.items()))
+        units = rest.get(anchor, 0.0) / anchor_ratio
+        if units > 0 and all(abs(rest.get(el, 0.0) - units * n) <= 1e-6 * max(1.0, units * n) for el, n in ratio.items()):
+            charge += units * ion_charge
+            for el in ratio:
+                del rest[el]
+    unknown = sorted(el for el in rest if el not in table)
+    charge += sum(n * table[el] for el, n in rest.items() if el in table)
     return charge, unknown

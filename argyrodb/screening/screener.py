@@ -101,7 +101,8 @@ class Screener:
     def evaluate(self, index: int) -> dict:
         values, amounts = self.points[index]
         formula = format_formula(amounts)
-        base = {"idx": index, "variables_json": json.dumps(values, sort_keys=True), "formula": formula}
+        base = {"idx": index, "variables_json": json.dumps(values, sort_keys=True), "formula": formula,
+                "amounts_json": json.dumps({el: round(n, 6) for el, n in amounts.items() if abs(n) > 1e-12})}
         negative = [el for el, n in amounts.items() if n < -1e-12]
         if negative:
             return {**base, "status": "skipped", "reason": f"negative amount of {', '.join(negative)}"}

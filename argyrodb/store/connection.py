@@ -114,12 +114,13 @@ class ReadOnlyDatabase:
     def _check_deadline(self) -> int:
         return int(self._deadline is not None and self._clock() > self._deadline)
 
-    def execute(self, sql: str, params=()) -> tuple[list[str], list[tuple]]:
-        """Run one statement; returns (column names, rows). Errors become one-line InputErrors."""
+    def execute(self, sql: str, params=(), max_rows: int | None = None) -> tuple[list[str], list[tuple]]:
+        """Run one statement; returns (column names, rows) - at most ``max_rows`` rows when given (the
+        rest is never fetched). Errors become one-line InputErrors."""
         self._deadline = self._clock() + self.timeout_s
         try:
             cursor = self.conn.execute(sql, params)
-            rows = cursor.fetchall()
+            rows = cursor.fetchall() if max_rows is None else cursor.fetchmany(max_rows)
             columns = [d[0] for d in cursor.description or []]
         except sqlite3.OperationalError as exc:
             text = str(exc)
@@ -139,10 +140,10 @@ class ReadOnlyDatabase:
             self._deadline = None
         return columns, rows
 
-    def dataframe(self, sql: str, params=()):
+    def dataframe(self, sql: str, params=(), max_rows: int | None = None):
         import pandas as pd
 
-        columns, rows = self.execute(sql, params)
+        columns, rows = self.execute(sql, params, max_rows)
         return pd.DataFrame(rows, columns=columns)
 
     def close(self) -> None:

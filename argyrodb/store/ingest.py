@@ -24,33 +24,31 @@ from ..core.errors import ArgyrodbError, InputError
 from ..core.files import finalize_mode
 from ..physics.density import StructureDensity
 from ..physics.xrd import Pattern, hkl_label
-from .connection import database_path, writer_lock
+from .connection import database_path, open_for_writing, writer_lock
 from .literature import (
-    formula_facts,
+    find_duplicates,
+    material_id,
     obelix_rows,
     optional_float,
+    printed_resolution,
     read_csv_rows,
     references,
+    significant,
     source_reference,
+    structure_type_of_phase,
+    structure_type_of_space_group,
     table_s3,
 )
 from .migrations import migrate
+from .user_data import UserImport, insert_import, stored_imports
 
 #: Tables whose rows are results computed by users (not rebuilt from data files): a rebuild keeps them.
 CARRIED_OVER_TABLES = ("screen_runs", "screen_results", "screen_peaks")
 #: A build's temporary file older than this is a leftover of a killed build and is removed.
 STALE_TEMPORARY_S = 600
 #: Tables whose row counts a build reports.
-COUNTED_TABLES = ("sources", "materials", "measurements", "structures", "refused_structures", "structure_sites",
+COUNTED_TABLES = ("sources", "materials", "measurements", "structures", "refused_structures", "structure_sites", "user_imports",
                   "xrd_peaks", "milling", "conditions", "eis_fits")
-
-
-def material_id(db, formula: dict[str, float], cache: dict[str, int]) -> int:
-    facts = formula_facts(formula)
-    key = facts["formula"]
-    if key not in cache:
-        cache[key] = db["materials"].insert(facts).last_pk
-    return cache[key]
 
 
 def insert_sources(db, db_dir: Path) -> dict[str, int]:
@@ -60,11 +58,17 @@ def insert_sources(db, db_dir: Path) -> dict[str, int]:
     return ids
 
 
+#: How the source measured its own conductivity (SI, "Ionic conductivity"): bulk resistance from EIS.
+SOURCE_SIGMA_METHOD = ("EIS 1 MHz-0.1 Hz, 50 mV; bulk resistance from the high-frequency intercept; "
+                       "0.1 g pellet, 6 mm, pressed at 504 MPa")
+
+
 def insert_table_s3(db, db_dir: Path, source_ids: dict[str, int], materials: dict[str, int]) -> None:
     for row in table_s3(db_dir):
         source_key = "this-work" if row.own_work else f"si-ref-{int(row.ref)}"
         if source_key not in source_ids:
             raise InputError(db_dir / "table_s3.csv", f"row {row.row}: reference {row.ref!r} not in references.csv")
+        structure_type = structure_type_of_phase(row.primary_phase)
         db["measurements"].insert({
             "material_id": material_id(db, row.formula, materials),
             "source_id": source_ids[source_key],
@@ -74,12 +78,15 @@ def insert_table_s3(db, db_dir: Path, source_ids: dict[str, int], materials: dic
             "correction_note": row.correction_note,
             "primary_phase": row.primary_phase,
             "primary_phase_printed": row.primary_phase_printed,
-            "family": "argyrodite" if row.primary_phase.startswith("Li6PS5") else None,
+            "family": "argyrodite" if structure_type == "argyrodite" else None,
+            "structure_type": structure_type,
             "process": row.process_printed,
             "processes": json.dumps(row.processes),
             "sigma_mS_cm": row.sigma_mS_cm,
-            "sigma_kind": "unspecified",
-            "temperature_note": "room temperature (not stated in Table S3)",
+            "sigma_printed": f"{row.sigma_printed} mS/cm" if row.sigma_printed else None,
+            "sigma_kind": "bulk" if row.own_work else "unspecified",
+            "sigma_method": SOURCE_SIGMA_METHOD if row.own_work else None,
+            "temperature_note": "not stated in Table S3 (room temperature)",
             "ccd_mA_cm2": row.ccd_mA_cm2,
             "anode": row.anode,
             "role": row.role,
@@ -88,17 +95,8 @@ def insert_table_s3(db, db_dir: Path, source_ids: dict[str, int], materials: dic
         })
 
 
-def insert_obelix(db, db_dir: Path, source_ids: dict[str, int], materials: dict[str, int]) -> int:
-    """OBELiX rows; a row whose element fractions and DOI both match a Table S3 measurement is marked
-    ``duplicate_of`` that measurement (formula strings are never compared)."""
-    table_s3_keys = {}
-    for row in db.execute(
-        "SELECT m.id, mat.element_fractions_key, COALESCE(m.doi, s.doi) FROM measurements m "
-        "JOIN materials mat ON mat.id = m.material_id JOIN sources s ON s.id = m.source_id WHERE m.dataset = 'table_s3'"
-    ).fetchall():
-        if row[2]:
-            table_s3_keys[(row[1], row[2].lower())] = row[0]
-    duplicates = 0
+def insert_obelix(db, db_dir: Path, source_ids: dict[str, int], materials: dict[str, int]) -> None:
+    """OBELiX rows (duplicates are marked afterwards by :func:`mark_duplicates`)."""
     for line, r in enumerate(obelix_rows(db_dir), start=2):
         formula = parse_formula(r["formula"], source=f"obelix_argyrodites.csv line {line}")
         doi = r["doi"]
@@ -108,8 +106,9 @@ def insert_obelix(db, db_dir: Path, source_ids: dict[str, int], materials: dict[
                 "key": key, "doi": doi, "licence": r["licence"], "attribution": r["attribution"],
                 "provenance": "OBELiX all.csv (argyrodite family rows), via db/obelix_argyrodites.csv",
             }).last_pk
-        duplicate_of = table_s3_keys.get((formula_facts(formula)["element_fractions_key"], doi)) if doi else None
-        duplicates += duplicate_of is not None
+        censored = r["sigma_censored"]
+        bound = censored[0] if censored else None
+        bound_value = optional_float(censored[1:], f"obelix_argyrodites.csv line {line}", "sigma_censored") if censored else None
         db["measurements"].insert({
             "material_id": material_id(db, formula, materials),
             "source_id": source_ids[key],
@@ -118,17 +117,37 @@ def insert_obelix(db, db_dir: Path, source_ids: dict[str, int], materials: dict[
             "dataset_id": r["obelix_id"],
             "material_printed": r["reduced_composition"],
             "family": r["family"],
+            "structure_type": structure_type_of_space_group(r["space_group_number"]),
             "processes": "[]",
             "sigma_mS_cm": r["sigma_mS_cm"],
-            "sigma_censored": r["sigma_censored"],
+            "sigma_printed": f"{r['sigma_S_cm_printed']} S/cm" if r["sigma_S_cm_printed"] else None,
+            "sigma_censored": censored,
+            "sigma_bound": bound,
+            "sigma_bound_mS_cm": None if bound_value is None else significant(bound_value * 1000.0),
             "sigma_kind": r["sigma_kind"],
             "temperature_note": "room temperature (OBELiX)",
             "doi": doi,
-            "duplicate_of": duplicate_of,
             "licence": r["licence"],
             "attribution": r["attribution"],
         })
-    return duplicates
+
+
+def mark_duplicates(db) -> int:
+    """Mark literature measurements that repeat another one (:func:`literature.find_duplicates`):
+    Table S3 first, then external rows in file order. User data is never marked."""
+    records = []
+    for mid, dataset, key, sigma, printed, doi in db.execute(
+        "SELECT m.id, m.dataset, mat.element_fractions_key, m.sigma_mS_cm, m.sigma_printed, COALESCE(m.doi, s.doi) "
+        "FROM measurements m JOIN materials mat ON mat.id = m.material_id JOIN sources s ON s.id = m.source_id "
+        "WHERE m.dataset IN ('table_s3', 'obelix') ORDER BY m.dataset = 'obelix', m.dataset_row"
+    ).fetchall():
+        unit = 1000.0 if printed and printed.endswith(" S/cm") else 1.0
+        records.append({"id": mid, "dataset": dataset, "key": key, "sigma_mS_cm": sigma, "doi": doi,
+                        "resolution_mS_cm": printed_resolution(printed, unit)})
+    duplicates = find_duplicates(records)
+    for mid, (first, reason) in duplicates.items():
+        db.execute("UPDATE measurements SET duplicate_of = ?, duplicate_reason = ? WHERE id = ?", [first, reason, mid])
+    return len(duplicates)
 
 
 def milling_rows(db_dir: Path) -> list[dict]:
@@ -171,7 +190,8 @@ def insert_lab_tables(db, db_dir: Path, milling: list[dict]) -> None:
 
 
 def _carry_over(conn: sqlite3.Connection, old_path: Path) -> int:
-    """Copy the user-computed tables (screening runs) from the database being replaced."""
+    """Copy the user-computed tables (screening runs) from the database being replaced; columns the old
+    schema lacks stay NULL (an older database's screening results keep their rows)."""
     if not old_path.is_file():
         return 0
     conn.execute("ATTACH DATABASE ? AS old", (str(old_path),))
@@ -181,10 +201,25 @@ def _carry_over(conn: sqlite3.Connection, old_path: Path) -> int:
             return 0
         with conn:
             for table in CARRIED_OVER_TABLES:
-                conn.execute(f'INSERT INTO main."{table}" SELECT * FROM old."{table}"')
+                new_columns = [r[1] for r in conn.execute(f'PRAGMA main.table_info("{table}")')]
+                old_columns = {r[1] for r in conn.execute(f'PRAGMA old.table_info("{table}")')}
+                columns = ", ".join(f'"{c}"' for c in new_columns if c in old_columns)
+                conn.execute(f'INSERT INTO main."{table}" ({columns}) SELECT {columns} FROM old."{table}"')
         return conn.execute("SELECT COUNT(*) FROM screen_results").fetchone()[0]
     finally:
         conn.execute("DETACH DATABASE old")
+
+
+def _stored_import_hashes(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'user_imports'").fetchone():
+            return []
+        return [r[0] for r in conn.execute("SELECT sha256 FROM user_imports ORDER BY sha256")]
+    finally:
+        conn.close()
 
 
 def _install(conn: sqlite3.Connection, tmp: Path, target: Path) -> None:
@@ -217,7 +252,7 @@ def _remove_stale_temporaries(target: Path) -> None:
 def insert_structure(db, structure: AnalysedStructure, *, source_file: str, cif: str, density: StructureDensity,
                      pattern: Pattern, materials: dict[str, int], dataset: str = "argyrodb", dataset_id: str | None = None,
                      caveat: str | None = None, licence: str | None = None, attribution: str | None = None,
-                     name: str | None = None) -> int:
+                     name: str | None = None, user_import_id: int | None = None) -> int:
     """One analysed structure with its sites, problems, CIF text, density and simulated pattern; for a
     literature structure also its dataset, ID, caveat, licence and attribution."""
     per_fu = structure.formula_per_fu
@@ -230,6 +265,7 @@ def insert_structure(db, structure: AnalysedStructure, *, source_file: str, cif:
         "caveat": caveat,
         "licence": licence,
         "attribution": attribution,
+        "user_import_id": user_import_id,
         "source_file": source_file,
         "material_id": material_id(db, structure.nominal_per_fu or per_fu, materials),
         "nominal_formula": structure.nominal_formula,
@@ -299,6 +335,8 @@ class DatabaseBuild:
         self.counts: dict[str, int] = {}
         self.materials: dict[str, int] = {}
         self.duplicates = 0
+        self.replayed_imports: list[str] = []
+        self.counts_extra: dict[str, int] = {}
 
     def __enter__(self) -> "DatabaseBuild":
         import sqlite_utils
@@ -322,10 +360,16 @@ class DatabaseBuild:
     def insert_literature(self, db_dir: Path) -> None:
         source_ids = insert_sources(self.db, db_dir)
         insert_table_s3(self.db, db_dir, source_ids, self.materials)
-        self.duplicates = insert_obelix(self.db, db_dir, source_ids, self.materials)
+        insert_obelix(self.db, db_dir, source_ids, self.materials)
+        self.duplicates = mark_duplicates(self.db)
 
     def insert_structure(self, structure: AnalysedStructure, **stored) -> int:
         return insert_structure(self.db, structure, materials=self.materials, **stored)
+
+    def insert_user_import(self, imp, structures: dict[int, dict]) -> int:
+        """Replay a user import (see :mod:`argyrodb.store.user_data`)."""
+        self.replayed_imports.append(imp.sha256)
+        return insert_import(self.db, imp, self.materials, self.insert_structure, structures)
 
     def insert_refused(self, dataset: str, dataset_id: str, source_file: str, reason: str, licence: str | None = None,
                        attribution: str | None = None) -> None:
@@ -354,11 +398,15 @@ class DatabaseBuild:
             if problems:
                 raise ArgyrodbError(f"{self.target}: foreign key violations {problems[:3]}")
             self.counts = {name: self.conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] for name in COUNTED_TABLES}
-            self.counts["obelix_duplicates_of_table_s3"] = self.duplicates
+            self.counts["literature_duplicates"] = self.duplicates
+            self.counts.update(self.counts_extra)
             self.conn.commit()
             # From here on no argyrodb writer may touch the target: carry its screening results over and
             # install the new content in one step.
             with writer_lock(self.target):
+                if sorted(self.replayed_imports) != _stored_import_hashes(self.target):
+                    raise ArgyrodbError(f"{self.target}: user data was added or removed while the database was being "
+                                        "rebuilt; nothing was changed - run `argyrodb db build` again")
                 carried = _carry_over(self.conn, self.target)
                 if carried:
                     self.counts["screen_results_kept"] = carried
@@ -366,3 +414,89 @@ class DatabaseBuild:
                 _install(self.conn, self.tmp, self.target)
         finally:
             self._discard()
+
+
+# --------------------------------------------------------------------------- user data in an existing database
+
+def _refresh_full_text(conn) -> None:
+    """Re-index ``materials_fts`` (external content): rows added after a build are found by ``--text``."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'materials_fts'").fetchone():
+        conn.execute("INSERT INTO materials_fts(materials_fts) VALUES('rebuild')")
+
+
+def add_user_import(db_path, imp: UserImport, structures: dict[int, dict]) -> dict:
+    """Store a validated user import in an existing database, in one transaction under the writers' lock
+    (a failure leaves the database as it was). The same file content or file name twice is refused."""
+    import sqlite_utils
+
+    path = database_path(db_path)
+    with writer_lock(path):
+        conn = open_for_writing(path)
+        try:
+            clash = conn.execute("SELECT id, file_name, imported_at FROM user_imports WHERE sha256 = ? OR file_name = ?",
+                                 (imp.sha256, imp.file_name)).fetchone()
+            if clash:
+                raise InputError(imp.file_name, f"already in {path} (import {clash[0]}, {clash[1]}, added {clash[2]}): "
+                                                f"`argyrodb db remove {clash[1]}` first to replace it")
+            db = sqlite_utils.Database(conn)
+            materials = dict(conn.execute("SELECT formula, id FROM materials").fetchall())
+            with db.atomic():
+                import_id = insert_import(db, imp, materials,
+                                          lambda **kw: insert_structure(db, materials=materials, **kw), structures)
+                _refresh_full_text(conn)
+            n_structures = conn.execute("SELECT COUNT(*) FROM structures WHERE user_import_id = ?", (import_id,)).fetchone()[0]
+        finally:
+            conn.close()
+    return {"import_id": import_id, "file_name": imp.file_name, "sha256": imp.sha256, "measurements": len(imp.rows),
+            "structures": n_structures}
+
+
+def remove_user_import(db_path, which: str) -> dict:
+    """Remove one user import (by file name or import id) with its measurements, structures (sites,
+    problems, patterns, peaks) and the materials only it used; one transaction."""
+    import sqlite_utils
+
+    path = database_path(db_path)
+    with writer_lock(path):
+        conn = open_for_writing(path)
+        try:
+            found = conn.execute("SELECT id, file_name, n_rows FROM user_imports WHERE file_name = ? OR CAST(id AS TEXT) = ?",
+                                 (which, which)).fetchall()
+            if not found:
+                names = [r[0] for r in conn.execute("SELECT file_name FROM user_imports ORDER BY id")]
+                raise InputError(which, "no such user import" + (f" (there are: {', '.join(names)})" if names else
+                                                                  " (the database holds no user data)"))
+            import_id, file_name, n_rows = found[0]
+            db = sqlite_utils.Database(conn)
+            with db.atomic():
+                structures = "SELECT id FROM structures WHERE user_import_id = :i"
+                patterns = f"SELECT id FROM xrd_patterns WHERE structure_id IN ({structures})"
+                conn.execute(f"DELETE FROM xrd_peaks WHERE pattern_id IN ({patterns})", {"i": import_id})
+                conn.execute(f"DELETE FROM xrd_patterns WHERE structure_id IN ({structures})", {"i": import_id})
+                for table in ("structure_sites", "structure_problems"):
+                    conn.execute(f"DELETE FROM {table} WHERE structure_id IN ({structures})", {"i": import_id})
+                conn.execute("DELETE FROM measurements WHERE user_import_id = :i", {"i": import_id})
+                n_structures = conn.execute("DELETE FROM structures WHERE user_import_id = :i", {"i": import_id}).rowcount
+                conn.execute("DELETE FROM sources WHERE id NOT IN (SELECT source_id FROM measurements) AND key LIKE 'user:%'")
+                conn.execute("DELETE FROM user_rows WHERE import_id = :i", {"i": import_id})
+                conn.execute("DELETE FROM user_imports WHERE id = :i", {"i": import_id})
+                n_materials = conn.execute(
+                    "DELETE FROM materials WHERE id NOT IN (SELECT material_id FROM measurements) "
+                    "AND id NOT IN (SELECT material_id FROM structures WHERE material_id IS NOT NULL)").rowcount
+                _refresh_full_text(conn)
+        finally:
+            conn.close()
+    return {"import_id": import_id, "file_name": file_name, "measurements": n_rows, "structures": n_structures,
+            "materials": n_materials}
+
+
+def user_imports_of(db_path) -> list[UserImport]:
+    """The user imports stored in the database at ``db_path`` (none when there is no file yet)."""
+    path = database_path(db_path)
+    if not path.is_file():
+        return []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return stored_imports(conn)
+    finally:
+        conn.close()

@@ -66,6 +66,16 @@ def formula_facts(formula: dict[str, float]) -> dict:
     return facts
 
 
+def material_id(db, formula: dict[str, float], cache: dict[str, int]) -> int:
+    """The ``materials`` row of ``formula`` (sqlite-utils database ``db``), inserted when new; ``cache``
+    maps formula text to id (pre-fill it from the table when adding to an existing database)."""
+    facts = formula_facts(formula)
+    key = facts["formula"]
+    if key not in cache:
+        cache[key] = db["materials"].insert(facts).last_pk
+    return cache[key]
+
+
 def element_fractions(formula: dict[str, float]) -> dict[str, float]:
     total = sum(formula.values())
     return {el: n / total for el, n in formula.items()}
@@ -75,6 +85,82 @@ def composition_distance(a: dict[str, float], b: dict[str, float]) -> float:
     """Total-variation distance between two compositions' element fractions (0 = same, 1 = disjoint)."""
     fa, fb = element_fractions(a), element_fractions(b)
     return 0.5 * sum(abs(fa.get(el, 0.0) - fb.get(el, 0.0)) for el in set(fa) | set(fb))
+
+
+def printed_resolution(printed: str | None, to_mS_cm: float = 1.0) -> float | None:
+    """The unit of the last printed digit of a value, in mS/cm: '2.44' -> 0.01, '1.8E-3' (S/cm, ``to_mS_cm``
+    1000) -> 0.1. None when nothing numeric was printed."""
+    import re
+    from decimal import Decimal, InvalidOperation
+
+    if not printed:
+        return None
+    match = re.search(r"[0-9.]+(?:[eE][-+]?\d+)?", printed)
+    if not match:
+        return None
+    try:
+        exponent = Decimal(match.group(0)).as_tuple().exponent
+    except InvalidOperation:
+        return None
+    return float(Decimal(1).scaleb(exponent)) * to_mS_cm
+
+
+def same_within_printed_precision(a: float, resolution_a: float | None, b: float, resolution_b: float | None) -> bool:
+    """Two printed values are the same number when they differ by at most half a unit of the coarser
+    one's last digit (2.05 and 2.0500 are; 2.05 and 2.06 are not)."""
+    coarse = max(r for r in (resolution_a, resolution_b, 0.0) if r is not None)
+    return abs(a - b) <= 0.5 * coarse * (1 + 1e-9) + 1e-12 * max(abs(a), abs(b))
+
+
+def find_duplicates(records: list[dict]) -> dict[int, tuple[int, str]]:
+    """Measurements that repeat another one: ``{id: (id of the first, reason)}``.
+
+    Two measurements are the same when their compositions are equal (normalised element fractions, so
+    'Li6PS5Cl' and 'Li24P4S20Cl4' match), their conductivities agree within the printed precision of the
+    coarser one, and - when both carry a DOI - the DOIs are equal (a different DOI is another
+    measurement). Records: dicts with ``id, dataset, key, sigma_mS_cm, resolution_mS_cm, doi``; the first
+    in list order is kept, so pass Table S3 before external datasets. Censored values are never
+    duplicates (a bound is not a value).
+    """
+    kept: dict[str, list[dict]] = {}
+    out = {}
+    for record in records:
+        sigma = record["sigma_mS_cm"]
+        if sigma is None:
+            continue
+        match = None
+        for earlier in kept.get(record["key"], []):
+            if record["doi"] and earlier["doi"] and record["doi"].lower() != earlier["doi"].lower():
+                continue
+            if same_within_printed_precision(sigma, record["resolution_mS_cm"], earlier["sigma_mS_cm"], earlier["resolution_mS_cm"]):
+                match = earlier
+                break
+        if match is None:
+            kept.setdefault(record["key"], []).append(record)
+            continue
+        same_doi = bool(record["doi"] and match["doi"])
+        out[record["id"]] = (match["id"], (
+            f"same composition, sigma {sigma:g} vs {match['sigma_mS_cm']:g} mS/cm (equal within the printed precision)"
+            + ("" if same_doi else "; no DOI on one side to tell them apart")
+            + ("; same DOI" if same_doi else "")))
+    return out
+
+
+def structure_type_of_phase(primary_phase: str | None) -> str | None:
+    """'argyrodite' for a Li6PS5X-type primary phase, 'other' for any other named phase, None if unknown."""
+    if not primary_phase:
+        return None
+    return "argyrodite" if primary_phase.replace(" ", "").startswith("Li6PS5") else "other"
+
+
+def structure_type_of_space_group(space_group_number) -> str | None:
+    """Cubic argyrodites crystallise in F-43m (216); any other reported space group is another structure
+    type (OBELiX's "argyrodite" family also holds Li6SiO4Cl2 in Pna2_1 and LiCe(BH4)3Cl in I-43m)."""
+    try:
+        number = int(float(space_group_number))
+    except (TypeError, ValueError):
+        return None
+    return "argyrodite" if number == 216 else "other"
 
 
 def read_csv_rows(path: Path, required: tuple[str, ...] = ()) -> list[dict[str, str]]:
@@ -125,6 +211,7 @@ class LiteratureRow:
     process_printed: str
     processes: list[str]
     sigma_mS_cm: float | None
+    sigma_printed: str | None
     ccd_mA_cm2: float | None
     anode: str
     role: str
@@ -150,6 +237,7 @@ def table_s3(db_dir: Path | None = None) -> list[LiteratureRow]:
                 process_printed=r["process_printed"],
                 processes=[p for p in r["processes"].split(";") if p],
                 sigma_mS_cm=optional_float(r["sigma_mS_cm"], where, "sigma_mS_cm"),
+                sigma_printed=r["sigma_mS_cm"].strip() or None,
                 ccd_mA_cm2=optional_float(r["ccd_mA_cm2"], where, "ccd_mA_cm2"),
                 anode=r["anode"],
                 role=r["role"],

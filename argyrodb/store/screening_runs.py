@@ -8,12 +8,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.errors import ParameterError
 from .connection import ReadOnlyDatabase, database_path, open_for_writing, writer_lock
+from .expressions import Field, compile_expression, json_amount_field
 
 RESULT_COLUMNS = ("variables_json", "formula", "status", "reason", "a_angstrom", "a_sigma_angstrom", "a_note", "volume_angstrom3",
                   "density_g_cm3", "charge_per_fu", "n_lines", "strongest_hkl", "strongest_two_theta_deg",
                   "nearest_formula", "nearest_distance", "nearest_n", "nearest_sigma_mS_cm", "nearest_sigma_min_mS_cm",
-                  "nearest_sigma_max_mS_cm")
+                  "nearest_sigma_max_mS_cm", "amounts_json")
 
 
 @dataclass(frozen=True)
@@ -29,12 +31,13 @@ class LiteratureMaterial:
 
 
 def literature_materials(db_path: str | Path | None = None) -> list[LiteratureMaterial]:
-    """Every literature composition (duplicates excluded) with n and min/median/max sigma of its measurements."""
+    """Every literature composition (duplicates and rows of other structure types excluded) with n and
+    min/median/max sigma of its measurements."""
     import statistics
 
     with ReadOnlyDatabase(db_path) as db:
         _, rows = db.execute("SELECT formula, amounts_json, sigma_mS_cm FROM measurements_full WHERE duplicate_of IS NULL "
-                             "ORDER BY formula")
+                             "AND structure_type IS NOT 'other' ORDER BY formula")
     grouped: dict[str, tuple[dict, list]] = {}
     for formula, amounts, sigma in rows:
         grouped.setdefault(formula, (json.loads(amounts), []))[1].append(sigma)
@@ -96,3 +99,61 @@ def run_results(run_id: int, db_path: str | Path | None = None):
         frame = db.dataframe("SELECT * FROM screen_results WHERE run_id = ? ORDER BY idx", (run_id,))
     variables = pd.DataFrame([json.loads(v) for v in frame["variables_json"]], index=frame.index)
     return pd.concat([frame.drop(columns=["variables_json"]), variables], axis=1)
+
+
+#: Names an expression over screening results may use (``argyrodb db query --screen RUN EXPR``).
+SCREEN_FIELDS = {
+    **{c: Field(c, "number") for c in ("idx", "a_angstrom", "a_sigma_angstrom", "volume_angstrom3", "density_g_cm3",
+                                        "charge_per_fu", "n_lines", "strongest_two_theta_deg", "nearest_distance",
+                                        "nearest_n", "nearest_sigma_mS_cm", "nearest_sigma_min_mS_cm",
+                                        "nearest_sigma_max_mS_cm")},
+    **{c: Field(c, "text") for c in ("formula", "status", "reason", "a_note", "strongest_hkl", "nearest_formula")},
+}
+SCREEN_COLUMNS = ("idx", "formula", "status", "a_angstrom", "a_sigma_angstrom", "density_g_cm3", "charge_per_fu",
+                  "strongest_hkl", "strongest_two_theta_deg", "nearest_formula", "nearest_distance", "nearest_sigma_mS_cm",
+                  "a_note", "reason")
+
+
+def list_runs(db_path: str | Path | None = None):
+    """Every screening run: id, family, points requested and stored, ok/skipped counts, a range and settings."""
+    with ReadOnlyDatabase(db_path) as db:
+        return db.dataframe(
+            "SELECT r.id AS run, r.family, r.n_points, COUNT(s.idx) AS n_stored, "
+            "SUM(s.status = 'ok') AS n_ok, SUM(s.status = 'skipped') AS n_skipped, "
+            "MIN(s.a_angstrom) AS a_min_angstrom, MAX(s.a_angstrom) AS a_max_angstrom, r.argyrodb_version, "
+            "r.settings_json FROM screen_runs r LEFT JOIN screen_results s ON s.run_id = r.id GROUP BY r.id ORDER BY r.id")
+
+
+def query_screen(run: int, expression: str | None = None, columns=SCREEN_COLUMNS, sort: str | None = None,
+                 limit: int | None = None, offset: int = 0, db_path: str | Path | None = None, count: bool = False):
+    """Results of screening run ``run`` matching an expression (``a_angstrom<10.1,I>=0.6``; element symbols
+    are amounts per formula unit; variables such as ``x`` are too, as ``x``). ``count``: the number only."""
+    fields = dict(SCREEN_FIELDS)
+    with ReadOnlyDatabase(db_path) as db:
+        found = db.execute("SELECT settings_json FROM screen_runs WHERE id = ?", (int(run),))[1]
+        if not found:
+            runs = [str(r[0]) for r in db.execute("SELECT id FROM screen_runs ORDER BY id")[1]]
+            raise ParameterError("run", f"no screening run {run}" + (f" (runs: {', '.join(runs)})" if runs else " (the database has none)"))
+        first = db.execute("SELECT variables_json FROM screen_results WHERE run_id = ? LIMIT 1", (int(run),))[1]
+        for name in (json.loads(first[0][0]) if first else {}):
+            if name.isidentifier() and name not in fields:
+                fields[name] = Field(f"json_extract(variables_json, '$.{name}')", "number")
+        unknown = [c for c in columns if c not in fields and c != "variables_json"]
+        if unknown:
+            raise ParameterError("columns", f"unknown column {unknown[0]!r} (one of {', '.join(sorted(fields))})")
+        where, params = compile_expression(expression or "", fields, json_amount_field("amounts_json"))
+        condition = "run_id = ?" + (f" AND {where}" if where else "")
+        if count:
+            return int(db.execute(f"SELECT COUNT(*) FROM screen_results WHERE {condition}", [int(run), *params])[1][0][0])
+        order = "idx"
+        if sort:
+            column = sort.lstrip("+-")
+            if column not in fields:
+                raise ParameterError("sort", f"cannot sort by {column!r} (one of {', '.join(sorted(fields))})")
+            order = f"{fields[column].sql} IS NULL, {fields[column].sql} {'DESC' if sort.startswith('-') else 'ASC'}, idx"
+        for name, value in (("limit", limit), ("offset", offset)):
+            if value is not None and value < 0:
+                raise ParameterError(name, f"must be >= 0, got {value}")
+        select = ", ".join(f"{fields[c].sql} AS {c}" if c in fields else c for c in columns)
+        return db.dataframe(f"SELECT {select} FROM screen_results WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?",
+                            [int(run), *params, -1 if limit is None else int(limit), int(offset or 0)])

@@ -64,8 +64,11 @@ def test_db_sql_refuses_writes(db_path):
 def test_db_compare_json(db_path):
     result = run("db", "compare", "Li5.6PS4.6Cl0.8I0.6", "--db", str(db_path), "--dataset", "table_s3", "--json")
     payload = json.loads(result.stdout)
-    assert payload["sigma_rank"] == 8 and payload["ccd_rank"] == 4
+    assert (payload["sigma_rank"], payload["sigma_of"], payload["ccd_rank"]) == (5, 12, 4)  # among argyrodites
     assert payload["nearest"][0]["formula"] == "Li6PS5Cl0.7I0.3"
+    result = run("db", "compare", "Li5.6PS4.6Cl0.8I0.6", "--db", str(db_path), "--dataset", "table_s3", "--json",
+                 "--structure-type", "any")
+    assert (json.loads(result.stdout)["sigma_rank"], json.loads(result.stdout)["sigma_of"]) == (8, 16)
 
 
 def test_db_export_and_plot(db_path, tmp_path):
@@ -174,7 +177,7 @@ def test_a_reader_that_stops_early_is_not_an_error(db_path):
     # `argyrodb db sql ... | head -1`: ~1.3 MB of output cannot fit the pipe's buffer, so the write fails; the
     # command stops quietly with status 0, as it does when the output is short enough to fit
     sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 200000) SELECT x FROM c"
-    process = subprocess.Popen([sys.executable, "-m", "argyrodb", "db", "sql", "--db", str(db_path), sql],
+    process = subprocess.Popen([sys.executable, "-m", "argyrodb", "db", "sql", "--db", str(db_path), "--limit", "0", sql],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert process.stdout.readline().split() == [b"x"]

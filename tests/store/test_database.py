@@ -130,10 +130,18 @@ def test_eis_milling_conditions(db_path):
 
 
 def test_compare_ranks_the_source_material(db_path):
+    # among all 16 rows of Table S3, as the source compares
+    everything = compare("Li5.6PS4.6Cl0.8I0.6", dataset="table_s3", db_path=db_path, structure_type=None)
+    assert (everything["sigma_rank"], everything["sigma_of"]) == (8, 16)  # 7 of the other 15 rows are higher
+    assert (everything["ccd_rank"], everything["ccd_of"]) == (4, 8)  # above it: 1.74, 1.65, 21
+    assert everything["notes"] == []
+    # among argyrodites (default): the 4 rows whose primary phase is Li7P2S8I, Li6P2S8I or Li10PS12I are left out -
+    # 3 of them (5.9, 5.9, 3.08 mS/cm) were above it, and 2 had a CCD (1, 1.4), both below
     result = compare("Li5.6PS4.6Cl0.8I0.6", dataset="table_s3", db_path=db_path)
     assert (result["sigma_mS_cm"], result["ccd_mA_cm2"]) == (2.44, 1.6)
-    assert (result["sigma_rank"], result["sigma_of"]) == (8, 16)  # 7 of the other 15 rows are higher
-    assert (result["ccd_rank"], result["ccd_of"]) == (4, 8)  # above it: 1.74, 1.65, 21
+    assert (result["sigma_rank"], result["sigma_of"]) == (5, 12)
+    assert (result["ccd_rank"], result["ccd_of"]) == (4, 6)
+    assert len(result["notes"]) == 1 and "left out 4 rows of other structure types" in result["notes"][0]
     assert result["nearest"]["formula"][0] == "Li6PS5Cl0.7I0.3"
     given = compare(str(LMA), sigma_mS_cm=20.0, dataset="table_s3", db_path=db_path)
     assert given["sigma_rank"] == 1
@@ -194,26 +202,68 @@ def test_obelix_import_maps_censoring_family_and_attribution():
     assert all(r["licence"] == OBELIX_LICENCE and "Therrien" in r["attribution"] for r in imported.values())
 
 
-def test_duplicates_detected_by_fractions_and_doi(tmp_path):
+def _literature_with_obelix_sample(tmp_path, ref_11_doi: str | None):
     from argyrodb.store.literature import import_obelix, write_obelix_rows
 
     data = tmp_path / "db"
     shutil.copytree(DB_DIR, data, ignore=shutil.ignore_patterns("*.sqlite*"))
     write_obelix_rows(import_obelix(DATA / "obelix_sample.csv"), data / "obelix_argyrodites.csv")
-    refs = (data / "references.csv").read_text().splitlines()
-    refs[11] = refs[11].rstrip(",") + ",10.9999/synthetic.dup"  # give ref 11 (Li6PS5I, row 7) a DOI
-    (data / "references.csv").write_text("\n".join(refs) + "\n")
+    if ref_11_doi:
+        refs = (data / "references.csv").read_text().splitlines()
+        refs[11] = refs[11].rstrip(",") + "," + ref_11_doi  # ref 11 is the source of Table S3 row 7 (Li6PS5I, 0.21 mS/cm)
+        (data / "references.csv").write_text("\n".join(refs) + "\n")
     path = tmp_path / "dup.sqlite"
-    counts = build_database(path, literature_dir=data, show_progress=False)
-    assert counts["obelix_duplicates_of_table_s3"] == 1
-    dup = run_sql("SELECT dataset_id, duplicate_of FROM measurements WHERE duplicate_of IS NOT NULL", path)
+    return path, build_database(path, literature_dir=data, show_progress=False)
+
+
+@pytest.mark.parametrize("ref_11_doi", [None, "10.9999/synthetic.dup"])
+def test_duplicates_detected_by_composition_and_printed_value(tmp_path, ref_11_doi):
+    # syn2: Li6PS5I, 0.00021 S/cm (= 0.21 mS/cm, Table S3 row 7's value), DOI 10.9999/synthetic.dup
+    path, counts = _literature_with_obelix_sample(tmp_path, ref_11_doi)
+    assert counts["literature_duplicates"] == 1
+    dup = run_sql("SELECT dataset_id, duplicate_of, duplicate_reason FROM measurements WHERE duplicate_of IS NOT NULL", path)
     table_s3_row7 = run_sql("SELECT id FROM measurements WHERE dataset = 'table_s3' AND dataset_row = 7", path)["id"][0]
     assert dup["dataset_id"].tolist() == ["syn2"] and dup["duplicate_of"][0] == table_s3_row7
-    # same formula (Li6PS5I) but another DOI: a second measurement, not a duplicate
+    assert ("same DOI" in dup["duplicate_reason"][0]) == (ref_11_doi is not None)
+    # same formula, other values: p9u 0.22 mS/cm differs from 0.21 by more than the printed precision (0.005)
     others = run_sql("SELECT dataset_id FROM measurements_full WHERE formula = 'Li6PS5I' AND duplicate_of IS NULL ORDER BY dataset_id", path)
     assert "ywe" in others["dataset_id"].tolist() and "p9u" in others["dataset_id"].tolist()
     assert len(query_measurements(MeasurementFilter(dataset="obelix"), db_path=path)) == 5
     assert len(query_measurements(MeasurementFilter(dataset="obelix", include_duplicates=True), db_path=path)) == 6
+
+
+def test_a_different_doi_is_another_measurement(tmp_path):
+    path, counts = _literature_with_obelix_sample(tmp_path, "10.9999/another.paper")
+    assert counts["literature_duplicates"] == 0
+
+
+def test_printed_precision_rule():
+    from argyrodb.store.literature import printed_resolution, same_within_printed_precision
+
+    assert printed_resolution("2.44") == pytest.approx(0.01)
+    assert printed_resolution("0.00205 S/cm", 1000.0) == pytest.approx(0.01)
+    assert printed_resolution("1.8E-3", 1000.0) == pytest.approx(0.1)
+    assert printed_resolution("<1E-10") == pytest.approx(1e-10)
+    assert same_within_printed_precision(2.05, 0.01, 2.0500, 0.0001)
+    assert same_within_printed_precision(1.8, 0.1, 1.84, 0.01)  # 1.84 prints as 1.8 at the coarser precision
+    assert not same_within_printed_precision(1.8, 0.1, 1.86, 0.01)
+    assert not same_within_printed_precision(0.21, 0.01, 0.22, 0.01)
+
+
+def test_censored_values_are_bounds_that_filters_honour(tmp_path):
+    path, _ = _literature_with_obelix_sample(tmp_path, None)
+    syn1 = run_sql("SELECT sigma_mS_cm, sigma_printed, sigma_bound, sigma_bound_mS_cm FROM measurements WHERE dataset_id = 'syn1'", path)
+    assert syn1["sigma_bound"][0] == "<" and syn1["sigma_bound_mS_cm"][0] == pytest.approx(1e-7)  # <1E-10 S/cm
+    assert syn1["sigma_printed"][0] == "<1E-10 S/cm" and syn1["sigma_mS_cm"].isna()[0]
+
+    def ids(**kw):
+        return set(query_measurements(MeasurementFilter(dataset="obelix", **kw), db_path=path)["dataset_id"])
+
+    assert "syn1" in ids(sigma_max=0.001)  # < 1e-7 mS/cm proves < 0.001
+    assert "syn1" not in ids(sigma_max=1e-8)  # the bound does not prove < 1e-8
+    assert "syn1" not in ids(sigma_min=1e-9)  # nor anything above
+    assert "syn1" in ids(expression="sigma_mS_cm<0.001") and "syn1" not in ids(expression="sigma_mS_cm>1e-9")
+    assert "syn1" not in ids(expression="sigma_mS_cm<1e-8")
 
 
 def test_optimade_export_validates(db_path, tmp_path):

@@ -1,0 +1,227 @@
+"""A user's own measurements: ``argyrodb db add FILE.csv`` reads a CSV, validates it row by row, and
+stores it as user data with its provenance (file name, SHA-256, date); ``db remove`` takes it out again.
+
+Columns (header names, any order): ``formula`` and ``sigma_mS_cm`` are required; optional are
+``temperature_K``, ``activation_energy_eV``, ``sigma_kind`` (total, bulk), ``sigma_method``,
+``ccd_mA_cm2``, ``process`` (MM, HT, SS, combined with ``+``), ``anode``, ``doi``, ``note`` and
+``structure`` (a CIF or refinement YAML, relative to the CSV). A conductivity may be a bound
+(``<1e-5``). An unknown column is refused (a typo would otherwise drop a value silently).
+
+What ``db add`` was given is kept verbatim in ``user_imports`` and ``user_rows`` (with the structure
+file's text): ``db build`` replays it into the new database, so user data survives rebuilds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timezone
+from pathlib import Path
+
+from .. import __version__
+from ..core.chemistry import parse_formula
+from ..core.errors import InputError
+from .literature import material_id
+
+REQUIRED_COLUMNS = ("formula", "sigma_mS_cm")
+OPTIONAL_COLUMNS = ("temperature_K", "activation_energy_eV", "sigma_kind", "sigma_method", "ccd_mA_cm2", "process",
+                    "anode", "doi", "note", "structure")
+PROCESS_NAMES = ("MM", "HT", "SS")
+_DOI = re.compile(r"^10\.\d{4,9}/\S+$")
+_BOUND = re.compile(r"^\s*([<>])\s*(.+)$")
+
+
+@dataclass
+class UserRow:
+    """One validated row: ``line`` is the CSV line (1 = header); ``values`` the cleaned fields."""
+
+    line: int
+    given: dict[str, str]
+    formula: dict[str, float]
+    values: dict
+    structure_file: str | None = None
+    structure_text: str | None = None
+
+
+@dataclass
+class UserImport:
+    file_name: str
+    sha256: str
+    rows: list[UserRow] = field(default_factory=list)
+    imported_at: str | None = None
+    source_dir: Path | None = None
+
+
+def _number(text: str, where: str, column: str, low: float | None = None, high: float | None = None) -> float | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(where, f"{column}: not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise InputError(where, f"{column}: must be finite, got {text!r}")
+    if low is not None and not value > low:
+        raise InputError(where, f"{column}: must be greater than {low:g}, got {text!r}")
+    if high is not None and not value < high:
+        raise InputError(where, f"{column}: must be less than {high:g}, got {text!r}")
+    return value
+
+
+def validate_row(given: dict[str, str], where: str) -> tuple[dict[str, float], dict]:
+    """(formula, measurement values) of one CSV row, or an :class:`InputError` naming ``where`` (file:line)."""
+    formula_text = (given.get("formula") or "").strip()
+    if not formula_text:
+        raise InputError(where, "formula: empty")
+    formula = parse_formula(formula_text, source=f"{where}: formula")
+    sigma_text = (given.get("sigma_mS_cm") or "").strip()
+    if not sigma_text:
+        raise InputError(where, "sigma_mS_cm: empty (give the conductivity in mS/cm, or a bound such as <1e-5)")
+    values: dict = {"material_printed": formula_text, "sigma_printed": f"{sigma_text} mS/cm"}
+    bound = _BOUND.match(sigma_text)
+    if bound:
+        values["sigma_bound"] = bound.group(1)
+        values["sigma_bound_mS_cm"] = _number(bound.group(2), where, "sigma_mS_cm", low=0.0)
+        values["sigma_censored"] = sigma_text
+        values["sigma_mS_cm"] = None
+    else:
+        values["sigma_mS_cm"] = _number(sigma_text, where, "sigma_mS_cm", low=0.0)
+    values["temperature_K"] = _number(given.get("temperature_K") or "", where, "temperature_K", low=0.0, high=2000.0)
+    values["activation_energy_eV"] = _number(given.get("activation_energy_eV") or "", where, "activation_energy_eV",
+                                             low=0.0, high=5.0)
+    values["ccd_mA_cm2"] = _number(given.get("ccd_mA_cm2") or "", where, "ccd_mA_cm2", low=0.0)
+    kind = (given.get("sigma_kind") or "").strip().lower() or "unspecified"
+    if kind not in ("total", "bulk", "unspecified"):
+        raise InputError(where, f"sigma_kind: {kind!r} is not total, bulk or unspecified")
+    values["sigma_kind"] = kind
+    process = (given.get("process") or "").strip()
+    steps = [p.strip().upper() for p in process.split("+")] if process else []
+    unknown = [p for p in steps if p not in PROCESS_NAMES]
+    if unknown:
+        raise InputError(where, f"process: {unknown[0]!r} is not one of MM (mechanical milling), HT (heat treatment), "
+                                "SS (solid state); combine with +")
+    values["process"] = process or None
+    values["processes"] = json.dumps(steps)
+    doi = (given.get("doi") or "").strip()
+    if doi.lower().startswith(("https://doi.org/", "http://doi.org/", "doi:")):
+        doi = doi.split("doi.org/", 1)[-1] if "doi.org/" in doi else doi[4:]
+    if doi and not _DOI.match(doi):
+        raise InputError(where, f"doi: {doi!r} is not a DOI (10.NNNN/...)")
+    values["doi"] = doi.lower() or None
+    for column in ("sigma_method", "anode", "note"):
+        values[column] = (given.get(column) or "").strip() or None
+    values["temperature_note"] = None if values["temperature_K"] is not None else "not given"
+    return formula, values
+
+
+def read_user_csv(path: str | Path) -> UserImport:
+    """Read and validate a user CSV (see the module docstring); every problem is an :class:`InputError`
+    naming ``file:line``. Structure files are read (not analysed) here."""
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if not header:
+        raise InputError(f"{path}:1", "empty file: the first line must name the columns (formula,sigma_mS_cm,...)")
+    reader.fieldnames = header
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise InputError(f"{path}:1", f"missing column {missing[0]!r} (required: {', '.join(REQUIRED_COLUMNS)})")
+    unknown = [c for c in header if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:
+        raise InputError(f"{path}:1", f"unknown column {unknown[0]!r} (allowed: {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)})")
+    result = UserImport(file_name=path.name, sha256=hashlib.sha256(data).hexdigest(), source_dir=path.parent)
+    try:
+        for row in reader:
+            line = reader.line_num
+            where = f"{path}:{line}"
+            if None in row:
+                raise InputError(where, f"{len(header) + len(row[None])} fields, the header has {len(header)}")
+            given = {k: (v or "") for k, v in row.items()}
+            if not any(v.strip() for v in given.values()):
+                continue
+            formula, values = validate_row(given, where)
+            user_row = UserRow(line=line, given=given, formula=formula, values=values)
+            structure = given.get("structure", "").strip()
+            if structure:
+                structure_path = (path.parent / structure).resolve()
+                if not structure_path.is_file():
+                    raise InputError(where, f"structure: no such file {structure!r} (paths are relative to the CSV)")
+                if structure_path.suffix.lower() not in (".cif", ".yaml", ".yml"):
+                    raise InputError(where, f"structure: {structure!r} is not a .cif or refinement .yaml file")
+                user_row.structure_file = structure_path.name
+                user_row.structure_text = structure_path.read_text(encoding="utf-8")
+            result.rows.append(user_row)
+    except csv.Error as exc:
+        raise InputError(f"{path}:{reader.line_num}", f"malformed CSV: {exc}") from None
+    if not result.rows:
+        raise InputError(path, "no data rows")
+    return result
+
+
+def stored_imports(conn) -> list[UserImport]:
+    """The user imports stored in an open database (to replay them into a rebuilt one)."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "user_imports" not in tables:
+        return []
+    out = []
+    for import_id, file_name, sha256, imported_at in conn.execute(
+            "SELECT id, file_name, sha256, imported_at FROM user_imports ORDER BY id").fetchall():
+        imp = UserImport(file_name=file_name, sha256=sha256, imported_at=imported_at)
+        for line, row_json, structure_file, structure_text in conn.execute(
+                "SELECT line, row_json, structure_file, structure_text FROM user_rows WHERE import_id = ? ORDER BY line",
+                (import_id,)).fetchall():
+            given = json.loads(row_json)
+            formula, values = validate_row(given, f"{file_name}:{line} (stored)")
+            imp.rows.append(UserRow(line=line, given=given, formula=formula, values=values,
+                                    structure_file=structure_file, structure_text=structure_text))
+        out.append(imp)
+    return out
+
+
+def insert_import(db, imp: UserImport, materials: dict[str, int], insert_structure, structures: dict[int, dict]) -> int:
+    """Store one import: its provenance, its rows as given, a source, and one measurement per row (with
+    its structure, stored by ``insert_structure(**structures[line])``). Returns the import's id."""
+    imported_at = imp.imported_at or datetime.now(UTC).replace(microsecond=0).isoformat()
+    import_id = db["user_imports"].insert({
+        "file_name": imp.file_name, "sha256": imp.sha256, "imported_at": imported_at, "n_rows": len(imp.rows),
+        "argyrodb_version": __version__,
+    }).last_pk
+    source_id = db["sources"].insert({
+        "key": f"user:{imp.sha256[:16]}", "title": f"user data {imp.file_name}",
+        "provenance": f"user data: {imp.file_name} (SHA-256 {imp.sha256}), added {imported_at} with `argyrodb db add`",
+    }).last_pk
+    for row in imp.rows:
+        db["user_rows"].insert({"import_id": import_id, "line": row.line, "row_json": json.dumps(row.given),
+                                "structure_file": row.structure_file, "structure_text": row.structure_text})
+        structure_id = None
+        structure_type = None
+        if row.line in structures:
+            structure_id = insert_structure(**structures[row.line], dataset="user", dataset_id=f"{imp.file_name}:{row.line}",
+                                            user_import_id=import_id)
+            structure_type = "argyrodite"  # analysed and required to be one
+        db["measurements"].insert({
+            **row.values,
+            "material_id": material_id(db, row.formula, materials),
+            "source_id": source_id,
+            "dataset": "user",
+            "dataset_row": row.line,
+            "dataset_id": imp.file_name,
+            "structure_type": structure_type,
+            "structure_id": structure_id,
+            "user_import_id": import_id,
+        })
+    return import_id
