@@ -23,6 +23,7 @@ from .physics.calculators import SOURCE_GRAVITY_M_S2, milling_gforce
 from .physics.density import density_of_formula, structure_density
 from .physics.lattice import analysed, given, predict
 from .physics.xrd import Pattern, XRDModel
+from .store.connection import database_path
 from .store.ingest import (
     DatabaseBuild,
     add_user_import,
@@ -201,6 +202,8 @@ def build_database(db_path: str | Path | None = None, literature_dir: str | Path
 
     folder = Path(literature_dir) if literature_dir is not None else literature_folder()
     paths = list(structure_paths) if structure_paths is not None else structure_files()
+    if db_path is None:  # the default location: its folder may not exist yet on a new machine
+        database_path(None).parent.mkdir(parents=True, exist_ok=True)
     imports = user_imports_of(db_path)  # replayed into the new database (checked again before it is installed)
     with DatabaseBuild(db_path) as build:
         steps = tqdm(total=4 + len(paths), desc="db build", disable=not show_progress)

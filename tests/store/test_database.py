@@ -334,3 +334,12 @@ def test_compare_shows_every_measurement_of_the_composition(db_path):
     assert "Li6PS5Cl" not in result["nearest"]["formula"].tolist()  # exact matches are not 'nearest'
     mixed = compare("Li6PS5Cl0.5Br0.5", db_path=db_path)
     assert mixed["exact_matches"]["row"].tolist() == ["obelix ij5"] and mixed["sigma_mS_cm"] == pytest.approx(3.33)
+
+
+def test_build_database_creates_the_default_folder_on_a_new_machine(tmp_path, monkeypatch):
+    monkeypatch.delenv("ARGYRODB_DB", raising=False)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    counts = build_database(show_progress=False, literature_structures_included=False)
+    assert counts["measurements"] == 69
+    assert (tmp_path / "home" / ".local" / "share" / "argyrodb" / "argyrodb.sqlite").is_file()
