@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
+
 import click
 
 from .. import api
 from .common import Command, emit_json
+
+
+def _row_text(row, indent: str) -> str:
+    deviation = "" if row.relative_deviation is None else f" ({100 * row.relative_deviation:+.2f} %)"
+    return (f"{indent}[{row.verdict}] {row.table} | {row.row} | {row.column}\n{indent}    reported: {row.reported}\n"
+            f"{indent}    recomputed: {row.recomputed}{deviation}\n{indent}    {row.reason}")
+
+
+def _counts_text(slips: dict[str, int], rows: dict[str, int]) -> str:
+    return ", ".join(f"{n} {verdict}" + (f" ({rows.get(verdict, 0)} rows)" if rows.get(verdict, 0) != n else "")
+                     for verdict, n in sorted(slips.items()))
 
 
 @click.command(cls=Command)
@@ -13,20 +26,40 @@ from .common import Command, emit_json
 @click.option("--summary", "summary_only", is_flag=True, help="Only the counts per table and verdict.")
 @click.option("--all", "show_all", is_flag=True, help="Also list the rows that are consistent.")
 def audit(as_json, summary_only, show_all):
-    """Recompute every derived number of the source and report what does not add up."""
-    rows = api.run_audit()
+    """Recompute every derived number of the source and report what does not add up.
+
+    Rows that one slip of the source explains (a misprinted value seen through several derived
+    quantities) are listed together under it, and the summary counts each slip once.
+    """
+    rows = api.run_audit()  # the rows of one slip come together, its most severe row first
     counts = api.audit_summary(rows)
+    row_counts = api.audit_summary(rows, by="row")
+    groups = [list(group) for _, group in itertools.groupby(rows, key=lambda r: r.slip)]
     if as_json:
-        emit_json({"summary": counts, "rows": [r.as_dict() for r in rows]})
+        index = {id(row): i for i, row in enumerate(rows)}
+        emit_json({"summary": counts, "summary_rows": row_counts,
+                   "slips": [{"slip": group[0].slip, "table": group[0].table, "verdict": group[0].verdict,
+                              "rows": [index[id(r)] for r in group]} for group in groups],
+                   "rows": [r.as_dict() for r in rows]})
         return
     if not summary_only:
-        for row in rows:
-            if row.verdict == api.CONSISTENT and not show_all:
+        for group in groups:
+            if group[0].verdict == api.CONSISTENT and not show_all:
                 continue
-            deviation = "" if row.relative_deviation is None else f" ({100 * row.relative_deviation:+.2f} %)"
-            click.echo(f"[{row.verdict}] {row.table} | {row.row} | {row.column}\n    reported: {row.reported}\n"
-                       f"    recomputed: {row.recomputed}{deviation}\n    {row.reason}")
+            click.echo(_row_text(group[0], ""))
+            if len(group) > 1:
+                click.echo(f"    the same slip, also seen in {len(group) - 1} more row{'s' if len(group) > 2 else ''}:")
+                for row in group[1:]:
+                    click.echo(_row_text(row, "      "))
         click.echo("")
-    click.echo("audit summary (rows per verdict):")
-    for table, verdicts in counts.items():
-        click.echo(f"  {table:<22} " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())))
+    click.echo("audit summary (distinct slips per verdict: the rows one slip explains count once, under the table of its "
+               "first row; audit rows in brackets where they differ):")
+    total_slips: dict[str, int] = {}
+    total_rows: dict[str, int] = {}
+    for table in dict.fromkeys([*counts, *row_counts]):
+        click.echo(f"  {table:<22} " + _counts_text(counts.get(table, {}), row_counts.get(table, {})))
+        for verdict, n in counts.get(table, {}).items():
+            total_slips[verdict] = total_slips.get(verdict, 0) + n
+        for verdict, n in row_counts.get(table, {}).items():
+            total_rows[verdict] = total_rows.get(verdict, 0) + n
+    click.echo(f"  {'all':<22} " + _counts_text(total_slips, total_rows))

@@ -142,14 +142,14 @@ def xrd(file, a_angstrom, wavelength, two_theta_range, no_anomalous, monochromat
                    + f", 2theta {pattern.two_theta_range[0]:g}-{pattern.two_theta_range[1]:g} deg, "
                    + f"anomalous {'off' if no_anomalous else 'on'}")
         click.echo(f"{'hkl':<16} {'2theta':>9} {'d (A)':>8} {'mult':>5} {'|F|^2':>10} {'I_rel':>7}  line")
-        shown = pattern.lines(min_intensity_rel=XRD_TABLE_MIN_INTENSITY_REL)
+        every = pattern.lines(min_intensity_rel=0.0)
+        shown = [row for row in every if row["intensity_rel"] >= XRD_TABLE_MIN_INTENSITY_REL]
         for row in shown:
             click.echo(f"{row['hkl']:<16} {row['two_theta_deg']:9.4f} {row['d_angstrom']:8.4f} {row['multiplicity']:5d} "
                        f"{row['f_squared']:10.1f} {row['intensity_rel']:7.2f}  {row['component']}")
-        hidden = len(pattern.lines(min_intensity_rel=0.0)) - len(shown)
-        if hidden:
-            click.echo(f"({hidden} weaker lines below {XRD_TABLE_MIN_INTENSITY_REL:g} % of the strongest not shown; "
-                       "--csv or --json lists every line)")
+        note = _xrd_table_note(shown, every, pattern.two_theta_range)
+        if note:
+            click.echo(note)
         if fit is not None:
             click.echo(f"measured {measured_file}: scale {fit.scale:.4g}, background {fit.background:.4g}, "
                        f"R_wp = {100 * fit.r_wp:.2f} % over {fit.n_points} points")
@@ -159,3 +159,22 @@ def xrd(file, a_angstrom, wavelength, two_theta_range, no_anomalous, monochromat
         atomic_write_text(xy_out, pattern.xy_text())
     if plot_out:
         api.plot_patterns([pattern, *others], plot_out, measured=measured, fit=fit)
+
+
+def _xrd_table_note(shown: list[dict], every: list[dict], two_theta_range: tuple[float, float]) -> str:
+    """The line under the text table of `argyrodb xrd` saying what it leaves out: how many lines, and where the
+    table stops when the weak lines it hides run on to higher 2theta (short wavelengths: Mo K-alpha at
+    10-120 deg has ~190 lines, most of them above ~55 deg and below 1 %)."""
+    if not every:
+        return f"(no reflections between 2theta {two_theta_range[0]:g} and {two_theta_range[1]:g} deg)"
+    hidden = len(every) - len(shown)
+    if not hidden:
+        return ""
+    text = (f"({len(shown)} of {len(every)} lines shown: {hidden} weaker than {XRD_TABLE_MIN_INTENSITY_REL:g} % of the "
+            "strongest are not")
+    last = shown[-1]["two_theta_deg"] if shown else two_theta_range[0]
+    beyond = sum(1 for row in every if row["two_theta_deg"] > last)
+    if beyond:
+        text += (f"; the table stops at 2theta = {last:.2f} deg but the pattern has {beyond} more line{'s' if beyond > 1 else ''} up to "
+                 f"{every[-1]['two_theta_deg']:.2f} deg")
+    return text + "; --csv or --json lists every line)"

@@ -8,43 +8,181 @@ Each entry is validated with optimade-python-tools' ``StructureResource`` model 
 
 from __future__ import annotations
 
+import csv
 import json
 import math
+import os
+import shutil
+import sqlite3
+import tempfile
 from fractions import Fraction
-from functools import reduce
+from functools import lru_cache, reduce
 from pathlib import Path
 
 import numpy as np
 
 from ..core.errors import InputError, ParameterError
-from ..core.files import atomic_write_text
+from ..core.files import atomic_write_text, finalize_mode
 from ..core.refinement import RefinedSite, Refinement
 from ..core.sites import positions as site_positions
 from .connection import ReadOnlyDatabase
+from .migrations import migrate
 
-EXPORT_TABLES = ("table_s3", "measurements_full", "materials", "sources", "structures", "structure_sites",
-                 "structure_problems", "xrd_peaks", "milling", "conditions", "eis_fits")
 OPTIMADE_PREFIX = "_argyrodb_"
 #: Fixed timestamp for reproducible exports: the data's transcription date, not the export time.
 DATA_DATE = "2026-11-25T00:00:00Z"
+#: Rows fetched and written at a time: a table of millions of rows (screen_peaks) is never held in memory whole.
+EXPORT_CHUNK_ROWS = 20_000
+#: Columns left out of the export (the CIF text is written by `argyrodb build --cif`, not as a CSV cell).
+EXPORT_DROPPED_COLUMNS = {"structures": ("cif_text",)}
 
 
-def export_tables(out_dir: str | Path, fmt: str = "csv", db_path=None, tables=EXPORT_TABLES) -> list[Path]:
+def _virtual_tables(listing: list[tuple[str, str, str]]) -> set[str]:
+    return {name for kind, name, sql in listing if kind == "table" and (sql or "").upper().startswith("CREATE VIRTUAL TABLE")}
+
+
+def _exportable(listing: list[tuple[str, str, str]]) -> list[str]:
+    """The tables and views of a schema listing ((type, name, sql) rows of sqlite_master) worth exporting: all
+    but SQLite's own (``sqlite_*``), full-text indexes (virtual tables such as ``materials_fts``, which copy
+    columns of their table, and their shadow tables ``materials_fts_data``, ...)."""
+    virtual = _virtual_tables(listing)
+    names = []
+    for kind, name, _ in listing:
+        if kind not in ("table", "view") or name.startswith("sqlite_") or name in virtual:
+            continue
+        if any(name.startswith(f"{v}_") for v in virtual):
+            continue
+        names.append(name)
+    return sorted(names)
+
+
+@lru_cache(maxsize=1)
+def schema_tables() -> tuple[str, ...]:
+    """The tables and views the current migrations create (in an empty in-memory database): a database
+    at the current schema version lacking one of them is damaged, and its export is refused."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        migrate(conn, ":memory:", create=True)
+        return tuple(_exportable(conn.execute("SELECT type, name, sql FROM sqlite_master").fetchall()))
+    finally:
+        conn.close()
+
+
+def exportable_tables(db: ReadOnlyDatabase) -> list[str]:
+    """Every table and view of the open database that `export_tables` writes, by name: read from the
+    database's own schema, so tables a newer migration adds are exported without a change here."""
+    _, listing = db.execute("SELECT type, name, sql FROM sqlite_master")
+    names = _exportable(listing)
+    missing = sorted(set(schema_tables()) - set(names))
+    if missing:
+        raise InputError(db.path, f"the database lacks the table {missing[0]!r} of its schema version: "
+                                  "rebuild it (`argyrodb db build`)")
+    return names
+
+
+def _cell(value):
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def _json_cell(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # not representable in JSON
+    return _cell(value)
+
+
+def _write_table(db: ReadOnlyDatabase, table: str, fmt: str, path: Path) -> int:
+    """Stream one table or view into ``path`` in chunks of :data:`EXPORT_CHUNK_ROWS` rows; returns the rows written.
+    CSV: header, values as stored (integers stay integers, NULL is empty); JSON: an array of records."""
+    cursor = None
+    try:
+        cursor = db.conn.execute(f'SELECT * FROM "{table}"')  # no query timeout: a large table takes as long as it takes
+        columns = [d[0] for d in cursor.description]
+        dropped = EXPORT_DROPPED_COLUMNS.get(table, ())
+        keep = [i for i, name in enumerate(columns) if name not in dropped]
+        names = [columns[i] for i in keep]
+        n = 0
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            if fmt == "csv":
+                writer = csv.writer(fh, lineterminator="\n")
+                writer.writerow(names)
+            else:
+                fh.write("[")
+            while True:
+                rows = cursor.fetchmany(EXPORT_CHUNK_ROWS)
+                if not rows:
+                    break
+                if fmt == "csv":
+                    writer.writerows([[_cell(row[i]) for i in keep] for row in rows])
+                else:
+                    fh.write("".join(
+                        ("\n" if n + j == 0 else ",\n") + json.dumps(dict(zip(names, (_json_cell(row[i]) for i in keep))), ensure_ascii=False)
+                        for j, row in enumerate(rows)))
+                n += len(rows)
+            if fmt == "json":
+                fh.write("\n]\n" if n else "]\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    except sqlite3.Error as exc:
+        raise InputError(db.path, f"cannot read {table}: {exc}") from None
+    finally:
+        if cursor is not None:
+            cursor.close()
+    return n
+
+
+def _staging_folder(out: Path) -> Path:
+    """A new temporary folder on the file system ``out`` will be on: inside ``out`` if it exists, else in the
+    nearest existing folder above it (so the files can be renamed into place)."""
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "not a folder")
+    base = out if out.is_dir() else next((p for p in out.absolute().parents if p.is_dir()), Path("."))
+    if not os.access(base, os.W_OK):
+        raise InputError(out, f"folder {base} is not writable")
+    return Path(tempfile.mkdtemp(prefix=".argyrodb-export.", dir=base))
+
+
+def export_tables(out_dir: str | Path, fmt: str = "csv", db_path=None, tables=None) -> list[Path]:
+    """Write tables and views of the database to ``out_dir`` as ``NAME.csv`` or ``NAME.json``; returns the paths.
+
+    ``tables``: names to write (default: every table and view of the database's schema but SQLite's own and the
+    full-text indexes, see :func:`exportable_tables`). Each table is streamed in chunks, so a table of millions
+    of rows is never held in memory. All files are read from one snapshot of the database and written into a
+    temporary folder first; only when every one is complete are they renamed into ``out_dir`` - a failure
+    writes nothing (and creates no ``out_dir``)."""
     out = Path(out_dir)
     if fmt not in ("csv", "json"):
         raise ParameterError("fmt", f"unknown export format {fmt!r} (csv or json)")
-    unknown = [t for t in tables if t not in EXPORT_TABLES]
-    if unknown:
-        raise ParameterError("tables", f"unknown table {unknown[0]!r}")
-    texts = {}
-    with ReadOnlyDatabase(db_path) as db:  # read everything first: a failure writes nothing
-        for table in tables:
-            frame = db.dataframe(f'SELECT * FROM "{table}"')
-            if table == "structures":
-                frame = frame.drop(columns=["cif_text"])
-            texts[table] = frame.to_csv(index=False) if fmt == "csv" else frame.to_json(orient="records", indent=1)
-    out.mkdir(parents=True, exist_ok=True)
-    return [atomic_write_text(out / f"{table}.{fmt}", text) for table, text in texts.items()]
+    if isinstance(tables, str):
+        tables = [tables]
+    with ReadOnlyDatabase(db_path) as db:
+        available = exportable_tables(db)
+        chosen = available if tables is None else list(dict.fromkeys(tables))
+        unknown = [t for t in chosen if t not in available]
+        if unknown:
+            raise ParameterError("tables", f"unknown table {unknown[0]!r} (known: {', '.join(available)})")
+        staging = _staging_folder(out)
+        try:
+            # One read transaction for every table: an open statement keeps the snapshot (SQLite ends an
+            # autocommit read transaction only when its last statement finishes), so a screening run
+            # committing meanwhile cannot give screen_results without their screen_peaks.
+            snapshot = db.conn.execute("SELECT version FROM schema_version UNION ALL SELECT version FROM schema_version")
+            try:
+                for table in chosen:
+                    _write_table(db, table, fmt, staging / f"{table}.{fmt}")
+            finally:
+                snapshot.close()
+            out.mkdir(parents=True, exist_ok=True)
+            written = []
+            for table in chosen:
+                target = out / f"{table}.{fmt}"
+                finalize_mode(staging / target.name, target)
+                os.replace(staging / target.name, target)
+                written.append(target)
+            return written
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _integer_formula(amounts: dict[str, float], decimals: int = 2) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -74,7 +75,58 @@ def test_xrd_text_table_says_what_it_leaves_out(tmp_path):
     hidden = len(every) - len(shown)
     assert hidden > 0  # Cu K-alpha 10-120 deg: the weakest lines of Li6PS5Cl are below 1 %
     assert result.stdout.strip().splitlines()[-1] == (
-        f"({hidden} weaker lines below 1 % of the strongest not shown; --csv or --json lists every line)")
+        f"({len(shown)} of {len(every)} lines shown: {hidden} weaker than 1 % of the strongest are not; "
+        "--csv or --json lists every line)")
+
+
+def test_xrd_text_table_says_where_it_stops_for_mo_k_alpha(tmp_path):
+    """Mo K-alpha1 over 10-120 deg: 191 lines, of which only the 42 below 2theta = 54.19 deg reach 1 %. The table
+    used to end at 54.19 deg with '149 weaker lines ... not shown', as if the pattern stopped there."""
+    result = run("xrd", str(structure("Li6PS5Cl")), "--wavelength", "MoKa1", "--csv", str(tmp_path / "all.csv"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    shown = [line for line in lines[2:] if not line.startswith("(")]
+    import pandas as pd
+
+    every = pd.read_csv(tmp_path / "all.csv")
+    assert (len(shown), len(every)) == (42, 191)
+    assert float(shown[-1].split()[1]) == pytest.approx(54.1876, abs=1e-4)
+    assert every["two_theta_deg"].max() == pytest.approx(119.572, abs=1e-3)
+    assert int((every["two_theta_deg"] > 54.19).sum()) == 139
+    assert lines[-1] == ("(42 of 191 lines shown: 149 weaker than 1 % of the strongest are not; the table stops at "
+                         "2theta = 54.19 deg but the pattern has 139 more lines up to 119.57 deg; --csv or --json lists every line)")
+
+
+def test_xrd_mo_k_alpha_lines_match_pymatgen():
+    """Every reflection pymatgen's XRDCalculator finds for Mo K-alpha1 over 10-120 deg (up to 24 0 0) is in the pattern,
+    at the same 2theta; the two lines pymatgen leaves out are near-absent ones (below its 0.001 % cut-off with its form
+    factors, 0.02 % and 0.01 % with argyrodb's). So the reflection generator misses nothing at short wavelengths."""
+    from pymatgen.analysis.diffraction.xrd import XRDCalculator
+
+    from argyrodb.api import analyse
+
+    wavelength = 0.7093172  # argyrodb's MoKa1 (Deslattes et al. 2003); pymatgen's own table has 0.7093
+    payload = json.loads(run("xrd", str(structure("Li6PS5Cl")), "--wavelength", "MoKa1", "--json").stdout)
+    assert payload["wavelength_angstrom"] == wavelength
+    ours = np.array([p["two_theta_deg"] for p in payload["peaks"]])
+    rel = np.array([p["intensity_rel"] for p in payload["peaks"]])
+    report = analyse(structure("Li6PS5Cl"))
+    b_total: dict[str, float] = {}
+    occupancy: dict[str, float] = {}
+    for site in report.refinement.sites:  # pymatgen takes one B per element: the occupancy-weighted mean
+        b_total[site.element] = b_total.get(site.element, 0.0) + site.occupancy * site.b_iso_angstrom2
+        occupancy[site.element] = occupancy.get(site.element, 0.0) + site.occupancy
+    b_by_element = {el: b_total[el] / occupancy[el] for el in b_total}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = XRDCalculator(wavelength=wavelength, debye_waller_factors=b_by_element).get_pattern(
+            report.pymatgen, two_theta_range=(10, 120))
+    theirs = np.asarray(reference.x)
+    assert (len(ours), len(theirs)) == (191, 189)
+    assert max(np.abs(ours - t).min() for t in theirs) < 1e-4
+    missing = np.array([np.abs(theirs - t).min() > 1e-4 for t in ours])
+    assert missing.sum() == 2 and rel[missing].max() < 0.1  # near-absent: 0.02 % and 0.01 % here
+    assert payload["peaks"][-1]["hkl"] == [[24, 0, 0], [16, 16, 8]]
 
 
 def test_build_refuses_one_a_for_several_files():
