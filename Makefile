@@ -34,6 +34,11 @@ demo: $(STAMP)
 	$(BIN)/argyrodb db compare Li5.6PS4.6Cl0.8I0.6 --dataset table_s3
 	$(BIN)/argyrodb db compare Li5.6PS4.6Cl0.8I0.6
 	$(BIN)/argyrodb db plot --out out/literature.png
+	$(BIN)/argyrodb db query "I>0,sigma_mS_cm>=5" --columns dataset,formula,sigma_mS_cm,ccd_mA_cm2,anode,ref_number --sort -sigma_mS_cm
+	@$(BIN)/argyrodb db remove my_measurements.csv > /dev/null 2>&1 || true  # a rebuild kept the last demo's import
+	$(BIN)/argyrodb db add examples/my_measurements.csv
+	$(BIN)/argyrodb db query --dataset user --columns dataset_id,dataset_row,formula,sigma_printed,temperature_K,structure_type
+	$(BIN)/argyrodb db compare Li5.5PS4.5Cl0.9I0.6
 	$(BIN)/argyrodb audit --summary
 	$(BIN)/argyrodb screen "Li5.6PS4.6Cl1.4-xIx" --x 0:1.4:0.1 --plots out/screen --export out/screen/x-series.csv
 	$(BIN)/argyrodb approximants Li5.6PS4.6Cl0.8I0.6 -n 3 --candidates 30 --out out/approximants

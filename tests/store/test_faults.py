@@ -100,7 +100,7 @@ def test_newer_schema_is_refused_and_older_is_migrated(fresh_db, tmp_path):
 #: Back to version 4 as far as the test needs: the new tables, indexes and the screen_results column go; the new
 #: measurements/structures columns stay (SQLite cannot drop a column with a foreign key), which migration 5 copes with.
 UNDO_5 = ("DROP VIEW measurements_full; DROP VIEW table_s3; DROP VIEW measurement_structures; DROP TABLE user_rows; "
-          "DROP TABLE user_imports; DROP INDEX idx_screen_results_run_a; DROP INDEX idx_screen_peaks_window; "
+          "DROP TABLE user_imports; DROP INDEX idx_screen_results_run_a; DROP INDEX idx_screen_peaks_window; DROP INDEX idx_screen_peaks_run_window; "
           "ALTER TABLE screen_results DROP COLUMN amounts_json; DROP INDEX idx_measurements_user_import; "
           "DELETE FROM schema_version WHERE version = 5; ")
 UNDO_4 = ("".join(f"ALTER TABLE screen_results DROP COLUMN {c}; " for c in

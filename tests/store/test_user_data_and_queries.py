@@ -189,6 +189,7 @@ def test_the_filters_people_use_have_indexes(db_path):
 
         assert "idx_screen_peaks_window" in plan("SELECT run_id, idx FROM screen_peaks WHERE two_theta_deg BETWEEN 29 AND 29.6 "
                                                 "AND intensity_rel >= 5")
+        assert "idx_screen_peaks_run_window" in plan("SELECT idx FROM screen_peaks WHERE run_id = 1 AND two_theta_deg BETWEEN 29 AND 29.6")
         assert "idx_screen_results_run_a" in plan("SELECT idx FROM screen_results WHERE run_id = 1 AND a_angstrom < 10")
         assert "idx_measurements_sigma" in plan("SELECT id FROM measurements WHERE sigma_mS_cm > 5")
         assert "idx_sites_element_wyckoff" in plan("SELECT structure_id FROM structure_sites WHERE element = 'Cl' AND wyckoff = '4d'")

@@ -6,7 +6,7 @@
 -- ('argyrodite' | 'other', NULL = unknown), duplicate_reason, structure_id (a user's structure) and
 -- user_import_id. user_imports and user_rows hold what `argyrodb db add` was given (with file name, SHA-256
 -- and date): they survive `db build`, which replays them. screen_results gain amounts_json (element
--- amounts per formula unit, for element expressions); screen_peaks gain an index for 2-theta windows.
+-- amounts per formula unit, for element expressions); screen_peaks gain indexes for 2-theta windows.
 
 DROP VIEW IF EXISTS measurements_full;
 DROP VIEW IF EXISTS table_s3;
@@ -134,7 +134,10 @@ CREATE INDEX idx_measurements_user_import ON measurements(user_import_id);
 
 ALTER TABLE screen_results ADD COLUMN amounts_json TEXT;   -- element -> amount per formula unit
 CREATE INDEX idx_screen_results_run_a ON screen_results(run_id, a_angstrom);
+-- a 2-theta window over every run, and within one run (with run_id = ? SQLite would otherwise walk the primary key's
+-- run_id prefix through the whole run: 300 ms for one run of 1.1 M peaks, 7 ms with the second index)
 CREATE INDEX idx_screen_peaks_window ON screen_peaks(two_theta_deg, intensity_rel);
+CREATE INDEX idx_screen_peaks_run_window ON screen_peaks(run_id, two_theta_deg);
 
 CREATE VIEW measurements_full AS
 SELECT
