@@ -52,8 +52,10 @@ def datasette_metadata(database_name: str = "argyrodb") -> dict:
 
 
 #: Datasette settings: no facet suggestions (each costs a query per column on every table page, seconds at
-#: 100k screening rows), bounded facet and SQL time.
-DATASETTE_SETTINGS = {"suggest_facets": "off", "facet_time_limit_ms": "200", "sql_time_limit_ms": "5000"}
+#: 100k screening rows), bounded facet and SQL time, long texts (attributions, CIFs) cut to 120 characters in
+#: table cells (the row page and the JSON keep them whole).
+DATASETTE_SETTINGS = {"suggest_facets": "off", "facet_time_limit_ms": "200", "sql_time_limit_ms": "5000",
+                      "truncate_cells_html": "120"}
 
 
 def serve_command(db_path: str | Path | None, host: str, port: int, writable: bool, metadata_path: str | Path) -> list[str]:
