@@ -27,24 +27,40 @@ from .core.files import (
 )
 from .core.readers import MAX_FILE_BYTES, is_pymatgen_structure, read, read_cif_blocks
 from .core.refinement import LatticeParameter, Refinement
-from .core.resources import default_database_path, structure_file, structure_files
+from .core.refinement_writer import refinement_yaml
+from .core.resources import (
+    default_database_path,
+    phase_names,
+    structure_file,
+    structure_files,
+)
 from .physics import calculators
 from .physics.density import StructureDensity, density_of_formula, structure_density
-from .physics.eis import FIG_S9_CIRCUIT, estimate_initial, kramers_kronig, plot_nyquist, read_spectrum
+from .physics.eis import (
+    FIG_S9_CIRCUIT,
+    estimate_initial,
+    kramers_kronig,
+    plot_nyquist,
+    read_spectrum,
+)
 from .physics.eis import fit as fit_eis
 from .physics.lattice import analysed, lattice_for
 from .physics.lattice import predict as predict_lattice
 from .physics.pattern_fit import fit_scale, read_xy
-from .physics.plots import plot_patterns
+from .physics.plots import describe_wavelength, plot_patterns, plot_refinement
+from .physics.scattering import resolve_wavelength
 from .physics.xrd import Pattern, XRDModel, simulate
 from .pipeline import (
     add_user_data,
     build_database,
     density_report,
-    report_dict,
+    refine_pattern,
+    refinement_json,
     remove_user_data,
+    report_dict,
     report_text,
     require_argyrodite,
+    store_refinement,
     write_cif,
 )
 from .pipeline import cif_of as cif_text
@@ -56,17 +72,25 @@ from .screening.runs import check_export_path, export_results, run_results, run_
 from .screening.screener import Screener, ScreenSettings, default_template
 from .store.connection import database_path
 from .store.export import export_optimade, export_tables
+from .store.expressions import compile_expression
 from .store.literature import import_obelix, write_obelix_rows
 from .store.migrations import migrate_file
 from .store.plots import plot_literature
-from .store.expressions import compile_expression
-from .store.queries import MEASUREMENT_COLUMNS, MeasurementFilter, compare, count_measurements, query_measurements, run_sql
+from .store.queries import (
+    MEASUREMENT_COLUMNS,
+    MeasurementFilter,
+    compare,
+    count_measurements,
+    query_measurements,
+    run_sql,
+)
 from .store.screening_runs import SCREEN_COLUMNS, query_screen
 from .store.screening_runs import list_runs as list_screen_runs
 from .store.serve import serve, serve_command
 
 __all__ = [
-    "CONSISTENT", "CompositionWarning", "add_user_data", "remove_user_data", "compile_expression", "count_measurements",
+    "CONSISTENT", "CompositionWarning", "refine_pattern", "refinement_json", "refinement_yaml", "plot_refinement",
+    "phase_names", "refined_structure", "wavelength_label", "store_refinement", "add_user_data", "remove_user_data", "compile_expression", "count_measurements",
     "MEASUREMENT_COLUMNS", "SCREEN_COLUMNS", "query_screen", "list_screen_runs", "atomic_write_text", "check_export_path", "check_formats", "check_output_paths", "database_path",
     "default_template", "import_obelix", "plot_literature", "plot_nyquist", "plot_patterns", "plot_screen_series",
     "read_text_file", "safe_filename", "serve", "serve_command", "write_obelix_rows",
@@ -111,3 +135,13 @@ def xrd_pattern(source, a_angstrom: float | None = None, **options) -> Pattern:
         source = analyse(source, a_angstrom)
         a_angstrom = None
     return simulate(source, a_angstrom=a_angstrom, **options)
+
+
+def refined_structure(refinement: Refinement) -> AnalysedStructure:
+    """The analysed structure of a refined :class:`Refinement` (at its refined a)."""
+    return analyse(refinement)
+
+
+def wavelength_label(spec) -> str:
+    """How plots name a wavelength specification (e.g. 'Cu Kα₁,₂, λ = 1.5406, 1.5444 Å')."""
+    return describe_wavelength(resolve_wavelength(spec))

@@ -15,20 +15,35 @@ from pathlib import Path
 from .core.analysis import AnalysedStructure, require_argyrodite
 from .core.chemistry import format_formula, parse_formula
 from .core.cif_writer import cif_text, display_path
-from .core.errors import InputError
+from .core.errors import InputError, ParameterError
 from .core.files import atomic_write_text, safe_filename
 from .core.readers import read
-from .core.resources import literature_folder, structure_files
+from .core.refinement_writer import refinement_yaml
+from .core.resources import (
+    bundled_phase_file,
+    literature_folder,
+    phase_names,
+    structure_files,
+)
 from .physics.calculators import SOURCE_GRAVITY_M_S2, milling_gforce
 from .physics.density import density_of_formula, structure_density
 from .physics.lattice import analysed, given, predict
+from .physics.pattern_data import read_powder_data
+from .physics.rietveld import (
+    Refiner,
+    argyrodite_phase,
+    impurity_phase,
+    refined_refinement,
+)
 from .physics.xrd import Pattern, XRDModel
 from .store.connection import database_path
 from .store.ingest import (
     DatabaseBuild,
+    add_refinement,
     add_user_import,
     milling_rows,
     remove_user_import,
+    stored_refinements,
     user_imports_of,
 )
 from .store.literature import OBELIX_ATTRIBUTION, OBELIX_LICENCE, obelix_rows
@@ -205,6 +220,7 @@ def build_database(db_path: str | Path | None = None, literature_dir: str | Path
     if db_path is None:  # the default location: its folder may not exist yet on a new machine
         database_path(None).parent.mkdir(parents=True, exist_ok=True)
     imports = user_imports_of(db_path)  # replayed into the new database (checked again before it is installed)
+    refinements = stored_refinements(db_path)
     with DatabaseBuild(db_path) as build:
         steps = tqdm(total=4 + len(paths), desc="db build", disable=not show_progress)
         build.insert_literature(folder)
@@ -237,6 +253,10 @@ def build_database(db_path: str | Path | None = None, literature_dir: str | Path
             build.insert_user_import(imp, user_structures(imp))
         if imports:
             build.counts_extra["user_imports_kept"] = len(imports)
+        for record in refinements:
+            build.insert_refinement({k: v for k, v in record.items() if k != "structure_id"}, _refined_structure_args(record))
+        if refinements:
+            build.counts_extra["refinements_kept"] = len(refinements)
         steps.update()
     steps.update()
     steps.close()
@@ -279,3 +299,139 @@ def add_user_data(csv_path: str | Path, db_path: str | Path | None = None) -> di
 def remove_user_data(which: str, db_path: str | Path | None = None) -> dict:
     """Remove a user import (file name or import id) and everything stored from it."""
     return remove_user_import(db_path, which)
+
+
+# --------------------------------------------------------------------------- powder refinement
+
+def impurity_structure(name_or_path: str):
+    """A second phase for a refinement: a bundled reference structure by name (``phase_names()``) or a CIF
+    file, as a pymatgen Structure with B (``b_iso`` site property, from B or 8 pi^2 U in the CIF)."""
+    import math
+
+    import gemmi
+    from pymatgen.core import Lattice, Structure
+
+    path = bundled_phase_file(name_or_path)
+    if path is None:
+        path = Path(name_or_path)
+        if path.suffix.lower() != ".cif":
+            raise ParameterError("phases", f"{name_or_path!r} is neither a bundled phase ({', '.join(phase_names())}) nor a .cif file")
+        if not path.is_file():
+            raise InputError(path, "no such file")
+    try:
+        small = gemmi.read_small_structure(str(path))
+    except (RuntimeError, ValueError) as exc:
+        raise InputError(path, f"cannot read the CIF: {exc}") from None
+    sites = small.get_all_unit_cell_sites()
+    if not sites:
+        raise InputError(path, "no atom sites")
+    cell = small.cell
+    lattice = Lattice.from_parameters(cell.a, cell.b, cell.c, cell.alpha, cell.beta, cell.gamma)
+    species = [{s.element.name: s.occ} for s in sites]
+    coords = [[s.fract.x, s.fract.y, s.fract.z] for s in sites]
+    b_iso = [8 * math.pi**2 * s.u_iso if s.u_iso > 0 else 1.0 for s in sites]
+    name = Path(path).stem
+    return name, Structure(lattice, species, coords, site_properties={"b_iso": b_iso})
+
+
+def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), mode: str = "rietveld",
+                   wavelength: str | float = "CuKa12", two_theta_range: tuple[float, float] | None = None,
+                   refine: list[str] | None = None, background_terms: int = 8, tie_totals: tuple[str, ...] | None = None,
+                   monochromator_two_theta_deg: float | None = None):
+    """Refine a measured powder pattern from a start structure (path, pymatgen Structure, ASE Atoms or analysed
+    structure) plus second phases (bundled names such as LiCl, or CIF files). Returns (result, refined
+    Refinement or None in Pawley mode, PowderData); see :mod:`argyrodb.physics.rietveld`."""
+    import hashlib
+
+    import numpy as np
+
+    data = read_powder_data(data_path)
+    x, y, sigma = data.two_theta_deg, data.counts, data.sigma
+    if two_theta_range is not None:
+        lo, hi = (float(v) for v in two_theta_range)
+        if not lo < hi:
+            raise ParameterError("two_theta_range", f"minimum {lo:g} must be below maximum {hi:g}")
+        inside = (x >= lo) & (x <= hi)
+        if inside.sum() < 50:
+            raise ParameterError("two_theta_range", f"only {int(inside.sum())} data points between {lo:g} and {hi:g} deg")
+        x, y, sigma = x[inside], y[inside], (None if sigma is None else sigma[inside])
+    structure = start if isinstance(start, AnalysedStructure) else analyse_structure(start)
+    main = argyrodite_phase(structure, tie_totals=tie_totals)
+    others = [impurity_phase(*impurity_structure(p)) for p in phases]
+    names = [main.name] + [p.name for p in others]
+    if len(set(names)) != len(names):
+        raise ParameterError("phases", f"phase names must differ: {names}")
+    refiner = Refiner(x, y, sigma, [main, *others], wavelength=wavelength, mode=mode, background_terms=background_terms,
+                      monochromator_two_theta_deg=monochromator_two_theta_deg, refine=set(refine) if refine else None)
+    result = refiner.run()
+    result.settings["pattern_file"] = str(data_path)
+    digest = hashlib.sha256(Path(data_path).read_bytes()).hexdigest()
+    result.settings["pattern_sha256"] = digest
+    refined = refined_refinement(main, result, str(Path(data_path).name), digest) if mode == "rietveld" else None
+    if not np.all(np.isfinite(result.calculated)):
+        raise InputError(data_path, "the refinement diverged (non-finite calculated pattern)")
+    return result, refined, data
+
+
+def refinement_json(result) -> dict:
+    """The JSON of ``argyrodb refine --json`` (keys in the README)."""
+    parameters = {name: {"value": p.value, "esd": p.esd, "refined": p.refine} for name, p in result.parameters.items()}
+    return {
+        "mode": result.mode, "r_p": result.r_p, "r_wp": result.r_wp, "r_exp": result.r_exp, "gof": result.gof,
+        "zero_shift_deg": result.parameters["zero_shift_deg"].value,
+        "zero_shift_esd": result.parameters["zero_shift_deg"].esd,
+        "n_points": result.n_points, "n_parameters": result.n_parameters,
+        "phases": result.phases, "parameters": parameters,
+        "correlations": [{"a": a, "b": b, "r": r} for a, b, r in result.correlations],
+        "warnings": result.warnings, "seconds": result.seconds, "settings": result.settings,
+    }
+
+
+def refinement_record(result, refined, data_name: str) -> dict:
+    """The ``refinements`` row of a refinement (see migration 0006)."""
+    import json
+
+    main = result.phases[0]
+    return {
+        "name": refined.name if refined is not None else f"{main['name']} pawley",
+        "data_file": data_name, "data_sha256": result.settings.get("pattern_sha256", ""), "mode": result.mode,
+        "wavelength": str(result.settings.get("wavelength")), "two_theta_min_deg": float(result.two_theta_deg[0]),
+        "two_theta_max_deg": float(result.two_theta_deg[-1]), "n_points": result.n_points,
+        "n_parameters": result.n_parameters, "r_p": result.r_p, "r_wp": result.r_wp, "r_exp": result.r_exp,
+        "gof": result.gof, "a_angstrom": main["a_angstrom"], "a_esd_angstrom": main["a_esd"],
+        "zero_shift_deg": result.parameters["zero_shift_deg"].value,
+        "parameters_json": json.dumps({n: {"value": p.value, "esd": p.esd, "refined": p.refine}
+                                       for n, p in result.parameters.items()}),
+        "phases_json": json.dumps(result.phases, default=float), "settings_json": json.dumps(result.settings, default=str),
+        "warnings_json": json.dumps(result.warnings),
+        "refined_yaml": refinement_yaml(refined) if refined is not None else None,
+    }
+
+
+def store_refinement(result, refined, structure: AnalysedStructure | None, data_path: str | Path,
+                     db_path: str | Path | None = None) -> dict:
+    """Store a refinement and its refined structure (dataset 'user') in the database."""
+    record = refinement_record(result, refined, Path(data_path).name)
+    args = None
+    if structure is not None:
+        args = {"structure": structure, "name": f"{structure.name} from {Path(data_path).name}",
+                "source_file": f"argyrodb refine {Path(data_path).name}", "cif": cif_of(structure),
+                "density": structure_density(structure), "pattern": stored_pattern(structure),
+                "dataset_id": f"refinement of {Path(data_path).name}"}
+    return add_refinement(db_path, record, args)
+
+
+def _refined_structure_args(record: dict) -> dict | None:
+    """Arguments to store a refinement's refined structure again (from its stored refinement YAML)."""
+    import tempfile
+
+    if not record.get("refined_yaml"):
+        return None
+    with tempfile.TemporaryDirectory(prefix="argyrodb-refined-") as tmp:
+        path = Path(tmp) / "refined.yaml"
+        path.write_text(record["refined_yaml"], encoding="utf-8")
+        structure = analyse_structure(path)
+    return {"structure": structure, "name": f"{structure.name} from {record['data_file']}",
+            "source_file": f"argyrodb refine {record['data_file']}", "cif": cif_of(structure),
+            "density": structure_density(structure), "pattern": stored_pattern(structure),
+            "dataset_id": f"refinement of {record['data_file']}"}

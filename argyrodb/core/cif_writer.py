@@ -6,6 +6,7 @@ Readers it is tested against: pymatgen (CifParser), gemmi (read_small_structure)
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -28,11 +29,18 @@ def _quote(text: str) -> str:
     return _text_field(text)
 
 
+#: Words that CIF readers treat as structure even inside a text field when a line starts with them: such lines
+#: are indented by one space. pymatgen's parser also splits blocks at "data_" after any whitespace, so inside
+#: the text field that word is written "data-".
+_RESERVED_LINE_STARTS = (";", "data_", "loop_", "save_", "global_", "stop_")
+
+
 def _text_field(text: str) -> str:
     lines = []
+    text = re.sub(r"(?i)(^|\s|')data_", r"\1data-", text)
     for paragraph in text.split("\n"):
         wrapped = textwrap.wrap(paragraph, width=78) or [""]
-        lines.extend(" " + line if line.startswith(";") else line for line in wrapped)
+        lines.extend(" " + line if line.lower().startswith(_RESERVED_LINE_STARTS) else line for line in wrapped)
     return "\n;\n" + "\n".join(lines) + "\n;"
 
 

@@ -72,3 +72,24 @@ def default_database_path() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "argyrodb" / "argyrodb.sqlite"
+
+
+def phase_files() -> dict[str, Path]:
+    """The bundled reference structures of common second phases (``argyrodb/data/phases/*.cif``) by name."""
+    try:
+        folder = data_folder("phases")
+    except FileNotFoundError:
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.cif"))}
+
+
+def phase_names() -> list[str]:
+    return list(phase_files())
+
+
+def bundled_phase_file(name: str) -> Path | None:
+    """The bundled CIF of phase ``name`` (case-insensitive: ``licl`` finds ``LiCl``), or None."""
+    for stem, path in phase_files().items():
+        if stem.lower() == str(name).lower():
+            return path
+    return None

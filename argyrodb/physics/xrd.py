@@ -185,6 +185,61 @@ def _orbit_representatives(hkl: np.ndarray, rotations: np.ndarray) -> tuple[np.n
     return hkl[first], counts.astype(float)
 
 
+@dataclass
+class _ComponentKernel:
+    index: int
+    weight: float
+    wavelength: float
+    keep: np.ndarray
+    s2: np.ndarray
+    scattering: np.ndarray  # (elements, reflections) complex f0 + f' + i f''
+    phases: np.ndarray  # (reflections, groups)
+    refl_weight: np.ndarray
+    key: np.ndarray
+    g: np.ndarray
+    k_pol: float
+    per_site_b: bool
+
+
+class LineKernel:
+    """Peak arrays of one model at one lattice parameter and wavelength for any occupancies and B (see
+    :meth:`XRDModel.line_kernel`). Calling it returns the same dict as :meth:`XRDModel.peak_arrays`."""
+
+    def __init__(self, parts: list[_ComponentKernel], f43m: bool):
+        self.parts = parts
+        self.f43m = f43m
+
+    def __call__(self, occupancy_matrix: np.ndarray, b_iso: np.ndarray) -> dict[str, np.ndarray]:
+        out: dict[str, list] = {k: [] for k in ("line_key", "two_theta_deg", "d_angstrom", "multiplicity", "f_squared", "intensity", "component")}
+        for part in self.parts:
+            group_f = occupancy_matrix @ part.scattering  # (groups, reflections)
+            if part.per_site_b:
+                group_f = group_f * np.exp(-np.outer(b_iso, part.s2))
+            structure_factor = np.einsum("gr,rg->r", group_f, part.phases)
+            f2 = structure_factor.real**2 + structure_factor.imag**2
+            weight, key, g = part.refl_weight, part.key, part.g
+            if not self.f43m:
+                # No space group known: reflections whose |F|^2 vanishes (systematic absences of
+                # whatever symmetry the structure has) are dropped and not counted in multiplicities.
+                present = f2 > ABSENT_F2_FRACTION * max(f2.max(), 1e-300)
+                f2, weight, key, g = f2[present], weight[present], key[present], g[present]
+            unique_keys, inverse = np.unique(key, return_inverse=True)
+            counts = np.bincount(inverse)
+            sum_f2 = np.bincount(inverse, weights=weight * f2)
+            mult = np.bincount(inverse, weights=weight)
+            g_line = np.bincount(inverse, weights=g) / counts
+            theta = np.arcsin(part.wavelength * g_line / 2)
+            lp = (1 + part.k_pol * np.cos(2 * theta) ** 2) / ((1 + part.k_pol) * np.sin(theta) ** 2 * np.cos(theta))
+            out["line_key"].append(unique_keys)
+            out["two_theta_deg"].append(2 * np.degrees(theta))
+            out["d_angstrom"].append(1.0 / g_line)
+            out["multiplicity"].append(np.rint(mult).astype(int))
+            out["f_squared"].append(sum_f2 / mult)
+            out["intensity"].append(part.weight * lp * sum_f2)
+            out["component"].append(np.full(unique_keys.size, part.index))
+        return {k: (np.concatenate(v) if v else np.empty(0)) for k, v in out.items()}
+
+
 class XRDModel:
     """A structure prepared for fast repeated powder patterns (different a, occupancies, B, lambda)."""
 
@@ -318,6 +373,25 @@ class XRDModel:
         """The peak list as numpy arrays, one entry per (line, wavelength component): ``line_key``,
         ``two_theta_deg``, ``d_angstrom``, ``multiplicity``, ``f_squared`` (mean |F|^2 per reflection),
         ``intensity`` (integrated), ``component``. The fast path used for screening; see :meth:`pattern`."""
+        kernel = self.line_kernel(wavelength, two_theta_range, a_angstrom, anomalous_dispersion,
+                                  monochromator_two_theta_deg, form_factors, b_by_element)
+        occ = self.occupancy_matrix if occupancy_matrix is None else np.asarray(occupancy_matrix, dtype=float)
+        b = self.b_iso if b_iso is None else np.asarray(b_iso, dtype=float)
+        return kernel(occ, b)
+
+    def line_kernel(
+        self,
+        wavelength: str | float | list = "CuKa1",
+        two_theta_range: tuple[float, float] = (10.0, 120.0),
+        a_angstrom: float | None = None,
+        anomalous_dispersion: bool = True,
+        monochromator_two_theta_deg: float | None = None,
+        form_factors: str = "waasmaier-kirfel",
+        b_by_element: dict[str, float] | None = None,
+    ) -> "LineKernel":
+        """Everything of :meth:`peak_arrays` that does not depend on occupancies and B, prepared once: a
+        :class:`LineKernel` then gives the peak arrays for any occupancy matrix and B vector with one small
+        matrix product per wavelength component (what a refinement's occupancy derivatives need)."""
         lo, hi = (float(v) for v in two_theta_range)
         if not (0.0 < lo < hi < 180.0):
             raise ParameterError("two_theta_range", f"2theta range {lo:g}-{hi:g} deg must satisfy 0 < min < max < 180")
@@ -335,12 +409,9 @@ class XRDModel:
         else:
             g = np.linalg.norm(refl.hkl @ np.linalg.inv(lattice).T, axis=1)
         s = g / 2.0
-        occ = self.occupancy_matrix if occupancy_matrix is None else np.asarray(occupancy_matrix, dtype=float)
-        b = self.b_iso if b_iso is None else np.asarray(b_iso, dtype=float)
         form = f0_pymatgen if form_factors == "pymatgen" else f0
         k_pol = 1.0 if monochromator_two_theta_deg is None else np.cos(np.radians(monochromator_two_theta_deg)) ** 2
-
-        out: dict[str, list] = {k: [] for k in ("line_key", "two_theta_deg", "d_angstrom", "multiplicity", "f_squared", "intensity", "component")}
+        parts = []
         for index, comp in enumerate(components):
             sin_theta = comp.wavelength_angstrom * s
             keep = sin_theta < 1.0
@@ -357,37 +428,11 @@ class XRDModel:
                 if b_by_element is not None:  # pymatgen's convention: one B per element
                     value = value * np.exp(-b_by_element.get(el, 0.0) * s2)
                 scattering[i] = value
-            group_f = occ @ scattering  # (groups, reflections)
-            if b_by_element is None:
-                group_f *= np.exp(-np.outer(b, s2))
-            structure_factor = np.einsum("gr,rg->r", group_f, refl.phases[keep])
-            f2 = structure_factor.real**2 + structure_factor.imag**2
-            weight = refl.weight[keep]
-            key = refl.line_key[keep]
-            if not self.f43m:
-                # No space group known: reflections whose |F|^2 vanishes (systematic absences of
-                # whatever symmetry the structure has) are dropped and not counted in multiplicities.
-                present = f2 > ABSENT_F2_FRACTION * max(f2.max(), 1e-300)
-                f2, weight, key = f2[present], weight[present], key[present]
-                s_sel = np.flatnonzero(keep)[present]
-            else:
-                s_sel = np.flatnonzero(keep)
-            weighted_f2 = weight * f2
-            unique_keys, inverse = np.unique(key, return_inverse=True)
-            counts = np.bincount(inverse)
-            sum_f2 = np.bincount(inverse, weights=weighted_f2)
-            mult = np.bincount(inverse, weights=weight)
-            g_line = np.bincount(inverse, weights=g[s_sel]) / counts
-            theta = np.arcsin(comp.wavelength_angstrom * g_line / 2)
-            lp = (1 + k_pol * np.cos(2 * theta) ** 2) / ((1 + k_pol) * np.sin(theta) ** 2 * np.cos(theta))
-            out["line_key"].append(unique_keys)
-            out["two_theta_deg"].append(2 * np.degrees(theta))
-            out["d_angstrom"].append(1.0 / g_line)
-            out["multiplicity"].append(np.rint(mult).astype(int))
-            out["f_squared"].append(sum_f2 / mult)
-            out["intensity"].append(comp.weight * lp * sum_f2)
-            out["component"].append(np.full(unique_keys.size, index))
-        return {k: (np.concatenate(v) if v else np.empty(0)) for k, v in out.items()}
+            parts.append(_ComponentKernel(index=index, weight=comp.weight, wavelength=comp.wavelength_angstrom,
+                                          keep=np.flatnonzero(keep), s2=s2, scattering=scattering,
+                                          phases=refl.phases[keep], refl_weight=refl.weight[keep], key=refl.line_key[keep],
+                                          g=g[keep], k_pol=k_pol, per_site_b=b_by_element is None))
+        return LineKernel(parts, f43m=self.f43m)
 
     def pattern(
         self,

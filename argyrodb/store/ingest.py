@@ -211,13 +211,33 @@ def _carry_over(conn: sqlite3.Connection, old_path: Path) -> int:
 
 
 def _stored_import_hashes(path: Path) -> list[str]:
+    """What a rebuild must have replayed: the user imports' hashes and the refinements' keys."""
     if not path.is_file():
         return []
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'user_imports'").fetchone():
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        keys = []
+        if "user_imports" in tables:
+            keys += [r[0] for r in conn.execute("SELECT sha256 FROM user_imports")]
+        if "refinements" in tables:
+            keys += [f"refinement:{r[0]}" for r in conn.execute("SELECT id FROM refinements")]
+        return sorted(keys)
+    finally:
+        conn.close()
+
+
+def stored_refinements(db_path) -> list[dict]:
+    """The refinements stored in the database at ``db_path`` (rows as dicts), to replay into a rebuild."""
+    path = database_path(db_path)
+    if not path.is_file():
+        return []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'refinements'").fetchone():
             return []
-        return [r[0] for r in conn.execute("SELECT sha256 FROM user_imports ORDER BY sha256")]
+        return [dict(r) for r in conn.execute("SELECT * FROM refinements ORDER BY id")]
     finally:
         conn.close()
 
@@ -371,6 +391,15 @@ class DatabaseBuild:
         self.replayed_imports.append(imp.sha256)
         return insert_import(self.db, imp, self.materials, self.insert_structure, structures)
 
+    def insert_refinement(self, record: dict, structure_args: dict | None) -> int:
+        """Replay a stored refinement (same id) with its refined structure stored again."""
+        self.replayed_imports.append(f"refinement:{record['id']}")
+        structure_id = None
+        if structure_args is not None:
+            name = _unique_structure_name(self.conn, structure_args.pop("name"))
+            structure_id = self.insert_structure(dataset="user", name=name, **structure_args)
+        return self.db["refinements"].insert({**record, "structure_id": structure_id}).last_pk
+
     def insert_refused(self, dataset: str, dataset_id: str, source_file: str, reason: str, licence: str | None = None,
                        attribution: str | None = None) -> None:
         self.db["refused_structures"].insert({"dataset": dataset, "dataset_id": dataset_id, "source_file": source_file,
@@ -500,3 +529,39 @@ def user_imports_of(db_path) -> list[UserImport]:
         return stored_imports(conn)
     finally:
         conn.close()
+
+
+# --------------------------------------------------------------------------- refinements
+
+def _unique_structure_name(conn, base: str) -> str:
+    """``base``, or ``base (2)``, ``base (3)``, ... when a structure of that name is stored already."""
+    taken = {r[0] for r in conn.execute("SELECT name FROM structures WHERE name LIKE ?", (base + "%",))}
+    return base if base not in taken else next(f"{base} ({i})" for i in range(2, 100_000) if f"{base} ({i})" not in taken)
+
+
+def add_refinement(db_path, record: dict, structure_args: dict | None) -> dict:
+    """Store a refinement (``record``: the columns of ``refinements`` but id/structure_id/created_at) and, for
+    a Rietveld fit, its refined structure (``structure_args`` for :func:`insert_structure`, dataset 'user'), in
+    one transaction under the writers' lock."""
+    import sqlite_utils
+    from datetime import UTC, datetime
+
+    path = database_path(db_path)
+    with writer_lock(path):
+        conn = open_for_writing(path)
+        try:
+            db = sqlite_utils.Database(conn)
+            materials = dict(conn.execute("SELECT formula, id FROM materials").fetchall())
+            with db.atomic():
+                structure_id = None
+                if structure_args is not None:
+                    name = _unique_structure_name(conn, structure_args.pop("name"))
+                    structure_id = insert_structure(db, materials=materials, name=name, dataset="user", **structure_args)
+                    _refresh_full_text(conn)
+                refinement_id = db["refinements"].insert({
+                    **record, "structure_id": structure_id,
+                    "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(), "argyrodb_version": __version__,
+                }).last_pk
+        finally:
+            conn.close()
+    return {"refinement_id": refinement_id, "structure_id": structure_id, "database": str(path)}

@@ -86,7 +86,7 @@ def test_newer_schema_is_refused_and_older_is_migrated(fresh_db, tmp_path):
     older = tmp_path / "older.sqlite"
     shutil.copy(fresh_db, older)
     with sqlite3.connect(older) as conn:  # undo migrations 3 and 2: a database written by argyrodb 0.1's first schema
-        conn.executescript(UNDO_5 + UNDO_4 + UNDO_3 + "DROP TABLE screen_peaks; DROP TABLE screen_results; DROP TABLE screen_runs; "
+        conn.executescript(UNDO_6 + UNDO_5 + UNDO_4 + UNDO_3 + "DROP TABLE screen_peaks; DROP TABLE screen_results; DROP TABLE screen_runs; "
                            "ALTER TABLE milling DROP COLUMN gforce_computed; DELETE FROM schema_version WHERE version = 2;")
     with pytest.raises(InputError, match="run `argyrodb db migrate`"):
         ReadOnlyDatabase(older)
@@ -99,6 +99,7 @@ def test_newer_schema_is_refused_and_older_is_migrated(fresh_db, tmp_path):
 
 #: Back to version 4 as far as the test needs: the new tables, indexes and the screen_results column go; the new
 #: measurements/structures columns stay (SQLite cannot drop a column with a foreign key), which migration 5 copes with.
+UNDO_6 = "DROP TABLE refinements; DELETE FROM schema_version WHERE version = 6; "
 UNDO_5 = ("DROP VIEW measurements_full; DROP VIEW table_s3; DROP VIEW measurement_structures; DROP TABLE user_rows; "
           "DROP TABLE user_imports; DROP INDEX idx_screen_results_run_a; DROP INDEX idx_screen_peaks_window; DROP INDEX idx_screen_peaks_run_window; "
           "ALTER TABLE screen_results DROP COLUMN amounts_json; DROP INDEX idx_measurements_user_import; "
@@ -117,17 +118,17 @@ UNDO_3 = ("DROP VIEW IF EXISTS measurement_structures; DROP TABLE refused_struct
           + "DELETE FROM schema_version WHERE version = 3; ")
 
 
-def test_a_version_2_database_gets_migrations_3_to_5(fresh_db, tmp_path):
+def test_a_version_2_database_gets_every_later_migration(fresh_db, tmp_path):
     from argyrodb_testing import run
 
     v2 = tmp_path / "v2.sqlite"
     shutil.copy(fresh_db, v2)
     with sqlite3.connect(v2) as conn:
-        conn.executescript(UNDO_5 + UNDO_4 + UNDO_3)
+        conn.executescript(UNDO_6 + UNDO_5 + UNDO_4 + UNDO_3)
     assert f"schema version 2 -> {SCHEMA_VERSION}" in run("db", "migrate", "--db", str(v2)).stdout
     with ReadOnlyDatabase(v2) as db:
         versions = db.execute("SELECT version, description FROM schema_version ORDER BY version")[1]
-        assert [v for v, _ in versions] == [1, 2, 3, 4, 5] and "literature structures" in versions[2][1]
+        assert [v for v, _ in versions] == list(range(1, SCHEMA_VERSION + 1)) and "literature structures" in versions[2][1]
         assert db.execute("SELECT COUNT(*) FROM structures WHERE dataset = 'argyrodb'")[1][0][0] == 4
         assert db.execute("SELECT COUNT(*) FROM measurements_full")[1][0][0] == 69
         assert db.execute("SELECT COUNT(*) FROM measurement_structures")[1][0][0] == 0  # OBELiX structures were undone

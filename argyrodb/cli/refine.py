@@ -1,0 +1,119 @@
+"""``argyrodb refine``: Rietveld or Pawley refinement of a measured powder pattern."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import click
+
+from .. import api
+from .common import Group, emit_json, wavelength_value
+
+
+@click.command(cls=Group.command_class)
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--start", "start", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Start structure: refinement YAML or CIF of the argyrodite.")
+@click.option("--phase", "phases", multiple=True,
+              help="Second phase: a bundled one (LiCl, LiBr, LiI, Li2S, Li3PS4) or a CIF file (repeatable).")
+@click.option("--mode", type=click.Choice(["rietveld", "pawley"]), default="rietveld", show_default=True)
+@click.option("--wavelength", default="CuKa12", show_default=True, help="CuKa12 (K-alpha1 + K-alpha2), CuKa1, MoKa12, or angstrom.")
+@click.option("--two-theta", "two_theta_range", type=(float, float), metavar="MIN MAX", help="Refine only this 2theta range (deg).")
+@click.option("--refine", "refine", help="Comma-separated parameters to refine (default: all but the displacement), "
+              "e.g. zero_shift_deg,a:,occ:,B:,U,V,W,X,Y:,axial_deg,displacement_deg.")
+@click.option("--background-terms", type=int, default=8, show_default=True, help="Chebyshev background terms.")
+@click.option("--tie-totals", "tie_totals", help="Elements whose total per formula unit stays at the start structure's "
+              "(only their 4a/4d split is refined), e.g. Cl or Br,I; 'none' for no ties. Default: Br and I when a site holds S, Br "
+              "and I (one electron count, two occupancies), else none.")
+@click.option("--monochromator-2theta", "monochromator", type=float, help="Monochromator 2theta_M (deg) for the polarisation factor.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Fig. S2-style plot (PNG).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the refined structure as a refinement YAML (and a CIF beside it).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Also store the refinement in this database.")
+def refine(data, start, phases, mode, wavelength, two_theta_range, refine, background_terms, tie_totals, monochromator,
+           as_json, plot_path, out_path, db_path):
+    """Rietveld or Pawley refinement of a measured powder pattern (xy, xye, csv, xrdml).
+
+    DATA is refined from the start structure: scale, Chebyshev background, zero shift, transparency, a, TCH
+    profile, axial asymmetry, anion occupancies on 4a/4d with the site sums kept, one B per non-Li site; second
+    phases (--phase) with their weight fractions (Hill-Howard)."""
+    outputs = [p for p in (plot_path, out_path) if p is not None]
+    if out_path is not None:
+        if out_path.suffix.lower() not in (".yaml", ".yml"):
+            raise api.InputError("--out", f"{out_path} must end in .yaml (the CIF is written beside it)")
+        if mode == "pawley":
+            raise api.InputError("--out", "a Pawley fit refines no structure: --out needs --mode rietveld")
+        outputs.append(out_path.with_suffix(".cif"))
+    api.check_output_paths(*outputs)
+    refine_names = [r.strip() for r in refine.split(",") if r.strip()] if refine else None
+    result, refined, data_read = api.refine_pattern(
+        data, start, tuple(phases), mode=mode, wavelength=wavelength_value(wavelength), two_theta_range=two_theta_range,
+        refine=refine_names, background_terms=background_terms, tie_totals=_ties(tie_totals),
+        monochromator_two_theta_deg=monochromator)
+    structure = api.refined_structure(refined) if refined is not None else None
+    if out_path is not None:
+        api.atomic_write_text(out_path, api.refinement_yaml(refined))
+        api.write_cif(structure, out_path.with_suffix(".cif"))
+    if plot_path is not None:
+        _plot(result, plot_path, data, wavelength)
+    stored = None
+    if db_path is not None:
+        stored = api.store_refinement(result, refined, structure, data, db_path)
+    payload = api.refinement_json(result)
+    if stored is not None:
+        payload["stored"] = stored
+    if as_json:
+        emit_json(payload)
+        return
+    _print_text(payload, out_path, plot_path, stored)
+
+
+def _plot(result, path: Path, data: Path, wavelength) -> None:
+    phases = [{"name": p["name"], "tick_positions_deg": result.tick_positions[p["name"]], "hkl_labels": None}
+              for p in result.phases]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    api.plot_refinement(result.two_theta_deg, result.observed, result.calculated, result.background, phases,
+                        {"r_wp": result.r_wp, "r_p": result.r_p, "r_exp": result.r_exp, "gof": result.gof},
+                        f"{result.mode.capitalize()} refinement of {data.name}", path,
+                        wavelength_label=api.wavelength_label(wavelength_value(wavelength)))
+
+
+def _print_text(payload: dict, out_path, plot_path, stored) -> None:
+    click.echo(f"{payload['mode']} refinement: R_p {100 * payload['r_p']:.2f} %, R_wp {100 * payload['r_wp']:.2f} %, "
+               f"R_exp {100 * payload['r_exp']:.2f} %, GoF {payload['gof']:.3f} ({payload['n_points']} points, "
+               f"{payload['n_parameters']} parameters, {payload['seconds']:.1f} s)")
+    for phase in payload["phases"]:
+        wf = phase["weight_fraction"]
+        a = phase["a_angstrom"]
+        click.echo(f"  {phase['name']}: " + (f"a = {a:.5f}" + (f" +- {phase['a_esd']:.5f}" if phase["a_esd"] else "") + " A"
+                                             if a else "a fixed")
+                   + (f", {100 * wf:.2f} wt %" if wf is not None else "")
+                   + (f", apparent size {phase['size_nm']:.0f} nm" if phase["size_nm"] else ""))
+        for site in phase["sites"]:
+            if site["wyckoff"] in ("4a", "4c", "4d"):
+                esd = site.get("occupancy_esds", {})
+                occ = ", ".join(f"{el} {v:.4f}" + (f" +- {esd[el]:.4f}" if el in esd else "") for el, v in site["occupancies"].items())
+                click.echo(f"    {site['label']} @ {site['wyckoff']}: {occ}; B {site['b_iso']:.3f} A^2")
+    for name, p in payload["parameters"].items():
+        if p["refined"] and not name.startswith(("a:", "occ:")):
+            click.echo(f"  {name:<28} {p['value']:.6g}" + (f" +- {p['esd']:.2g}" if p["esd"] else ""))
+    for c in payload["correlations"]:
+        click.echo(f"  correlation {c['a']} / {c['b']}: {c['r']:+.3f}")
+    for w in payload["warnings"]:
+        click.echo(f"warning: {w}", err=True)
+    if out_path is not None:
+        click.echo(f"wrote {out_path} and {out_path.with_suffix('.cif')}")
+    if plot_path is not None:
+        click.echo(f"wrote {plot_path}")
+    if stored is not None:
+        click.echo(f"stored as refinement {stored['refinement_id']} (structure {stored['structure_id']}) in {stored['database']}")
+
+
+def _ties(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    if text.strip().lower() == "none":
+        return ()
+    return tuple(el.strip() for el in text.split(",") if el.strip())

@@ -1,0 +1,809 @@
+"""Powder refinement of argyrodites: Rietveld (structure) and Pawley (free line intensities).
+
+Model of the observed counts at 2theta_i (Bragg-Brentano, Cu K-alpha1/K-alpha2 by default)::
+
+    y_calc(2theta_i) = b(2theta_i) + sum_phases S_p sum_lines I_pl  Phi(2theta_i - 2theta_pl - dz - D cos theta_pl)
+
+* I_pl: the phase's integrated line intensities from :class:`argyrodb.physics.xrd.XRDModel` (component weight x
+  Lorentz-polarisation x sum |F|^2, with the refined lattice parameter, site occupancies and B; the cached
+  phase sums make a new structure factor a small matrix product). Pawley mode replaces S_p I_pl by free,
+  non-negative line intensities (K-alpha2 follows K-alpha1 by the weight and LP ratio).
+* Phi: Thompson-Cox-Hastings pseudo-Voigt (J. Appl. Cryst. 20 (1987) 79) with
+  Gamma_G^2 = U tan^2 theta + V tan theta + W and Gamma_L = X tan theta + Y_p / cos theta (Y per phase:
+  crystallite size, apparent size = K lambda / (Y_p [rad]) with K = 0.9 and no instrument subtracted), folded
+  with a one-parameter axial-divergence aberration: rays at an axial angle eps diffract at
+  2theta - (eps^2 / 2) cot 2theta (Cheary & Coelho, J. Appl. Cryst. 31 (1998) 851), eps spread
+  triangularly over [0, A] (two Soller slits) and integrated by Gauss-Legendre quadrature. Low-angle lines
+  get a low-angle tail, lines above 90 deg a high-angle one.
+* dz zero shift, D cos theta the sample-displacement shift (D = -2 s / R in degrees for displacement s at
+  goniometer radius R), -T sin 2theta the sample-transparency shift (T = 1 / (2 mu R), mu the sample's linear
+  absorption coefficient; Klug & Alexander, X-ray Diffraction Procedures, 1974).
+* b: Chebyshev polynomial of the first kind in x = 2 (2theta - min) / (max - min) - 1 with n terms.
+
+The scale factors S_p (or Pawley intensities) and the background coefficients enter linearly: for any
+values of the other parameters they are solved by bounded linear least squares (scales >= 0), and
+:func:`scipy.optimize.least_squares` ("trf", bounds) refines the rest (variable projection: Golub & Pereyra,
+SIAM J. Numer. Anal. 10 (1973) 413). Derivatives are finite differences of the model; a change of an
+occupancy or B re-evaluates only line intensities (cached profiles), a change of a profile parameter only
+the profiles (cached intensities).
+
+Weights: 1/sigma^2 from the data file, else Poisson weights from the model (1/max(y_calc, 1)), iterated;
+never 1/y_obs (which biases the background low). Agreement factors as TOPAS and GSAS report them::
+
+    R_p = sum |y_o - y_c| / sum y_o,   R_wp = sqrt(sum w (y_o - y_c)^2 / sum w y_o^2),
+    R_exp = sqrt((N - P) / sum w y_o^2),   GoF = R_wp / R_exp = sqrt(chi^2 / (N - P)).
+
+esds: square roots of the covariance diagonal (J^T J)^-1 scaled by GoF^2. Weight fractions by the
+Hill-Howard relation W_p = S_p (Z M V)_p / sum_i S_i (Z M V)_i (J. Appl. Cryst. 20 (1987) 467), with
+(Z M) the cell mass and V the cell volume.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core.analysis import AnalysedStructure
+from ..core.chemistry import atomic_mass
+from ..core.errors import InputError, ParameterError
+from .scattering import WavelengthComponent, resolve_wavelength
+from .xrd import NoDisplacementWarning, XRDModel
+
+#: Profiles are evaluated within this many FWHM of each line (the truncated area is restored).
+WINDOW_FWHM = 14.0
+#: Quadrature nodes over the axial divergence.
+AXIAL_NODES = 6
+#: Scherrer constant for the apparent crystallite size.
+SCHERRER_K = 0.9
+#: Anion sites of an argyrodite whose S/halide occupancies may be refined.
+ANION_WYCKOFF = ("4a", "4c", "4d")
+HALIDES = ("F", "Cl", "Br", "I")
+#: Correlations above this are reported.
+CORRELATION_REPORTED = 0.9
+
+
+# --------------------------------------------------------------------------- profile
+
+
+def tch_widths(two_theta_deg: np.ndarray, u: float, v: float, w: float, x: float, y: float) -> tuple[np.ndarray, np.ndarray]:
+    """TCH pseudo-Voigt: total FWHM (deg) and Lorentzian fraction eta at each 2theta."""
+    theta = np.radians(two_theta_deg / 2.0)
+    tan = np.tan(theta)
+    gauss = np.sqrt(np.maximum(u * tan**2 + v * tan + w, 1e-10))
+    lorentz = np.maximum(x * tan + y / np.cos(theta), 0.0)
+    total = (gauss**5 + 2.69269 * gauss**4 * lorentz + 2.42843 * gauss**3 * lorentz**2 + 4.47163 * gauss**2 * lorentz**3
+             + 0.07842 * gauss * lorentz**4 + lorentz**5) ** 0.2
+    q = lorentz / total
+    eta = np.clip(1.36603 * q - 0.47719 * q**2 + 0.11116 * q**3, 0.0, 1.0)
+    return total, eta
+
+
+def pseudo_voigt(dx: np.ndarray, fwhm: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """Unit-area pseudo-Voigt at offsets ``dx`` (deg)."""
+    hw = fwhm / 2.0
+    lorentz = 1.0 / (np.pi * hw * (1.0 + (dx / hw) ** 2))
+    gauss = np.sqrt(np.log(2.0) / np.pi) / hw * np.exp(-np.log(2.0) * (dx / hw) ** 2)
+    return eta * lorentz + (1.0 - eta) * gauss
+
+
+def _window_area(half_window: np.ndarray, fwhm: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """Area of the unit pseudo-Voigt within +-half_window (to restore what the window cuts off)."""
+    from scipy.special import erf
+
+    ratio = half_window / (fwhm / 2.0)
+    return eta * (2.0 / np.pi) * np.arctan(ratio) + (1.0 - eta) * erf(np.sqrt(np.log(2.0)) * ratio)
+
+
+@dataclass
+class LineProfiles:
+    """Sparse profile matrix of a set of lines on the data's 2theta grid: (point, line, value) triples."""
+
+    points: np.ndarray
+    lines: np.ndarray
+    values: np.ndarray
+    n_points: int
+
+    def pattern(self, intensities: np.ndarray) -> np.ndarray:
+        return np.bincount(self.points, weights=self.values * intensities[self.lines], minlength=self.n_points)
+
+    def columns(self, groups: np.ndarray, n_groups: int, weights: np.ndarray) -> np.ndarray:
+        """Dense (points, n_groups) matrix: column g sums the profiles of lines with ``groups == g`` times ``weights``."""
+        out = np.zeros((self.n_points, n_groups))
+        np.add.at(out, (self.points, groups[self.lines]), self.values * weights[self.lines])
+        return out
+
+
+def line_profiles(two_theta: np.ndarray, centres: np.ndarray, fwhm: np.ndarray, eta: np.ndarray,
+                  axial_deg: float) -> LineProfiles:
+    """Profiles of lines at ``centres`` (deg) on the grid ``two_theta`` (increasing), each of unit area."""
+    n = two_theta.size
+    if centres.size == 0:
+        return LineProfiles(np.empty(0, int), np.empty(0, int), np.empty(0), n)
+    eps_max = np.radians(max(axial_deg, 0.0))
+    cot = 1.0 / np.tan(np.radians(np.clip(centres, 1.0, 179.0)))
+    max_shift = np.degrees(eps_max**2 / 2.0 * np.abs(cot))
+    half = WINDOW_FWHM * fwhm
+    lo = np.searchsorted(two_theta, centres - half - max_shift * (cot > 0), side="left")
+    hi = np.searchsorted(two_theta, centres + half + max_shift * (cot < 0), side="right")
+    counts = np.maximum(hi - lo, 0)
+    lines = np.repeat(np.arange(centres.size), counts)
+    starts = np.repeat(lo - np.cumsum(np.concatenate(([0], counts[:-1]))), counts)
+    points = np.arange(lines.size) + starts
+    dx = two_theta[points] - centres[lines]
+    f, e = fwhm[lines], eta[lines]
+    area = _window_area(half, fwhm, eta)[lines]
+    if eps_max <= 0:
+        values = pseudo_voigt(dx, f, e)
+    else:
+        nodes, weights = np.polynomial.legendre.leggauss(AXIAL_NODES)
+        t = (nodes + 1.0) / 2.0
+        density = 2.0 * (1.0 - t) * weights / 2.0  # triangular density on [0, 1]
+        density /= density.sum()
+        values = np.zeros(dx.size)
+        shift_scale = np.degrees(eps_max**2 / 2.0) * cot[lines]
+        for tk, wk in zip(t, density):
+            values += wk * pseudo_voigt(dx + tk**2 * shift_scale, f, e)
+    return LineProfiles(points, lines, values / area, n)
+
+
+def chebyshev_basis(two_theta: np.ndarray, n_terms: int) -> np.ndarray:
+    x = 2.0 * (two_theta - two_theta[0]) / (two_theta[-1] - two_theta[0]) - 1.0
+    return np.polynomial.chebyshev.chebvander(x, n_terms - 1)
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+@dataclass
+class Parameter:
+    """One refinable quantity: value, bounds, whether it is refined, and its esd after the fit."""
+
+    name: str
+    value: float
+    lower: float = -np.inf
+    upper: float = np.inf
+    refine: bool = True
+    esd: float | None = None
+    note: str = ""
+
+
+@dataclass
+class OccupancyRule:
+    """How one element's occupancy on an anion site follows the parameters: free (``parameter``), the site's
+    filler (``site_sum`` minus the others: S), or tied to a free one on another site so that the element's
+    total amount per formula unit stays ``total_per_fu`` (``tied_to``)."""
+
+    group: int
+    element: str
+    kind: str  # "free" | "filler" | "tied" | "fixed"
+    parameter: str | None = None
+    tied_to: tuple[int, str] | None = None
+    total_per_fu: float | None = None
+
+
+class Phase:
+    """A crystalline phase in a refinement: its structure-factor engine, parameters and cell mass."""
+
+    def __init__(self, name: str, xrd: XRDModel, a_angstrom: float, z_formula_units: float, structure: AnalysedStructure | None = None,
+                 multiplicities: np.ndarray | None = None):
+        self.name = name
+        self.xrd = xrd
+        self.a0 = float(a_angstrom)
+        self.z = z_formula_units
+        self.structure = structure
+        self.base_occupancy = xrd.occupancy_matrix.copy()
+        self.base_b = xrd.b_iso.copy()
+        self.multiplicities = multiplicities if multiplicities is not None else np.array([len(g.images) for g in xrd.groups], float)
+        self.rules: list[OccupancyRule] = []
+        self.b_groups: dict[str, list[int]] = {}
+        self.site_sums = self.base_occupancy.sum(axis=1)
+        self.messages: list[str] = []
+
+    @property
+    def cubic(self) -> bool:
+        return self.xrd.cubic
+
+    def key(self, what: str) -> str:
+        return f"{what}:{self.name}"
+
+    def occupancies(self, values: dict[str, float]) -> np.ndarray:
+        occ = self.base_occupancy.copy()
+        col = {el: i for i, el in enumerate(self.xrd.elements)}
+        for rule in self.rules:
+            if rule.kind == "free" and rule.parameter in values:
+                occ[rule.group, col[rule.element]] = values[rule.parameter]
+        for rule in self.rules:
+            if rule.kind == "tied":
+                other_group, _ = rule.tied_to
+                amount_other = occ[other_group, col[rule.element]] * self.multiplicities[other_group] / self.z
+                occ[rule.group, col[rule.element]] = (rule.total_per_fu - amount_other) * self.z / self.multiplicities[rule.group]
+        for rule in self.rules:
+            if rule.kind == "filler":
+                others = sum(occ[rule.group, col[r.element]] for r in self.rules if r.group == rule.group and r.kind != "filler")
+                occ[rule.group, col[rule.element]] = self.site_sums[rule.group] - others
+        return occ
+
+    def b_values(self, values: dict[str, float]) -> np.ndarray:
+        b = self.base_b.copy()
+        for name, groups in self.b_groups.items():
+            if name in values:
+                b[groups] = values[name]
+        return b
+
+    def cell_mass(self, values: dict[str, float]) -> float:
+        """Cell contents' mass in g/mol (Z M of Hill-Howard)."""
+        occ = self.occupancies(values)
+        masses = np.array([atomic_mass(el) for el in self.xrd.elements])
+        return float(np.sum(self.multiplicities[:, None] * occ * masses[None, :]))
+
+    def a(self, values: dict[str, float]) -> float:
+        return values.get(self.key("a"), self.a0)
+
+    def volume(self, values: dict[str, float]) -> float:
+        if self.cubic:
+            return self.a(values) ** 3
+        return float(abs(np.linalg.det(self.xrd.lattice_matrix)))
+
+
+#: Scatterers X-rays cannot tell apart on one site (electron counts within 2): one "class" each.
+SCATTERING_CLASSES = ({"O", "F"}, {"S", "Cl"}, {"Se", "Br"}, {"I"})
+
+
+def _scattering_class(element: str) -> int:
+    return next((i for i, c in enumerate(SCATTERING_CLASSES) if element in c), 100 + hash(element) % 1000)
+
+
+def automatic_ties(structure: AnalysedStructure) -> tuple[str, ...]:
+    """Elements whose total per formula unit a refinement keeps by default: a site that holds three or more
+    distinguishable scatterers (S, Br and I) has one electron count but two free occupancies, so the halides
+    it shares with another anion site keep their totals (the start's composition) and only their 4a/4d split
+    is refined. Sites of two scatterers (S/Cl and I) need no tie."""
+    anion = [p for p in structure.positions if p.wyckoff.symbol in ANION_WYCKOFF]
+    ambiguous = any(len({_scattering_class(el) for el in p.species() if p.species()[el] > 0}) >= 3 for p in anion)
+    if not ambiguous:
+        return ()
+    shared = [el for el in HALIDES if el != "Cl" and sum(1 for p in anion if p.species().get(el, 0) > 0) >= 2]
+    return tuple(shared)
+
+
+def argyrodite_phase(structure: AnalysedStructure, tie_totals: tuple[str, ...] | None = None) -> Phase:
+    """The argyrodite of a refinement: free Cl/Br/I occupancies on the anion sites 4a/4c/4d with each site's
+    sum kept (S fills); elements in ``tie_totals`` keep their total per formula unit (the start structure's)
+    and only their split between two sites is refined (None: :func:`automatic_ties`). One B per non-Li site;
+    Li fixed."""
+    xrd = XRDModel.from_analysed(structure)
+    phase = Phase(structure.name, xrd, structure.a_angstrom, structure.z, structure=structure,
+                  multiplicities=np.array([p.multiplicity for p in structure.positions], float))
+    wyckoff = [p.wyckoff.symbol for p in structure.positions]
+    anion_groups = [i for i, w in enumerate(wyckoff) if w in ANION_WYCKOFF]
+    col = {el: i for i, el in enumerate(xrd.elements)}
+    automatic = tie_totals is None
+    ties = automatic_ties(structure) if automatic else tuple(tie_totals)
+    sites_of = {el: [g for g in anion_groups if el in col and phase.base_occupancy[g, col[el]] > 0] for el in xrd.elements}
+    for el in ties:
+        if len(sites_of.get(el, [])) != 2:
+            raise ParameterError("tie_totals", f"{el} is on {len(sites_of.get(el, []))} anion sites of {structure.name}; "
+                                               "a total can be kept only for an element on two sites")
+    totals = {el: sum(phase.base_occupancy[g, col[el]] * phase.multiplicities[g] / phase.z for g in sites_of[el]) for el in ties}
+    for g in anion_groups:
+        present = [el for el in xrd.elements if phase.base_occupancy[g, col[el]] > 0]
+        if len(present) < 2:
+            continue
+        filler = "S" if "S" in present else present[0]
+        phase.rules.append(OccupancyRule(g, filler, "filler"))
+        for el in present:
+            if el == filler:
+                continue
+            if el in ties and g == sites_of[el][1]:
+                phase.rules.append(OccupancyRule(g, el, "tied", tied_to=(sites_of[el][0], el), total_per_fu=totals[el]))
+            else:
+                phase.rules.append(OccupancyRule(g, el, "free", parameter=f"occ:{wyckoff[g]}:{el}"))
+    if ties:
+        kept = ", ".join(f"{el} {totals[el]:.4g}" for el in ties)
+        why = ("a site holds S, Br and I: X-ray intensities fix its electron count, not two occupancies, so "
+               if automatic else "")
+        phase.messages.append(f"{why}the totals per formula unit {kept} (from the start structure) are kept and only "
+                              "the 4a/4d split is refined" + (" (--tie-totals none frees them)" if automatic else ""))
+    cl_sites = sites_of.get("Cl", [])
+    if cl_sites and any("S" in structure.positions[g].species() for g in cl_sites) and "Cl" not in ties:
+        phase.messages.append(
+            "S and Cl differ by one electron (16 vs 17): X-rays barely tell them apart, so the Cl occupancies "
+            "(and S, which fills each site) are poorly determined - see their esds. If the composition is known, "
+            "--tie-totals Cl keeps Cl's total at the start value")
+    # one B per site that X-rays see well (every non-Li position: P on 4b, S on 16e, the anion sites); Li fixed
+    for i, pos in enumerate(structure.positions):
+        species = pos.species()
+        if set(species) == {"Li"} or not species:
+            continue
+        label = pos.wyckoff.symbol if pos.wyckoff.symbol in ANION_WYCKOFF + ("4b",) else f"{pos.wyckoff.symbol}:{'/'.join(sorted(species))}"
+        phase.b_groups[f"B:{label}"] = [i]
+    return phase
+
+
+def impurity_phase(name: str, pymatgen_structure) -> Phase:
+    """A second phase from a pymatgen Structure (b_iso site property for B; fixed structure, refinable a if cubic)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoDisplacementWarning)
+        xrd = XRDModel.from_structure(pymatgen_structure, name=name)
+    lattice = np.asarray(pymatgen_structure.lattice.matrix)
+    z = 1.0
+    return Phase(name, xrd, float(lattice[0, 0]) if xrd.cubic else float(np.linalg.norm(lattice[0])), z)
+
+
+# --------------------------------------------------------------------------- the refinement
+
+
+@dataclass
+class RefinementResult:
+    """What a refinement hands on: the agreement factors, every parameter with its esd, per-phase results
+    (scale, weight fraction, refined occupancies), the calculated pattern and warnings a person must see."""
+
+    mode: str
+    r_p: float
+    r_wp: float
+    r_exp: float
+    gof: float
+    n_points: int
+    n_parameters: int
+    parameters: dict[str, Parameter]
+    phases: list[dict]
+    two_theta_deg: np.ndarray
+    observed: np.ndarray
+    calculated: np.ndarray
+    background: np.ndarray
+    phase_patterns: dict[str, np.ndarray]
+    tick_positions: dict[str, np.ndarray]
+    correlations: list[tuple[str, str, float]]
+    warnings: list[str]
+    seconds: float
+    settings: dict = field(default_factory=dict)
+
+
+class Refiner:
+    """A refinement problem: data, phases, instrument and the parameters to refine (see the module docstring)."""
+
+    def __init__(self, two_theta_deg: np.ndarray, counts: np.ndarray, sigma: np.ndarray | None, phases: list[Phase],
+                 wavelength: str | float = "CuKa12", mode: str = "rietveld", background_terms: int = 8,
+                 monochromator_two_theta_deg: float | None = None, refine: set[str] | None = None):
+        if mode not in ("rietveld", "pawley"):
+            raise ParameterError("mode", f"{mode!r} is not rietveld or pawley")
+        if background_terms < 1 or background_terms > 30:
+            raise ParameterError("background_terms", f"must be 1-30, got {background_terms}")
+        self.x = np.asarray(two_theta_deg, float)
+        self.y = np.asarray(counts, float)
+        self.sigma = None if sigma is None else np.asarray(sigma, float)
+        self.phases = phases
+        self.mode = mode
+        self.components: list[WavelengthComponent] = resolve_wavelength(wavelength)
+        self.wavelength = wavelength
+        self.monochromator = monochromator_two_theta_deg
+        self.basis = chebyshev_basis(self.x, background_terms)
+        self.params: dict[str, Parameter] = {}
+        self._intensity_cache: dict = {}
+        self._kernel_cache: dict = {}
+        self._profile_cache: dict = {}
+        self._setup(refine)
+
+    # ------------------------------------------------------------ parameters
+
+    def _add(self, name, value, lower=-np.inf, upper=np.inf, refine=True, note=""):
+        self.params[name] = Parameter(name, float(value), lower, upper, refine, note=note)
+
+    def _setup(self, refine: set[str] | None) -> None:
+        self._add("zero_shift_deg", 0.0, -0.5, 0.5)
+        # Over 10-90 deg, cos(theta) varies from 1.0 to 0.7: the displacement correlates with the zero shift (-0.99)
+        # and moves a; it is refined only when asked (--refine displacement_deg)
+        self._add("displacement_deg", 0.0, -0.5, 0.5, refine=False, note="D in D cos(theta); D = -2 s/R (rad->deg)")
+        self._add("transparency_deg", 0.0, 0.0, 0.2, note="T in -T sin(2 theta): sample transparency, T = 1/(2 mu R) (rad->deg)")
+        # Caglioti U, V, W (deg^2): V's bounds keep the Gaussian variance positive across the pattern together with
+        # the penalty in _penalty (a negative variance would be clipped, a silent kink in the model)
+        self._add("U", 0.004, 0.0, 0.5)
+        self._add("V", -0.002, -0.1, 0.1)
+        self._add("W", 0.002, 1e-6, 0.2)
+        self._add("X", 0.01, 0.0, 1.0)
+        self._add("axial_deg", 2.0, 0.0, 10.0, note="largest axial angle of the triangular eps distribution")
+        for phase in self.phases:
+            if phase.cubic:
+                self._add(phase.key("a"), phase.a0, phase.a0 * 0.97, phase.a0 * 1.03)
+            self._add(phase.key("Y"), 0.02, 0.0, 2.0, note="Lorentzian 1/cos(theta) width: crystallite size")
+            if self.mode == "rietveld":
+                for rule in phase.rules:
+                    if rule.kind == "free":
+                        start = phase.base_occupancy[rule.group, phase.xrd.elements.index(rule.element)]
+                        self._add(f"{rule.parameter}@{phase.name}", start, 0.0, float(phase.site_sums[rule.group]))
+                for name, groups in phase.b_groups.items():
+                    self._add(f"{name}@{phase.name}", float(np.mean(phase.base_b[groups])), 0.0, 15.0)
+        if refine is not None:
+            unknown = [r for r in refine if not any(p == r or p.startswith(r) for p in self.params)]
+            if unknown:
+                raise ParameterError("refine", f"unknown parameter {unknown[0]!r} (known: {', '.join(self.params)})")
+            for p in self.params.values():
+                p.refine = any(p.name == r or p.name.startswith(r) for r in refine)
+        self.default_refined = refine is None
+
+    def _phase_values(self, phase: Phase, values: dict[str, float]) -> dict[str, float]:
+        """The phase's own parameters under the names its rules use (occupancy/B keys without the @phase suffix)."""
+        out = {phase.key("a"): values.get(phase.key("a"), phase.a0)}
+        suffix = f"@{phase.name}"
+        for name, value in values.items():
+            if name.endswith(suffix):
+                out[name[: -len(suffix)]] = value
+        return out
+
+    # ------------------------------------------------------------ model
+
+    def _lines(self, phase: Phase, values: dict[str, float]) -> dict[str, np.ndarray]:
+        own = self._phase_values(phase, values)
+        occ = phase.occupancies(own) if self.mode == "rietveld" else phase.base_occupancy
+        b = phase.b_values(own) if self.mode == "rietveld" else phase.base_b
+        a = phase.a(own) if phase.cubic else None
+        key = (phase.name, a, occ.tobytes(), b.tobytes())
+        cached = self._intensity_cache.get(key)
+        if cached is None:
+            kernel = self._kernel_cache.get((phase.name, a))
+            if kernel is None:
+                lo, hi = float(self.x[0]) - 3.0, float(self.x[-1]) + 3.0
+                kernel = phase.xrd.line_kernel(wavelength=self.components, two_theta_range=(max(lo, 0.5), min(hi, 179.0)),
+                                               a_angstrom=a, monochromator_two_theta_deg=self.monochromator)
+                if len(self._kernel_cache) > 16:
+                    self._kernel_cache.clear()
+                self._kernel_cache[(phase.name, a)] = kernel
+            cached = kernel(occ, b)
+            if len(self._intensity_cache) > 64:
+                self._intensity_cache.clear()
+            self._intensity_cache[key] = cached
+        return cached
+
+    @staticmethod
+    def shift(two_theta_deg: np.ndarray, values: dict[str, float]) -> np.ndarray:
+        """Line shift (deg): zero + displacement D cos(theta) - transparency T sin(2 theta)."""
+        return (values["zero_shift_deg"] + values["displacement_deg"] * np.cos(np.radians(two_theta_deg / 2.0))
+                - values["transparency_deg"] * np.sin(np.radians(two_theta_deg)))
+
+    def _profiles(self, phase: Phase, lines: dict[str, np.ndarray], values: dict[str, float]) -> LineProfiles:
+        tt = lines["two_theta_deg"]
+        centres = tt + self.shift(tt, values)
+        key = (phase.name, centres.tobytes(), values["U"], values["V"], values["W"], values["X"], values[phase.key("Y")],
+               values["axial_deg"])
+        cached = self._profile_cache.get(key)
+        if cached is None:
+            fwhm, eta = tch_widths(tt, values["U"], values["V"], values["W"], values["X"], values[phase.key("Y")])
+            cached = line_profiles(self.x, centres, fwhm, eta, values["axial_deg"])
+            if len(self._profile_cache) > 64:
+                self._profile_cache.clear()
+            self._profile_cache[key] = cached
+        return cached
+
+    def design(self, values: dict[str, float]) -> tuple[np.ndarray, list[tuple[str, int]], dict]:
+        """Columns of the linear problem: one per phase (Rietveld) or per line (Pawley), then the background."""
+        columns, labels, info = [], [], {}
+        for phase in self.phases:
+            lines = self._lines(phase, values)
+            profiles = self._profiles(phase, lines, values)
+            info[phase.name] = lines
+            if self.mode == "rietveld":
+                columns.append(profiles.pattern(lines["intensity"])[:, None])
+                labels.append((phase.name, -1))
+            else:
+                keys, groups = np.unique(lines["line_key"], return_inverse=True)
+                # K-alpha2 follows K-alpha1: both share the line's free |F|^2, each with its weight x LP
+                weight = lines["intensity"] / np.maximum(lines["f_squared"] * lines["multiplicity"], 1e-300)
+                columns.append(profiles.columns(groups, keys.size, weight))
+                labels.extend((phase.name, int(k)) for k in keys)
+        columns.append(self.basis)
+        labels.extend(("background", i) for i in range(self.basis.shape[1]))
+        return np.hstack(columns), labels, info
+
+    def solve_linear(self, matrix: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Scales (>= 0) and background coefficients by weighted linear least squares: the unconstrained solution
+        when its scales are all >= 0 (the usual case, ~1 ms), else bounded-variable least squares."""
+        n_structural = matrix.shape[1] - self.basis.shape[1]
+        sw = np.sqrt(weights)
+        a = matrix * sw[:, None]
+        norms = np.linalg.norm(a, axis=0)
+        norms[norms == 0] = 1.0
+        a /= norms
+        b = self.y * sw
+        if n_structural <= 8:
+            # normal equations of the column-normalised problem: a few columns, well conditioned
+            try:
+                solution = np.linalg.solve(a.T @ a, a.T @ b)
+            except np.linalg.LinAlgError:
+                solution = np.linalg.lstsq(a, b, rcond=None)[0]
+            if np.all(solution[:n_structural] >= 0):
+                return solution / norms
+        from scipy.optimize import lsq_linear
+
+        lower = np.concatenate([np.zeros(n_structural), np.full(self.basis.shape[1], -np.inf)])
+        result = lsq_linear(a, b, bounds=(lower, np.full(matrix.shape[1], np.inf)), method="bvls", lsq_solver="exact")
+        return result.x / norms
+
+    def calculate(self, values: dict[str, float], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list, dict]:
+        matrix, labels, info = self.design(values)
+        coef = self.solve_linear(matrix, weights)
+        return matrix @ coef, coef, matrix, labels, info
+
+    def _penalty(self, values: dict[str, float]) -> np.ndarray:
+        """Occupancies a tie or a filler would push below 0 or above the site sum, and a Gaussian variance
+        U tan^2 + V tan + W that would go negative inside the data range (bounds cannot say so)."""
+        tan = np.tan(np.radians(np.array([self.x[0], self.x[-1], *np.linspace(self.x[0], self.x[-1], 9)]) / 2))
+        variance = values["U"] * tan**2 + values["V"] * tan + values["W"]
+        out = [1e4 * np.minimum(variance - 1e-6, 0.0)]
+        for phase in self.phases:
+            if self.mode != "rietveld" or not phase.rules:
+                continue
+            occ = phase.occupancies(self._phase_values(phase, values))
+            out.append(1e4 * np.minimum(occ, 0.0).ravel())
+            out.append(1e4 * np.minimum(phase.site_sums[:, None] - occ, 0.0).ravel())
+        return np.concatenate(out)
+
+    # ------------------------------------------------------------ solver
+
+    def run(self, restarts: int = 2) -> RefinementResult:
+        from scipy.optimize import least_squares
+
+        started = time.perf_counter()
+        free = [p for p in self.params.values() if p.refine]
+        names = [p.name for p in free]
+        warnings: list[str] = []
+        for phase in self.phases:
+            warnings.extend(phase.messages)
+
+        def values_of(vector) -> dict[str, float]:
+            values = {k: p.value for k, p in self.params.items()}
+            values.update(zip(names, vector))
+            return values
+
+        if self.sigma is not None:
+            if np.any(self.sigma <= 0):
+                raise InputError("sigma", "sigma must be positive")
+            weights = 1.0 / self.sigma**2
+            weighting = "1/sigma^2 from the data"
+        else:
+            weights = 1.0 / np.maximum(_smoothed(self.y), 1.0)
+            weighting = "Poisson from the model, 1/max(y_calc, 1) (first pass: smoothed data)"
+
+        def residual(vector):
+            values = values_of(vector)
+            calc, *_ = self.calculate(values, weights)
+            return np.concatenate([(self.y - calc) * np.sqrt(weights), self._penalty(values)])
+
+        self._start_lattice(names, values_of, weights)
+        x0 = np.array([self.params[n].value for n in names])
+        lower = np.array([self.params[n].lower for n in names])
+        upper = np.array([self.params[n].upper for n in names])
+        x0 = np.clip(x0, lower + 1e-12 * (np.abs(lower) + 1), upper - 1e-12 * (np.abs(upper) + 1))
+        scale = np.array([_typical_step(n) for n in names])
+        best = None
+        for attempt in range(restarts + 1):
+            start = x0 if best is None else _perturbed(best.x, names, lower, upper, attempt)
+            fit = least_squares(residual, start, bounds=(lower, upper), x_scale=scale, method="trf", diff_step=1e-6,
+                                max_nfev=60 * len(names), ftol=1e-8, xtol=1e-8)
+            if self.sigma is None:  # Poisson weights from the model, then once more
+                calc, *_ = self.calculate(values_of(fit.x), weights)
+                weights = 1.0 / np.maximum(calc, 1.0)
+                fit = least_squares(residual, fit.x, bounds=(lower, upper), x_scale=scale, method="trf", diff_step=1e-6,
+                                    max_nfev=20 * len(names), ftol=1e-9, xtol=1e-9)
+            if best is None or fit.cost < best.cost * (1 - 1e-6):
+                best = fit
+            # a restart only when the fit is poor: a good fit (chi^2/(N-P) near 1) is the minimum
+            if 2 * best.cost / max(self.y.size - len(names), 1) < 1.5**2:
+                break
+        values = values_of(best.x)
+        calc, coef, matrix, labels, info = self.calculate(values, weights)
+        n, p = self.y.size, len(names) + matrix.shape[1]
+        sw_sum = float(np.sum(weights * self.y**2))
+        chi2 = float(np.sum(weights * (self.y - calc) ** 2))
+        r_wp = math.sqrt(chi2 / sw_sum)
+        r_exp = math.sqrt(max(n - p, 1) / sw_sum)
+        r_p = float(np.sum(np.abs(self.y - calc)) / np.sum(self.y))
+        gof = r_wp / r_exp
+        esd, correlations, cov = _esds(best.jac[: self.y.size], names, gof, warnings)
+        for name, e in zip(names, esd):
+            self.params[name].value = values[name]
+            self.params[name].esd = e
+        for name, p_ in self.params.items():
+            if not p_.refine:
+                p_.value = values[name]
+        n_structural = matrix.shape[1] - self.basis.shape[1]
+        background = self.basis @ coef[n_structural:]
+        phase_patterns, ticks, phases_out = {}, {}, []
+        scales = {}
+        column = 0
+        for phase in self.phases:
+            width = 1 if self.mode == "rietveld" else sum(1 for lab in labels if lab[0] == phase.name)
+            phase_patterns[phase.name] = matrix[:, column:column + width] @ coef[column:column + width]
+            scales[phase.name] = coef[column] if self.mode == "rietveld" else None
+            column += width
+            lines = info[phase.name]
+            inside = (lines["two_theta_deg"] >= self.x[0]) & (lines["two_theta_deg"] <= self.x[-1]) & (lines["component"] == 0)
+            ticks[phase.name] = lines["two_theta_deg"][inside] + self.shift(lines["two_theta_deg"][inside], values)
+        masses = {ph.name: ph.cell_mass(self._phase_values(ph, values)) * ph.volume(values) for ph in self.phases}
+        total = sum((scales[k] or 0.0) * masses[k] for k in masses) if self.mode == "rietveld" else 0.0
+        for phase in self.phases:
+            own = self._phase_values(phase, values)
+            entry = {"name": phase.name, "scale": scales[phase.name],
+                     "weight_fraction": (scales[phase.name] * masses[phase.name] / total) if total > 0 else None,
+                     "a_angstrom": phase.a(own) if phase.cubic else None,
+                     "a_esd": self.params[phase.key("a")].esd if phase.key("a") in self.params else None,
+                     "size_nm": _size_nm(values[phase.key("Y")], self.components[0].wavelength_angstrom),
+                     "sites": _sites(phase, own, self.mode, _occupancy_esds(phase, names, cov))}
+            phases_out.append(entry)
+        if gof > 2.0:
+            warnings.append(f"GoF {gof:.2f} > 2: the model does not describe the data within its noise (missing phase, "
+                            "texture, wrong profile); look at the difference curve")
+        self.settings = {"mode": self.mode, "wavelength": str(self.wavelength), "weighting": weighting,
+                         "background_terms": self.basis.shape[1], "refined": names,
+                         "two_theta_range": [float(self.x[0]), float(self.x[-1])], "restarts": restarts}
+        return RefinementResult(
+            mode=self.mode, r_p=r_p, r_wp=r_wp, r_exp=r_exp, gof=gof, n_points=n, n_parameters=p,
+            parameters=dict(self.params), phases=phases_out, two_theta_deg=self.x, observed=self.y, calculated=calc,
+            background=background, phase_patterns=phase_patterns, tick_positions=ticks, correlations=correlations,
+            warnings=warnings, seconds=time.perf_counter() - started, settings=self.settings)
+
+    def _start_lattice(self, names, values_of, weights) -> None:
+        """Start values for the lattice parameters: scan a +-1.5 % around the start with the current profile and keep
+        the a whose pattern matches the data best (the refinement's basin is a few 0.1 % wide)."""
+        for phase in self.phases:
+            key = phase.key("a")
+            if key not in names:
+                continue
+            base = self.params[key].value
+            best_a, best_cost = base, np.inf
+            for factor in np.linspace(0.985, 1.015, 31):
+                values = values_of([self.params[n].value for n in names])
+                values[key] = base * factor
+                calc, *_ = self.calculate(values, weights)
+                cost = float(np.sum(weights * (self.y - calc) ** 2))
+                if cost < best_cost:
+                    best_a, best_cost = base * factor, cost
+            self.params[key].value = best_a
+
+
+def _smoothed(y: np.ndarray, half: int = 3) -> np.ndarray:
+    kernel = np.ones(2 * half + 1) / (2 * half + 1)
+    return np.convolve(np.pad(y, half, mode="edge"), kernel, mode="valid")
+
+
+def _typical_step(name: str) -> float:
+    if name.startswith("a:"):
+        return 1e-3
+    if name.startswith(("occ:",)):
+        return 0.02
+    if name.startswith("B:"):
+        return 0.2
+    if name in ("zero_shift_deg", "displacement_deg", "transparency_deg"):
+        return 0.005
+    if name == "axial_deg":
+        return 0.5
+    return 0.005
+
+
+def _perturbed(x, names, lower, upper, attempt) -> np.ndarray:
+    rng = np.random.default_rng(attempt)
+    steps = np.array([_typical_step(n) for n in names])
+    return np.clip(x + rng.normal(0, 3, size=x.size) * steps, lower, upper)
+
+
+def _esds(jac: np.ndarray, names: list[str], gof: float, warnings: list[str]) -> tuple[list[float | None], list, np.ndarray | None]:
+    try:
+        jtj = jac.T @ jac
+        cov = np.linalg.pinv(jtj) * gof**2
+    except np.linalg.LinAlgError:
+        warnings.append("the covariance matrix is singular: no esds")
+        return [None] * len(names), [], None
+    esd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    safe = np.where(esd > 0, esd, 1.0)
+    corr = cov / np.outer(safe, safe)
+    pairs = []
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            if abs(corr[i, j]) > CORRELATION_REPORTED:
+                pairs.append((names[i], names[j], float(corr[i, j])))
+    pairs.sort(key=lambda t: -abs(t[2]))
+    return [float(e) for e in esd], pairs, cov
+
+
+def _size_nm(y_deg: float, wavelength_angstrom: float) -> float | None:
+    if y_deg <= 1e-6:
+        return None
+    return SCHERRER_K * wavelength_angstrom / np.radians(y_deg) / 10.0
+
+
+def _occupancy_esds(phase: Phase, names: list[str], cov: np.ndarray | None) -> dict[tuple[int, str], float]:
+    """esd of every refined or derived occupancy (group, element): free ones from the covariance, a tied one as its
+    partner's (times the multiplicity ratio), a filler as the esd of the sum it completes."""
+    if cov is None:
+        return {}
+    index = {n: i for i, n in enumerate(names)}
+    gradient: dict[tuple[int, str], dict[int, float]] = {}
+    for rule in phase.rules:
+        key = f"{rule.parameter}@{phase.name}" if rule.parameter else None
+        if rule.kind == "free" and key in index:
+            gradient[(rule.group, rule.element)] = {index[key]: 1.0}
+    for rule in phase.rules:
+        if rule.kind == "tied":
+            partner = gradient.get(rule.tied_to, {})
+            ratio = phase.multiplicities[rule.tied_to[0]] / phase.multiplicities[rule.group]
+            gradient[(rule.group, rule.element)] = {i: -ratio * v for i, v in partner.items()}
+    for rule in phase.rules:
+        if rule.kind == "filler":
+            total: dict[int, float] = {}
+            for other in phase.rules:
+                if other.group == rule.group and other.kind != "filler":
+                    for i, v in gradient.get((other.group, other.element), {}).items():
+                        total[i] = total.get(i, 0.0) - v
+            gradient[(rule.group, rule.element)] = total
+    out = {}
+    for key, grad in gradient.items():
+        if grad:
+            idx = np.array(list(grad))
+            g = np.array(list(grad.values()))
+            out[key] = float(np.sqrt(max(g @ cov[np.ix_(idx, idx)] @ g, 0.0)))
+    return out
+
+
+def _sites(phase: Phase, own: dict[str, float], mode: str, esds: dict | None = None) -> list[dict]:
+    if phase.structure is None:
+        return []
+    esds = esds or {}
+    occ = phase.occupancies(own) if mode == "rietveld" else phase.base_occupancy
+    b = phase.b_values(own) if mode == "rietveld" else phase.base_b
+    out = []
+    for g, pos in enumerate(phase.structure.positions):
+        out.append({"label": "/".join(r.label for r in pos.rows), "wyckoff": pos.wyckoff.symbol,
+                    "occupancies": {el: float(occ[g, i]) for i, el in enumerate(phase.xrd.elements) if phase.base_occupancy[g, i] > 0
+                                    or occ[g, i] > 0},
+                    "occupancy_esds": {el: esds[(g, el)] for el in phase.xrd.elements if (g, el) in esds},
+                    "b_iso": float(b[g])})
+    return out
+
+
+# --------------------------------------------------------------------------- the refined structure
+
+
+def refined_refinement(phase: Phase, result: RefinementResult, data_source: str, data_sha256: str):
+    """The argyrodite's refinement with the refined occupancies, B and a, its provenance naming the data
+    file (SHA-256), the settings and the agreement factors (a :class:`~argyrodb.core.refinement.Refinement`)."""
+    from dataclasses import replace
+
+    start = phase.structure.refinement
+    entry = next(p for p in result.phases if p["name"] == phase.name)
+    by_group = {}
+    for g, pos in enumerate(phase.structure.positions):
+        for row in pos.rows:
+            by_group[row.label] = (g, pos)
+    occupancy = {s["label"]: s for s in entry["sites"]}
+    rows = []
+    for row in start.sites:
+        g, pos = by_group[row.label]
+        site = occupancy["/".join(r.label for r in pos.rows)]
+        same = [r for r in pos.rows if r.element == row.element]
+        share = row.occupancy / sum(r.occupancy for r in same) if sum(r.occupancy for r in same) > 0 else 1.0 / len(same)
+        value = site["occupancies"].get(row.element, 0.0) * share
+        if -1e-4 < value < 0:  # a filler at its bound (the fit keeps it >= 0 to within its tolerance)
+            value = 0.0
+        rows.append(replace(row, occupancy=round(float(value), 6), b_iso_angstrom2=round(float(site["b_iso"]), 4),
+                            printed={}))
+    a = entry["a_angstrom"]
+    esd = entry["a_esd"]
+    provenance = {
+        "refined_by": "argyrodb refine",
+        "mode": result.mode,
+        "pattern_file": data_source,
+        "pattern_sha256": data_sha256,
+        "start_structure": start.source_path or start.name,
+        "r_p": round(result.r_p, 6), "r_wp": round(result.r_wp, 6), "r_exp": round(result.r_exp, 6),
+        "gof": round(result.gof, 4),
+        "settings": result.settings,
+        "weight_fraction": entry["weight_fraction"],
+    }
+    return replace(start, name=f"{start.name}-refined", sites=rows, a_angstrom=round(float(a), 6),
+                   a_note=f"refined by argyrodb ({result.mode}) from {data_source}: a = {a:.5f}"
+                          + (f" +- {esd:.5f} A (esd x GoF)" if esd else " A"),
+                   provenance=provenance, constraints=start.constraints, source_path="")
