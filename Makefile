@@ -35,6 +35,10 @@ demo: $(STAMP)
 	$(BIN)/argyrodb db compare Li5.6PS4.6Cl0.8I0.6
 	$(BIN)/argyrodb db plot --out out/literature.png
 	$(BIN)/argyrodb db query "I>0,sigma_mS_cm>=5" --columns dataset,formula,sigma_mS_cm,ccd_mA_cm2,anode,ref_number --sort -sigma_mS_cm
+	@mkdir -p out/refine
+	$(BIN)/argyrodb refine tests/data/refine/lma_licl.xye --start tests/data/refine/lma_licl.start.yaml --phase LiCl \
+	  --plot out/refine/lma_licl.png --out out/refine/LMA-refined.yaml
+	@echo "the pattern: xrayutilities' simulation of LMA-Cl0.8I0.6 + 3 wt% LiCl (truth: tests/data/refine/lma_licl.truth.yaml)"
 	@$(BIN)/argyrodb db remove my_measurements.csv > /dev/null 2>&1 || true  # a rebuild kept the last demo's import
 	$(BIN)/argyrodb db add examples/my_measurements.csv
 	$(BIN)/argyrodb db query --dataset user --columns dataset_id,dataset_row,formula,sigma_printed,temperature_K,structure_type
@@ -54,10 +58,13 @@ clean:
 	rm -rf $(VENV) .pytest_cache
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(BIN)/python benchmarks/bench_xrd.py
 	$(BIN)/python benchmarks/bench_db.py
 	$(BIN)/python benchmarks/bench_screen.py
 	$(BIN)/python benchmarks/bench_startup.py
+	$(BIN)/python benchmarks/bench_refine_peer.py
+	$(BIN)/python benchmarks/bench_refine.py
 
 # Bounded mutation fuzzing of the readers (FUZZ_SECONDS, default 60); exits non-zero on a crash.
 FUZZ_SECONDS ?= 60

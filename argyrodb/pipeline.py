@@ -32,6 +32,7 @@ from .physics.pattern_data import read_powder_data
 from .physics.rietveld import (
     Refiner,
     argyrodite_phase,
+    displacement_check,
     impurity_phase,
     refined_refinement,
 )
@@ -336,7 +337,7 @@ def impurity_structure(name_or_path: str):
 
 def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), mode: str = "rietveld",
                    wavelength: str | float = "CuKa12", two_theta_range: tuple[float, float] | None = None,
-                   refine: list[str] | None = None, background_terms: int = 8, tie_totals: tuple[str, ...] | None = None,
+                   refine: list[str] | None = None, background_terms: int = 12, tie_totals: tuple[str, ...] | None = None,
                    monochromator_two_theta_deg: float | None = None):
     """Refine a measured powder pattern from a start structure (path, pymatgen Structure, ASE Atoms or analysed
     structure) plus second phases (bundled names such as LiCl, or CIF files). Returns (result, refined
@@ -364,6 +365,10 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     refiner = Refiner(x, y, sigma, [main, *others], wavelength=wavelength, mode=mode, background_terms=background_terms,
                       monochromator_two_theta_deg=monochromator_two_theta_deg, refine=set(refine) if refine else None)
     result = refiner.run()
+    if refine is None:  # default settings: say whether a hinges on the zero-shift/displacement choice
+        note = displacement_check(refiner, result)
+        if note:
+            result.warnings.append(note)
     result.settings["pattern_file"] = str(data_path)
     digest = hashlib.sha256(Path(data_path).read_bytes()).hexdigest()
     result.settings["pattern_sha256"] = digest
