@@ -9,14 +9,13 @@ w = 1 / max(y, 1). The agreement is reported as the weighted-profile R factor
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.files import read_text_file
+from .pattern_data import FORMATS, read_powder_data
 
 MAX_POINTS = 2_000_000
 
@@ -29,34 +28,12 @@ class MeasuredPattern:
 
 
 def read_xy(path: str | Path) -> MeasuredPattern:
-    """Read a two-column pattern (whitespace or comma separated; '#', '!' and ';' start comments)."""
+    """Read a measured pattern (xy, xye, csv or xrdml by extension; any other name is read as two columns)
+    through :func:`argyrodb.physics.pattern_data.read_powder_data`, the one reader of powder data."""
     path = Path(path)
-    xs, ys = [], []
-    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
-        text = line.split("#")[0].split("!")[0].strip()
-        if not text or text.startswith(";"):
-            continue
-        parts = text.replace(",", " ").split()
-        try:
-            x, y = float(parts[0]), float(parts[1])
-        except (IndexError, ValueError):
-            if not xs:  # a header line before the data
-                continue
-            raise InputError(path, f"line {number}: expected two numbers, got {line.strip()!r}") from None
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise InputError(path, f"line {number}: non-finite value")
-        xs.append(x)
-        ys.append(y)
-        if len(xs) > MAX_POINTS:
-            raise InputError(path, f"more than {MAX_POINTS} points")
-    if len(xs) < 10:
-        raise InputError(path, f"only {len(xs)} data points (need at least 10)")
-    x, y = np.array(xs), np.array(ys)
-    if np.any(np.diff(x) <= 0):
-        raise InputError(path, "2theta values must increase strictly")
-    if not (0 < x[0] and x[-1] < 180):
-        raise InputError(path, "2theta values must lie between 0 and 180 degrees")
-    return MeasuredPattern(path.stem, x, y)
+    fmt = None if path.suffix.lower() in FORMATS else "xy"
+    data = read_powder_data(path, fmt=fmt)
+    return MeasuredPattern(path.stem, np.asarray(data.two_theta_deg, float), np.asarray(data.counts, float))
 
 
 @dataclass
