@@ -121,7 +121,19 @@ def main() -> int:
     per_frame = (time.perf_counter() - start) / 200
     print(f"{n} patterns (a and occupancies varied, 10-120 deg, {lines / n:.0f} lines each): "
           f"{1e3 * per_pattern:.3f} ms per pattern as arrays (target <= 1 ms); {1e3 * per_frame:.2f} ms with a DataFrame")
-    ok = min(warm_ratios) >= 30 and per_pattern <= 1e-3 and min(structure_ratios) >= 100
+    stacked = np.array(occupancies)
+    model.batch_peak_arrays(a_values[:4], stacked[:4], wavelength="CuKa1", two_theta_range=(10, 120))  # warm
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        model.batch_peak_arrays(a_values, stacked, wavelength="CuKa1", two_theta_range=(10, 120))
+        times.append((time.perf_counter() - start) / n)
+    per_batch = min(times)
+    # lower bound of the issue: 16 symmetry-distinct reflection families x 180 scatterers, one complex
+    # multiply-add each (~1 ns) - about 0.003 ms; the 0.06 ms quoted there counts the form factors too
+    print(f"batch of {n} (one vectorised call, best of 5): {1e3 * per_batch:.4f} ms per pattern (target <= 0.1 ms); "
+          f"{per_pattern / per_batch:.1f}x the single-pattern path; identical to it within 1e-9 (tests/physics/test_batch_xrd.py)")
+    ok = min(warm_ratios) >= 30 and per_pattern <= 1e-3 and min(structure_ratios) >= 100 and per_batch <= 1e-4
     print("targets met" if ok else "TARGETS NOT MET")
     return 0
 
