@@ -58,12 +58,16 @@ def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength
     click.echo(f"run {summary['run_id']} ({summary['key']}): {summary['n_points']} compositions, "
                f"{summary['already_stored']} already stored, {summary['computed']} computed "
                f"({summary['ok']} ok, {summary['skipped']} skipped)")
+    n_skipped = api.query_screen(summary["run_id"], "status=skipped", db_path=db_path, count=True)
+    if n_skipped:
+        for row in api.query_screen(summary["run_id"], "status=skipped", columns=("formula", "reason"), limit=10,
+                                    db_path=db_path).itertuples():
+            click.echo(f"  skipped {row.formula}: {row.reason}")
+    if n_skipped > 10:
+        click.echo(f"  ... and {n_skipped - 10} more skipped")
+    if not (export_out or plots_dir):
+        return
     results = api.run_results(summary["run_id"], db_path)
-    skipped = results[results["status"] == "skipped"]
-    for row in skipped.head(10).itertuples():
-        click.echo(f"  skipped {row.formula}: {row.reason}")
-    if len(skipped) > 10:
-        click.echo(f"  ... and {len(skipped) - 10} more skipped")
     if export_out:
         click.echo(f"wrote {api.export_results(results, export_out)}")
     if plots_dir:

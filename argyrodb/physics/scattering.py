@@ -65,14 +65,23 @@ def resolve_wavelength(spec: str | float) -> list[WavelengthComponent]:
     return [WavelengthComponent(value, 1.0, f"{value:g} A")]
 
 
+@lru_cache(maxsize=1)
+def _waasmaier_table() -> dict[str, object]:
+    """xraydb's Waasmaier-Kirfel table by ion, read once (each read of the table costs ~0.4 s)."""
+    import xraydb
+
+    table: dict[str, object] = {}
+    for row in xraydb.get_xraydb().get_cache("Waasmaier"):
+        table.setdefault(row.ion, row)
+    return table
+
+
 @lru_cache(maxsize=None)
 def waasmaier_kirfel(element: str) -> tuple[float, np.ndarray, np.ndarray]:
     """(c, a[5], b[5]) of the Waasmaier-Kirfel fit for a neutral atom."""
     import json
 
-    import xraydb
-
-    rows = [r for r in xraydb.get_xraydb().get_cache("Waasmaier") if r.ion == element]
+    rows = [r for ion, r in _waasmaier_table().items() if ion == element]
     if not rows:
         raise InputError("form factors", f"no Waasmaier-Kirfel coefficients for {element!r}")
     row = rows[0]

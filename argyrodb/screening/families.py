@@ -12,6 +12,7 @@ import ast
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..core.chemistry import is_element
 from ..core.errors import InputError
@@ -64,11 +65,17 @@ class Family:
     def composition(self, values: dict[str, float]) -> dict[str, float]:
         amounts: dict[str, float] = {}
         for element, expr in self.terms:
-            value = _evaluate(ast.parse(expr, mode="eval"), values, self.text) if expr else 1.0
+            value = _evaluate(_parsed(expr), values, self.text) if expr else 1.0
             if not math.isfinite(value):
                 raise InputError(self.text, f"amount of {element} is not finite")
             amounts[element] = amounts.get(element, 0.0) + round(value, 10)
         return amounts
+
+
+@lru_cache(maxsize=256)
+def _parsed(expr: str) -> ast.Expression:
+    """The parsed amount expression (parsed once: a screen evaluates it for every grid point)."""
+    return ast.parse(expr, mode="eval")
 
 
 def parse_family(text: str) -> Family:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from .. import __version__
 from ..core.errors import InputError, ParameterError
 from ..core.files import atomic_path, atomic_write_text
@@ -15,6 +17,41 @@ from ..store.screening_runs import RunWriter, literature_materials, run_results
 from .screener import Screener, ScreenSettings
 
 __all__ = ["run_screen", "run_results", "export_results", "check_export_path", "nearest_material"]
+
+
+class NearestMaterials:
+    """The literature materials as a matrix of element fractions, so that the nearest one to a composition
+    (total-variation distance 0.5 sum |f - f_lit|, :func:`argyrodb.store.literature.composition_distance`) is
+    one vector operation instead of a Python loop over every material."""
+
+    def __init__(self, literature):
+        self.literature = list(literature)
+        self.elements = sorted({el for m in self.literature for el in m.amounts})
+        self.column = {el: i for i, el in enumerate(self.elements)}
+        matrix = np.zeros((len(self.literature), len(self.elements)))
+        for row, material in enumerate(self.literature):
+            total = sum(material.amounts.values())
+            for el, n in material.amounts.items():
+                matrix[row, self.column[el]] = n / total
+        self.matrix = matrix
+
+    def nearest(self, amounts: dict[str, float]) -> dict:
+        if not self.literature:
+            return {}
+        total = sum(amounts.values())
+        target = np.zeros(len(self.elements))
+        outside = 0.0  # fractions of elements no literature material has
+        for el, n in amounts.items():
+            if el in self.column:
+                target[self.column[el]] = n / total
+            else:
+                outside += abs(n / total)
+        distances = 0.5 * (np.abs(self.matrix - target).sum(axis=1) + outside)
+        row = int(np.argmin(distances))
+        best = self.literature[row]
+        return {"nearest_formula": best.formula, "nearest_distance": float(distances[row]), "nearest_n": best.n,
+                "nearest_sigma_mS_cm": best.sigma_median, "nearest_sigma_min_mS_cm": best.sigma_min,
+                "nearest_sigma_max_mS_cm": best.sigma_max}
 
 
 def nearest_material(amounts: dict[str, float], literature) -> dict:
@@ -37,22 +74,20 @@ _WORKER: dict = {}
 
 def _worker_init(settings: ScreenSettings, literature) -> None:
     _WORKER["screener"] = Screener(settings)
-    _WORKER["literature"] = literature
+    _WORKER["nearest"] = NearestMaterials(literature)
 
 
 def _worker_chunk(indices: list[int]) -> list[dict]:
-    screener, literature = _WORKER["screener"], _WORKER["literature"]
-    out = []
-    for index in indices:
-        result = screener.evaluate(index)
+    screener, nearest = _WORKER["screener"], _WORKER["nearest"]
+    out = screener.evaluate_chunk(indices)
+    for result in out:
         if result["status"] == "ok":
-            result.update(nearest_material(screener.points[index][1], literature))
-        out.append(result)
+            result.update(nearest.nearest(screener.points[result["idx"]][1]))
     return out
 
 
 def run_screen(settings: ScreenSettings, db_path: str | Path | None = None, jobs: int = 1, show_progress: bool = True,
-               chunk_size: int = 250) -> dict:
+               chunk_size: int = 1000) -> dict:
     """Compute every composition of ``settings`` not yet stored for the same run, in chunks; each chunk
     is written in one transaction, so an interrupted run resumes where it stopped."""
     from tqdm import tqdm
@@ -84,7 +119,7 @@ def run_screen(settings: ScreenSettings, db_path: str | Path | None = None, jobs
             bar.update(len(results))
 
         if jobs == 1:
-            _WORKER["screener"], _WORKER["literature"] = screener, literature
+            _WORKER["screener"], _WORKER["nearest"] = screener, NearestMaterials(literature)
             for chunk in chunks:
                 store(_worker_chunk(chunk))
         else:

@@ -99,6 +99,12 @@ class Screener:
         self.masses = np.array([atomic_mass(el) for el in self.model.elements])
 
     def evaluate(self, index: int) -> dict:
+        """One composition's screening result (see :meth:`evaluate_chunk`)."""
+        return self.evaluate_chunk([index])[0]
+
+    def _prepare(self, index: int) -> dict:
+        """The per-composition part of a result (charge, occupancies, lattice parameter, density); ``status``
+        'skipped' with the reason when the composition cannot be screened."""
         values, amounts = self.points[index]
         formula = format_formula(amounts)
         base = {"idx": index, "variables_json": json.dumps(values, sort_keys=True), "formula": formula,
@@ -120,27 +126,43 @@ class Screener:
         except InputError as exc:
             return {**base, "status": "skipped", "reason": f"no lattice parameter: {exc.problem}"}
         cell_mass = float((occupancy * self.model.multiplicities[:, None]).sum(axis=0) @ self.masses)
-        density = xray_density_g_cm3(cell_mass, a)
-        peaks = self.xrd.peak_arrays(wavelength=self.components, two_theta_range=self.settings.two_theta_range, a_angstrom=a,
-                                     anomalous_dispersion=self.settings.anomalous_dispersion, occupancy_matrix=occupancy)
-        strongest = int(np.argmax(peaks["intensity"])) if peaks["intensity"].size else None
-        result = {
-            **base, "status": "ok", "reason": None, "a_angstrom": a, "a_sigma_angstrom": a_sigma,
-            "a_note": f"extrapolated: {'; '.join(notes)}" if notes else None,
-            "volume_angstrom3": a**3, "density_g_cm3": density, "charge_per_fu": charge,
-            "n_lines": int(peaks["intensity"].size),
-            "strongest_hkl": None if strongest is None else self._line_labels()[int(peaks["line_key"][strongest])][0],
-            "strongest_two_theta_deg": None if strongest is None else float(peaks["two_theta_deg"][strongest]),
-        }
-        if self.settings.store_peaks:
-            rel = np.minimum(100.0, 100.0 * peaks["intensity"] / peaks["intensity"].max())
-            labels = self._line_labels()
-            result["peaks"] = [  # (hkl text, first family, 2theta, d, multiplicity, I_rel, component name)
-                (*labels[int(k)], float(t), float(d), int(m), float(r), self.components[int(c)].name)
-                for k, t, d, m, r, c in zip(peaks["line_key"], peaks["two_theta_deg"], peaks["d_angstrom"],
-                                            peaks["multiplicity"], rel, peaks["component"])
-            ]
-        return result
+        return {**base, "status": "ok", "reason": None, "a_angstrom": a, "a_sigma_angstrom": a_sigma,
+                "a_note": f"extrapolated: {'; '.join(notes)}" if notes else None,
+                "volume_angstrom3": a**3, "density_g_cm3": xray_density_g_cm3(cell_mass, a), "charge_per_fu": charge,
+                "_occupancy": occupancy}
+
+    def evaluate_chunk(self, indices: list[int]) -> list[dict]:
+        """Screening results of several compositions: the per-composition part one by one, the powder patterns of
+        all of them in one vectorised call (:meth:`XRDModel.batch_peak_arrays`, equal to one at a time)."""
+        results = [self._prepare(i) for i in indices]
+        ok = [r for r in results if r["status"] == "ok"]
+        if not ok:
+            return results
+        batch = self.xrd.batch_peak_arrays(
+            np.array([r["a_angstrom"] for r in ok]), np.stack([r.pop("_occupancy") for r in ok]),
+            wavelength=self.components, two_theta_range=self.settings.two_theta_range,
+            anomalous_dispersion=self.settings.anomalous_dispersion)
+        labels = self._line_labels()
+        names = [c.name for c in self.components]
+        for row, result in enumerate(ok):
+            present = batch["present"][row]
+            intensity = batch["intensity"][row][present]
+            keys = batch["line_key"][present]
+            two_theta = batch["two_theta_deg"][row][present]
+            strongest = int(np.argmax(intensity)) if intensity.size else None
+            result.update({
+                "n_lines": int(intensity.size),
+                "strongest_hkl": None if strongest is None else labels[int(keys[strongest])][0],
+                "strongest_two_theta_deg": None if strongest is None else float(two_theta[strongest]),
+            })
+            if self.settings.store_peaks and intensity.size:
+                rel = np.minimum(100.0, 100.0 * intensity / intensity.max())
+                result["peaks"] = [  # (hkl text, first family, 2theta, d, multiplicity, I_rel, component name)
+                    (*labels[int(k)], float(t), float(d), int(m), float(r), names[int(c)])
+                    for k, t, d, m, r, c in zip(keys, two_theta, batch["d_angstrom"][row][present],
+                                                batch["multiplicity"][present], rel, batch["component"][present])
+                ]
+        return results
 
     def lattice(self, index: int):
         """The lattice parameter of composition ``index`` (the lattice model's prediction)."""
