@@ -1,4 +1,5 @@
-"""Start-up time of light commands against importing pymatgen, in the same run (median of 7)."""
+"""Start-up time of light commands against importing pymatgen and against a bare interpreter, in the same run
+(median of 7). Target (issue 15): `argyrodb --help` within 2x `python -c pass`."""
 
 from __future__ import annotations
 
@@ -25,7 +26,11 @@ def main() -> int:
     for label, args in (("argyrodb --help", ["--help"]), ("argyrodb calc gforce --rpm 550 --json", ["calc", "gforce", "--rpm", "550", "--json"]),
                         ("argyrodb calc cpe ...", ["calc", "cpe", "--r", "31.65", "--q", "6.32e-7", "--alpha", "0.729"])):
         t = timed([python, "-m", "argyrodb", *args])
-        print(f"{label:<40} {1e3 * t:6.0f} ms = {t / peer:.2f} x the pymatgen import")
+        print(f"{label:<40} {1e3 * t:6.0f} ms = {t / peer:.2f} x the pymatgen import = {t / bare:.2f} x bare Python")
+    script = [str(__import__("pathlib").Path(python).parent / "argyrodb"), "--help"]
+    t = timed(script)
+    print(f"{'argyrodb --help (console script)':<40} {1e3 * t:6.0f} ms = {t / bare:.2f} x bare Python (target <= 2x): "
+          f"{'PASS' if t <= 2 * bare else 'FAIL'}")
     return 0
 
 

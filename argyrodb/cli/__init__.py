@@ -17,19 +17,7 @@ from .. import __version__
 from ..core.errors import ArgyrodbError
 from .common import Group
 
-#: command -> (module, attribute, short help). The help is here so that listing commands imports nothing.
-COMMANDS = {
-    "build": ("argyrodb.cli.structures", "build", "Read refinement files or CIFs, validate them, report, and write symmetric CIFs."),
-    "density": ("argyrodb.cli.structures", "density", "X-ray density and molar volume of a structure file or a formula (e.g. Li5.6PS4.6Cl0.8I0.6)."),
-    "xrd": ("argyrodb.cli.structures", "xrd", "Simulate the powder X-ray pattern of a refinement file or CIF."),
-    "db": ("argyrodb.cli.database", "db", "The SQLite database: build, query, compare, SQL, export, serve, plot."),
-    "calc": ("argyrodb.cli.calc", "calc", "The lab's calculations: G-force, conductivity, Arrhenius, elastic moduli, CPE capacitance, CCD steps."),
-    "eis": ("argyrodb.cli.eis", "eis", "Impedance spectra: equivalent-circuit fitting (impedance.py)."),
-    "audit": ("argyrodb.cli.audit", "audit", "Recompute every derived number of the source and report what does not add up."),
-    "refine": ("argyrodb.cli.refine", "refine", "Rietveld or Pawley refinement of a measured powder pattern (xy, xye, csv, xrdml)."),
-    "screen": ("argyrodb.cli.screening", "screen", "Screen a composition family: lattice parameter, density, XRD peaks, nearest literature; stored, resumable."),
-    "approximants": ("argyrodb.cli.screening", "approximants", "Ordered, charge-neutral supercells of a composition, ranked by Ewald energy, written through ASE."),
-}
+from ..launcher import COMMANDS, TOP_HELP
 
 
 class UserError(click.ClickException):
@@ -84,6 +72,9 @@ class LazyGroup(Group):
 @click.version_option(__version__, prog_name="argyrodb")
 def cli() -> None:
     """argyrodb: refined structures, densities, XRD, literature and screening for lithium argyrodites (F-43m)."""
+
+
+cli.help = TOP_HELP
 
 
 def main(argv: list[str] | None = None) -> None:

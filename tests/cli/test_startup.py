@@ -31,3 +31,21 @@ def test_the_command_list_matches_each_command():
     for name, (_, _, short) in COMMANDS.items():
         command = cli.get_command(ctx, name)
         assert command.help.strip().splitlines()[0] == short, name
+
+
+def test_top_level_help_is_clicks_text_without_importing_click():
+    """`argyrodb --help` comes from argyrodb.launcher (no click import: start-up within 2x bare Python); its text
+    is exactly what click prints for the application."""
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from argyrodb.cli import cli
+    from argyrodb.launcher import help_text
+
+    assert CliRunner().invoke(cli, ["--help"], prog_name="argyrodb", terminal_width=80).output == help_text()
+    code = ("import sys\nimport argyrodb.launcher as launcher\ntry:\n    launcher.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m == 'click' or m.startswith('argyrodb.cli')), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout == help_text() and result.stderr.strip() == "[]"
