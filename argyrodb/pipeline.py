@@ -336,18 +336,36 @@ def impurity_structure(name_or_path: str):
 
 
 def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), mode: str = "rietveld",
-                   wavelength: str | float = "CuKa12", two_theta_range: tuple[float, float] | None = None,
+                   wavelength: str | float | None = None, two_theta_range: tuple[float, float] | None = None,
                    refine: list[str] | None = None, background_terms: int = 12, tie_totals: tuple[str, ...] | None = None,
                    monochromator_two_theta_deg: float | None = None):
     """Refine a measured powder pattern from a start structure (path, pymatgen Structure, ASE Atoms or analysed
     structure) plus second phases (bundled names such as LiCl, or CIF files). Returns (result, refined
-    Refinement or None in Pawley mode, PowderData); see :mod:`argyrodb.physics.rietveld`."""
+    Refinement or None in Pawley mode, PowderData); see :mod:`argyrodb.physics.rietveld`.
+
+    ``wavelength`` None: the file's (XRDML states its anode, K-alpha1/2 and ratio), else Cu K-alpha1/2. Poisson
+    weights need counts: counts/s are multiplied by the counting time; intensities that are not whole counts (and
+    no sigma) are refined with a warning that R_exp and GoF assume counts."""
     import hashlib
 
     import numpy as np
 
     data = read_powder_data(data_path)
     x, y, sigma = data.two_theta_deg, data.counts, data.sigma
+    notes = []
+    if wavelength is None:
+        wavelength = data.wavelength_components() or "CuKa12"
+        notes.append(f"wavelength: {'from the file' if isinstance(wavelength, list) else 'Cu K-alpha1/2 (the file states none)'}")
+    if data.kind == "counts_per_second" and sigma is None:
+        total = data.counts_total()
+        if total is not None:
+            y = np.asarray(total, dtype=float)
+            notes.append("counts/s multiplied by the counting time: Poisson weights on counts")
+        else:
+            notes.append("counts/s without a counting time: R_exp and GoF assume the values are counts")
+    elif sigma is None and np.any(np.abs(y - np.round(y)) > 1e-6):
+        notes.append("the intensities are not whole counts and the file gives no sigma: Poisson weights, R_exp and GoF "
+                     "assume counts (give raw counts or an .xye with sigma)")
     if two_theta_range is not None:
         lo, hi = (float(v) for v in two_theta_range)
         if not lo < hi:
@@ -365,6 +383,8 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     refiner = Refiner(x, y, sigma, [main, *others], wavelength=wavelength, mode=mode, background_terms=background_terms,
                       monochromator_two_theta_deg=monochromator_two_theta_deg, refine=set(refine) if refine else None)
     result = refiner.run()
+    result.warnings.extend(n for n in notes if "assume" in n)
+    result.settings["data_notes"] = notes
     if refine is None:  # default settings: say whether a hinges on the zero-shift/displacement choice
         note = displacement_check(refiner, result)
         if note:

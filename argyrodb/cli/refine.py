@@ -18,7 +18,8 @@ from .common import Group, emit_json, wavelength_value
 @click.option("--phase", "phases", multiple=True,
               help="Second phase: a bundled one (LiCl, LiBr, LiI, Li2S, Li3PS4) or a CIF file (repeatable).")
 @click.option("--mode", type=click.Choice(["rietveld", "pawley"]), default="rietveld", show_default=True)
-@click.option("--wavelength", default="CuKa12", show_default=True, help="CuKa12 (K-alpha1 + K-alpha2), CuKa1, MoKa12, or angstrom.")
+@click.option("--wavelength", help="CuKa12 (K-alpha1 + K-alpha2), CuKa1, MoKa12, or angstrom (default: the file's, as an "
+              "XRDML states it, else CuKa12).")
 @click.option("--two-theta", "two_theta_range", type=(float, float), metavar="MIN MAX", help="Refine only this 2theta range (deg).")
 @click.option("--refine", "refine", help="Comma-separated parameters to refine (default: all but the displacement), "
               "e.g. zero_shift_deg,a:,occ:,B:,U,V,W,X,Y:,axial_deg,displacement_deg.")
@@ -49,7 +50,8 @@ def refine(data, start, phases, mode, wavelength, two_theta_range, refine, backg
     api.check_output_paths(*outputs)
     refine_names = [r.strip() for r in refine.split(",") if r.strip()] if refine else None
     result, refined, data_read = api.refine_pattern(
-        data, start, tuple(phases), mode=mode, wavelength=wavelength_value(wavelength), two_theta_range=two_theta_range,
+        data, start, tuple(phases), mode=mode, wavelength=None if wavelength is None else wavelength_value(wavelength),
+        two_theta_range=two_theta_range,
         refine=refine_names, background_terms=background_terms, tie_totals=_ties(tie_totals),
         monochromator_two_theta_deg=monochromator)
     structure = api.refined_structure(refined) if refined is not None else None
@@ -77,7 +79,15 @@ def _plot(result, path: Path, data: Path, wavelength) -> None:
     api.plot_refinement(result.two_theta_deg, result.observed, result.calculated, result.background, phases,
                         {"r_wp": result.r_wp, "r_p": result.r_p, "r_exp": result.r_exp, "gof": result.gof},
                         f"{result.mode.capitalize()} refinement of {data.name}", path,
-                        wavelength_label=api.wavelength_label(wavelength_value(wavelength)))
+                        wavelength_label=_wavelength_label(result, wavelength))
+
+
+def _wavelength_label(result, wavelength) -> str:
+    """The plot title's radiation: the one given, else what the refinement used (a file's, or Cu K-alpha1/2)."""
+    used = result.settings.get("wavelength", "CuKa12")
+    if wavelength:
+        return api.wavelength_label(wavelength_value(wavelength))
+    return api.wavelength_label(used) if used == "CuKa12" else used
 
 
 def _print_text(payload: dict, out_path, plot_path, stored) -> None:

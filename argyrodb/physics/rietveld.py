@@ -389,7 +389,8 @@ class Refiner:
         self.sigma = None if sigma is None else np.asarray(sigma, float)
         self.phases = phases
         self.mode = mode
-        self.components: list[WavelengthComponent] = resolve_wavelength(wavelength)
+        self.components: list[WavelengthComponent] = (list(wavelength) if isinstance(wavelength, list)
+                                                      else resolve_wavelength(wavelength))
         self.wavelength = wavelength
         self.monochromator = monochromator_two_theta_deg
         self.basis = chebyshev_basis(self.x, background_terms)
@@ -649,7 +650,8 @@ class Refiner:
         if gof > 2.0:
             warnings.append(f"GoF {gof:.2f} > 2: the model does not describe the data within its noise (missing phase, "
                             "texture, wrong profile); look at the difference curve")
-        self.settings = {"mode": self.mode, "wavelength": str(self.wavelength), "weighting": weighting,
+        self.settings = {"mode": self.mode, "wavelength": str(self.wavelength) if not isinstance(self.wavelength, list) else
+                         " + ".join(f"{c.name} {c.wavelength_angstrom:.6f} A x{c.weight:g}" for c in self.components), "weighting": weighting,
                          "background_terms": self.basis.shape[1], "refined": names,
                          "two_theta_range": [float(self.x[0]), float(self.x[-1])], "restarts": restarts,
                          "model_evaluations": self.n_evaluations}

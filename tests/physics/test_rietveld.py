@@ -213,3 +213,44 @@ def test_the_stored_patterns_are_what_the_generator_makes():
     stored = np.loadtxt(REFINE / "lma_licl.xye")
     assert np.allclose(stored[:, 0], two_theta) and np.array_equal(stored[:, 1], counts)
     assert truth["phases"][0]["a_angstrom"] == _truth("lma_licl")["phases"][0]["a_angstrom"]
+
+
+def _xrdml_from_xye(tmp_path, case: str, counting_time_s: float):
+    """The case's pattern written as an XRDML scan in counts per second (the header of a real Empyrean file,
+    tests/data/patterns, with this scan's positions and counting time): what a lab diffractometer exports."""
+    from argyrodb_testing import DATA as ROOT
+
+    data = np.loadtxt(REFINE / f"{case}.xye")
+    text = (ROOT / "patterns" / "xylib_empyrean.xrdml").read_text(encoding="utf-8")
+    text = text.replace("<startPosition>30.0500</startPosition>", f"<startPosition>{data[0, 0]:.4f}</startPosition>")
+    text = text.replace("<endPosition>41.7500</endPosition>", f"<endPosition>{data[-1, 0]:.4f}</endPosition>")
+    text = text.replace('<commonCountingTime unit="seconds">0.440</commonCountingTime>',
+                        f'<commonCountingTime unit="seconds">{counting_time_s}</commonCountingTime>')
+    start = text.index("<intensities")
+    end = text.index("</intensities>") + len("</intensities>")
+    values = " ".join(f"{c / counting_time_s:.6g}" for c in data[:, 1])
+    text = text[:start] + f'<intensities unit="cps">{values}</intensities>' + text[end:]
+    path = tmp_path / f"{case}.xrdml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_xrdml_in_counts_per_second_refines_like_the_counts(tmp_path):
+    """counts/s times the counting time are the counts: the same fit, GoF and a as the .xye; the wavelength comes
+    from the file (Cu K-alpha1 1.540598, K-alpha2 1.544426 A, ratio 0.5)."""
+    path = _xrdml_from_xye(tmp_path, "clbr_pure", counting_time_s=2.5)
+    from_xrdml, _, data = api.refine_pattern(path, REFINE / "clbr_pure.start.yaml")
+    assert data.kind == "counts_per_second"
+    assert "counts/s multiplied by the counting time: Poisson weights on counts" in from_xrdml.settings["data_notes"]
+    assert "1.540598" in from_xrdml.settings["wavelength"] and "1.544426" in from_xrdml.settings["wavelength"]
+    assert 1.0 < from_xrdml.gof < 1.3  # counts/s taken as counts would give GoF / sqrt(2.5)
+    truth = _truth("clbr_pure")["phases"][0]["a_angstrom"]
+    assert from_xrdml.phases[0]["a_angstrom"] == pytest.approx(truth, abs=0.001)
+
+
+def test_intensities_that_are_not_counts_are_flagged(tmp_path):
+    data = np.loadtxt(REFINE / "clbr_pure.xye")
+    scaled = tmp_path / "scaled.xy"
+    np.savetxt(scaled, np.c_[data[:, 0], data[:, 1] * 1.37], fmt="%.4f %.3f")
+    result, _, _ = api.refine_pattern(scaled, REFINE / "clbr_pure.start.yaml")
+    assert any("not whole counts" in w for w in result.warnings)
