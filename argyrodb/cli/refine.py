@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import click
@@ -49,7 +48,7 @@ def refine(data, start, phases, mode, wavelength, two_theta_range, refine, backg
         outputs.append(out_path.with_suffix(".cif"))
     api.check_output_paths(*outputs)
     refine_names = [r.strip() for r in refine.split(",") if r.strip()] if refine else None
-    result, refined, data_read = api.refine_pattern(
+    result, refined, _ = api.refine_pattern(
         data, start, tuple(phases), mode=mode, wavelength=None if wavelength is None else wavelength_value(wavelength),
         two_theta_range=two_theta_range,
         refine=refine_names, background_terms=background_terms, tie_totals=_ties(tie_totals),
