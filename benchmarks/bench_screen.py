@@ -28,8 +28,8 @@ def main() -> int:
     n = len(screener.points)
     start = time.perf_counter()
     ok = 0
-    for index in range(n):
-        ok += screener.evaluate(index)["status"] == "ok"
+    for start_index in range(0, n, 1000):  # chunks, as argyrodb screen computes them (batch patterns)
+        ok += sum(r["status"] == "ok" for r in screener.evaluate_chunk(list(range(start_index, min(n, start_index + 1000)))))
     total_s = time.perf_counter() - start
     print(f"{n} compositions: set-up {setup_s:.2f} s, then {total_s:.2f} s ({1e3 * total_s / n:.3f} ms each, {ok} ok) "
           f"-> {'under' if setup_s + total_s < 10 else 'OVER'} the 10 s target")
