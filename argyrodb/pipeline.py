@@ -147,6 +147,13 @@ def stored_pattern(structure: AnalysedStructure) -> Pattern:
     return XRDModel.from_analysed(structure).pattern(**STORED_XRD)
 
 
+def stored_structure(structure: AnalysedStructure, **fields) -> dict:
+    """What the store's ``insert_structure`` takes for an analysed structure: it, its CIF, densities and stored
+    pattern, plus ``fields`` (name, source file, dataset ...)."""
+    return {"structure": structure, "cif": cif_of(structure), "density": structure_density(structure),
+            "pattern": stored_pattern(structure), **fields}
+
+
 def density_report(file_or_formula: str, a_angstrom: float | None = None, z: float = 4.0, block: str | None = None,
                    force: bool = False) -> dict:
     """Density and molar volume of a structure file (refined and nominal composition) or a formula
@@ -285,9 +292,8 @@ def user_structures(imp: UserImport) -> dict[int, dict]:
                 raise InputError(where, f"structure {row.structure_file}: {exc.problem}") from None
             if structure.errors:
                 raise InputError(where, f"structure {row.structure_file}: {structure.errors[0].kind}: {structure.errors[0].message}")
-            out[row.line] = {"structure": structure, "name": f"user {where} {structure.name}",
-                             "source_file": f"{where} {row.structure_file}", "cif": cif_of(structure),
-                             "density": structure_density(structure), "pattern": stored_pattern(structure)}
+            out[row.line] = stored_structure(structure, name=f"user {where} {structure.name}",
+                                             source_file=f"{where} {row.structure_file}")
     return out
 
 
@@ -439,10 +445,7 @@ def store_refinement(result, refined, structure: AnalysedStructure | None, data_
     record = refinement_record(result, refined, Path(data_path).name)
     args = None
     if structure is not None:
-        args = {"structure": structure, "name": f"{structure.name} from {Path(data_path).name}",
-                "source_file": f"argyrodb refine {Path(data_path).name}", "cif": cif_of(structure),
-                "density": structure_density(structure), "pattern": stored_pattern(structure),
-                "dataset_id": f"refinement of {Path(data_path).name}"}
+        args = _refinement_structure(structure, Path(data_path).name)
     return add_refinement(db_path, record, args)
 
 
@@ -456,7 +459,10 @@ def _refined_structure_args(record: dict) -> dict | None:
         path = Path(tmp) / "refined.yaml"
         path.write_text(record["refined_yaml"], encoding="utf-8")
         structure = analyse_structure(path)
-    return {"structure": structure, "name": f"{structure.name} from {record['data_file']}",
-            "source_file": f"argyrodb refine {record['data_file']}", "cif": cif_of(structure),
-            "density": structure_density(structure), "pattern": stored_pattern(structure),
-            "dataset_id": f"refinement of {record['data_file']}"}
+    return _refinement_structure(structure, record["data_file"])
+
+
+def _refinement_structure(structure: AnalysedStructure, data_name: str) -> dict:
+    """How a refined structure is stored (at the first refinement and when `db build` replays it)."""
+    return stored_structure(structure, name=f"{structure.name} from {data_name}", source_file=f"argyrodb refine {data_name}",
+                            dataset_id=f"refinement of {data_name}")

@@ -12,17 +12,17 @@ from .. import __version__
 from ..core.errors import InputError, ParameterError
 from ..core.files import atomic_path, atomic_write_text
 from ..store.connection import database_path
-from ..store.literature import composition_distance
 from ..store.screening_runs import RunWriter, literature_materials, run_results
 from .screener import Screener, ScreenSettings
 
-__all__ = ["run_screen", "run_results", "export_results", "check_export_path", "nearest_material"]
+__all__ = ["run_screen", "run_results", "export_results", "check_export_path", "NearestMaterials"]
 
 
 class NearestMaterials:
-    """The literature materials as a matrix of element fractions, so that the nearest one to a composition
-    (total-variation distance 0.5 sum |f - f_lit|, :func:`argyrodb.store.literature.composition_distance`) is
-    one vector operation instead of a Python loop over every material."""
+    """The literature material nearest to a composition (total-variation distance of element fractions,
+    0.5 sum |f - f_lit|, as :func:`argyrodb.store.literature.composition_distance`) with the number and spread of
+    its measurements, as screening-result columns: the materials are one matrix of element fractions, so each
+    lookup is one vector operation instead of a Python loop over every material."""
 
     def __init__(self, literature):
         self.literature = list(literature)
@@ -52,21 +52,6 @@ class NearestMaterials:
         return {"nearest_formula": best.formula, "nearest_distance": float(distances[row]), "nearest_n": best.n,
                 "nearest_sigma_mS_cm": best.sigma_median, "nearest_sigma_min_mS_cm": best.sigma_min,
                 "nearest_sigma_max_mS_cm": best.sigma_max}
-
-
-def nearest_material(amounts: dict[str, float], literature) -> dict:
-    """The literature material nearest to ``amounts`` (total-variation distance of element fractions) with the
-    number and spread of its measurements, as screening-result columns."""
-    best, best_d = None, None
-    for material in literature:
-        d = composition_distance(amounts, material.amounts)
-        if best_d is None or d < best_d:
-            best, best_d = material, d
-    if best is None:
-        return {}
-    return {"nearest_formula": best.formula, "nearest_distance": best_d, "nearest_n": best.n,
-            "nearest_sigma_mS_cm": best.sigma_median, "nearest_sigma_min_mS_cm": best.sigma_min,
-            "nearest_sigma_max_mS_cm": best.sigma_max}
 
 
 _WORKER: dict = {}

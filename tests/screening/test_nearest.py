@@ -5,8 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from argyrodb.screening.runs import NearestMaterials, nearest_material
+from argyrodb.screening.runs import NearestMaterials
+from argyrodb.store.literature import composition_distance
 from argyrodb.store.screening_runs import literature_materials
+
+
+def nearest_material(amounts, literature) -> dict:
+    """The reference: a loop over every material with the library's composition distance (first one wins ties)."""
+    best, best_d = None, None
+    for material in literature:
+        d = composition_distance(amounts, material.amounts)
+        if best_d is None or d < best_d:
+            best, best_d = material, d
+    return {"nearest_formula": best.formula, "nearest_distance": best_d}
 
 
 def test_nearest_materials_matrix_equals_the_loop(db_path):
