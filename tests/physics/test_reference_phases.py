@@ -21,6 +21,8 @@ PUBLISHED = {
     "LiCl": {"a": 5.12952, "sg": "Fm-3m", "formula": "LiCl"},   # Ievins, Straumanis & Karlsons 1938 (COD 1011314)
     "LiBr": {"a": 5.5154, "sg": "Fm-3m", "formula": "LiBr"},    # Fischer, Mueller & Jansen 2004, 25 C
     "LiI": {"a": 6.0257, "sg": "Fm-3m", "formula": "LiI"},      # same paper, alpha-LiI
+    "Li2S": {"a": 5.708, "sg": "Fm-3m", "formula": "Li2S",
+             "volume": 185.974, "density": 1.641},              # Wyckoff 1963 as COD 9009060 (V, density: COD)
     "Li3PS4": {"a": 12.8190, "b": 8.2195, "c": 6.1236, "sg": "Pnma", "formula": "Li3PS4",
                "volume": 645.23, "b_iso": {"Li": 7.7, "P": 1.62, "S": 2.61}},  # Homma et al. 2011, ICSD 180319
 }
@@ -100,6 +102,10 @@ def test_density_from_the_published_cells(index):
         assert float(structure.density) == pytest.approx(density, rel=1e-4), name
     # LiBr against the handbook density (3.464 g/cm3, recorded in phases.yaml): the cell gives 3.438
     assert float(load_phase("LiBr").density) == pytest.approx(index["LiBr"]["density_g_cm3_literature"], rel=0.01)
+    # Li2S against the cell volume 185.974 A^3 and calculated density 1.641 g/cm3 of COD 9009060
+    assert load_phase("Li2S").volume == pytest.approx(PUBLISHED["Li2S"]["volume"], abs=5e-4)
+    assert float(load_phase("Li2S").density) == pytest.approx(PUBLISHED["Li2S"]["density"], abs=5e-4)
+    assert index["Li2S"]["density_g_cm3_literature"] == PUBLISHED["Li2S"]["density"]
     # beta-Li3PS4 against its published cell volume 645.23(5) A^3
     assert load_phase("Li3PS4").volume == pytest.approx(PUBLISHED["Li3PS4"]["volume"], abs=0.05)
 
@@ -161,6 +167,41 @@ def test_halide_lines_sit_where_braggs_law_puts_them():
         row = peaks[(peaks.h == 2) & (peaks.k == 0) & (peaks.l == 0)].iloc[0]
         assert row.two_theta_deg == pytest.approx(2 * np.degrees(np.arcsin(wavelength / (2 * d_200))), abs=1e-6)
         assert first.intensity_rel == pytest.approx(100.0)  # 111 is the strongest line of all three halides
+
+
+def test_li2s_is_antifluorite_and_loads_as_a_second_phase():
+    """S on 4a, Li on all eight tetrahedral holes 8c: Li-S = a*sqrt(3)/4, each S with 8 Li, each Li with 4 S;
+    the refinement loader finds it by name (any case) with the same cell."""
+    from argyrodb.pipeline import impurity_structure
+
+    a = PUBLISHED["Li2S"]["a"]
+    structure = load_phase("Li2S")
+    assert structure.composition["Li"] == pytest.approx(8) and structure.composition["S"] == pytest.approx(4)
+    for site in structure:
+        if site.species_string == "Li":
+            assert np.allclose(np.mod(site.frac_coords * 4, 2), 1)  # (2n+1)/4 in every coordinate: 8c
+    sulfur = next(site for site in structure if site.species_string == "S")
+    lithium = next(site for site in structure if site.species_string == "Li")
+    li_around_s = [n.nn_distance for n in structure.get_neighbors(sulfur, 2.6)]
+    s_around_li = [n.nn_distance for n in structure.get_neighbors(lithium, 2.6) if n.species_string == "S"]
+    assert len(li_around_s) == 8 and len(s_around_li) == 4
+    assert li_around_s == pytest.approx([a * np.sqrt(3) / 4] * 8)
+    name, loaded = impurity_structure("li2s")
+    assert name == "Li2S" and loaded.composition.reduced_formula == "Li2S" and len(loaded) == 12
+    assert loaded.lattice.a == pytest.approx(a)
+
+
+def test_li2s_lines_sit_where_braggs_law_puts_them():
+    """111 is the strongest line; 200 (h+k+l = 4n+2: S and Li scatter out of phase) is weak but present."""
+    wavelength = 1.5405929  # CuKa1 of argyrodb/data/wavelengths.yaml
+    peaks = _engine_pattern(load_phase("Li2S")).peaks
+    first = peaks.iloc[0]
+    assert (first.h, first.k, first.l) == (1, 1, 1)
+    assert first.intensity_rel == pytest.approx(100.0)
+    row = peaks[(peaks.h == 2) & (peaks.k == 0) & (peaks.l == 0)].iloc[0]
+    d_200 = PUBLISHED["Li2S"]["a"] / 2
+    assert row.two_theta_deg == pytest.approx(2 * np.degrees(np.arcsin(wavelength / (2 * d_200))), abs=1e-6)
+    assert 5 < row.intensity_rel < 50
 
 
 def test_halides_without_b_say_so():
