@@ -97,14 +97,33 @@ def ordered_elements(elements) -> list[str]:
 
 def format_formula(amounts: dict[str, float], decimals: int = 4) -> str:
     """Formula text in argyrodite order, e.g. ``Li5.6PS4.6Cl0.8I0.6``; amounts rounded to ``decimals``."""
+    elements = list(amounts)
+    return format_formulas([[amounts[el] for el in elements]], elements, decimals)[0]
+
+
+def format_formulas(matrix, elements: list[str], decimals: int = 4) -> list[str]:
+    """:func:`format_formula` of every row of ``matrix`` (compositions x ``elements``, amounts per formula unit):
+    one pass per element column instead of one dict per composition (screening formats millions)."""
+    columns = sorted(range(len(elements)), key=lambda j: _formula_key(elements[j]))
     parts = []
-    for el in ordered_elements(amounts):
-        n = round(amounts[el], decimals)
-        if n == 0:
-            continue
-        text = f"{n:.{decimals}f}".rstrip("0").rstrip(".")
-        parts.append(el if abs(n - 1) < 10**-decimals else f"{el}{text}")
-    return "".join(parts)
+    for j in columns:
+        el = elements[j]
+        seen: dict[float, str] = {}  # a grid repeats values: format each once
+        texts = []
+        for value in (float(row[j]) for row in matrix) if isinstance(matrix, list) else matrix[:, j].tolist():
+            text = seen.get(value)
+            if text is None:
+                n = round(value, decimals)
+                if n == 0:
+                    text = ""
+                elif abs(n - 1) < 10**-decimals:
+                    text = el
+                else:
+                    text = el + f"{n:.{decimals}f}".rstrip("0").rstrip(".")
+                seen[value] = text
+            texts.append(text)
+        parts.append(texts)
+    return ["".join(row) for row in zip(*parts)] if parts else [""] * len(matrix)
 
 
 def molar_mass(amounts: dict[str, float]) -> float:
@@ -137,16 +156,32 @@ def formal_charge(amounts: dict[str, float]) -> tuple[float, list[str]]:
     Polyatomic ions come first: when every element of an ion (e.g. BH4-: B:H = 1:4) is present in the
     ion's ratio, those atoms carry the ion's charge (Li5PS4(BH4)2: 5 + 5 - 8 - 2 = 0). The rest is
     summed from the single-element oxidation states."""
-    table = oxidation_states()
-    rest = dict(amounts)
-    charge = 0.0
+    elements = list(amounts)
+    charge, unknown = formal_charges([[amounts[el] for el in elements]], elements)
+    return float(charge[0]), sorted(el for el, flag in zip(elements, unknown[0]) if flag)
+
+
+def formal_charges(matrix, elements: list[str]):
+    """:func:`formal_charge` of every row of ``matrix`` (compositions x ``elements``): (charge (n,), unknown (n,
+    elements) True where an element present in the row has no oxidation state and is in no polyatomic ion)."""
+    import numpy as np
+
+    rest = np.array(matrix, dtype=float).reshape(-1, len(elements))
+    column = {el: j for j, el in enumerate(elements)}
+    charge = np.zeros(len(rest))
     for ion_charge, ratio in polyatomic_ions().values():
+        if not all(el in column for el in ratio):
+            continue
         anchor, anchor_ratio = next(iter(ratio.items()))
-        units = rest.get(anchor, 0.0) / anchor_ratio
-        if units > 0 and all(abs(rest.get(el, 0.0) - units * n) <= 1e-6 * max(1.0, units * n) for el, n in ratio.items()):
-            charge += units * ion_charge
-            for el in ratio:
-                del rest[el]
-    unknown = sorted(el for el in rest if el not in table)
-    charge += sum(n * table[el] for el, n in rest.items() if el in table)
-    return charge, unknown
+        units = rest[:, column[anchor]] / anchor_ratio
+        match = units > 0
+        for el, n in ratio.items():
+            match &= np.abs(rest[:, column[el]] - units * n) <= 1e-6 * np.maximum(1.0, units * n)
+        charge += np.where(match, units * ion_charge, 0.0)
+        for el in ratio:
+            rest[match, column[el]] = 0.0
+    table = oxidation_states()
+    states = np.array([table.get(el, 0) for el in elements], dtype=float)
+    known = np.array([el in table for el in elements])
+    charge += rest @ states
+    return charge, (rest != 0) & ~known

@@ -69,42 +69,58 @@ class LatticeModel:
         """a_Cl, a_Br, a_I (A): the model's Li6PS5X."""
         return tuple(self.coefficients[self.features.index(f"f_{x}")] for x in HEAVY_HALIDES)
 
-    def _vector(self, amounts: dict[str, float], source: str) -> np.ndarray:
-        unknown = sorted(el for el, n in amounts.items() if n > 1e-9 and el not in BASE_ELEMENTS
-                         and f"n_{el}" not in self.features)
-        if unknown:
-            raise ParameterError("a_angstrom", f"{source}: the lattice model has no calibration data for "
-                                               f"{', '.join(unknown)}: give the lattice parameter")
-        total = sum(amounts.get(x, 0.0) for x in HEAVY_HALIDES)
-        if total <= 0:
-            raise ParameterError("a_angstrom", f"{source}: no Cl, Br or I, so the lattice model cannot predict a: "
-                                               "give the lattice parameter")
-        values = []
-        for feature in self.features:
-            kind, element = feature.split("_", 1)
-            values.append(amounts.get(element, 0.0) / total if kind == "f" else amounts.get(element, 0.0))
-        return np.array(values)
-
     def predict(self, amounts: dict[str, float], source: str = "composition") -> tuple[float, float, list[str]]:
         """(a, sigma_a, extrapolation notes) in angstrom for ``amounts`` (element -> amount per formula unit)."""
-        x = self._vector(amounts, source)
+        elements = list(amounts)
+        a, sigma, notes, problems = self.predict_arrays(np.array([[amounts[el] for el in elements]], dtype=float), elements)
+        if problems[0]:
+            raise ParameterError("a_angstrom", f"{source}: {problems[0]}")
+        return float(a[0]), float(sigma[0]), notes[0]
+
+    def predict_arrays(self, matrix: np.ndarray, elements: list[str]):
+        """:meth:`predict` of every row of ``matrix`` (compositions x ``elements``, amounts per formula unit) at once:
+        (a (n,), sigma (n,), notes (list per row), problems (text or None per row; a and sigma are NaN there)).
+
+        a = x . c and sigma^2 = x C x^T + s_res^2 (+ extrapolation terms), with x the features of a row."""
+        matrix = np.asarray(matrix, dtype=float).reshape(-1, len(elements))
+        n = len(matrix)
+        column = {el: j for j, el in enumerate(elements)}
+
+        def amount(el: str) -> np.ndarray:
+            return matrix[:, column[el]] if el in column else np.zeros(n)
+
+        problems: list[str | None] = [None] * n
+        uncalibrated = [el for el in elements if el not in BASE_ELEMENTS and f"n_{el}" not in self.features]
+        for row in np.flatnonzero((matrix[:, [column[el] for el in uncalibrated]] > 1e-9).any(axis=1)) if uncalibrated else ():
+            unknown = sorted(el for el in uncalibrated if matrix[row, column[el]] > 1e-9)
+            problems[row] = (f"the lattice model has no calibration data for {', '.join(unknown)}: give the lattice "
+                             "parameter")
+        total = sum(amount(x) for x in HEAVY_HALIDES)
+        for row in np.flatnonzero(total <= 0):
+            problems[row] = problems[row] or "no Cl, Br or I, so the lattice model cannot predict a: give the lattice parameter"
+        safe_total = np.where(total > 0, total, 1.0)
+        x = np.column_stack([amount(element) / safe_total if kind == "f" else amount(element)
+                             for kind, element in (f.split("_", 1) for f in self.features)])
         coefficients = np.array(self.coefficients)
-        a = float(x @ coefficients)
-        var = float(x @ np.array(self.covariance) @ x) + self.residual_std**2
-        notes = []
-        for value, feature, coefficient in zip(x, self.features, coefficients):
+        a = x @ coefficients
+        var = np.einsum("ni,ij,nj->n", x, np.array(self.covariance), x) + self.residual_std**2
+        notes: list[list[str]] = [[] for _ in range(n)]
+        for j, (feature, coefficient) in enumerate(zip(self.features, coefficients)):
             if not feature.startswith("n_"):
                 continue
             low, high = self.ranges[feature]
-            outside = max(value - high, low - value, 0.0)
-            if outside > 1e-6:
-                var += (EXTRAPOLATION_FRACTION * abs(coefficient) * outside + 0.01) ** 2
-                notes.append(f"{feature[2:]} = {value:g} outside the calibrated {low:g}-{high:g}")
-        excess = sum(amounts.get(x, 0.0) for x in HEAVY_HALIDES) - 1.0
-        if abs(excess) > 1e-6:
-            var += (HALIDE_EXCESS_SIGMA_ANGSTROM * abs(excess)) ** 2
-            notes.append(f"halide excess y - 1 = {excess:+g} has no calibration data")
-        return a, math.sqrt(var), notes
+            outside = np.maximum(np.maximum(x[:, j] - high, low - x[:, j]), 0.0)
+            flagged = outside > 1e-6
+            var = var + np.where(flagged, (EXTRAPOLATION_FRACTION * abs(coefficient) * outside + 0.01) ** 2, 0.0)
+            for row in np.flatnonzero(flagged):
+                notes[row].append(f"{feature[2:]} = {x[row, j]:g} outside the calibrated {low:g}-{high:g}")
+        excess = total - 1.0
+        flagged = np.abs(excess) > 1e-6
+        var = var + np.where(flagged, (HALIDE_EXCESS_SIGMA_ANGSTROM * np.abs(excess)) ** 2, 0.0)
+        for row in np.flatnonzero(flagged):
+            notes[row].append(f"halide excess y - 1 = {excess[row]:+g} has no calibration data")
+        bad = np.array([p is not None for p in problems])
+        return np.where(bad, np.nan, a), np.where(bad, np.nan, np.sqrt(var)), notes, problems
 
     def describe(self) -> str:
         parts = ", ".join(f"a_{x} = {c:.4f}" for x, c in zip(HEAVY_HALIDES, self.halide_coefficients))

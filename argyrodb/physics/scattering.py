@@ -2,7 +2,7 @@
 
 * Normal scattering f0(s), s = sin(theta)/lambda in 1/A: Waasmaier & Kirfel five-Gaussian fits,
   f0(s) = c + sum_i a_i exp(-b_i s^2) (D. Waasmaier and A. Kirfel, Acta Cryst. A51 (1995) 416-431,
-  doi:10.1107/S0108767394013292), coefficients read from xraydb's tables (neutral atoms).
+  doi:10.1107/S0108767394013292), coefficients read from xraydb's tables (neutral atoms), bundled in ``data/scattering_tables.json``.
 * Anomalous dispersion f'(E), f''(E): Chantler's tables (C. T. Chantler, J. Phys. Chem. Ref. Data 24
   (1995) 71, doi:10.1063/1.555974) through xraydb, at E = hc/lambda.
 * ``form_factors="pymatgen"`` reproduces pymatgen's XRDCalculator convention instead:
@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..core.chemistry import is_element
 from ..core.errors import InputError, ParameterError
 from ..core.resources import data_file
 
@@ -65,27 +66,69 @@ def resolve_wavelength(spec: str | float) -> list[WavelengthComponent]:
     return [WavelengthComponent(value, 1.0, f"{value:g} A")]
 
 
-@lru_cache(maxsize=1)
-def _waasmaier_table() -> dict[str, object]:
-    """xraydb's Waasmaier-Kirfel table by ion, read once (each read of the table costs ~0.4 s)."""
+#: The bundled copy of the tables this module reads from xraydb (``data/scattering_tables.json``): importing
+#: xraydb costs ~2 s (it imports scipy.interpolate), which a screening run or a CLI call should not pay for the
+#: coefficients of a few elements. :func:`scattering_tables` rebuilds it from xraydb; a test keeps it equal.
+SCATTERING_TABLES = "scattering_tables.json"
+
+
+def scattering_tables() -> dict:
+    """The tables of ``data/scattering_tables.json`` rebuilt from xraydb: Waasmaier-Kirfel (c, a[5], b[5]) of
+    every neutral atom in xraydb, and Chantler's (f', f'') of those atoms at every wavelength of
+    ``wavelengths.yaml`` (keyed by the wavelength's repr)."""
+    import json
+
     import xraydb
 
-    table: dict[str, object] = {}
+    from .. import __version__
+
+    coefficients: dict[str, list] = {}
     for row in xraydb.get_xraydb().get_cache("Waasmaier"):
-        table.setdefault(row.ion, row)
-    return table
+        # neutral atoms only (ions are "Cl1-", valence-electron fits "Cval", "Siva")
+        if is_element(row.ion) and row.ion not in coefficients:
+            coefficients[row.ion] = [float(row.offset), json.loads(row.scale), json.loads(row.exponents)]
+    wavelengths = sorted({w for comps in named_wavelengths().values() for w, _ in comps})
+    dispersion = {}
+    for wavelength in wavelengths:
+        energy_ev = HC_EV_ANGSTROM / wavelength
+        values = {}
+        for el in coefficients:
+            try:
+                values[el] = [float(xraydb.f1_chantler(el, energy_ev)), float(xraydb.f2_chantler(el, energy_ev))]
+            except (IndexError, ValueError):  # Chantler's tables end at U (Z = 92)
+                continue
+        dispersion[repr(wavelength)] = values
+    return {"about": "Copied from xraydb (Waasmaier-Kirfel f0 coefficients of neutral atoms; Chantler f', f'' at the "
+                     "wavelengths of wavelengths.yaml) so that argyrodb need not import xraydb for them. Regenerate: "
+                     "python -c 'import argyrodb.physics.scattering as s; s.write_scattering_tables()'",
+            "xraydb_version": xraydb.__version__, "written_by_argyrodb": __version__,
+            "waasmaier_kirfel": coefficients, "chantler_f1_f2": dispersion}
+
+
+def write_scattering_tables() -> None:
+    """Rewrite the bundled ``data/scattering_tables.json`` from xraydb."""
+    import json
+
+    with open(data_file(SCATTERING_TABLES), "w", encoding="utf-8") as fh:
+        json.dump(scattering_tables(), fh, indent=0, sort_keys=True)
+        fh.write("\n")
+
+
+@lru_cache(maxsize=1)
+def _bundled_tables() -> dict:
+    import json
+
+    with open(data_file(SCATTERING_TABLES), encoding="utf-8") as fh:
+        return json.load(fh)
 
 
 @lru_cache(maxsize=None)
 def waasmaier_kirfel(element: str) -> tuple[float, np.ndarray, np.ndarray]:
-    """(c, a[5], b[5]) of the Waasmaier-Kirfel fit for a neutral atom."""
-    import json
-
-    rows = [r for ion, r in _waasmaier_table().items() if ion == element]
-    if not rows:
+    """(c, a[5], b[5]) of the Waasmaier-Kirfel fit for a neutral atom (xraydb's table, bundled)."""
+    row = _bundled_tables()["waasmaier_kirfel"].get(element)
+    if row is None:
         raise InputError("form factors", f"no Waasmaier-Kirfel coefficients for {element!r}")
-    row = rows[0]
-    return float(row.offset), np.array(json.loads(row.scale)), np.array(json.loads(row.exponents))
+    return float(row[0]), np.array(row[1], dtype=float), np.array(row[2], dtype=float)
 
 
 def f0(element: str, s: np.ndarray) -> np.ndarray:
@@ -113,7 +156,11 @@ def f0_pymatgen(element: str, s: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=None)
 def anomalous(element: str, wavelength_angstrom: float) -> tuple[float, float]:
-    """(f', f'') in electrons at the photon energy of ``wavelength_angstrom`` (Chantler via xraydb)."""
+    """(f', f'') in electrons at the photon energy of ``wavelength_angstrom`` (Chantler via xraydb; the bundled
+    copy for the named lines of ``wavelengths.yaml``, xraydb itself for any other wavelength)."""
+    bundled = _bundled_tables()["chantler_f1_f2"].get(repr(float(wavelength_angstrom)), {}).get(element)
+    if bundled is not None:
+        return float(bundled[0]), float(bundled[1])
     import xraydb
 
     energy_ev = HC_EV_ANGSTROM / wavelength_angstrom

@@ -9,22 +9,24 @@ expression in parentheses. Expressions are evaluated with a small AST walker (no
 from __future__ import annotations
 
 import ast
-import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from ..core.chemistry import is_element
 from ..core.errors import InputError
-from ..core.grids import GRID_VARIABLES, grid, parse_range
+from ..core.grids import GRID_VARIABLES, GridPoints, grid, parse_range
 
-__all__ = ["Family", "parse_family", "grid", "parse_range", "VARIABLES"]
+__all__ = ["Family", "parse_family", "grid", "GridPoints", "parse_range", "VARIABLES"]
 
 VARIABLES = GRID_VARIABLES
 _AMOUNT_CHARS = set("0123456789.+-*/" + "".join(VARIABLES))
 
 
-def _evaluate(node: ast.AST, values: dict[str, float], source: str) -> float:
+def _evaluate(node: ast.AST, values: dict, source: str):
+    """The amount expression ``node`` at ``values`` (variable -> number, or -> array: then an array)."""
     if isinstance(node, ast.Expression):
         return _evaluate(node.body, values, source)
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
@@ -32,7 +34,7 @@ def _evaluate(node: ast.AST, values: dict[str, float], source: str) -> float:
     if isinstance(node, ast.Name):
         if node.id not in values:
             raise InputError(source, f"variable {node.id!r} has no value (give a value or range for {node.id})")
-        return float(values[node.id])
+        return values[node.id]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         value = _evaluate(node.operand, values, source)
         return -value if isinstance(node.op, ast.USub) else value
@@ -44,7 +46,7 @@ def _evaluate(node: ast.AST, values: dict[str, float], source: str) -> float:
             return left - right
         if isinstance(node.op, ast.Mult):
             return left * right
-        if right == 0:
+        if np.any(np.asarray(right) == 0):
             raise InputError(source, "division by zero in an amount")
         return left / right
     raise InputError(source, "amounts may only use numbers, x, y, z, w, + - * / and parentheses")
@@ -62,14 +64,28 @@ class Family:
             used |= set(re.findall(r"[a-z]", expr))
         return tuple(v for v in VARIABLES if v in used)
 
+    @property
+    def elements(self) -> list[str]:
+        """The family's elements, in the order they are written."""
+        return list(dict.fromkeys(element for element, _ in self.terms))
+
     def composition(self, values: dict[str, float]) -> dict[str, float]:
-        amounts: dict[str, float] = {}
+        """Element -> amount per formula unit at one point (variable -> value)."""
+        matrix = self.amount_matrix({name: np.array([value], dtype=float) for name, value in values.items()}, 1)
+        return {el: float(v) for el, v in zip(self.elements, matrix[0])}
+
+    def amount_matrix(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """Amounts per formula unit of ``n`` points at once (variable -> array of n values): an (n, elements)
+        matrix in the order of :attr:`elements`, each amount rounded to 10 decimals."""
+        elements = self.elements
+        matrix = np.zeros((n, len(elements)))
         for element, expr in self.terms:
             value = _evaluate(_parsed(expr), values, self.text) if expr else 1.0
-            if not math.isfinite(value):
+            value = np.broadcast_to(np.asarray(value, dtype=float), (n,))
+            if not np.isfinite(value).all():
                 raise InputError(self.text, f"amount of {element} is not finite")
-            amounts[element] = amounts.get(element, 0.0) + round(value, 10)
-        return amounts
+            matrix[:, elements.index(element)] += np.round(value, 10)
+        return matrix
 
 
 @lru_cache(maxsize=256)

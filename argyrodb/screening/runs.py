@@ -6,69 +6,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from .. import __version__
 from ..core.errors import InputError, ParameterError
 from ..core.files import atomic_path, atomic_write_text
 from ..store.connection import database_path
 from ..store.screening_runs import RunWriter, literature_materials, run_results
+from .nearest import NearestMaterials
 from .screener import Screener, ScreenSettings
 
 __all__ = ["run_screen", "run_results", "export_results", "check_export_path", "NearestMaterials"]
-
-
-class NearestMaterials:
-    """The literature material nearest to a composition (total-variation distance of element fractions,
-    0.5 sum |f - f_lit|, as :func:`argyrodb.store.literature.composition_distance`) with the number and spread of
-    its measurements, as screening-result columns: the materials are one matrix of element fractions, so each
-    lookup is one vector operation instead of a Python loop over every material."""
-
-    def __init__(self, literature):
-        self.literature = list(literature)
-        self.elements = sorted({el for m in self.literature for el in m.amounts})
-        self.column = {el: i for i, el in enumerate(self.elements)}
-        matrix = np.zeros((len(self.literature), len(self.elements)))
-        for row, material in enumerate(self.literature):
-            total = sum(material.amounts.values())
-            for el, n in material.amounts.items():
-                matrix[row, self.column[el]] = n / total
-        self.matrix = matrix
-
-    def nearest(self, amounts: dict[str, float]) -> dict:
-        if not self.literature:
-            return {}
-        total = sum(amounts.values())
-        target = np.zeros(len(self.elements))
-        outside = 0.0  # fractions of elements no literature material has
-        for el, n in amounts.items():
-            if el in self.column:
-                target[self.column[el]] = n / total
-            else:
-                outside += abs(n / total)
-        distances = 0.5 * (np.abs(self.matrix - target).sum(axis=1) + outside)
-        row = int(np.argmin(distances))
-        best = self.literature[row]
-        return {"nearest_formula": best.formula, "nearest_distance": float(distances[row]), "nearest_n": best.n,
-                "nearest_sigma_mS_cm": best.sigma_median, "nearest_sigma_min_mS_cm": best.sigma_min,
-                "nearest_sigma_max_mS_cm": best.sigma_max}
 
 
 _WORKER: dict = {}
 
 
 def _worker_init(settings: ScreenSettings, literature) -> None:
-    _WORKER["screener"] = Screener(settings)
-    _WORKER["nearest"] = NearestMaterials(literature)
+    _WORKER["screener"] = Screener(settings, literature)
 
 
 def _worker_chunk(indices: list[int]) -> list[dict]:
-    screener, nearest = _WORKER["screener"], _WORKER["nearest"]
-    out = screener.evaluate_chunk(indices)
-    for result in out:
-        if result["status"] == "ok":
-            result.update(nearest.nearest(screener.points[result["idx"]][1]))
-    return out
+    return _WORKER["screener"].evaluate_chunk(indices)
 
 
 def run_screen(settings: ScreenSettings, db_path: str | Path | None = None, jobs: int = 1, show_progress: bool = True,
@@ -81,8 +38,8 @@ def run_screen(settings: ScreenSettings, db_path: str | Path | None = None, jobs
     if jobs < 1:
         raise ParameterError("jobs", f"need at least 1 job, got {jobs}")
     with RunWriter(path) as writer:
-        screener = Screener(settings)
         literature = literature_materials(path)
+        screener = Screener(settings, literature)
         key = settings.key()
         model = {
             "site_model": settings.distribution, "template": screener.model.template_name,
@@ -104,7 +61,7 @@ def run_screen(settings: ScreenSettings, db_path: str | Path | None = None, jobs
             bar.update(len(results))
 
         if jobs == 1:
-            _WORKER["screener"], _WORKER["nearest"] = screener, NearestMaterials(literature)
+            _WORKER["screener"] = screener
             for chunk in chunks:
                 store(_worker_chunk(chunk))
         else:

@@ -18,7 +18,6 @@ skipped, never built.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,107 +84,145 @@ class SiteModel:
                    li / li.sum(), framework, tetrahedral, free, template_free, all_elements)
 
     def occupancies(self, amounts: dict[str, float]) -> np.ndarray:
-        """Occupancy matrix (groups x elements) placing ``amounts`` (per formula unit) on the sites."""
-        index = {el: i for i, el in enumerate(self.elements)}
-        unknown = [el for el in amounts if el not in index]
+        """Occupancy matrix (groups x elements) placing ``amounts`` (per formula unit) on the sites; an
+        :class:`Infeasible` saying why when they cannot be placed."""
+        unknown = [el for el in amounts if el not in self.elements]
         if unknown:
             raise Infeasible(f"element {unknown[0]} is not in the model's element list")
-        occ = np.zeros((len(self.groups), len(self.elements)))
-        z = 4.0  # formula units per cell
+        row = np.array([[amounts.get(el, 0.0) for el in self.elements]])
+        occupancy, problems = self.occupancy_arrays(row, order=[self.elements.index(el) for el in amounts])
+        if problems[0]:
+            raise Infeasible(problems[0])
+        return occupancy[0]
+
+    def occupancy_arrays(self, matrix: np.ndarray, order: list[int] | None = None) -> tuple[np.ndarray, list[str | None]]:
+        """:meth:`occupancies` of every row of ``matrix`` (compositions x the model's elements, amounts per formula
+        unit) at once: the (n, groups, elements) occupancies and, per row, None or the reason it cannot be placed
+        (its occupancies are then meaningless). ``order``: the element columns in the order a missing site is
+        reported (default: the model's)."""
+        amounts = np.asarray(matrix, dtype=float).reshape(-1, len(self.elements))
+        n = len(amounts)
+        index = {el: i for i, el in enumerate(self.elements)}
+        occ = np.zeros((n, len(self.groups), len(self.elements)))
+        problems: list[str | None] = [None] * n
+
+        def refuse(rows: np.ndarray, text) -> None:
+            for row in np.flatnonzero(rows):
+                if problems[row] is None:
+                    problems[row] = text(row) if callable(text) else text
+
+        def amount(el: str) -> np.ndarray:
+            return amounts[:, index[el]] if el in index else np.zeros(n)
+
         # framework 4b
-        framework_total = sum(amounts.get(el, 0.0) for el in FRAMEWORK)
-        if abs(framework_total - 1.0) > 1e-6:
-            raise Infeasible(f"framework cations sum to {framework_total:g} per formula unit, not 1 (4b)")
+        framework_total = sum(amount(el) for el in FRAMEWORK)
+        refuse(np.abs(framework_total - 1.0) > 1e-6,
+               lambda r: f"framework cations sum to {framework_total[r]:g} per formula unit, not 1 (4b)")
         for el in FRAMEWORK:
-            if amounts.get(el, 0.0) > 0:
-                occ[self.framework_group, index[el]] = amounts[el]
+            if el in index:
+                occ[:, self.framework_group, index[el]] = np.where(amount(el) > 0, amount(el), 0.0)
         # 16e: O, Se first, then S
-        capacity = 4.0
-        remaining = dict(amounts)
+        capacity = np.full(n, 4.0)
+        remaining = {el: amount(el).copy() for el in self.elements}
         for el in (*TETRAHEDRAL_ANIONS, "S"):
-            take = min(capacity, remaining.get(el, 0.0))
-            if take > 0:
-                occ[self.tetrahedral_group, index[el]] = take / 4.0
-                remaining[el] = remaining.get(el, 0.0) - take
-                capacity -= take
-        if capacity > 1e-6:
-            raise Infeasible(f"only {4 - capacity:g} S/Se/O per formula unit for the 4 PS4 corners (16e)")
+            if el not in index:
+                continue
+            take = np.minimum(capacity, remaining[el])
+            placed = take > 0
+            occ[:, self.tetrahedral_group, index[el]] = np.where(placed, take / 4.0, 0.0)
+            remaining[el] = np.where(placed, remaining[el] - take, remaining[el])
+            capacity = np.where(placed, capacity - take, capacity)
+        refuse(capacity > 1e-6, lambda r: f"only {4 - capacity[r]:g} S/Se/O per formula unit for the 4 PS4 corners (16e)")
         for el in TETRAHEDRAL_ANIONS:
-            if remaining.get(el, 0.0) > 1e-9:
-                raise Infeasible(f"{el} beyond the 16e site")
-        free = {el: remaining.get(el, 0.0) for el in FREE_ANIONS if remaining.get(el, 0.0) > 1e-12}
-        total_free = sum(free.values())
-        if total_free > 2.0 + 1e-6:
-            raise Infeasible(f"{total_free:g} anions per formula unit for the 2 sites 4a + 4d")
-        shares = self._distribute(free, total_free)
-        for el, (on_a, on_d) in shares.items():
-            occ[self.free_groups[0], index[el]] = on_a
-            occ[self.free_groups[1], index[el]] = on_d
+            if el in index:
+                refuse(remaining[el] > 1e-9, f"{el} beyond the 16e site")
+        species = [el for el in FREE_ANIONS if el in index]
+        free = np.column_stack([np.where(remaining[el] > 1e-12, remaining[el], 0.0) for el in species]) if species \
+            else np.zeros((n, 0))
+        total_free = free.sum(axis=1)
+        refuse(total_free > 2.0 + 1e-6, lambda r: f"{total_free[r]:g} anions per formula unit for the 2 sites 4a + 4d")
+        on_a, on_d, crowded = self._distribute(free, total_free, species)
+        refuse(crowded, "anion occupancies above 1 on 4a/4d")
+        for k, el in enumerate(species):
+            occ[:, self.free_groups[0], index[el]] = on_a[:, k]
+            occ[:, self.free_groups[1], index[el]] = on_d[:, k]
         # Li over the template's Li sites, capped at 1
-        li_total = amounts.get("Li", 0.0) * z
-        per_site = self._spread_li(li_total)
+        li_total = amount("Li") * 4.0  # 4 formula units per cell
+        capacity_li = np.where(self.li_weights > 0, self.multiplicities, 0.0)
+        refuse(li_total > capacity_li.sum() + 1e-9, lambda r: f"{li_total[r] / 4:g} Li per formula unit exceed the template's Li sites")
+        per_site = self._spread_li(li_total, capacity_li)
         for g in np.flatnonzero(self.li_weights > 0):
-            occ[g, index["Li"]] = per_site[g]
-        placed = self.cell_amounts(occ)
-        for el, n in amounts.items():
-            if abs(placed.get(el, 0.0) - n * z) > 1e-6:
-                raise Infeasible(f"{el} has no site in the model (only Li, the framework cations, O/Se/S and halides are placed)")
-        return occ
+            if "Li" in index:
+                occ[:, g, index["Li"]] = per_site[:, g]
+        placed = (occ * self.multiplicities[None, :, None]).sum(axis=1)
+        for j in (order if order is not None else range(len(self.elements))):
+            el = self.elements[j]
+            refuse((np.abs(placed[:, j] - amounts[:, j] * 4.0) > 1e-6) & (amounts[:, j] != 0),
+                   f"{el} has no site in the model (only Li, the framework cations, O/Se/S and halides are placed)")
+        return occ, problems
 
-    def _distribute(self, free: dict[str, float], total: float) -> dict[str, tuple[float, float]]:
-        if not free:
-            return {}
+    def _distribute(self, free: np.ndarray, total: np.ndarray, species: list[str]):
+        """(4a share, 4d share, crowded) of the free anions ``free`` (n, species) with row sums ``total``."""
+        n = len(free)
+        if free.shape[1] == 0:
+            return np.zeros((n, 0)), np.zeros((n, 0)), np.zeros(n, dtype=bool)
         fill = total / 2.0  # each site holds the same total: 1 when 2 anions per f.u.
-        species = list(free)
-        target = np.array([free[el] for el in species])  # amount per f.u. = occ_4a + occ_4d
         if self.distribution == "random":
-            return {el: (t / 2.0, t / 2.0) for el, t in zip(species, target)}
+            return free / 2.0, free / 2.0, np.zeros(n, dtype=bool)
         # Iterative proportional fitting of the template's 2 x k table to row sums (fill, fill) and column
-        # sums ``target`` has the closed form m_0k = t_k a_k L / (a_k L + b_k), m_1k = t_k - m_0k, with
-        # (a_k, b_k) the template's 4a/4d occupancies and L the root of sum_k m_0k = fill (Newton in log L).
-        prior = [np.maximum(self.template_free.get(el, np.zeros(2)), IPF_FLOOR) for el in species]
-        a_k = [float(p[0]) for p in prior]
-        b_k = [float(p[1]) for p in prior]
-        t_k = [float(t) for t in target]
-        log_l = 0.0
+        # sums t_k has the closed form m_0k = t_k a_k L / (a_k L + b_k), m_1k = t_k - m_0k, with (a_k, b_k) the
+        # template's 4a/4d occupancies and L the root of sum_k m_0k = fill (Newton in log L, every row at once).
+        prior = np.array([np.maximum(self.template_free.get(el, np.zeros(2)), IPF_FLOOR) for el in species])
+        a_k, b_k = prior[:, 0][None, :], prior[:, 1][None, :]
+        log_l = np.zeros(n)
+        active = total > 1e-12
         for _ in range(100):
-            lam = math.exp(log_l)
-            value = sum(t * a * lam / (a * lam + b) for t, a, b in zip(t_k, a_k, b_k))
-            slope = sum(t * a * b * lam / (a * lam + b) ** 2 for t, a, b in zip(t_k, a_k, b_k))  # d value / d log L
-            if slope <= 0:
+            if not active.any():
                 break
-            step = (value - fill) / slope
-            log_l -= max(-20.0, min(20.0, step))
-            if abs(value - fill) < 1e-14:
-                break
-        lam = math.exp(log_l)
-        row0 = np.array([t * a * lam / (a * lam + b) for t, a, b in zip(t_k, a_k, b_k)])
-        matrix = np.vstack([row0, np.array(t_k) - row0])
-        delta = matrix[0].sum() - fill  # remove the last rounding so the sites hold exactly ``fill``
-        k = int(np.argmax(np.minimum(matrix[0], matrix[1])))
-        matrix[0, k] -= delta
-        matrix[1, k] += delta
-        if np.any(matrix > 1 + 1e-9):
-            raise Infeasible("anion occupancies above 1 on 4a/4d")
-        return {el: (float(matrix[0, k]), float(matrix[1, k])) for k, el in enumerate(species)}
+            lam = np.exp(log_l)[:, None]
+            value = (free * a_k * lam / (a_k * lam + b_k)).sum(axis=1)
+            slope = (free * a_k * b_k * lam / (a_k * lam + b_k) ** 2).sum(axis=1)  # d value / d log L
+            active &= slope > 0
+            step = np.where(active, (value - fill) / np.where(slope > 0, slope, 1.0), 0.0)
+            log_l -= np.clip(step, -20.0, 20.0)
+            active &= np.abs(value - fill) >= 1e-14
+        lam = np.exp(log_l)[:, None]
+        on_a = free * a_k * lam / (a_k * lam + b_k)
+        on_d = free - on_a
+        # remove the last rounding so the sites hold exactly ``fill``: on the species with the largest min(4a, 4d)
+        delta = on_a.sum(axis=1) - fill
+        smaller = np.where(free > 1e-12, np.minimum(on_a, on_d), -np.inf)
+        k = np.argmax(smaller, axis=1)
+        rows = np.arange(n)
+        on_a[rows, k] -= np.where(total > 1e-12, delta, 0.0)
+        on_d[rows, k] += np.where(total > 1e-12, delta, 0.0)
+        crowded = (on_a > 1 + 1e-9).any(axis=1) | (on_d > 1 + 1e-9).any(axis=1)
+        return on_a, on_d, crowded
 
-    def _spread_li(self, li_total: float) -> np.ndarray:
-        occ = np.zeros(len(self.groups))
-        capacity = np.where(self.li_weights > 0, self.multiplicities, 0.0)
-        if li_total > capacity.sum() + 1e-9:
-            raise Infeasible(f"{li_total / 4:g} Li per formula unit exceed the template's Li sites")
-        remaining, active = li_total, self.li_weights > 0
+    def _spread_li(self, li_total: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+        """Li occupancies (n, groups): ``li_total`` Li per cell spread over the Li sites in proportion to
+        :attr:`li_weights`; a site that would go above 1 is filled and the rest spread again."""
+        n = len(li_total)
+        occ = np.zeros((n, len(self.groups)))
+        remaining = li_total.astype(float).copy()
+        active = np.tile(self.li_weights > 0, (n, 1))
+        done = np.zeros(n, dtype=bool)
+        safe_capacity = np.where(capacity > 0, capacity, 1.0)
         for _ in range(len(self.groups)):
-            weights = np.where(active, self.li_weights, 0.0)
-            if remaining <= 1e-12 or weights.sum() <= 0:
+            weights = np.where(active, self.li_weights[None, :], 0.0)
+            total_weight = weights.sum(axis=1)
+            going = ~done & (remaining > 1e-12) & (total_weight > 0)
+            if not going.any():
                 break
-            counts = remaining * weights / weights.sum()
-            proposed = occ + counts / np.where(capacity > 0, capacity, 1.0)
-            full = active & (proposed >= 1.0)
-            if not full.any():
-                return proposed
+            counts = remaining[:, None] * weights / np.where(total_weight > 0, total_weight, 1.0)[:, None]
+            proposed = occ + counts / safe_capacity
+            full = active & (proposed >= 1.0) & going[:, None]
+            settled = going & ~full.any(axis=1)
+            occ[settled] = proposed[settled]
+            done |= settled
             occ[full] = 1.0
-            remaining = li_total - float(np.sum(occ * capacity))
+            refill = full.any(axis=1)
+            remaining = np.where(refill, li_total - (occ * capacity).sum(axis=1), remaining)
             active &= ~full
         return occ
 

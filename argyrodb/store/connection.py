@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..core.errors import InputError
 from ..core.resources import default_database_path
-from .migrations import SCHEMA_VERSION, migrate
+from .migrations import SCHEMA_VERSION, ensure_math_functions, migrate
 
 
 def database_path(db_path: str | Path | None) -> Path:
@@ -41,7 +41,7 @@ def open_for_writing(db_path: str | Path | None):
     conn = sqlite3.connect(path, timeout=60)
     try:
         conn.execute("PRAGMA busy_timeout = 60000")
-        migrate(conn, path)  # first: a file that is not an argyrodb database is refused before anything is written
+        migrate(conn, path)  # (also registers SQLite math functions where the build lacks them)  # first: a file that is not an argyrodb database is refused before anything is written
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
     except BaseException:
@@ -91,6 +91,7 @@ class ReadOnlyDatabase:
         self.conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True)
         self.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)  # no randomblob(1e9) in one step
         self.conn.execute("PRAGMA query_only = ON")
+        ensure_math_functions(self.conn)  # the screen_peaks view computes 2theta
         try:
             version = self.conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:

@@ -9,6 +9,7 @@ is refused.
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -65,6 +66,20 @@ def current_version(conn: sqlite3.Connection, path: str | Path, create: bool = F
     return int(version)
 
 
+#: SQLite's math functions the schema's views use (built in since SQLite 3.35 where compiled with
+#: SQLITE_ENABLE_MATH_FUNCTIONS, as Python's and Debian's builds are), with Python stand-ins for builds without.
+MATH_FUNCTIONS = {"sin": math.sin, "asin": math.asin, "sqrt": math.sqrt, "degrees": math.degrees, "radians": math.radians}
+
+
+def ensure_math_functions(conn: sqlite3.Connection) -> None:
+    """Register :data:`MATH_FUNCTIONS` on ``conn`` when its SQLite lacks them."""
+    try:
+        conn.execute("SELECT sin(0), asin(0), sqrt(1), degrees(0), radians(0)").fetchone()
+    except sqlite3.OperationalError:
+        for name, function in MATH_FUNCTIONS.items():
+            conn.create_function(name, 1, lambda x, f=function: None if x is None else f(x), deterministic=True)
+
+
 def migrate(conn: sqlite3.Connection, path: str | Path, create: bool = False) -> int:
     """Bring an open database to :data:`SCHEMA_VERSION` in place, in one transaction; returns the
     version found. A database written by a newer argyrodb is refused; an empty file is an argyrodb
@@ -76,6 +91,7 @@ def migrate(conn: sqlite3.Connection, path: str | Path, create: bool = False) ->
     if version > SCHEMA_VERSION:
         raise InputError(path, f"database schema version {version} is newer than this argyrodb's {SCHEMA_VERSION}: upgrade argyrodb")
     pending = [m for m in migrations() if m.version > version]
+    ensure_math_functions(conn)
     if pending:
         script = ["BEGIN;"]
         for m in pending:

@@ -1,12 +1,19 @@
 """Screening runs in the database: one row per request (``screen_runs``), its results and peaks. Each
 chunk of results is written in one transaction under the writers' lock, so an interrupted run resumes
-where it stopped and a concurrent rebuild never loses rows."""
+where it stopped and a concurrent rebuild never loses rows.
+
+Peaks are stored compactly (migration 0007): a run's lines once (``screen_lines``), and per composition one
+JSON array of relative intensities over them (``screen_results.intensities_rel``); the ``screen_peaks`` view
+gives one row per line, and :func:`peaks_in_window` answers 2theta windows through the index on a."""
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from ..core.errors import ParameterError
 from .connection import ReadOnlyDatabase, database_path, open_for_writing, writer_lock
@@ -49,6 +56,38 @@ def literature_materials(db_path: str | Path | None = None) -> list[LiteratureMa
     return out
 
 
+@dataclass(frozen=True)
+class ScreenLines:
+    """The powder lines of a chunk of screening results, in the order of their intensity arrays: h^2+k^2+l^2
+    (the cubic line), X-ray component and its wavelength, hkl label, multiplicity."""
+
+    hkl_sq: tuple[int, ...]
+    component: tuple[str, ...]
+    wavelength_angstrom: tuple[float, ...]
+    hkl: tuple[str, ...]
+    multiplicity: tuple[int, ...]
+
+
+#: Relative intensities (0-100) are stored to this many decimals.
+INTENSITY_DECIMALS = 4
+
+
+def intensities_json(positions: np.ndarray, relative: np.ndarray) -> list[str | None]:
+    """The ``intensities_rel`` texts of a chunk: row i of ``relative`` (compositions x lines, NaN: line absent)
+    placed at ``positions`` of the run's lines, as a JSON array without its trailing absent lines (None for a
+    row without any line)."""
+    relative = np.atleast_2d(relative)
+    width = int(positions.max()) + 1 if positions.size else 0
+    full = np.full((len(relative), width), np.nan)
+    full[:, positions] = relative
+    present = ~np.isnan(full)
+    ends = np.where(present.any(axis=1), width - np.argmax(present[:, ::-1], axis=1), 0)
+    values = np.round(full, INTENSITY_DECIMALS).astype(object)
+    values[~present] = None
+    encode = json.JSONEncoder(separators=(",", ":")).encode
+    return [encode(row[:end]) if end else None for row, end in zip(values.tolist(), ends.tolist())]
+
+
 class RunWriter:
     """Writes one run's results: ``open`` registers (or finds) the run by its key; ``stored`` lists the
     compositions already computed; ``write`` stores one chunk."""
@@ -70,16 +109,34 @@ class RunWriter:
         return {r[0] for r in self.conn.execute("SELECT idx FROM screen_results WHERE run_id = ?", (run_id,))}
 
     def write(self, run_id: int, results: list[dict]) -> None:
-        """One chunk: results (dicts with ``idx`` and :data:`RESULT_COLUMNS`) and their ``peaks``
-        ((hkl, first family, 2theta, d, multiplicity, I_rel, component) tuples)."""
+        """One chunk: results (dicts with ``idx`` and :data:`RESULT_COLUMNS`), each ok one with its ``lines``
+        (:class:`ScreenLines`) and ``intensity_rel`` (an array over those lines, NaN where absent) when its peaks
+        are kept. New lines join the run's ``screen_lines`` in the same transaction."""
         placeholders = ", ".join("?" * len(RESULT_COLUMNS))
         with writer_lock(self.path), self.conn:
+            registry = {(hkl_sq, component): position for position, hkl_sq, component in self.conn.execute(
+                "SELECT position, hkl_sq, component FROM screen_lines WHERE run_id = ?", (run_id,))}
+            positions: dict[int, np.ndarray] = {}
+            new_lines = []
+            for lines in {id(r["lines"]): r["lines"] for r in results if r.get("lines") is not None}.values():
+                found = []
+                for k, key in enumerate(zip(lines.hkl_sq, lines.component)):
+                    if key not in registry:
+                        registry[key] = len(registry)
+                        new_lines.append((run_id, registry[key], lines.hkl[k], lines.hkl_sq[k], lines.multiplicity[k],
+                                          lines.component[k], lines.wavelength_angstrom[k]))
+                    found.append(registry[key])
+                positions[id(lines)] = np.array(found, dtype=np.int64)
+            self.conn.executemany("INSERT INTO screen_lines (run_id, position, hkl, hkl_sq, multiplicity, component, "
+                                  "wavelength_angstrom) VALUES (?, ?, ?, ?, ?, ?, ?)", new_lines)
+            texts: dict[int, str | None] = {}
+            for key, lines in {id(r["lines"]): r["lines"] for r in results if r.get("lines") is not None}.items():
+                rows = [k for k, r in enumerate(results) if r.get("lines") is lines]
+                texts.update(zip(rows, intensities_json(positions[key], np.stack([results[k]["intensity_rel"] for k in rows]))))
             self.conn.executemany(
-                f"INSERT INTO screen_results (run_id, idx, {', '.join(RESULT_COLUMNS)}) VALUES (?, ?, {placeholders})",
-                [(run_id, r["idx"], *[r.get(c) for c in RESULT_COLUMNS]) for r in results])
-            peaks = [(run_id, r["idx"], position, hkl, comp, tt, d, mult, rel)
-                     for r in results for position, (hkl, _, tt, d, mult, rel, comp) in enumerate(r.get("peaks") or [])]
-            self.conn.executemany("INSERT INTO screen_peaks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", peaks)
+                f"INSERT INTO screen_results (run_id, idx, {', '.join(RESULT_COLUMNS)}, intensities_rel) "
+                f"VALUES (?, ?, {placeholders}, ?)",
+                [(run_id, r["idx"], *[r.get(c) for c in RESULT_COLUMNS], texts.get(k)) for k, r in enumerate(results)])
 
     def close(self) -> None:
         self.conn.close()
@@ -157,3 +214,50 @@ def query_screen(run: int, expression: str | None = None, columns=SCREEN_COLUMNS
         select = ", ".join(f"{fields[c].sql} AS {c}" if c in fields else c for c in columns)
         return db.dataframe(f"SELECT {select} FROM screen_results WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?",
                             [int(run), *params, -1 if limit is None else int(limit), int(offset or 0)])
+
+
+#: Columns of :func:`peaks_in_window` (those of the ``screen_peaks`` view, with the formula).
+PEAK_COLUMNS = ("run_id", "idx", "formula", "a_angstrom", "position", "hkl", "component", "two_theta_deg", "d_angstrom",
+                "multiplicity", "intensity_rel")
+
+
+def window_sql(run: bool, count: bool = False) -> str:
+    """SQL of the lines between 2theta ``:lo`` and ``:hi`` (degrees) with I_rel >= ``:min_intensity`` (of run
+    ``:run`` when ``run``): for each line of a run, its 2theta window is the range of a
+
+        a_lo = lambda sqrt(h^2+k^2+l^2) / (2 sin(hi / 2)) <= a <= lambda sqrt(h^2+k^2+l^2) / (2 sin(lo / 2)),
+
+    one range scan of the index on screen_results(run_id, a_angstrom); the bounds are widened by 1e-12 and
+    2theta itself checked, so rounding never decides which lines are in."""
+    two_theta = "degrees(2 * asin(l.wavelength_angstrom * sqrt(l.hkl_sq) / (2 * r.a_angstrom)))"
+    intensity = "json_extract(r.intensities_rel, '$[' || l.position || ']')"
+    select = "COUNT(*)" if count else (
+        f"r.run_id, r.idx, r.formula, r.a_angstrom, l.position, l.hkl, l.component, {two_theta} AS two_theta_deg, "
+        f"r.a_angstrom / sqrt(l.hkl_sq) AS d_angstrom, l.multiplicity, {intensity} AS intensity_rel")
+    return (f"SELECT {select} FROM screen_lines l JOIN screen_results r ON r.run_id = l.run_id "
+            "AND r.a_angstrom BETWEEN l.wavelength_angstrom * sqrt(l.hkl_sq) / (2 * sin(radians(:hi) / 2)) * (1 - 1e-12) "
+            "AND l.wavelength_angstrom * sqrt(l.hkl_sq) / (2 * sin(radians(:lo) / 2)) * (1 + 1e-12) "
+            f"WHERE {'l.run_id = :run AND ' if run else ''}{two_theta} BETWEEN :lo AND :hi "
+            f"AND {intensity} >= :min_intensity" + ("" if count else " ORDER BY two_theta_deg, r.run_id, r.idx"))
+
+
+def peaks_in_window(two_theta_min_deg: float, two_theta_max_deg: float, min_intensity_rel: float = 0.0,
+                    run: int | None = None, limit: int | None = None, count: bool = False,
+                    db_path: str | Path | None = None):
+    """Screening lines with 2theta in [min, max] degrees and relative intensity >= ``min_intensity_rel``, of one
+    run or all, by 2theta (a DataFrame of :data:`PEAK_COLUMNS`; ``count``: their number only)."""
+    lo, hi = float(two_theta_min_deg), float(two_theta_max_deg)
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0.0 < lo <= hi < 180.0):
+        raise ParameterError("two_theta", f"2theta window {lo:g}-{hi:g} deg must satisfy 0 < min <= max < 180")
+    if limit is not None and limit < 0:
+        raise ParameterError("limit", f"must be >= 0, got {limit}")
+    params = {"lo": lo, "hi": hi, "min_intensity": float(min_intensity_rel)}
+    if run is not None:
+        params["run"] = int(run)
+    sql = window_sql(run is not None, count)
+    with ReadOnlyDatabase(db_path) as db:
+        if count:
+            return int(db.execute(sql, params)[1][0][0])
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return db.dataframe(sql, params)

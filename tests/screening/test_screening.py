@@ -73,7 +73,7 @@ def test_x_series_end_points_against_the_reference_structures(x_series):
         reference = simulate(analyse(structure(reference_name)), two_theta_range=(10, 80))
         # lattice parameter within 2 sigma of the reference's published value
         assert abs(result["a_angstrom"] - reference.a_angstrom) < 2 * result["a_sigma_angstrom"]
-        ours = sorted(result["peaks"], key=lambda p: -p[5])[:2]
+        ours = sorted(x_series.peaks(result), key=lambda p: -p[5])[:2]
         assert [p[1] for p in ours] == strongest
         ref_peaks = reference.peaks.set_index(["h", "k", "l"])
         for _, hkl, two_theta, *_ in ours:
@@ -98,8 +98,8 @@ def test_fast_path_agrees_with_direct_calculation(x_series):
         fast = screener.evaluate(int(index))
         structure = screener.structure(int(index))
         direct = XRDModel.from_structure(structure).pattern(two_theta_range=(10, 80)).peaks
-        fast_tt = np.array([p[2] for p in fast["peaks"]])
-        fast_rel = np.array([p[5] for p in fast["peaks"]])
+        fast_tt = np.array([p[2] for p in screener.peaks(fast)])
+        fast_rel = np.array([p[5] for p in screener.peaks(fast)])
         assert np.allclose(np.sort(fast_tt), np.sort(direct["two_theta_deg"].to_numpy()), atol=1e-9)
         order = np.argsort(fast_tt)
         assert np.allclose(fast_rel[order], direct.sort_values("two_theta_deg")["intensity_rel"].to_numpy(), rtol=1e-9, atol=1e-9)

@@ -3,6 +3,7 @@ patterns, refused structures, the views; tables a later migration adds), streame
 
 from __future__ import annotations
 
+import math
 import csv
 import json
 import shutil
@@ -112,15 +113,20 @@ def test_tables_parameter(screened, tmp_path):
 
 
 def test_large_tables_are_streamed_in_chunks(db_path, tmp_path, monkeypatch):
-    """200 000 screening peaks go out in chunks of 1 000 rows: peak Python memory stays far below what one
-    DataFrame (or one fetchall) of the table takes, and no DataFrame is built."""
+    """200 000 screening peaks (the screen_peaks view over 2 000 compositions x 100 lines) go out in chunks of
+    1 000 rows: peak Python memory stays far below what one DataFrame (or one fetchall) of them takes, and no
+    DataFrame is built."""
     copy = _copy(db_path, tmp_path)
     n = 200_000
     with sqlite3.connect(copy) as conn:
         conn.execute("INSERT INTO screen_runs (id, key, family, settings_json, model_json, argyrodb_version, n_points) "
                      "VALUES (1, 'k', 'f', '{}', '{}', 'test', 0)")
-        conn.execute(f"WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < {n - 1}) "
-                     "INSERT INTO screen_peaks SELECT 1, i / 100, i % 100, '111', 'CuKa1', 10 + (i % 100) * 0.5, 5.0, 8, 50.0 FROM c")
+        conn.execute("WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < 99) "
+                     "INSERT INTO screen_lines SELECT 1, i, 'l' || i, i + 1, 8, 'CuKa1', 1.0 FROM c")
+        intensities = "[" + ",".join(["50.0"] * 100) + "]"
+        conn.execute(f"WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < {n // 100 - 1}) "
+                     "INSERT INTO screen_results (run_id, idx, variables_json, formula, status, a_angstrom, intensities_rel) "
+                     "SELECT 1, i, '{}', 'x', 'ok', 10.0, ? FROM c", (intensities,))
     monkeypatch.setattr(export, "EXPORT_CHUNK_ROWS", 1000)
     monkeypatch.setattr(ReadOnlyDatabase, "dataframe", lambda *a, **k: pytest.fail("export built a DataFrame"))
     tracemalloc.start()
@@ -131,8 +137,9 @@ def test_large_tables_are_streamed_in_chunks(db_path, tmp_path, monkeypatch):
         tracemalloc.stop()
     rows = _csv_rows(tmp_path / "out" / "screen_peaks.csv")
     assert len(rows) == n + 1
-    assert rows[1] == ["1", "0", "0", "111", "CuKa1", "10.0", "5.0", "8", "50.0"]
-    assert rows[-1] == ["1", "1999", "99", "111", "CuKa1", "59.5", "5.0", "8", "50.0"]
+    assert rows[1][:5] == ["1", "0", "0", "l0", "CuKa1"] and rows[1][7:] == ["8", "50.0"]
+    assert float(rows[1][5]) == pytest.approx(2 * math.degrees(math.asin(1.0 / 20.0)), rel=1e-12)  # 2 asin(lambda/2a)
+    assert rows[-1][:5] == ["1", "1999", "99", "l99", "CuKa1"] and float(rows[-1][6]) == pytest.approx(1.0)  # d = a/sqrt(100)
     assert peak < 4_000_000  # bytes; all 200 000 rows as Python tuples alone take ~40 MB
 
 
@@ -163,8 +170,8 @@ def test_a_failure_writes_nothing(screened, tmp_path, monkeypatch):
 def test_a_database_missing_a_schema_table_is_refused(db_path, tmp_path):
     copy = _copy(db_path, tmp_path)
     with sqlite3.connect(copy) as conn:
-        conn.execute("DROP TABLE screen_peaks")
-    with pytest.raises(InputError, match="lacks the table 'screen_peaks'"):
+        conn.execute("DROP TABLE screen_lines")
+    with pytest.raises(InputError, match="lacks the table 'screen_lines'"):
         export_tables(tmp_path / "out", db_path=copy)
     assert not (tmp_path / "out").exists()
 

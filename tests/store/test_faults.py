@@ -18,7 +18,7 @@ from argyrodb_testing import run
 from argyrodb.api import build_database
 from argyrodb.core.errors import InputError
 from argyrodb.store.connection import ReadOnlyDatabase
-from argyrodb.store.migrations import SCHEMA_VERSION
+from argyrodb.store.migrations import SCHEMA_VERSION, migrate_file
 
 HEAVY = ("pymatgen", "numpy", "pandas", "scipy", "matplotlib", "gemmi", "spglib", "ase", "xraydb", "impedance")
 
@@ -86,7 +86,7 @@ def test_newer_schema_is_refused_and_older_is_migrated(fresh_db, tmp_path):
     older = tmp_path / "older.sqlite"
     shutil.copy(fresh_db, older)
     with sqlite3.connect(older) as conn:  # undo migrations 3 and 2: a database written by argyrodb 0.1's first schema
-        conn.executescript(UNDO_6 + UNDO_5 + UNDO_4 + UNDO_3 + "DROP TABLE screen_peaks; DROP TABLE screen_results; DROP TABLE screen_runs; "
+        conn.executescript(UNDO_7 + UNDO_6 + UNDO_5 + UNDO_4 + UNDO_3 + "DROP TABLE screen_peaks; DROP TABLE screen_results; DROP TABLE screen_runs; "
                            "ALTER TABLE milling DROP COLUMN gforce_computed; DELETE FROM schema_version WHERE version = 2;")
     with pytest.raises(InputError, match="run `argyrodb db migrate`"):
         ReadOnlyDatabase(older)
@@ -99,6 +99,15 @@ def test_newer_schema_is_refused_and_older_is_migrated(fresh_db, tmp_path):
 
 #: Back to version 4 as far as the test needs: the new tables, indexes and the screen_results column go; the new
 #: measurements/structures columns stay (SQLite cannot drop a column with a foreign key), which migration 5 copes with.
+UNDO_7 = ("DROP VIEW screen_peaks; DROP TABLE screen_lines; ALTER TABLE screen_results DROP COLUMN intensities_rel; "
+          "CREATE TABLE screen_peaks (run_id INTEGER NOT NULL, idx INTEGER NOT NULL, position INTEGER NOT NULL, "
+          "hkl TEXT NOT NULL, component TEXT NOT NULL, two_theta_deg REAL NOT NULL, d_angstrom REAL NOT NULL CHECK (d_angstrom > 0), "
+          "multiplicity INTEGER NOT NULL CHECK (multiplicity > 0), "
+          "intensity_rel REAL NOT NULL CHECK (intensity_rel >= 0 AND intensity_rel <= 100), PRIMARY KEY (run_id, idx, position), "
+          "FOREIGN KEY (run_id, idx) REFERENCES screen_results(run_id, idx)); "
+          "CREATE INDEX idx_screen_peaks_window ON screen_peaks(two_theta_deg, intensity_rel); "
+          "CREATE INDEX idx_screen_peaks_run_window ON screen_peaks(run_id, two_theta_deg); "
+          "DELETE FROM schema_version WHERE version = 7; ")
 UNDO_6 = "DROP TABLE refinements; DELETE FROM schema_version WHERE version = 6; "
 UNDO_5 = ("DROP VIEW measurements_full; DROP VIEW table_s3; DROP VIEW measurement_structures; DROP TABLE user_rows; "
           "DROP TABLE user_imports; DROP INDEX idx_screen_results_run_a; DROP INDEX idx_screen_peaks_window; DROP INDEX idx_screen_peaks_run_window; "
@@ -124,7 +133,7 @@ def test_a_version_2_database_gets_every_later_migration(fresh_db, tmp_path):
     v2 = tmp_path / "v2.sqlite"
     shutil.copy(fresh_db, v2)
     with sqlite3.connect(v2) as conn:
-        conn.executescript(UNDO_6 + UNDO_5 + UNDO_4 + UNDO_3)
+        conn.executescript(UNDO_7 + UNDO_6 + UNDO_5 + UNDO_4 + UNDO_3)
     assert f"schema version 2 -> {SCHEMA_VERSION}" in run("db", "migrate", "--db", str(v2)).stdout
     with ReadOnlyDatabase(v2) as db:
         versions = db.execute("SELECT version, description FROM schema_version ORDER BY version")[1]
@@ -242,3 +251,36 @@ def test_optimade_species_follow_the_analysed_positions(tmp_path):
     li_per_cell = sum(dict(zip(s["chemical_symbols"], s["concentration"])).get("Li", 0) * entry["species_at_sites"].count(s["name"])
                       for s in entry["species"])
     assert li_per_cell == pytest.approx(24.0) and json.dumps(entry)
+
+
+def test_peaks_of_a_version_6_database_move_into_the_compact_form(fresh_db, tmp_path):
+    """Migration 7 turns a run's stored peak rows into screen_lines + intensities_rel; the screen_peaks view then
+    gives back every row (2theta and d recomputed from a, to 1e-9) of a real screening run stored the old way."""
+    import numpy as np
+
+    from argyrodb.screening.screener import Screener, ScreenSettings
+
+    v6 = tmp_path / "v6.sqlite"
+    shutil.copy(fresh_db, v6)
+    screener = Screener(ScreenSettings("Li5.6PS4.6Cl1.4-xIx", {"x": [0.0, 0.35, 0.7, 1.4]}, wavelength="CuKa12"))
+    results = screener.evaluate_chunk(range(4))
+    old_rows = [(1, r["idx"], position, hkl, component, tt, d, mult, rel)
+                for r in results for position, (hkl, _, tt, d, mult, rel, component) in enumerate(screener.peaks(r))]
+    with sqlite3.connect(v6) as conn:
+        conn.executescript(UNDO_7)
+        conn.execute("INSERT INTO screen_runs (id, key, family, settings_json, model_json, argyrodb_version, n_points) "
+                     "VALUES (1, 'k', 'f', '{}', '{}', 'old', 4)")
+        conn.executemany("INSERT INTO screen_results (run_id, idx, variables_json, formula, status, a_angstrom) VALUES (1, ?, '{}', ?, 'ok', ?)",
+                         [(r["idx"], r["formula"], r["a_angstrom"]) for r in results])
+        conn.executemany("INSERT INTO screen_peaks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", old_rows)
+    migrate_file(v6)
+    with ReadOnlyDatabase(v6) as db:
+        lines = db.execute("SELECT position, hkl, component FROM screen_lines WHERE run_id = 1 ORDER BY position")[1]
+        new_rows = db.execute("SELECT run_id, idx, hkl, component, two_theta_deg, d_angstrom, multiplicity, intensity_rel "
+                              "FROM screen_peaks ORDER BY idx, two_theta_deg, component")[1]
+    assert len(new_rows) == len(old_rows) > 100
+    assert len(lines) == len({(r[3], r[4]) for r in old_rows})  # one line per (hkl, K-alpha component)
+    expected = sorted(old_rows, key=lambda r: (r[1], r[5], r[4]))
+    for old, new in zip(expected, new_rows):
+        assert (old[1], old[3], old[4], old[7]) == (new[1], new[2], new[3], new[6])
+        assert np.allclose([old[5], old[6], old[8]], new[4:6] + (new[7],), rtol=1e-9, atol=1e-9)

@@ -14,6 +14,7 @@ from argyrodb_testing import LMA, run
 from argyrodb.api import build_database
 from argyrodb.core.chemistry import formal_charge, parse_formula
 from argyrodb.store.queries import MeasurementFilter, query_measurements, run_sql
+from argyrodb.store.screening_runs import window_sql
 
 MINE = """formula,sigma_mS_cm,temperature_K,ccd_mA_cm2,process,anode,doi,note,structure
 Li5.5PS4.5Cl0.9I0.6,3.1,298,1.2,MM + HT,Li,,my best batch,lma.yaml
@@ -184,12 +185,13 @@ def test_the_filters_people_use_have_indexes(db_path):
 
     conn = sqlite3.connect(db_path)
     try:
-        def plan(sql):
-            return " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql))
+        def plan(sql, params=()):
+            return " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
 
-        assert "idx_screen_peaks_window" in plan("SELECT run_id, idx FROM screen_peaks WHERE two_theta_deg BETWEEN 29 AND 29.6 "
-                                                "AND intensity_rel >= 5")
-        assert "idx_screen_peaks_run_window" in plan("SELECT idx FROM screen_peaks WHERE run_id = 1 AND two_theta_deg BETWEEN 29 AND 29.6")
+        window = {"lo": 29.0, "hi": 29.6, "min_intensity": 5.0, "run": 1}
+        # a 2theta window is a range of a per line: a range scan of the index on a, all runs or one
+        for sql in (window_sql(run=False), window_sql(run=True), window_sql(run=False, count=True)):
+            assert "USING INDEX idx_screen_results_run_a (run_id=? AND a_angstrom>? AND a_angstrom<?)" in plan(sql, window)
         assert "idx_screen_results_run_a" in plan("SELECT idx FROM screen_results WHERE run_id = 1 AND a_angstrom < 10")
         assert "idx_measurements_sigma" in plan("SELECT id FROM measurements WHERE sigma_mS_cm > 5")
         assert "idx_sites_element_wyckoff" in plan("SELECT structure_id FROM structure_sites WHERE element = 'Cl' AND wyckoff = '4d'")
