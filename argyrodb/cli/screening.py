@@ -29,12 +29,15 @@ from .common import Command, db_option
 @click.option("--no-anomalous", is_flag=True)
 @click.option("--no-peaks", is_flag=True, help="Do not store the peak lists (results only).")
 @db_option
-@click.option("--jobs", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Worker processes (with --dask local: Dask workers).")
+@click.option("--dask", "dask", metavar="ADDRESS",
+              help="Compute the chunks on a Dask cluster: its scheduler (tcp://HOST:8786), or 'local' for a LocalCluster "
+                   "of --jobs workers on this machine (needs argyrodb[dask]).")
 @click.option("--export", "export_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the run's results (.csv or .parquet).")
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=Path), help="Write the series plots into this folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength, two_theta_range, no_anomalous,
-           no_peaks, db_path, jobs, export_out, plots_dir, quiet):
+           no_peaks, db_path, jobs, dask, export_out, plots_dir, quiet):
     """Screen a composition family: lattice parameter, density, XRD peaks, nearest literature; stored, resumable.
 
     For example "Li5.6PS4.6Cl1.4-xIx" --x 0:1.4:0.1; results go into the database, and the same command
@@ -54,7 +57,7 @@ def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength
         family=family or f"formulas from {formulas_file.name}", ranges=ranges, formulas=formulas, distribution=distribution,
         template=str(template or api.default_template()), wavelength=wavelength, two_theta_range=tuple(two_theta_range),
         anomalous_dispersion=not no_anomalous, store_peaks=not no_peaks)
-    summary = api.run_screen(settings, db_path, jobs=jobs, show_progress=not quiet)
+    summary = api.run_screen(settings, db_path, jobs=jobs, show_progress=not quiet, dask=dask)
     click.echo(f"run {summary['run_id']} ({summary['key']}): {summary['n_points']} compositions, "
                f"{summary['already_stored']} already stored, {summary['computed']} computed "
                f"({summary['ok']} ok, {summary['skipped']} skipped)")

@@ -105,8 +105,10 @@ class RunWriter:
                  version, n_points))
         return self.conn.execute("SELECT id FROM screen_runs WHERE key = ?", (key,)).fetchone()[0]
 
-    def stored(self, run_id: int) -> set[int]:
-        return {r[0] for r in self.conn.execute("SELECT idx FROM screen_results WHERE run_id = ?", (run_id,))}
+    def stored(self, run_id: int) -> np.ndarray:
+        """The point numbers of the run already stored (an array: a run may hold millions)."""
+        cursor = self.conn.execute("SELECT idx FROM screen_results WHERE run_id = ?", (run_id,))
+        return np.fromiter((r[0] for r in cursor), dtype=np.int64)
 
     def write(self, run_id: int, results: list[dict]) -> None:
         """One chunk: results (dicts with ``idx`` and :data:`RESULT_COLUMNS`), each ok one with its ``lines``

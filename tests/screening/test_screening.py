@@ -138,7 +138,7 @@ def test_killed_run_resumes(tmp_path):
 
     db = tmp_path / "k.sqlite"
     build_database(db, show_progress=False)
-    command = [sys.executable, "-m", "argyrodb", "screen", "Li5.6PS4.6Cl1.4-xIx", "--x", "0:1.4:0.0002", "--db", str(db), "--quiet"]
+    command = [sys.executable, "-m", "argyrodb", "screen", "Li5.6PS4.6Cl1.4-xIx", "--x", "0:1.4:0.00005", "--db", str(db), "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stored = 0
     deadline = time.monotonic() + 120
@@ -153,16 +153,16 @@ def test_killed_run_resumes(tmp_path):
             break
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    assert 0 < stored < 7001, "the run must be killed mid-way"
+    assert 0 < stored < 28001, "the run must be killed mid-way"
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         before = conn.execute("SELECT COUNT(*) FROM screen_results").fetchone()[0]
     assert before % 250 == 0  # only whole chunks were committed
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert f"{before} already stored, {7001 - before} computed" in result.stdout
+    assert f"{before} already stored, {28001 - before} computed" in result.stdout
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT idx) FROM screen_results").fetchone() == (7001, 7001)
+        assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT idx) FROM screen_results").fetchone() == (28001, 28001)
 
 
 def test_cli_screen_export_and_plots(tmp_path):
