@@ -21,7 +21,7 @@ from .common import Group, emit_json, wavelength_value
               "XRDML states it, else CuKa12).")
 @click.option("--two-theta", "two_theta_range", type=(float, float), metavar="MIN MAX", help="Refine only this 2theta range (deg).")
 @click.option("--refine", "refine", help="Comma-separated parameters to refine (default: all but the displacement), "
-              "e.g. zero_shift_deg,a:,occ:,B:,U,V,W,X,Y:,axial_deg,displacement_deg.")
+              "e.g. zero_shift_deg,a:,occ:,B:,U:,V,W,X,Y:,axial_deg,displacement_deg.")
 @click.option("--background-terms", type=int, default=12, show_default=True, help="Chebyshev background terms.")
 @click.option("--tie-totals", "tie_totals", help="Elements whose total per formula unit stays at the start structure's "
               "(only their 4a/4d split is refined), e.g. Cl or Br,I; 'none' for no ties. Default: Br and I when a site holds S, Br "

@@ -130,7 +130,7 @@ def _generated(phases, values_update, scales, seed=3, peak_counts=30000.0):
 def test_round_trip_of_its_own_model_recovers_every_parameter():
     truth_structure = api.analyse(LMA, a_angstrom=9.99)
     phase = argyrodite_phase(truth_structure)
-    x, y, _values, _ = _generated([phase], {"zero_shift_deg": 0.03, "axial_deg": 2.5, "U": 0.003, "W": 0.002,
+    x, y, _values, _ = _generated([phase], {"zero_shift_deg": 0.03, "axial_deg": 2.5, f"U:{phase.name}": 0.003, "W": 0.002,
                                            f"Y:{phase.name}": 0.03}, [1.0])
     start = argyrodite_phase(api.analyse(LMA, a_angstrom=10.01))
     result = Refiner(x, y, None, [start]).run()
