@@ -347,7 +347,12 @@ def impurity_phase(name: str, pymatgen_structure) -> Phase:
         xrd = XRDModel.from_structure(pymatgen_structure, name=name)
     lattice = np.asarray(pymatgen_structure.lattice.matrix)
     z = 1.0
-    return Phase(name, xrd, float(lattice[0, 0]) if xrd.cubic else float(np.linalg.norm(lattice[0])), z)
+    phase = Phase(name, xrd, float(lattice[0, 0]) if xrd.cubic else float(np.linalg.norm(lattice[0])), z)
+    assumed = (pymatgen_structure.properties or {}).get("b_iso_assumed")
+    if assumed:
+        phase.messages.append(f"{name}: no displacement parameters in its structure file: B = {assumed['b_angstrom2']:g} A^2 "
+                              f"held for {', '.join(assumed['sites'])} (not refined)")
+    return phase
 
 
 # --------------------------------------------------------------------------- the refinement

@@ -66,6 +66,8 @@ def test_lma_licl_recovers_the_truth_of_another_simulator(lma_licl):
         assert abs(site["occupancies"]["Cl"] - true["Cl"]) <= 2 * site["occupancy_esds"]["Cl"]
         assert site["occupancy_esds"]["Cl"] > 0.1
     assert any("S and Cl differ by one electron" in w for w in payload["warnings"])
+    # the bundled LiCl has no published B: the B it is given is said, not hidden
+    assert any(w.startswith("LiCl: no displacement parameters") and "B = 1 A^2 held for Cl1, Li1" in w for w in payload["warnings"])
 
 
 def test_lma_licl_outputs_read_back(lma_licl):
