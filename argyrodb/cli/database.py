@@ -114,6 +114,25 @@ def db_screens(db_path, fmt):
     print_frame(frame, fmt)
 
 
+@db.command("peaks")
+@db_option
+@click.option("--two-theta", "two_theta", nargs=2, type=float, required=True, metavar="MIN MAX",
+              help="The 2theta window (degrees).")
+@click.option("--min-intensity", type=float, default=0.0, show_default=True, help="Smallest relative intensity (0-100).")
+@click.option("--run", type=int, help="Only this screening run (see `db screens`).")
+@click.option("--limit", type=int, help="At most this many lines (by 2theta).")
+@click.option("--count", is_flag=True, help="Print the number of lines only.")
+@format_option
+def db_peaks(db_path, two_theta, min_intensity, run, limit, count, fmt):
+    """Screened compositions with a powder line in a 2theta window, e.g. --two-theta 29 29.6 --min-intensity 5
+    (answered through the index on a: milliseconds over millions of lines)."""
+    found = api.peaks_in_window(*two_theta, min_intensity, run=run, limit=limit, count=count, db_path=db_path)
+    if count:
+        click.echo(found)
+        return
+    print_frame(found, fmt)
+
+
 @db.command("add")
 @db_option
 @click.argument("csv_path", type=click.Path(dir_okay=False, path_type=Path))

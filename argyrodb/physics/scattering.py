@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .. import __version__
 from ..core.chemistry import is_element
 from ..core.errors import InputError, ParameterError
 from ..core.resources import data_file
@@ -79,8 +80,6 @@ def scattering_tables() -> dict:
     import json
 
     import xraydb
-
-    from .. import __version__
 
     coefficients: dict[str, list] = {}
     for row in xraydb.get_xraydb().get_cache("Waasmaier"):

@@ -37,7 +37,7 @@ from ..physics import lattice
 from ..physics.density import xray_density_g_cm3
 from ..physics.scattering import resolve_wavelength
 from ..physics.xrd import XRDModel, hkl_label
-from ..store.screening_runs import ScreenLines
+from ..store.screening_runs import ScreenLines, intensities_json, line_positions
 from .families import GridPoints, parse_family
 from .nearest import NearestMaterials
 from .site_model import SiteModel
@@ -165,8 +165,9 @@ class Screener:
         ``reason``: a negative amount, not charge-neutral, no site for an anion, no lattice parameter), a with its
         sigma and extrapolation note, volume, X-ray density, charge, the number of lines and the strongest one,
         the nearest literature material when :attr:`nearest` is set, and (with ``store_peaks``) the relative
-        intensities ``intensity_rel`` (NaN where a line is outside the 2theta range) of the lines in
-        ``lines`` (:class:`ScreenLines`, shared by the chunk)."""
+        intensities ``intensities_rel`` (JSON, 4 decimals, null where a line is outside the 2theta range) over
+        the lines of ``lines`` (:class:`ScreenLines`, shared by the chunk): plain values, cheap to send from a
+        worker process or a Dask worker."""
         indices = np.asarray(indices, dtype=np.int64)
         values, matrix = self.points.batch(indices)
         elements = self.points.elements
@@ -234,13 +235,16 @@ class Screener:
         any_line = present.any(axis=1)
         peak = intensity[np.arange(len(a)), strongest]
         relative = np.where(present, np.minimum(100.0, 100.0 * intensity / np.where(peak > 0, peak, 1.0)[:, None]), np.nan)
-        lines = None
+        lines = texts = None
         if self.settings.store_peaks:
             keys, components = batch["line_key"], batch["component"]
+            positions = line_positions(len(keys) // len(self.components), len(self.components))
             lines = ScreenLines(
-                hkl_sq=tuple(int(k) for k in keys), component=tuple(self.components[int(c)].name for c in components),
+                position=tuple(int(p) for p in positions), hkl_sq=tuple(int(k) for k in keys),
+                component=tuple(self.components[int(c)].name for c in components),
                 wavelength_angstrom=tuple(self.components[int(c)].wavelength_angstrom for c in components),
                 hkl=tuple(labels[int(k)][0] for k in keys), multiplicity=tuple(int(m) for m in batch["multiplicity"]))
+            texts = intensities_json(positions, relative)
         for row, result in enumerate(results):
             result["n_lines"] = int(present[row].sum())
             if any_line[row]:
@@ -248,19 +252,22 @@ class Screener:
                 result["strongest_two_theta_deg"] = float(batch["two_theta_deg"][row, strongest[row]])
             else:
                 result["strongest_hkl"] = result["strongest_two_theta_deg"] = None
-            if lines is not None and any_line[row]:
-                result["lines"], result["intensity_rel"] = lines, relative[row]
+            if lines is not None and texts[row] is not None:
+                result["lines"], result["intensities_rel"] = lines, texts[row]
 
     def peaks(self, result: dict) -> list[tuple]:
         """The peak list of an ok result, by 2theta: (hkl, first family, 2theta, d, multiplicity, I_rel, component)
-        tuples; 2theta = 2 asin(lambda sqrt(h^2+k^2+l^2) / 2a) as the database's ``screen_peaks`` computes it."""
+        tuples; 2theta = 2 asin(lambda sqrt(h^2+k^2+l^2) / 2a) as the database's ``screen_peaks`` computes it, I_rel
+        as stored (4 decimals)."""
         lines = result.get("lines")
         if lines is None:
             return []
-        labels = {key: label for key, label in self._line_labels().items()}
+        labels = self._line_labels()
+        intensities = json.loads(result["intensities_rel"])
         out = []
-        for k, rel in enumerate(result["intensity_rel"]):
-            if np.isnan(rel):
+        for k, position in enumerate(lines.position):
+            rel = intensities[position] if position < len(intensities) else None
+            if rel is None:
                 continue
             d = result["a_angstrom"] / np.sqrt(lines.hkl_sq[k])
             two_theta = 2 * np.degrees(np.arcsin(lines.wavelength_angstrom[k] / (2 * d)))

@@ -58,9 +58,11 @@ def literature_materials(db_path: str | Path | None = None) -> list[LiteratureMa
 
 @dataclass(frozen=True)
 class ScreenLines:
-    """The powder lines of a chunk of screening results, in the order of their intensity arrays: h^2+k^2+l^2
-    (the cubic line), X-ray component and its wavelength, hkl label, multiplicity."""
+    """The powder lines of a chunk of screening results: their positions in the run's intensity arrays,
+    h^2+k^2+l^2 (the cubic line), X-ray component and its wavelength, hkl label, multiplicity. A line's position
+    depends only on the line (:func:`line_positions`), so workers anywhere encode intensities the same way."""
 
+    position: tuple[int, ...]
     hkl_sq: tuple[int, ...]
     component: tuple[str, ...]
     wavelength_angstrom: tuple[float, ...]
@@ -70,6 +72,15 @@ class ScreenLines:
 
 #: Relative intensities (0-100) are stored to this many decimals.
 INTENSITY_DECIMALS = 4
+
+
+def line_positions(n_lines: int, n_components: int) -> np.ndarray:
+    """Positions of the lines of a batch pattern laid out as ``XRDModel.batch_peak_arrays`` gives them (the F-43m
+    lines in order of h^2+k^2+l^2, all of them up to the largest, for each X-ray component in turn): line k of
+    component c is at k * n_components + c. The allowed h^2+k^2+l^2 values up to any bound are a prefix of one
+    sequence, so a line keeps its position whatever lattice parameters a chunk holds."""
+    return (np.tile(np.arange(n_lines), n_components) * n_components
+            + np.repeat(np.arange(n_components), n_lines)).astype(np.int64)
 
 
 def intensities_json(positions: np.ndarray, relative: np.ndarray) -> list[str | None]:
@@ -111,34 +122,31 @@ class RunWriter:
         return np.fromiter((r[0] for r in cursor), dtype=np.int64)
 
     def write(self, run_id: int, results: list[dict]) -> None:
-        """One chunk: results (dicts with ``idx`` and :data:`RESULT_COLUMNS`), each ok one with its ``lines``
-        (:class:`ScreenLines`) and ``intensity_rel`` (an array over those lines, NaN where absent) when its peaks
-        are kept. New lines join the run's ``screen_lines`` in the same transaction."""
+        """One chunk: results (dicts with ``idx``, :data:`RESULT_COLUMNS` and, when their peaks are kept,
+        ``intensities_rel`` over the lines of their ``lines`` (:class:`ScreenLines`)). Lines new to the run join
+        ``screen_lines`` in the same transaction; a line stored at another position is refused (an error, not a
+        silent mix-up)."""
         placeholders = ", ".join("?" * len(RESULT_COLUMNS))
         with writer_lock(self.path), self.conn:
-            registry = {(hkl_sq, component): position for position, hkl_sq, component in self.conn.execute(
+            stored = {position: (hkl_sq, component) for position, hkl_sq, component in self.conn.execute(
                 "SELECT position, hkl_sq, component FROM screen_lines WHERE run_id = ?", (run_id,))}
-            positions: dict[int, np.ndarray] = {}
             new_lines = []
             for lines in {id(r["lines"]): r["lines"] for r in results if r.get("lines") is not None}.values():
-                found = []
-                for k, key in enumerate(zip(lines.hkl_sq, lines.component)):
-                    if key not in registry:
-                        registry[key] = len(registry)
-                        new_lines.append((run_id, registry[key], lines.hkl[k], lines.hkl_sq[k], lines.multiplicity[k],
+                for k, position in enumerate(lines.position):
+                    line = (lines.hkl_sq[k], lines.component[k])
+                    if position not in stored:
+                        stored[position] = line
+                        new_lines.append((run_id, position, lines.hkl[k], lines.hkl_sq[k], lines.multiplicity[k],
                                           lines.component[k], lines.wavelength_angstrom[k]))
-                    found.append(registry[key])
-                positions[id(lines)] = np.array(found, dtype=np.int64)
+                    elif stored[position] != line:
+                        raise RuntimeError(f"screening run {run_id}: line position {position} holds {stored[position]}, "
+                                           f"not {line}: the run's lines were laid out by another argyrodb")
             self.conn.executemany("INSERT INTO screen_lines (run_id, position, hkl, hkl_sq, multiplicity, component, "
                                   "wavelength_angstrom) VALUES (?, ?, ?, ?, ?, ?, ?)", new_lines)
-            texts: dict[int, str | None] = {}
-            for key, lines in {id(r["lines"]): r["lines"] for r in results if r.get("lines") is not None}.items():
-                rows = [k for k, r in enumerate(results) if r.get("lines") is lines]
-                texts.update(zip(rows, intensities_json(positions[key], np.stack([results[k]["intensity_rel"] for k in rows]))))
             self.conn.executemany(
                 f"INSERT INTO screen_results (run_id, idx, {', '.join(RESULT_COLUMNS)}, intensities_rel) "
                 f"VALUES (?, ?, {placeholders}, ?)",
-                [(run_id, r["idx"], *[r.get(c) for c in RESULT_COLUMNS], texts.get(k)) for k, r in enumerate(results)])
+                [(run_id, r["idx"], *[r.get(c) for c in RESULT_COLUMNS], r.get("intensities_rel")) for r in results])
 
     def close(self) -> None:
         self.conn.close()
