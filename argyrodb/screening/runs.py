@@ -9,6 +9,7 @@ flight, and the grid is never built whole, so a run of millions of compositions 
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import pickle
@@ -54,6 +55,7 @@ def _dask_chunk(settings: ScreenSettings, literature, template_text: str, key: s
             handle, name = tempfile.mkstemp(suffix=Path(settings.template).suffix or ".yaml", prefix="argyrodb-template-")
             with os.fdopen(handle, "w", encoding="utf-8") as fh:
                 fh.write(template_text)
+            atexit.register(Path(name).unlink, missing_ok=True)  # removed when the worker process ends
             local = dataclasses.replace(settings, template=name)
         cached = _WORKER["dask"] = (key, Screener(local, literature))
     return pickle.dumps(cached[1].evaluate_chunk(indices), protocol=pickle.HIGHEST_PROTOCOL)

@@ -138,3 +138,19 @@ def test_an_unreachable_dask_scheduler_is_a_parameter_error(screened, tmp_path):
     result = run("screen", "Li6PS5Cl", "--db", str(copy), "--dask", "tcp://127.0.0.1:9", "--quiet")
     assert result.returncode == 2 and "--dask: cannot reach a Dask scheduler at 'tcp://127.0.0.1:9'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_dask_worker_without_the_template_file_uses_the_text_it_was_sent(tmp_path):
+    import dataclasses
+    import pickle
+    from pathlib import Path
+
+    from argyrodb.screening.runs import _dask_chunk
+    from argyrodb.screening.screener import default_template
+
+    here = ScreenSettings("Li5.6PS4.6Cl1.4-xIx", {"x": [0.0, 0.6, 1.4]})
+    elsewhere = dataclasses.replace(here, template=str(tmp_path / "on-the-client" / Path(default_template()).name))
+    remote = pickle.loads(_dask_chunk(elsewhere, [], Path(default_template()).read_text(encoding="utf-8"), "test-key", [0, 1, 2]))
+    local = Screener(here).evaluate_chunk([0, 1, 2])
+    assert [r["a_angstrom"] for r in remote] == [r["a_angstrom"] for r in local]
+    assert [r["intensities_rel"] for r in remote] == [r["intensities_rel"] for r in local]
