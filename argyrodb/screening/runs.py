@@ -130,6 +130,22 @@ def _computed_on_dask(address: str, settings: ScreenSettings, literature, chunks
             cluster.close()
 
 
+def _chunks_to_do(n_points: int, done: np.ndarray, chunk_size: int):
+    """The point numbers not in ``done`` (sorted), ``chunk_size`` at a time, without an array of the whole grid."""
+    pending = np.empty(0, dtype=np.int64)
+    for start in range(0, n_points, chunk_size):
+        block = np.arange(start, min(n_points, start + chunk_size), dtype=np.int64)
+        if done.size:
+            found = np.searchsorted(done, block)
+            block = block[(found >= done.size) | (done[np.minimum(found, done.size - 1)] != block)]
+        pending = np.concatenate([pending, block])
+        while pending.size >= chunk_size:
+            yield pending[:chunk_size]
+            pending = pending[chunk_size:]
+    if pending.size:
+        yield pending
+
+
 def run_screen(settings: ScreenSettings, db_path: str | Path | None = None, jobs: int = 1, show_progress: bool = True,
                chunk_size: int = 1000, dask: str | None = None) -> dict:
     """Compute every composition of ``settings`` not yet stored for the same run, in chunks of ``chunk_size``;
@@ -154,9 +170,9 @@ def run_screen(settings: ScreenSettings, db_path: str | Path | None = None, jobs
         }
         n_points = len(screener.points)
         run_id = writer.open(key, settings.family, settings.__dict__, model, __version__, n_points)
-        done = writer.stored(run_id)
-        todo = np.setdiff1d(np.arange(n_points, dtype=np.int64), done)
-        chunks = (todo[k:k + chunk_size] for k in range(0, len(todo), chunk_size))
+        done = np.sort(writer.stored(run_id))
+        n_todo = n_points - len(done)
+        chunks = _chunks_to_do(n_points, done, chunk_size)
         bar = tqdm(total=n_points, initial=len(done), desc="screen", unit="comp", disable=not show_progress)
         counts = {"ok": 0, "skipped": 0}
         if dask is not None:
@@ -173,7 +189,7 @@ def run_screen(settings: ScreenSettings, db_path: str | Path | None = None, jobs
             computed.close()  # stops the workers (and a local Dask cluster) even when a chunk failed
             bar.close()
         return {"run_id": run_id, "key": key, "n_points": n_points, "already_stored": len(done),
-                "computed": len(todo), **counts}
+                "computed": n_todo, **counts}
 
 
 def check_export_path(out: str | Path) -> None:

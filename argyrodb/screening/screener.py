@@ -37,7 +37,7 @@ from ..physics import lattice
 from ..physics.density import xray_density_g_cm3
 from ..physics.scattering import resolve_wavelength
 from ..physics.xrd import XRDModel, hkl_label
-from ..store.screening_runs import ScreenLines, intensities_json, line_positions
+from ..store.screening_runs import ScreenLines, intensities_text, line_positions, parse_intensities
 from .families import GridPoints, parse_family
 from .nearest import NearestMaterials
 from .site_model import SiteModel
@@ -165,7 +165,7 @@ class Screener:
         ``reason``: a negative amount, not charge-neutral, no site for an anion, no lattice parameter), a with its
         sigma and extrapolation note, volume, X-ray density, charge, the number of lines and the strongest one,
         the nearest literature material when :attr:`nearest` is set, and (with ``store_peaks``) the relative
-        intensities ``intensities_rel`` (JSON, 4 decimals, null where a line is outside the 2theta range) over
+        intensities ``intensities_rel`` (fixed-width text, 3 decimals, blank where a line is outside the 2theta range) over
         the lines of ``lines`` (:class:`ScreenLines`, shared by the chunk): plain values, cheap to send from a
         worker process or a Dask worker."""
         indices = np.asarray(indices, dtype=np.int64)
@@ -244,7 +244,7 @@ class Screener:
                 component=tuple(self.components[int(c)].name for c in components),
                 wavelength_angstrom=tuple(self.components[int(c)].wavelength_angstrom for c in components),
                 hkl=tuple(labels[int(k)][0] for k in keys), multiplicity=tuple(int(m) for m in batch["multiplicity"]))
-            texts = intensities_json(positions, relative)
+            texts = intensities_text(positions, relative)
         for row, result in enumerate(results):
             result["n_lines"] = int(present[row].sum())
             if any_line[row]:
@@ -258,12 +258,12 @@ class Screener:
     def peaks(self, result: dict) -> list[tuple]:
         """The peak list of an ok result, by 2theta: (hkl, first family, 2theta, d, multiplicity, I_rel, component)
         tuples; 2theta = 2 asin(lambda sqrt(h^2+k^2+l^2) / 2a) as the database's ``screen_peaks`` computes it, I_rel
-        as stored (4 decimals)."""
+        as stored (3 decimals)."""
         lines = result.get("lines")
         if lines is None:
             return []
         labels = self._line_labels()
-        intensities = json.loads(result["intensities_rel"])
+        intensities = parse_intensities(result["intensities_rel"])
         out = []
         for k, position in enumerate(lines.position):
             rel = intensities[position] if position < len(intensities) else None

@@ -4,7 +4,6 @@ window queries through the index on a); a Dask LocalCluster run stores what a lo
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 
@@ -16,7 +15,7 @@ from argyrodb.core.grids import GridPoints, grid
 from argyrodb.screening.runs import run_screen
 from argyrodb.screening.screener import Screener, ScreenSettings
 from argyrodb.store.connection import ReadOnlyDatabase
-from argyrodb.store.screening_runs import peaks_in_window
+from argyrodb.store.screening_runs import parse_intensities, peaks_in_window
 
 MIXED = ["Li6PS5Cl", "Li7PS6", "Li6PS5Cl2", "Li4PS3Cl3", "Li5.5Na0.5PS5Cl", "Li5.6PS4.6Cl0.8I0.6", "Li6PS5Br", "Li5PS4Cl2"]
 
@@ -24,9 +23,9 @@ MIXED = ["Li6PS5Cl", "Li7PS6", "Li6PS5Cl2", "Li4PS3Cl3", "Li5.5Na0.5PS5Cl", "Li5
 def _same(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for key in a:
-        if key == "intensities_rel":  # stored to 4 decimals: the last may differ where batch and single differ by 1e-12
-            x, y = (np.array(json.loads(v), dtype=float) for v in (a[key], b[key]))
-            assert np.array_equal(np.isnan(x), np.isnan(y)) and np.allclose(x, y, atol=1.01e-4, equal_nan=True), key
+        if key == "intensities_rel":  # stored to 3 decimals: the last may differ where batch and single differ by 1e-12
+            x, y = (np.array(parse_intensities(v), dtype=float) for v in (a[key], b[key]))
+            assert np.array_equal(np.isnan(x), np.isnan(y)) and np.allclose(x, y, atol=1.01e-3, equal_nan=True), key
         elif isinstance(a[key], float):
             assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-12), key
         elif key != "lines":
@@ -154,3 +153,19 @@ def test_a_dask_worker_without_the_template_file_uses_the_text_it_was_sent(tmp_p
     local = Screener(here).evaluate_chunk([0, 1, 2])
     assert [r["a_angstrom"] for r in remote] == [r["a_angstrom"] for r in local]
     assert [r["intensities_rel"] for r in remote] == [r["intensities_rel"] for r in local]
+
+
+def test_intensity_cells_compare_as_text_the_way_the_numbers_do():
+    from argyrodb.store.screening_runs import ABSENT, intensity_cell, intensities_text
+
+    rng = np.random.default_rng(7)
+    values = np.round(np.concatenate([rng.uniform(0, 100, 300), [0.0, 0.0005, 5.0, 99.9995, 100.0]]), 3)
+    cells = [intensity_cell(v) for v in values]
+    assert {len(c) for c in cells} == {7}
+    for i in range(len(values)):
+        for j in range(0, len(values), 7):
+            assert (cells[i] >= cells[j]) == (values[i] >= values[j])
+        assert ABSENT < cells[i] and "" < cells[i]
+    text = intensities_text(np.array([0, 2, 5]), np.array([[12.3456, np.nan, 100.0]]))[0]
+    assert text == " 12.346" + ABSENT * 4 + "100.000"  # position 5 last; absent positions blank
+    assert parse_intensities(text) == [12.346, None, None, None, None, 100.0]

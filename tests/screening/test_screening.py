@@ -102,7 +102,7 @@ def test_fast_path_agrees_with_direct_calculation(x_series):
         fast_rel = np.array([p[5] for p in screener.peaks(fast)])
         assert np.allclose(np.sort(fast_tt), np.sort(direct["two_theta_deg"].to_numpy()), atol=1e-9)
         order = np.argsort(fast_tt)
-        assert np.allclose(fast_rel[order], direct.sort_values("two_theta_deg")["intensity_rel"].to_numpy(), atol=5.01e-5)  # 4 decimals
+        assert np.allclose(fast_rel[order], direct.sort_values("two_theta_deg")["intensity_rel"].to_numpy(), atol=5.01e-4)  # 3 decimals
         assert fast["density_g_cm3"] == pytest.approx(structure.density, rel=1e-6)
         assert structure.composition.reduced_formula  # a valid pymatgen Structure
 

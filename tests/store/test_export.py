@@ -123,7 +123,7 @@ def test_large_tables_are_streamed_in_chunks(db_path, tmp_path, monkeypatch):
                      "VALUES (1, 'k', 'f', '{}', '{}', 'test', 0)")
         conn.execute("WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < 99) "
                      "INSERT INTO screen_lines SELECT 1, i, 'l' || i, i + 1, 8, 'CuKa1', 1.0 FROM c")
-        intensities = "[" + ",".join(["50.0"] * 100) + "]"
+        intensities = " 50.000" * 100
         conn.execute(f"WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < {n // 100 - 1}) "
                      "INSERT INTO screen_results (run_id, idx, variables_json, formula, status, a_angstrom, intensities_rel) "
                      "SELECT 1, i, '{}', 'x', 'ok', 10.0, ? FROM c", (intensities,))
@@ -137,7 +137,7 @@ def test_large_tables_are_streamed_in_chunks(db_path, tmp_path, monkeypatch):
         tracemalloc.stop()
     rows = _csv_rows(tmp_path / "out" / "screen_peaks.csv")
     assert len(rows) == n + 1
-    assert rows[1][:5] == ["1", "0", "0", "l0", "CuKa1"] and rows[1][7:] == ["8", "50.0"]
+    assert rows[1][:5] == ["1", "0", "0", "l0", "CuKa1"] and rows[1][7:] == ["8", "50.0"]  # the view reads " 50.000"
     assert float(rows[1][5]) == pytest.approx(2 * math.degrees(math.asin(1.0 / 20.0)), rel=1e-12)  # 2 asin(lambda/2a)
     assert rows[-1][:5] == ["1", "1999", "99", "l99", "CuKa1"] and float(rows[-1][6]) == pytest.approx(1.0)  # d = a/sqrt(100)
     assert peak < 4_000_000  # bytes; all 200 000 rows as Python tuples alone take ~40 MB

@@ -188,7 +188,7 @@ def test_the_filters_people_use_have_indexes(db_path):
         def plan(sql, params=()):
             return " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
 
-        window = {"lo": 29.0, "hi": 29.6, "min_intensity": 5.0, "run": 1}
+        window = {"lo": 29.0, "hi": 29.6, "min_cell": "  5.000", "run": 1}
         # a 2theta window is a range of a per line: a range scan of the index on a, all runs or one
         for sql in (window_sql(run=False), window_sql(run=True), window_sql(run=False, count=True)):
             assert "USING INDEX idx_screen_results_run_a (run_id=? AND a_angstrom>? AND a_angstrom<?)" in plan(sql, window)
