@@ -104,6 +104,7 @@ _LAZY = {
     "SCREEN_COLUMNS": ("argyrodb.store.screening_runs", "SCREEN_COLUMNS"),
     "query_screen": ("argyrodb.store.screening_runs", "query_screen"),
     "peaks_in_window": ("argyrodb.store.screening_runs", "peaks_in_window"),
+    "index_peaks": ("argyrodb.store.screening_runs", "index_peaks"),
     "list_screen_runs": ("argyrodb.store.screening_runs", "list_runs"),
     "serve": ("argyrodb.store.serve", "serve"),
     "serve_command": ("argyrodb.store.serve", "serve_command"),
@@ -131,7 +132,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "CONSISTENT", "CompositionWarning", "refine_pattern", "refinement_json", "refinement_yaml", "plot_refinement",
     "phase_names", "refined_structure", "wavelength_label", "store_refinement", "add_user_data", "remove_user_data", "compile_expression", "count_measurements",
-    "MEASUREMENT_COLUMNS", "SCREEN_COLUMNS", "query_screen", "peaks_in_window", "list_screen_runs", "atomic_write_text", "check_export_path", "check_formats", "check_output_paths", "database_path",
+    "MEASUREMENT_COLUMNS", "SCREEN_COLUMNS", "query_screen", "peaks_in_window", "index_peaks", "list_screen_runs", "atomic_write_text", "check_export_path", "check_formats", "check_output_paths", "database_path",
     "default_template", "import_obelix", "plot_literature", "plot_nyquist", "plot_patterns", "plot_screen_series",
     "read_text_file", "safe_filename", "serve", "serve_command", "write_obelix_rows",
     "AnalysedStructure", "analyse_all", "ArgyrodbError", "FIG_S9_CIRCUIT", "InputError", "LatticeParameter", "MeasurementFilter",

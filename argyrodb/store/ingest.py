@@ -43,7 +43,7 @@ from .migrations import migrate
 from .user_data import UserImport, insert_import, stored_imports
 
 #: Tables whose rows are results computed by users (not rebuilt from data files): a rebuild keeps them.
-CARRIED_OVER_TABLES = ("screen_runs", "screen_results", "screen_lines")
+CARRIED_OVER_TABLES = ("screen_runs", "screen_results", "screen_lines", "screen_peak_index")
 #: A build's temporary file older than this is a leftover of a killed build and is removed.
 STALE_TEMPORARY_S = 600
 #: Tables whose row counts a build reports.

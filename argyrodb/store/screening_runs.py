@@ -170,6 +170,11 @@ class RunWriter:
                 f"INSERT INTO screen_results (run_id, idx, {', '.join(RESULT_COLUMNS)}, intensities_rel) "
                 f"VALUES (?, ?, {placeholders}, ?)",
                 [(run_id, r["idx"], *[r.get(c) for c in RESULT_COLUMNS], r.get("intensities_rel")) for r in results])
+            indexed = self.conn.execute("SELECT peaks_indexed FROM screen_runs WHERE id = ?", (run_id,)).fetchone()
+            if indexed and indexed[0] and results:  # a run with a 2theta index keeps it complete
+                done = [r["idx"] for r in results]
+                self.conn.execute(f"INSERT OR IGNORE INTO screen_peak_index {INDEX_ROWS} AND idx BETWEEN ? AND ?",
+                                  (run_id, min(done), max(done)))
 
     def close(self) -> None:
         self.conn.close()
@@ -283,6 +288,49 @@ def window_sql(run: bool, count: bool = False, first: list[tuple[int, int]] | No
     return " UNION ALL ".join(parts) + " ORDER BY two_theta_deg, run_id, idx LIMIT :n"
 
 
+#: Rows of screen_peak_index from the screen_peaks view (one run: ``run_id = ?``).
+INDEX_ROWS = "SELECT two_theta_deg, intensity_rel, run_id, idx, position FROM screen_peaks WHERE run_id = ?"
+
+
+def index_peaks(run: int | None = None, drop: bool = False, db_path: str | Path | None = None) -> dict:
+    """Build (or with ``drop``, remove) the 2theta index of screening run ``run`` (default: every run): one row per
+    line in screen_peak_index, ordered by 2theta, so that 2theta windows are an index range (:func:`peaks_in_window`
+    uses it when every run it reads is indexed). Returns the runs and peaks indexed and the seconds taken."""
+    import time
+
+    started = time.perf_counter()
+    path = database_path(db_path)
+    conn = open_for_writing(path)
+    try:
+        runs = [r[0] for r in conn.execute("SELECT id FROM screen_runs ORDER BY id")]
+        if run is not None:
+            if int(run) not in runs:
+                raise ParameterError("run", f"no screening run {run}" + (f" (runs: {', '.join(map(str, runs))})" if runs else ""))
+            runs = [int(run)]
+        n = 0
+        with writer_lock(path), conn:
+            for run_id in runs:
+                conn.execute("DELETE FROM screen_peak_index WHERE run_id = ?", (run_id,))
+                if not drop:
+                    n += conn.execute(f"INSERT INTO screen_peak_index {INDEX_ROWS}", (run_id,)).rowcount
+                conn.execute("UPDATE screen_runs SET peaks_indexed = ? WHERE id = ?", (0 if drop else 1, run_id))
+    finally:
+        conn.close()
+    return {"runs": runs, "peaks": n, "seconds": time.perf_counter() - started, "dropped": drop}
+
+
+def index_sql(run: bool, count: bool = False, limit: bool = False) -> str:
+    """:func:`window_sql` on screen_peak_index: a range of its primary key (2theta first)."""
+    where = "p.two_theta_deg BETWEEN :lo AND :hi AND p.intensity_rel >= :min_value" + (" AND p.run_id = :run" if run else "")
+    if count:
+        return f"SELECT COUNT(*) FROM screen_peak_index p WHERE {where}"
+    return ("SELECT p.run_id, p.idx, r.formula, r.a_angstrom, p.position, l.hkl, l.component, p.two_theta_deg, "
+            "r.a_angstrom / sqrt(l.hkl_sq) AS d_angstrom, l.multiplicity, p.intensity_rel FROM screen_peak_index p "
+            "JOIN screen_results r ON r.run_id = p.run_id AND r.idx = p.idx "
+            "JOIN screen_lines l ON l.run_id = p.run_id AND l.position = p.position "
+            f"WHERE {where} ORDER BY p.two_theta_deg, p.run_id, p.idx" + (" LIMIT :n" if limit else ""))
+
+
 #: A page of a window reads each line's first rows (window_sql ``first``) up to this many lines; beyond, one
 #: sorted query (SQLite caps a compound SELECT at 500 terms).
 MAX_LINES_MERGED = 400
@@ -292,7 +340,9 @@ def peaks_in_window(two_theta_min_deg: float, two_theta_max_deg: float, min_inte
                     run: int | None = None, limit: int | None = None, count: bool = False,
                     db_path: str | Path | None = None):
     """Screening lines with 2theta in [min, max] degrees and relative intensity (0-100) >= ``min_intensity``, of one
-    run or all, by 2theta (a DataFrame of :data:`PEAK_COLUMNS`; ``count``: their number only)."""
+    run or all, by 2theta (a DataFrame of :data:`PEAK_COLUMNS`; ``count``: their number only). Through the 2theta
+    index when every run read has one (:func:`index_peaks`), else as ranges of a (:func:`window_sql`): the same
+    rows either way."""
     lo, hi = float(two_theta_min_deg), float(two_theta_max_deg)
     if not (math.isfinite(lo) and math.isfinite(hi) and 0.0 < lo <= hi < 180.0):
         raise ParameterError("two_theta", f"2theta window {lo:g}-{hi:g} deg must satisfy 0 < min <= max < 180")
@@ -300,15 +350,21 @@ def peaks_in_window(two_theta_min_deg: float, two_theta_max_deg: float, min_inte
         raise ParameterError("limit", f"must be >= 0, got {limit}")
     if not (math.isfinite(float(min_intensity)) and 0.0 <= float(min_intensity) <= 100.0):
         raise ParameterError("min_intensity", f"relative intensity {min_intensity:g} is not within 0-100")
-    params = {"lo": lo, "hi": hi, "min_cell": intensity_cell(min_intensity)}
+    params = {"lo": lo, "hi": hi, "min_cell": intensity_cell(min_intensity),
+              "min_value": float(intensity_cell(min_intensity)), "n": -1 if limit is None else int(limit)}
     if run is not None:
         params["run"] = int(run)
     with ReadOnlyDatabase(db_path) as db:
+        unindexed = db.execute("SELECT COUNT(*) FROM screen_runs WHERE peaks_indexed = 0"
+                               + (" AND id = :run" if run is not None else ""), params)[1][0][0]
+        if not unindexed:  # every run read has its 2theta index (argyrodb db index-peaks)
+            if count:
+                return int(db.execute(index_sql(run is not None, count=True), params)[1][0][0])
+            return db.dataframe(index_sql(run is not None, limit=limit is not None), params)
         if count:
             return int(db.execute(window_sql(run is not None, count=True), params)[1][0][0])
         if limit is None:
             return db.dataframe(window_sql(run is not None), params)
-        params["n"] = int(limit)
         lines = db.execute("SELECT run_id, position FROM screen_lines" + (" WHERE run_id = :run" if run is not None else "")
                            + " ORDER BY run_id, position", params)[1]
         if not lines or len(lines) > MAX_LINES_MERGED:

@@ -169,3 +169,33 @@ def test_intensity_cells_compare_as_text_the_way_the_numbers_do():
     text = intensities_text(np.array([0, 2, 5]), np.array([[12.3456, np.nan, 100.0]]))[0]
     assert text == " 12.346" + ABSENT * 4 + "100.000"  # position 5 last; absent positions blank
     assert parse_intensities(text) == [12.346, None, None, None, None, 100.0]
+
+
+def test_the_optional_2theta_index_gives_the_same_windows_and_follows_new_chunks(screened, tmp_path):
+    from argyrodb.store.screening_runs import index_peaks, index_sql
+
+    db, settings, summary = screened
+    copy = tmp_path / "indexed.sqlite"
+    shutil.copy(db, copy)
+    with sqlite3.connect(copy) as conn:  # a resumed run: the last compositions come after the index is built
+        conn.execute("DELETE FROM screen_results WHERE idx >= 50")
+    windows = [(29.0, 29.6, 5.0), (15.0, 45.0, 0.0), (50.0, 50.05, 1.0)]
+    built = index_peaks(db_path=copy)
+    assert built["runs"] == [summary["run_id"]] and built["peaks"] > 0
+    again = run_screen(settings, copy, show_progress=False, chunk_size=3)
+    assert (again["already_stored"], again["computed"]) == (50, 7)
+    for lo, hi, i_min in windows:
+        compact = peaks_in_window(lo, hi, i_min, db_path=db)
+        indexed = peaks_in_window(lo, hi, i_min, db_path=copy)
+        assert compact[["run_id", "idx", "position"]].values.tolist() == indexed[["run_id", "idx", "position"]].values.tolist()
+        assert np.allclose(compact["two_theta_deg"].to_numpy(float), indexed["two_theta_deg"].to_numpy(float), rtol=0, atol=1e-12)
+        assert peaks_in_window(lo, hi, i_min, db_path=copy, count=True) == len(compact)
+        assert peaks_in_window(lo, hi, i_min, limit=5, db_path=copy)["idx"].tolist() == compact["idx"].tolist()[:5]
+    with sqlite3.connect(copy) as conn:
+        plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + index_sql(False, count=True),
+                                                   {"lo": 29.0, "hi": 29.6, "min_value": 5.0}))
+        assert "SEARCH p USING PRIMARY KEY (two_theta_deg>? AND two_theta_deg<?)" in plan
+    dropped = index_peaks(drop=True, db_path=copy)
+    assert dropped["dropped"] and peaks_in_window(29.0, 29.6, 5.0, db_path=copy, count=True) == len(peaks_in_window(29.0, 29.6, 5.0, db_path=db))
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM screen_peak_index").fetchone()[0] == 0

@@ -100,6 +100,7 @@ def test_newer_schema_is_refused_and_older_is_migrated(fresh_db, tmp_path):
 #: Back to version 4 as far as the test needs: the new tables, indexes and the screen_results column go; the new
 #: measurements/structures columns stay (SQLite cannot drop a column with a foreign key), which migration 5 copes with.
 UNDO_7 = ("DROP VIEW screen_peaks; DROP TABLE screen_lines; ALTER TABLE screen_results DROP COLUMN intensities_rel; "
+          "DROP TABLE screen_peak_index; ALTER TABLE screen_runs DROP COLUMN peaks_indexed; "
           "CREATE TABLE screen_peaks (run_id INTEGER NOT NULL, idx INTEGER NOT NULL, position INTEGER NOT NULL, "
           "hkl TEXT NOT NULL, component TEXT NOT NULL, two_theta_deg REAL NOT NULL, d_angstrom REAL NOT NULL CHECK (d_angstrom > 0), "
           "multiplicity INTEGER NOT NULL CHECK (multiplicity > 0), "
