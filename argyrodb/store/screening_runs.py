@@ -355,6 +355,9 @@ def peaks_in_window(two_theta_min_deg: float, two_theta_max_deg: float, min_inte
     if run is not None:
         params["run"] = int(run)
     with ReadOnlyDatabase(db_path) as db:
+        if run is not None and not db.execute("SELECT 1 FROM screen_runs WHERE id = :run", params)[1]:
+            runs = [str(r[0]) for r in db.execute("SELECT id FROM screen_runs ORDER BY id")[1]]
+            raise ParameterError("run", f"no screening run {run}" + (f" (runs: {', '.join(runs)})" if runs else " (the database has none)"))
         unindexed = db.execute("SELECT COUNT(*) FROM screen_runs WHERE peaks_indexed = 0"
                                + (" AND id = :run" if run is not None else ""), params)[1][0][0]
         if not unindexed:  # every run read has its 2theta index (argyrodb db index-peaks)

@@ -199,3 +199,13 @@ def test_the_optional_2theta_index_gives_the_same_windows_and_follows_new_chunks
     assert dropped["dropped"] and peaks_in_window(29.0, 29.6, 5.0, db_path=copy, count=True) == len(peaks_in_window(29.0, 29.6, 5.0, db_path=db))
     with sqlite3.connect(copy) as conn:
         assert conn.execute("SELECT COUNT(*) FROM screen_peak_index").fetchone()[0] == 0
+
+
+def test_a_window_of_a_run_that_does_not_exist_names_the_option(screened):
+    from argyrodb_testing import run
+
+    db, _, _ = screened
+    result = run("db", "peaks", "--two-theta", "29", "29.6", "--run", "99", "--db", str(db))
+    assert result.returncode == 2 and "--run: no screening run 99 (runs: 1)" in result.stderr
+    bad = run("db", "peaks", "--two-theta", "29", "29.6", "--min-intensity", "150", "--db", str(db))
+    assert bad.returncode == 2 and "--min-intensity: relative intensity 150 is not within 0-100" in bad.stderr
