@@ -104,13 +104,16 @@ def format_formula(amounts: dict[str, float], decimals: int = 4) -> str:
 def format_formulas(matrix, elements: list[str], decimals: int = 4) -> list[str]:
     """:func:`format_formula` of every row of ``matrix`` (compositions x ``elements``, amounts per formula unit):
     one pass per element column instead of one dict per composition (screening formats millions)."""
-    columns = sorted(range(len(elements)), key=lambda j: _formula_key(elements[j]))
+    rows = matrix.tolist() if hasattr(matrix, "tolist") else matrix
+    if not rows:
+        return []
+    columns = list(zip(*rows))
     parts = []
-    for j in columns:
+    for j in sorted(range(len(elements)), key=lambda j: _formula_key(elements[j])):
         el = elements[j]
         seen: dict[float, str] = {}  # a grid repeats values: format each once
         texts = []
-        for value in (float(row[j]) for row in matrix) if isinstance(matrix, list) else matrix[:, j].tolist():
+        for value in map(float, columns[j]):
             text = seen.get(value)
             if text is None:
                 n = round(value, decimals)

@@ -464,7 +464,9 @@ class XRDModel:
             raise ParameterError("occupancy", f"shape {occ.shape}, expected ({n}, {n_groups}, {n_elements})")
         b = self.b_iso if b_iso is None else np.asarray(b_iso, dtype=float)
         b = np.broadcast_to(b, (n, n_groups))
-        for value in a:
+        # the plausibility check is a range: the smallest and largest a (or the first that is not finite) decide
+        bad = a[~np.isfinite(a)]
+        for value in (bad[:1] if bad.size else (a.min(), a.max())):
             check_lattice_parameter(float(value), "a_angstrom", parameter="a_angstrom")
         lo, hi = (float(v) for v in two_theta_range)
         if not (0.0 < lo < hi < 180.0):

@@ -196,6 +196,14 @@ def run_results(run_id: int, db_path: str | Path | None = None):
     return pd.concat([frame.drop(columns=["variables_json"]), variables], axis=1)
 
 
+def require_run(run: int, runs: list[int]) -> int:
+    """``run`` when it is one of the stored ``runs``, else a ParameterError naming them."""
+    if int(run) not in runs:
+        raise ParameterError("run", f"no screening run {run}" + (f" (runs: {', '.join(map(str, runs))})" if runs
+                                                                   else " (the database has none)"))
+    return int(run)
+
+
 #: Names an expression over screening results may use (``argyrodb db query --screen RUN EXPR``).
 SCREEN_FIELDS = {
     **{c: Field(c, "number") for c in ("idx", "a_angstrom", "a_sigma_angstrom", "volume_angstrom3", "density_g_cm3",
@@ -225,10 +233,7 @@ def query_screen(run: int, expression: str | None = None, columns=SCREEN_COLUMNS
     are amounts per formula unit; variables such as ``x`` are too, as ``x``). ``count``: the number only."""
     fields = dict(SCREEN_FIELDS)
     with ReadOnlyDatabase(db_path) as db:
-        found = db.execute("SELECT settings_json FROM screen_runs WHERE id = ?", (int(run),))[1]
-        if not found:
-            runs = [str(r[0]) for r in db.execute("SELECT id FROM screen_runs ORDER BY id")[1]]
-            raise ParameterError("run", f"no screening run {run}" + (f" (runs: {', '.join(runs)})" if runs else " (the database has none)"))
+        require_run(run, [r[0] for r in db.execute("SELECT id FROM screen_runs ORDER BY id")[1]])
         first = db.execute("SELECT variables_json FROM screen_results WHERE run_id = ? LIMIT 1", (int(run),))[1]
         for name in (json.loads(first[0][0]) if first else {}):
             if name.isidentifier() and name not in fields:
@@ -304,9 +309,7 @@ def index_peaks(run: int | None = None, drop: bool = False, db_path: str | Path 
     try:
         runs = [r[0] for r in conn.execute("SELECT id FROM screen_runs ORDER BY id")]
         if run is not None:
-            if int(run) not in runs:
-                raise ParameterError("run", f"no screening run {run}" + (f" (runs: {', '.join(map(str, runs))})" if runs else ""))
-            runs = [int(run)]
+            runs = [require_run(run, runs)]
         n = 0
         with writer_lock(path), conn:
             for run_id in runs:
@@ -355,9 +358,8 @@ def peaks_in_window(two_theta_min_deg: float, two_theta_max_deg: float, min_inte
     if run is not None:
         params["run"] = int(run)
     with ReadOnlyDatabase(db_path) as db:
-        if run is not None and not db.execute("SELECT 1 FROM screen_runs WHERE id = :run", params)[1]:
-            runs = [str(r[0]) for r in db.execute("SELECT id FROM screen_runs ORDER BY id")[1]]
-            raise ParameterError("run", f"no screening run {run}" + (f" (runs: {', '.join(runs)})" if runs else " (the database has none)"))
+        if run is not None:
+            require_run(run, [r[0] for r in db.execute("SELECT id FROM screen_runs ORDER BY id")[1]])
         unindexed = db.execute("SELECT COUNT(*) FROM screen_runs WHERE peaks_indexed = 0"
                                + (" AND id = :run" if run is not None else ""), params)[1][0][0]
         if not unindexed:  # every run read has its 2theta index (argyrodb db index-peaks)
