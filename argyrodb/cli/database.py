@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from .. import api
 from .common import Group, db_option, emit_json, format_option, print_frame
@@ -31,6 +32,10 @@ def db_build(db_path, quiet):
 def _notes(frame) -> None:
     for note in frame.attrs.get("notes", []):
         click.echo(f"note: {note}", err=True)
+
+
+#: The `db query` options that apply to a screening run too (every other one filters literature rows).
+SCREEN_QUERY_OPTIONS = {"db_path", "expression", "run", "columns", "sort", "limit", "offset", "count_only", "fmt"}
 
 
 @db.command("query")
@@ -70,12 +75,10 @@ def db_query(db_path, expression, run, contains, excludes, primary_phase, proces
     an element symbol means its amount per formula unit."""
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     if run is not None:
-        literature_only = {"--contains": contains, "--excludes": excludes, "--primary-phase": primary_phase, "--process": process,
-                           "--anode": anode, "--role": role, "--dataset": dataset, "--sigma-min": sigma_min,
-                           "--sigma-max": sigma_max, "--ccd-min": ccd_min, "--ccd-max": ccd_max, "--text": text,
-                           "--i-fraction-min": i_fraction_min, "--i-fraction-max": i_fraction_max,
-                           "--neutral/--not-neutral": charge_neutral}
-        given = [flag for flag, value in literature_only.items() if value not in (None, (), False)]
+        ctx = click.get_current_context()
+        given = ["/".join(param.opts + param.secondary_opts)
+                 for param in ctx.command.params
+                 if param.name not in SCREEN_QUERY_OPTIONS and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE]
         if given:
             raise api.ParameterError("run", f"{given[0]} filters literature rows; with --screen use the expression")
         if count_only:

@@ -44,6 +44,10 @@ from .user_data import UserImport, insert_import, stored_imports
 
 #: Tables whose rows are results computed by users (not rebuilt from data files): a rebuild keeps them.
 CARRIED_OVER_TABLES = ("screen_runs", "screen_results", "screen_lines", "screen_peak_index")
+#: Full-text indexes (table -> (columns, sqlite-utils options)): built at the end of a build, rebuilt after
+#: `db add`/`db remove`/a stored refinement.
+FULL_TEXT = {"materials": (("formula", "chemical_system"), {"tokenize": "trigram"}),
+             "sources": (("authors", "title", "journal", "doi"), {})}
 #: A build's temporary file older than this is a leftover of a killed build and is removed.
 STALE_TEMPORARY_S = 600
 #: Tables whose row counts a build reports.
@@ -421,8 +425,8 @@ class DatabaseBuild:
             return
         try:
             self.conn.commit()
-            self.db["materials"].enable_fts(["formula", "chemical_system"], tokenize="trigram", create_triggers=False)
-            self.db["sources"].enable_fts(["authors", "title", "journal", "doi"], create_triggers=False)
+            for table, (columns, options) in FULL_TEXT.items():
+                self.db[table].enable_fts(list(columns), create_triggers=False, **options)
             problems = self.conn.execute("PRAGMA foreign_key_check").fetchall()
             if problems:
                 raise ArgyrodbError(f"{self.target}: foreign key violations {problems[:3]}")
@@ -448,9 +452,11 @@ class DatabaseBuild:
 # --------------------------------------------------------------------------- user data in an existing database
 
 def _refresh_full_text(conn) -> None:
-    """Re-index ``materials_fts`` (external content): rows added after a build are found by ``--text``."""
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'materials_fts'").fetchone():
-        conn.execute("INSERT INTO materials_fts(materials_fts) VALUES('rebuild')")
+    """Re-index every full-text table (external content, no triggers) after rows were added or removed since the
+    build, so that ``--text`` finds a user import's materials and its source (file name, DOIs)."""
+    for table in FULL_TEXT:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (f"{table}_fts",)).fetchone():
+            conn.execute(f"INSERT INTO {table}_fts({table}_fts) VALUES('rebuild')")
 
 
 def add_user_import(db_path, imp: UserImport, structures: dict[int, dict]) -> dict:

@@ -222,3 +222,20 @@ def test_formulas_with_parentheses():
 def test_obelix_borohydride_row_is_neutral_in_the_database(db_path):
     row = run_sql("SELECT charge_per_fu, charge_neutral, unknown_oxidation_states FROM materials WHERE formula = 'Li5PB2S4H8'", db_path)
     assert (row["charge_per_fu"][0], row["charge_neutral"][0], row["unknown_oxidation_states"][0]) == (0.0, 1, None)
+
+
+def test_text_search_finds_a_user_import_by_its_source(user_db, tmp_path):
+    """`db add` re-indexes every full-text table: the import's source ("user data mine.csv") is found too."""
+    assert run("db", "add", str(tmp_path / "mine.csv"), "--db", str(user_db)).returncode == 0
+    assert run("db", "query", "--text", "user data mine.csv", "--count", "--db", str(user_db)).stdout.strip() == "2"
+    assert run("db", "remove", "mine.csv", "--db", str(user_db)).returncode == 0
+    assert run("db", "query", "--text", "user data mine.csv", "--count", "--db", str(user_db)).stdout.strip() == "0"
+
+
+@pytest.mark.parametrize("flag", [["--not-neutral"], ["--include-duplicates"], ["--structure-type", "argyrodite"],
+                                  ["--text", "Li6PS5"], ["--anode", "Li"]])
+def test_every_literature_filter_is_refused_with_screen(user_db, flag):
+    assert run("screen", "Li6PS5Cl", "--db", str(user_db), "--quiet").returncode == 0
+    result = run("db", "query", "--screen", "1", *flag, "--db", str(user_db))
+    assert result.returncode == 2 and "filters literature rows; with --screen use the expression" in result.stderr
+    assert flag[0] in result.stderr
