@@ -351,6 +351,10 @@ def impurity_structure(name_or_path: str):
     return name, structure
 
 
+#: Fewest data points a refinement's 2theta range may leave.
+REFINE_MIN_POINTS = 50
+
+
 def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), mode: str = "rietveld",
                    wavelength: str | float | None = None, two_theta_range: tuple[float, float] | None = None,
                    refine: list[str] | None = None, background_terms: int = 12, tie_totals: tuple[str, ...] | None = None,
@@ -367,6 +371,8 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     import numpy as np
 
     data = read_powder_data(data_path)
+    if two_theta_range is not None:
+        data = data.select(two_theta_range, min_points=REFINE_MIN_POINTS)
     x, y, sigma = data.two_theta_deg, data.counts, data.sigma
     notes = []
     if wavelength is None:
@@ -382,14 +388,6 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     elif sigma is None and np.any(np.abs(y - np.round(y)) > 1e-6):
         notes.append("the intensities are not whole counts and the file gives no sigma: Poisson weights, R_exp and GoF "
                      "assume counts (give raw counts or an .xye with sigma)")
-    if two_theta_range is not None:
-        lo, hi = (float(v) for v in two_theta_range)
-        if not lo < hi:
-            raise ParameterError("two_theta_range", f"minimum {lo:g} must be below maximum {hi:g}")
-        inside = (x >= lo) & (x <= hi)
-        if inside.sum() < 50:
-            raise ParameterError("two_theta_range", f"only {int(inside.sum())} data points between {lo:g} and {hi:g} deg")
-        x, y, sigma = x[inside], y[inside], (None if sigma is None else sigma[inside])
     structure = start if isinstance(start, AnalysedStructure) else analyse_structure(start)
     main = argyrodite_phase(structure, tie_totals=tie_totals)
     others = [impurity_phase(*impurity_structure(p)) for p in phases]
@@ -399,6 +397,8 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     refiner = Refiner(x, y, sigma, [main, *others], wavelength=wavelength, mode=mode, background_terms=background_terms,
                       monochromator_two_theta_deg=monochromator_two_theta_deg, refine=set(refine) if refine else None)
     result = refiner.run()
+    if not np.all(np.isfinite(result.calculated)):  # before the displacement probes: they would refit a diverged fit
+        raise InputError(data_path, "the refinement diverged (non-finite calculated pattern)")
     result.warnings.extend(n for n in notes if "assume" in n)
     result.settings["data_notes"] = notes
     if refine is None:  # default settings: say whether a hinges on the zero-shift/displacement choice
@@ -409,8 +409,6 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     digest = hashlib.sha256(Path(data_path).read_bytes()).hexdigest()
     result.settings["pattern_sha256"] = digest
     refined = refined_refinement(main, result, str(Path(data_path).name), digest) if mode == "rietveld" else None
-    if not np.all(np.isfinite(result.calculated)):
-        raise InputError(data_path, "the refinement diverged (non-finite calculated pattern)")
     return result, refined, data
 
 

@@ -78,30 +78,41 @@ def check_output_paths(*paths: str | Path | None) -> None:
         seen.add(resolved)
 
 
-def read_text_file(path: str | Path, max_bytes: int = 50_000_000) -> str:
-    """A UTF-8 text file (a byte-order mark is accepted), refused with a one-line error when missing,
-    too large or not text."""
+def _existing_file(path: str | Path, max_bytes: int) -> Path:
+    """``path``, refused with a one-line error when missing or over ``max_bytes``."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such file")
     size = path.stat().st_size
     if size > max_bytes:
         raise InputError(path, f"file is {size} bytes, over the {max_bytes}-byte limit")
+    return path
+
+
+def read_bytes_file(path: str | Path, max_bytes: int = 50_000_000) -> bytes:
+    """A file's bytes, refused as :func:`read_text_file` refuses a missing or too large file."""
+    return _existing_file(path, max_bytes).read_bytes()
+
+
+def read_text_file(path: str | Path, max_bytes: int = 50_000_000) -> str:
+    """A UTF-8 text file (a byte-order mark is accepted), refused with a one-line error when missing,
+    too large or not text."""
+    path = _existing_file(path, max_bytes)
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def save_figure(fig, out: str | Path) -> Path:
-    """Write a matplotlib figure as PNG atomically and close it (also when writing fails)."""
+def save_figure(fig, out: str | Path, dpi: int = 150) -> Path:
+    """Write a matplotlib figure as PNG (``dpi``) atomically and close it (also when writing fails)."""
     plt = pyplot()
 
     out = Path(out)
     try:
         with atomic_path(out) as tmp:
             with open(tmp, "wb") as fh:
-                fig.savefig(fh, format="png", dpi=150)
+                fig.savefig(fh, format="png", dpi=dpi)
     finally:
         plt.close(fig)
     return out

@@ -41,7 +41,7 @@ from xml.etree import ElementTree
 import numpy as np
 
 from ..core.errors import InputError, ParameterError
-from ..core.files import read_text_file
+from ..core.files import read_bytes_file, read_text_file
 from .scattering import WavelengthComponent
 
 #: Fewest points a pattern may have.
@@ -139,15 +139,15 @@ class PowderData:
             components.append(WavelengthComponent(ka2, ratio, f"{anode}Ka2"))
         return components
 
-    def select(self, two_theta_range: tuple[float, float]) -> PowderData:
-        """The points with lo <= 2theta <= hi (refused when fewer than MIN_POINTS remain)."""
+    def select(self, two_theta_range: tuple[float, float], min_points: int = MIN_POINTS) -> PowderData:
+        """The points with lo <= 2theta <= hi (refused when fewer than ``min_points`` remain)."""
         lo, hi = (float(v) for v in two_theta_range)
         if not lo < hi:
-            raise ParameterError("two_theta_range", f"2theta range {lo:g}-{hi:g} deg must have min < max")
+            raise ParameterError("two_theta_range", f"minimum {lo:g} must be below maximum {hi:g}")
         keep = (self.two_theta_deg >= lo) & (self.two_theta_deg <= hi)
-        if keep.sum() < MIN_POINTS:
+        if keep.sum() < min_points:
             raise ParameterError("two_theta_range", f"only {int(keep.sum())} of the {self.n_points} measured points lie in "
-                                                    f"{lo:g}-{hi:g} deg (need at least {MIN_POINTS})")
+                                                    f"{lo:g}-{hi:g} deg (need at least {min_points})")
         time = self.counting_time_s
         metadata = dict(self.metadata)
         if isinstance(time, np.ndarray):
@@ -351,13 +351,9 @@ def _is_number(text: str) -> bool:
 
 
 def _read_xml(path: Path):
-    if not path.is_file():
-        raise InputError(path, "no such file")
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise InputError(path, f"file is {size} bytes, over the {MAX_BYTES}-byte limit")
+    data = read_bytes_file(path, MAX_BYTES)
     try:
-        return ElementTree.fromstring(path.read_bytes())
+        return ElementTree.fromstring(data)
     except ElementTree.ParseError as exc:
         line, column = getattr(exc, "position", (None, None))
         where = f"{path}:{line}" if line else str(path)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import ParameterError
-from ..core.files import atomic_path, pyplot, save_figure
+from ..core.files import pyplot, save_figure
 from .xrd import hkl_label
 
 COLOURS = ["#1f4e79", "#c0392b", "#27864a", "#8e44ad", "#d35400", "#2c3e50"]
@@ -279,20 +279,6 @@ def arrange_legend(fig, ax, avoid=(), max_headroom: float = 1.6, **legend_kwargs
     return ax.legend(**_outside_kwargs(ax), **legend_kwargs)
 
 
-def save_figure_dpi(fig, out: str | Path, dpi: int = 150) -> Path:
-    """:func:`argyrodb.core.files.save_figure` at another resolution (atomic write, figure closed)."""
-    if dpi == 150:
-        return save_figure(fig, out)
-    plt = pyplot()
-    out = Path(out)
-    try:
-        with atomic_path(out) as tmp, open(tmp, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=dpi)
-    finally:
-        plt.close(fig)
-    return out
-
-
 # --------------------------------------------------------------------------- simulated / measured patterns
 
 
@@ -302,7 +288,7 @@ def plot_patterns(patterns, out: str | Path, measured=None, fit=None, title: str
     on the strongest lines of the first, and optionally the measured pattern with the fitted
     simulation of the first and their difference. See :func:`pattern_figure`."""
     fig = pattern_figure(patterns, measured=measured, fit=fit, title=title, label_min_rel=label_min_rel, step_deg=step_deg)
-    return save_figure_dpi(fig, out, dpi)
+    return save_figure(fig, out, dpi)
 
 
 def pattern_figure(patterns, measured=None, fit=None, title: str | None = None, label_min_rel: float = 8.0,
@@ -454,7 +440,7 @@ def plot_refinement(two_theta, observed, calculated, background, phases: list[di
     where it covers no data. Returns ``out_path``."""
     fig = refinement_figure(two_theta, observed, calculated, background, phases, r_values, title,
                             wavelength_label=wavelength_label, figsize=figsize)
-    return save_figure_dpi(fig, out_path, dpi)
+    return save_figure(fig, out_path, dpi)
 
 
 def r_value_text(r_values: dict) -> str:

@@ -30,7 +30,7 @@ from ..core.chemistry import (
     format_formulas,
     parse_formula,
 )
-from ..core.errors import InputError, ParameterError
+from ..core.errors import ParameterError
 from ..core.readers import read_file
 from ..core.resources import structure_file
 from ..physics import lattice

@@ -19,12 +19,13 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .. import __version__
 from ..core.chemistry import parse_formula
 from ..core.errors import InputError
+from ..core.files import read_bytes_file
 from .literature import material_id
 
 REQUIRED_COLUMNS = ("formula", "sigma_mS_cm")
@@ -125,9 +126,7 @@ def read_user_csv(path: str | Path) -> UserImport:
     import csv
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such file")
-    data = path.read_bytes()
+    data = read_bytes_file(path)  # the bytes: hashed as given (read_text would change CRLF inside quoted fields)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
