@@ -88,6 +88,17 @@ class _Token:
     pos: int  # 0-based offset into the expression
 
 
+def number_comparison(field: Field, op: str, number: float) -> tuple[str, list[float]]:
+    """SQL and parameters of ``field op number`` for a number field; a censored value (``field.sql`` NULL, a bound
+    in ``lower_bound_sql``/``upper_bound_sql``) matches when its bound proves the comparison: "< B" proves "< v" and
+    "<= v" when B <= v; likewise for lower bounds."""
+    bound = field.upper_bound_sql if op in ("<", "<=") else field.lower_bound_sql if op in (">", ">=") else None
+    if bound is None:
+        return f"({field.sql} {_SQL_OP[op]} ?)", [number]
+    proven = "<=" if op in ("<", "<=") else ">="
+    return f"({field.sql} {_SQL_OP[op]} ? OR ({field.sql} IS NULL AND {bound} {proven} ?))", [number, number]
+
+
 class _Compiler:
     def __init__(self, text: str, fields: Mapping[str, Field], element_field: Callable[[str], Field] | None):
         self.text, self.fields, self.element_field = text, fields, element_field
@@ -211,14 +222,9 @@ class _Compiler:
                 finite = number is not None or raw.lstrip("+-").lower() in ("nan", "inf", "infinity")
                 self.fail(f"{name.text} takes numbers and {value.text!r} {_at(value.pos)} is not a"
                           f"{' finite' if finite else ''} number")
-            self.params.append(number)
-            bound = field.upper_bound_sql if op in ("<", "<=") else field.lower_bound_sql if op in (">", ">=") else None
-            if bound is not None:
-                # "< B" proves "< v" when B <= v, and "<= v" when B <= v; likewise for lower bounds.
-                proven = "<=" if op in ("<", "<=") else ">="
-                self.params.append(number)
-                return f"({field.sql} {_SQL_OP[op]} ? OR ({field.sql} IS NULL AND {bound} {proven} ?))"
-            return f"({field.sql} {_SQL_OP[op]} ?)"
+            sql, params = number_comparison(field, op, number)
+            self.params.extend(params)
+            return sql
         if op not in ("=", "==", "!="):
             kind = "yes/no" if field.kind == "bool" else field.kind
             self.fail(f"{name.text} is {kind} and allows only = and !=, not '{written.text}' {_at(written.pos)}")

@@ -214,11 +214,17 @@ def _carry_over(conn: sqlite3.Connection, old_path: Path) -> int:
         conn.execute("DETACH DATABASE old")
 
 
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the existing database ``path`` (a URI from the path, so '?', '#' and '%' in folder
+    names are file-name characters, not URI syntax)."""
+    return sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+
+
 def _stored_import_hashes(path: Path) -> list[str]:
     """What a rebuild must have replayed: the user imports' hashes and the refinements' keys."""
     if not path.is_file():
         return []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = _read_only(path)
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         keys = []
@@ -236,7 +242,7 @@ def stored_refinements(db_path) -> list[dict]:
     path = database_path(db_path)
     if not path.is_file():
         return []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = _read_only(path)
     conn.row_factory = sqlite3.Row
     try:
         if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'refinements'").fetchone():
@@ -530,7 +536,7 @@ def user_imports_of(db_path) -> list[UserImport]:
     path = database_path(db_path)
     if not path.is_file():
         return []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = _read_only(path)
     try:
         return stored_imports(conn)
     finally:

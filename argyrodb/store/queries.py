@@ -13,7 +13,7 @@ from ..core.chemistry import is_element, parse_formula
 from ..core.errors import InputError, ParameterError
 from ..core.readers import read_file
 from .connection import ReadOnlyDatabase
-from .expressions import Field, compile_expression, json_amount_field
+from .expressions import Field, compile_expression, json_amount_field, number_comparison
 from .literature import composition_distance, formula_facts
 
 MEASUREMENT_COLUMNS = (
@@ -103,12 +103,11 @@ class MeasurementFilter:
                 raise ParameterError("process", f"unknown process {self.process!r} (MM, HT or SS)")
             clauses.append("EXISTS (SELECT 1 FROM json_each(processes) WHERE value = ?)")
             params.append(process)
-        if self.sigma_min is not None:
-            clauses.append(f"(sigma_mS_cm >= ? OR (sigma_mS_cm IS NULL AND {SIGMA_LOWER_BOUND_SQL} >= ?))")
-            params.extend([float(self.sigma_min)] * 2)
-        if self.sigma_max is not None:
-            clauses.append(f"(sigma_mS_cm <= ? OR (sigma_mS_cm IS NULL AND {SIGMA_UPPER_BOUND_SQL} <= ?))")
-            params.extend([float(self.sigma_max)] * 2)
+        for op, value in ((">=", self.sigma_min), ("<=", self.sigma_max)):  # censored bounds as in expressions
+            if value is not None:
+                sql, values = number_comparison(MEASUREMENT_FIELDS["sigma_mS_cm"], op, float(value))
+                clauses.append(sql)
+                params.extend(values)
         for column, low, high in (("ccd_mA_cm2", self.ccd_min, self.ccd_max), ("i_fraction", self.i_fraction_min, self.i_fraction_max)):
             if low is not None:
                 clauses.append(f"{column} >= ?")

@@ -239,3 +239,15 @@ def test_every_literature_filter_is_refused_with_screen(user_db, flag):
     result = run("db", "query", "--screen", "1", *flag, "--db", str(user_db))
     assert result.returncode == 2 and "filters literature rows; with --screen use the expression" in result.stderr
     assert flag[0] in result.stderr
+
+
+def test_a_database_in_a_folder_named_with_uri_characters(tmp_path):
+    """'?', '#' and '%' are file-name characters: adding, rebuilding (which replays the import) and querying work."""
+    folder = tmp_path / "runs?v=2#100%"
+    folder.mkdir()
+    db = folder / "a.sqlite"
+    build_database(db, show_progress=False, literature_structures_included=False)
+    (tmp_path / "mine.csv").write_text("formula,sigma_mS_cm\nLi6PS5Cl,2.5\n")
+    assert run("db", "add", str(tmp_path / "mine.csv"), "--db", str(db)).returncode == 0
+    build_database(db, show_progress=False, literature_structures_included=False)
+    assert run("db", "query", "dataset=user", "--count", "--db", str(db)).stdout.strip() == "1"
