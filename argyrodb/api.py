@@ -23,6 +23,7 @@ _LAZY = {
     "CONSISTENT": ("argyrodb.audit", "CONSISTENT"),
     "run_audit": ("argyrodb.audit", "run_audit"),
     "audit_summary": ("argyrodb.audit", "summary"),
+    "audit_slips": ("argyrodb.audit", "slips"),
     "AnalysedStructure": ("argyrodb.core.analysis", "AnalysedStructure"),
     "Problem": ("argyrodb.core.analysis", "Problem"),
     "analyse_refinement": ("argyrodb.core.analysis", "analyse"),
@@ -142,7 +143,7 @@ __all__ = [
     "estimate_initial", "export_results", "export_tables", "fit_eis", "fit_scale", "generate_approximants",
     "kramers_kronig", "lattice_for", "migrate_file",
     "predict_lattice", "query_measurements", "read", "read_spectrum", "read_xy", "report_dict", "report_text",
-    "run_audit", "run_results", "run_screen", "run_sql", "structure_density", "structure_file", "structure_files",
+    "run_audit", "audit_slips", "run_results", "run_screen", "run_sql", "structure_density", "structure_file", "structure_files",
     "write_approximants", "write_cif", "xrd_pattern",
 ]
 

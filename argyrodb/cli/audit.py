@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import click
 
 from .. import api
@@ -34,7 +32,7 @@ def audit(as_json, summary_only, show_all):
     rows = api.run_audit()  # the rows of one slip come together, its most severe row first
     counts = api.audit_summary(rows)
     row_counts = api.audit_summary(rows, by="row")
-    groups = [list(group) for _, group in itertools.groupby(rows, key=lambda r: r.slip)]
+    groups = api.audit_slips(rows)
     if as_json:
         index = {id(row): i for i, row in enumerate(rows)}
         emit_json({"summary": counts, "summary_rows": row_counts,
