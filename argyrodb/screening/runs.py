@@ -106,7 +106,8 @@ def _computed_on_dask(address: str, settings: ScreenSettings, literature, chunks
             cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
             client = Client(cluster)
         else:
-            client = Client(address, timeout="10s")
+            # Dask retries a refused connection until the timeout; ARGYRODB_DASK_CONNECT_TIMEOUT_S shortens it
+            client = Client(address, timeout=f"{float(os.environ.get('ARGYRODB_DASK_CONNECT_TIMEOUT_S', '10')):g}s")
     except (OSError, TimeoutError, ValueError) as exc:
         if cluster is not None:
             cluster.close()

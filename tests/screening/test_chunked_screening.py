@@ -127,8 +127,9 @@ def test_a_dask_local_cluster_stores_what_a_local_run_stores_and_resumes_it(scre
     assert multiprocessing.active_children() == []  # the LocalCluster's workers are gone
 
 
-def test_an_unreachable_dask_scheduler_is_a_parameter_error(screened, tmp_path):
+def test_an_unreachable_dask_scheduler_is_a_parameter_error(screened, tmp_path, monkeypatch):
     pytest.importorskip("distributed")
+    monkeypatch.setenv("ARGYRODB_DASK_CONNECT_TIMEOUT_S", "1")  # nothing listens on port 9: no need to wait 10 s
     from argyrodb_testing import run
 
     db, settings, _ = screened
