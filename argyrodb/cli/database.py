@@ -240,10 +240,8 @@ def db_sql(db_path, sql, params, limit, timeout_s, fmt):
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("--optimade", is_flag=True, help="Also write the structures as OPTIMADE entries (structures.optimade.json).")
 def db_export(db_path, out_dir, fmt, optimade):
-    """Write the tables (and optionally OPTIMADE structures) to a folder."""
-    written = api.export_tables(out_dir, fmt, db_path)
-    if optimade:
-        written.append(api.export_optimade(Path(out_dir) / "structures.optimade.json", db_path))
+    """Write the tables (and optionally OPTIMADE structures) to a folder: all files or none."""
+    written = api.export_tables(out_dir, fmt, db_path, optimade=optimade)
     for path in written:
         click.echo(f"wrote {path}")
 

@@ -137,23 +137,42 @@ def _staging_folder(out: Path) -> Path:
     nearest existing folder above it (so the files can be renamed into place)."""
     if out.exists() and not out.is_dir():
         raise InputError(out, "not a folder")
-    base = out if out.is_dir() else next((p for p in out.absolute().parents if p.is_dir()), Path("."))
+    # the nearest existing folder above: a file there would make out.mkdir fail after every table was written
+    base = out if out.is_dir() else next((p for p in out.absolute().parents if p.exists()), Path("."))
+    if not base.is_dir():
+        raise InputError(out, f"{base} is a file, not a folder")
     if not os.access(base, os.W_OK):
         raise InputError(out, f"folder {base} is not writable")
     return Path(tempfile.mkdtemp(prefix=".argyrodb-export.", dir=base))
 
 
-def export_tables(out_dir: str | Path, fmt: str = "csv", db_path=None, tables=None) -> list[Path]:
-    """Write tables and views of the database to ``out_dir`` as ``NAME.csv`` or ``NAME.json``; returns the paths.
+#: The OPTIMADE file ``export_tables(..., optimade=True)`` writes beside the tables.
+OPTIMADE_FILE = "structures.optimade.json"
+
+
+def _structure_resource():
+    """optimade-python-tools' StructureResource model, or a one-line InputError when the extra is missing."""
+    try:
+        from optimade.models import StructureResource
+    except ImportError:
+        raise ParameterError("optimade", "optimade-python-tools is not installed: pip install 'argyrodb[optimade]'") from None
+    return StructureResource
+
+
+def export_tables(out_dir: str | Path, fmt: str = "csv", db_path=None, tables=None, optimade: bool = False) -> list[Path]:
+    """Write tables and views of the database to ``out_dir`` as ``NAME.csv`` or ``NAME.json``, and with ``optimade``
+    the structures as OPTIMADE entries (:data:`OPTIMADE_FILE`); returns the paths.
 
     ``tables``: names to write (default: every table and view of the database's schema but SQLite's own and the
     full-text indexes, see :func:`exportable_tables`). Each table is streamed in chunks, so a table of millions
-    of rows is never held in memory. All files are read from one snapshot of the database and written into a
-    temporary folder first; only when every one is complete are they renamed into ``out_dir`` - a failure
-    writes nothing (and creates no ``out_dir``)."""
+    of rows is never held in memory. Every check comes first (format, the optimade extra, the database and its
+    schema, the table names, the output folder); all files are read from one snapshot of the database and
+    written into a temporary folder; only when every one is complete are they renamed into ``out_dir`` - a
+    failure writes nothing (creates no ``out_dir`` and leaves a previous export as it was)."""
     out = Path(out_dir)
     if fmt not in ("csv", "json"):
         raise ParameterError("fmt", f"unknown export format {fmt!r} (csv or json)")
+    structure_resource = _structure_resource() if optimade else None
     if isinstance(tables, str):
         tables = [tables]
     with ReadOnlyDatabase(db_path) as db:
@@ -164,21 +183,25 @@ def export_tables(out_dir: str | Path, fmt: str = "csv", db_path=None, tables=No
             raise ParameterError("tables", f"unknown table {unknown[0]!r} (known: {', '.join(available)})")
         staging = _staging_folder(out)
         try:
-            # One read transaction for every table: an open statement keeps the snapshot (SQLite ends an
+            # One read transaction for every file: an open statement keeps the snapshot (SQLite ends an
             # autocommit read transaction only when its last statement finishes), so a screening run
             # committing meanwhile cannot give screen_results without their screen_peaks.
             snapshot = db.conn.execute("SELECT version FROM schema_version UNION ALL SELECT version FROM schema_version")
             try:
                 for table in chosen:
                     _write_table(db, table, fmt, staging / f"{table}.{fmt}")
+                names = [f"{table}.{fmt}" for table in chosen]
+                if structure_resource is not None:
+                    _write_optimade(_optimade_entries(db, structure_resource), staging / OPTIMADE_FILE)
+                    names.append(OPTIMADE_FILE)
             finally:
                 snapshot.close()
             out.mkdir(parents=True, exist_ok=True)
             written = []
-            for table in chosen:
-                target = out / f"{table}.{fmt}"
-                finalize_mode(staging / target.name, target)
-                os.replace(staging / target.name, target)
+            for name in names:
+                target = out / name
+                finalize_mode(staging / name, target)
+                os.replace(staging / name, target)
                 written.append(target)
             return written
         finally:
@@ -205,17 +228,16 @@ def _anonymous(reduced: str) -> str:
 
 def optimade_entries(db_path=None) -> list[dict]:
     """OPTIMADE structure entries of every structure in the database, validated."""
-    try:
-        from optimade.models import StructureResource
-    except ImportError:
-        raise InputError("optimade", "optimade-python-tools is not installed: pip install 'argyrodb[optimade]'") from None
-
-    entries = []
+    structure_resource = _structure_resource()
     with ReadOnlyDatabase(db_path) as db:
-        structures = db.dataframe("SELECT * FROM structures ORDER BY id")
-        sites = db.dataframe("SELECT * FROM structure_sites ORDER BY structure_id, rowid")
-        measurements = db.dataframe(
-            "SELECT material_id, sigma_mS_cm, ccd_mA_cm2 FROM measurements_full WHERE own_work = 1")
+        return _optimade_entries(db, structure_resource)
+
+
+def _optimade_entries(db: ReadOnlyDatabase, structure_resource) -> list[dict]:
+    entries = []
+    structures = db.dataframe("SELECT * FROM structures ORDER BY id")
+    sites = db.dataframe("SELECT * FROM structure_sites ORDER BY structure_id, rowid")
+    measurements = db.dataframe("SELECT material_id, sigma_mS_cm, ccd_mA_cm2 FROM measurements_full WHERE own_work = 1")
     for row in structures.itertuples():
         a = float(row.a_angstrom)
         amounts = json.loads(row.refined_amounts_json)
@@ -274,12 +296,16 @@ def optimade_entries(db_path=None) -> list[dict]:
             f"{OPTIMADE_PREFIX}ccd_ma_cm2": None if own.empty or own["ccd_mA_cm2"].isna().iloc[0] else float(own["ccd_mA_cm2"].iloc[0]),
         }
         entry = {"id": "argyrodb-" + "_".join(str(row.name).split()), "type": "structures", "attributes": attributes}
-        StructureResource(**entry)  # raises pydantic.ValidationError when the entry is not valid OPTIMADE
+        structure_resource(**entry)  # raises pydantic.ValidationError when the entry is not valid OPTIMADE
         entries.append(entry)
     return entries
 
 
-def export_optimade(out_path: str | Path, db_path=None) -> Path:
-    entries = optimade_entries(db_path)
+def _write_optimade(entries: list[dict], path: Path) -> Path:
     payload = {"data": entries, "meta": {"provider": {"prefix": "argyrodb", "name": "argyrodb"}, "data_returned": len(entries)}}
-    return atomic_write_text(out_path, json.dumps(payload, indent=1))
+    return atomic_write_text(path, json.dumps(payload, indent=1))
+
+
+def export_optimade(out_path: str | Path, db_path=None) -> Path:
+    """Only the OPTIMADE file (validated entries of every structure) at ``out_path``."""
+    return _write_optimade(optimade_entries(db_path), Path(out_path))

@@ -192,3 +192,70 @@ def test_every_file_comes_from_one_snapshot(screened, tmp_path, monkeypatch):
     export_tables(tmp_path / "out", db_path=copy)
     assert _count(copy, "xrd_peaks") == 0
     assert len(_csv_rows(tmp_path / "out" / "xrd_peaks.csv")) == before + 1 == 1934
+
+
+#: Runs `argyrodb ARGS` in a fresh interpreter in which `import optimade` fails as it does without the extra
+#: (None in sys.modules is how Python marks a module as not importable).
+_WITHOUT_OPTIMADE = "import sys; sys.modules['optimade'] = None; from argyrodb.cli import main; main(sys.argv[1:])"
+
+
+def _cli_without_optimade(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", _WITHOUT_OPTIMADE, *args], capture_output=True, text=True, timeout=120)
+
+
+def _listing(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_optimade_missing_is_refused_before_anything_is_written(db_path, tmp_path):
+    """`db export --optimade` without optimade-python-tools wrote or replaced every CSV, then exited 2."""
+    previous = tmp_path / "previous"
+    assert run("db", "export", "--db", str(db_path), "--out", str(previous)).returncode == 0
+    (previous / "table_s3.csv").write_text("an older export\n")
+    before = _listing(previous)
+    result = _cli_without_optimade("db", "export", "--db", str(db_path), "--out", str(previous), "--optimade")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "argyrodb: error: --optimade: optimade-python-tools is not installed: pip install 'argyrodb[optimade]'"]
+    assert _listing(previous) == before  # nothing replaced, no staging folder left
+    fresh = tmp_path / "fresh"
+    assert _cli_without_optimade("db", "export", "--db", str(db_path), "--out", str(fresh), "--optimade").returncode == 2
+    assert not fresh.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["previous"]
+    # the same interpreter trick leaves a plain export working: the blocker hides only optimade
+    assert _cli_without_optimade("db", "export", "--db", str(db_path), "--out", str(fresh)).returncode == 0
+    assert (fresh / "table_s3.csv").read_text().count("\n") == 17
+
+
+def test_tables_and_optimade_file_are_written_together(screened, tmp_path, monkeypatch):
+    """The OPTIMADE file is staged with the tables: a failure while making it keeps every table of an older
+    export, and a success writes them all from one snapshot."""
+    previous = tmp_path / "out"
+    previous.mkdir()
+    (previous / "table_s3.csv").write_text("kept\n")
+
+    def invalid(**entry):
+        raise ValueError("not valid OPTIMADE")
+
+    monkeypatch.setattr(export, "_structure_resource", lambda: invalid)
+    with pytest.raises(ValueError, match="not valid OPTIMADE"):
+        export_tables(previous, db_path=screened, optimade=True)
+    assert _listing(previous) == {"table_s3.csv": b"kept\n"}
+    monkeypatch.undo()
+    written = export_tables(previous, db_path=screened, tables=["table_s3"], optimade=True)
+    assert [p.name for p in written] == ["table_s3.csv", "structures.optimade.json"]
+    payload = json.loads((previous / "structures.optimade.json").read_text())
+    assert payload["meta"]["data_returned"] == len(payload["data"]) == _count(screened, "structures")
+    assert sorted(p.name for p in previous.iterdir()) == ["structures.optimade.json", "table_s3.csv"]
+
+
+def test_an_output_below_a_file_is_refused_before_reading(db_path, tmp_path):
+    """--out FILE/sub read every table into a staging folder, then failed to make the folder (exit 3)."""
+    blocker = tmp_path / "file"
+    blocker.write_text("a file\n")
+    result = run("db", "export", "--db", str(db_path), "--out", str(blocker / "sub"), "--optimade")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"argyrodb: error: {blocker / 'sub'}: {blocker} is a file, not a folder"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"] and blocker.read_text() == "a file\n"
