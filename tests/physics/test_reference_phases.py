@@ -72,13 +72,15 @@ def test_pymatgen_reads_the_published_structure(name, index):
     published = PUBLISHED[name]
     structure = load_phase(name)
     lattice = structure.lattice
+    # the CIF's decimals (esd stripped), which pymatgen turns into a matrix and back: last bits only; 1e-6 A is
+    # below the last printed digit (1e-4 to 1e-5 A), so a misread digit fails
     assert lattice.a == pytest.approx(published["a"], abs=1e-6)
     assert lattice.b == pytest.approx(published.get("b", published["a"]), abs=1e-6)
     assert lattice.c == pytest.approx(published.get("c", published["a"]), abs=1e-6)
-    assert lattice.angles == pytest.approx((90, 90, 90))
+    assert lattice.angles == pytest.approx((90, 90, 90), abs=1e-9)  # degrees, from pymatgen's arccos
     assert structure.composition.reduced_formula == published["formula"]
     z = structure.composition.get_reduced_composition_and_factor()[1]
-    assert z == pytest.approx(index[name]["z"])
+    assert z == pytest.approx(index[name]["z"], abs=1e-9)  # a count, as pymatgen's float
     assert SpacegroupAnalyzer(structure, symprec=1e-3).get_space_group_symbol() == published["sg"]
 
 
@@ -86,7 +88,7 @@ def test_pymatgen_reads_the_published_structure(name, index):
 def test_gemmi_reads_the_same_cell_and_group(name, index):
     block = gemmi.cif.read(str(PHASES / index[name]["file"])).sole_block()
     small = gemmi.make_small_structure_from_block(block)
-    assert small.cell.a == pytest.approx(PUBLISHED[name]["a"])
+    assert small.cell.a == pytest.approx(PUBLISHED[name]["a"], abs=1e-6)  # as pymatgen's above
     assert small.spacegroup.short_name() == PUBLISHED[name]["sg"]
     assert len(block.find_loop("_space_group_symop_operation_xyz")) == len(small.spacegroup.operations())
     assert len(small.sites) == (7 if name == "Li3PS4" else 2)  # asymmetric unit only: no P1 expansion
@@ -99,7 +101,9 @@ def test_density_from_the_published_cells(index):
         structure = load_phase(name)
         formula_mass = Composition(PUBLISHED[name]["formula"]).weight
         density = index[name]["z"] * formula_mass / (AVOGADRO * structure.volume * 1e-24)
-        assert float(structure.density) == pytest.approx(density, rel=1e-4), name
+        # pymatgen converts u to g with CODATA's u, not (1 g/mol) / N_A: since the 2019 SI they differ by
+        # ~1e-9 relative (1.05e-9 with CODATA 2022). rel 1e-8 fails on a wrong Z or formula.
+        assert float(structure.density) == pytest.approx(density, rel=1e-8), name
     # LiBr against the handbook density (3.464 g/cm3, recorded in phases.yaml): the cell gives 3.438
     assert float(load_phase("LiBr").density) == pytest.approx(index["LiBr"]["density_g_cm3_literature"], rel=0.01)
     # Li2S against the cell volume 185.974 A^3 and calculated density 1.641 g/cm3 of COD 9009060
@@ -113,17 +117,19 @@ def test_density_from_the_published_cells(index):
 def test_li3ps4_has_the_published_sites_and_a_sound_ps4_tetrahedron(index):
     structure = load_phase("Li3PS4")
     b_by_element = {sp.symbol: b for site, b in zip(structure, structure.site_properties["b_iso"]) for sp in site.species}
-    assert b_by_element == PUBLISHED["Li3PS4"]["b_iso"]
+    assert b_by_element == PUBLISHED["Li3PS4"]["b_iso"]  # decimals gemmi parsed against the same literals: exact
     occupancies = sorted({round(site.species.num_atoms, 2) for site in structure})
     assert occupancies == [0.3, 0.7, 1.0]
-    assert structure.composition["Li"] == pytest.approx(12) and structure.composition["S"] == pytest.approx(16)
+    # counts summed by pymatgen from occupancies 0.3 and 0.7: abs 1e-9 allows the float sum only
+    assert structure.composition["Li"] == pytest.approx(12, abs=1e-9) and structure.composition["S"] == pytest.approx(16, abs=1e-9)
     phosphorus = next(site for site in structure if site.species_string == "P")
     sulfur = sorted(n.nn_distance for n in structure.get_neighbors(phosphorus, 2.5) if n.species_string == "S")
     assert len(sulfur) == 4 and 2.0 < sulfur[0] and sulfur[-1] < 2.1  # P-S bonds of an isolated PS4 group
+    # phases.yaml and the CIF print the same decimals; pymatgen's symmetry operations add last-bit rounding only
     for label, _, x, y, z, occupancy in index["Li3PS4"]["sites"]:
         orbit = [site for site in structure if site.label == label]
-        assert any(np.allclose(np.mod(site.frac_coords - [x, y, z] + 0.5, 1) - 0.5, 0, atol=1e-6) for site in orbit), label
-        assert all(site.species.num_atoms == pytest.approx(occupancy) for site in orbit), label
+        assert any(np.allclose(np.mod(site.frac_coords - [x, y, z] + 0.5, 1) - 0.5, 0, rtol=0, atol=1e-6) for site in orbit), label
+        assert all(site.species.num_atoms == pytest.approx(occupancy, abs=1e-9) for site in orbit), label
 
 
 def _engine_pattern(structure, **options):
@@ -165,6 +171,8 @@ def test_halide_lines_sit_where_braggs_law_puts_them():
         assert (first.h, first.k, first.l) == (1, 1, 1)
         d_200 = PUBLISHED[name]["a"] / 2
         row = peaks[(peaks.h == 2) & (peaks.k == 0) & (peaks.l == 0)].iloc[0]
+        # Bragg's law in numpy: argyrodb's d comes from pymatgen's lattice, so last bits differ; 1e-6 deg is far
+        # inside the ~0.1 deg between K-alpha1 and K-alpha2 or a 1e-4 A change of a (~5e-4 deg)
         assert row.two_theta_deg == pytest.approx(2 * np.degrees(np.arcsin(wavelength / (2 * d_200))), abs=1e-6)
         assert first.intensity_rel == pytest.approx(100.0)  # 111 is the strongest line of all three halides
 
@@ -176,19 +184,19 @@ def test_li2s_is_antifluorite_and_loads_as_a_second_phase():
 
     a = PUBLISHED["Li2S"]["a"]
     structure = load_phase("Li2S")
-    assert structure.composition["Li"] == pytest.approx(8) and structure.composition["S"] == pytest.approx(4)
+    assert structure.composition["Li"] == pytest.approx(8, abs=1e-9) and structure.composition["S"] == pytest.approx(4, abs=1e-9)
     for site in structure:
-        if site.species_string == "Li":
-            assert np.allclose(np.mod(site.frac_coords * 4, 2), 1)  # (2n+1)/4 in every coordinate: 8c
+        if site.species_string == "Li":  # (2n+1)/4 in every coordinate: 8c (pymatgen's symmetry operations: last bits)
+            assert np.allclose(np.mod(site.frac_coords * 4, 2), 1, rtol=0, atol=1e-9)
     sulfur = next(site for site in structure if site.species_string == "S")
     lithium = next(site for site in structure if site.species_string == "Li")
     li_around_s = [n.nn_distance for n in structure.get_neighbors(sulfur, 2.6)]
     s_around_li = [n.nn_distance for n in structure.get_neighbors(lithium, 2.6) if n.species_string == "S"]
     assert len(li_around_s) == 8 and len(s_around_li) == 4
-    assert li_around_s == pytest.approx([a * np.sqrt(3) / 4] * 8)
+    assert li_around_s == pytest.approx([a * np.sqrt(3) / 4] * 8, abs=1e-9)  # pymatgen's distances: last bits, A
     name, loaded = impurity_structure("li2s")
     assert name == "Li2S" and loaded.composition.reduced_formula == "Li2S" and len(loaded) == 12
-    assert loaded.lattice.a == pytest.approx(a)
+    assert loaded.lattice.a == pytest.approx(a, abs=1e-6)  # as in test_pymatgen_reads_the_published_structure
 
 
 def test_li2s_lines_sit_where_braggs_law_puts_them():
