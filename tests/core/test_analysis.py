@@ -160,10 +160,11 @@ def test_short_distance_is_reported():
 def test_structure_is_pymatgen_with_fractional_occupancies(lma):
     report = lma
     structure = report.pymatgen
-    assert structure.composition.num_atoms == pytest.approx(sum(report.formula_per_fu.values()) * 4)
+    # pymatgen sums our occupancies site by site, argyrodb per orbit: 4e-14 seen; rel 1e-9 fails on any lost site
+    assert structure.composition.num_atoms == pytest.approx(sum(report.formula_per_fu.values()) * 4, rel=1e-9)
     reduced = structure.composition / 4
     for element, amount in report.formula_per_fu.items():
-        assert reduced[element] == pytest.approx(amount)
+        assert reduced[element] == pytest.approx(amount, rel=1e-9)
     assert set(structure.site_properties) >= {"label", "wyckoff", "b_iso"}
     assert not structure.is_ordered
 
@@ -179,6 +180,7 @@ def test_spglib_and_distances_agree_with_pymatgen(all_structures):
             first, second = (next(p for p in report.positions if p.name == n) for n in row["between"])
             d = structure.lattice.get_all_distances(first.images, second.images)
             d = d[d > 1e-6]
+            # argyrodb reports distances rounded to 4 decimals (<= 5e-5 A): abs 1e-4
             assert row["distance_angstrom"] == pytest.approx(float(d.min()), abs=1e-4), (name, row)
 
 
