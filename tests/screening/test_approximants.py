@@ -96,11 +96,12 @@ def test_written_structures_are_physical_neutral_and_the_promised_composition(wr
         counts = structure.composition.get_el_amt_dict()
         assert sum(n * CHARGE[el] for el, n in counts.items()) == 0, path.name
         assert counts["P"] == 4 * supercell**3
-        per_fu = {el: n / counts["P"] for el, n in counts.items()}
+        per_fu = {el: n / counts["P"] for el, n in counts.items()}  # whole atoms (exact counts above)
         assert per_fu == pytest.approx(EXPECTED[case], abs=1e-9), path.name
-        if atoms is not None:  # the file records what was measured
-            assert atoms.info["argyrodb_min_li_li_angstrom"] == pytest.approx(li_li, abs=1e-3)
-            assert atoms.info["argyrodb_min_li_anion_angstrom"] == pytest.approx(li_anion, abs=1e-3)
+        if atoms is not None:  # the file records what was measured, rounded to 4 decimals (<= 5e-5 A), against
+            # pymatgen's distances from the positions ASE wrote (8 decimals): abs 1e-4 A
+            assert atoms.info["argyrodb_min_li_li_angstrom"] == pytest.approx(li_li, abs=1e-4)
+            assert atoms.info["argyrodb_min_li_anion_angstrom"] == pytest.approx(li_anion, abs=1e-4)
             assert atoms.info["argyrodb_supercell"] == f"{supercell}x{supercell}x{supercell}"
             assert atoms.info["argyrodb_requested_formula"] == formula
 
@@ -173,6 +174,9 @@ def test_ewald_energy_is_pymatgens_and_ranks_ascend(lma_screener):
     for approximant in found:
         structure = approximant.structure.copy()
         structure.add_oxidation_state_by_element(CHARGE)
+        # argyrodb's q.Phi.q uses pymatgen's matrix of the unit-charge cell (every usable site, another Ewald eta);
+        # both sums converge to pymatgen's accuracy (6e-11 eV of ~960 eV seen); 1e-6 eV is far below the ~1 eV
+        # between candidates
         assert EwaldSummation(structure).total_energy == pytest.approx(approximant.ewald_energy_eV, abs=1e-6)
 
 
