@@ -123,8 +123,10 @@ def test_xrd_mo_k_alpha_lines_match_pymatgen():
             report.pymatgen, two_theta_range=(10, 120))
     theirs = np.asarray(reference.x)
     assert (len(ours), len(theirs)) == (191, 189)
-    assert max(np.abs(ours - t).min() for t in theirs) < 1e-4
-    missing = np.array([np.abs(theirs - t).min() > 1e-4 for t in ours])
+    # the same wavelength and cell: --json writes 2theta to 5 decimals (<= 5e-6 deg), pymatgen's differs from
+    # ours by rounding only, so 1e-5 deg; the nearest distinct lines here are far more than that apart
+    assert max(np.abs(ours - t).min() for t in theirs) < 1e-5
+    missing = np.array([np.abs(theirs - t).min() > 1e-5 for t in ours])
     assert missing.sum() == 2 and rel[missing].max() < 0.1  # near-absent: 0.02 % and 0.01 % here
     assert payload["peaks"][-1]["hkl"] == [[24, 0, 0], [16, 16, 8]]
 
