@@ -25,7 +25,7 @@ def _same(a: dict, b: dict) -> None:
     for key in a:
         if key == "intensities_rel":  # stored to 3 decimals: the last may differ where batch and single differ by 1e-12
             x, y = (np.array(parse_intensities(v), dtype=float) for v in (a[key], b[key]))
-            assert np.array_equal(np.isnan(x), np.isnan(y)) and np.allclose(x, y, atol=1.01e-3, equal_nan=True), key
+            assert np.array_equal(np.isnan(x), np.isnan(y)) and np.allclose(x, y, rtol=0, atol=1.01e-3, equal_nan=True), key
         elif isinstance(a[key], float):
             assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-12), key
         elif key != "lines":
