@@ -108,7 +108,6 @@ _LAZY = {
     "index_peaks": ("argyrodb.store.screening_runs", "index_peaks"),
     "list_screen_runs": ("argyrodb.store.screening_runs", "list_runs"),
     "serve": ("argyrodb.store.serve", "serve"),
-    "serve_command": ("argyrodb.store.serve", "serve_command"),
 }
 
 
@@ -135,7 +134,7 @@ __all__ = [
     "phase_names", "refined_structure", "wavelength_label", "store_refinement", "add_user_data", "remove_user_data", "compile_expression", "count_measurements",
     "MEASUREMENT_COLUMNS", "SCREEN_COLUMNS", "query_screen", "peaks_in_window", "index_peaks", "list_screen_runs", "atomic_write_text", "check_export_path", "check_formats", "check_output_paths", "database_path",
     "default_template", "import_obelix", "plot_literature", "plot_nyquist", "plot_patterns", "plot_screen_series",
-    "read_text_file", "safe_filename", "serve", "serve_command", "write_obelix_rows",
+    "read_text_file", "safe_filename", "serve", "write_obelix_rows",
     "AnalysedStructure", "analyse_all", "ArgyrodbError", "FIG_S9_CIRCUIT", "InputError", "LatticeParameter", "MeasurementFilter",
     "ParameterError", "Pattern", "Problem", "Refinement", "ScreenSettings", "Screener", "StructureDensity",
     "ValidationFailed", "XRDModel", "analyse", "analyse_refinement", "audit_summary", "build_database", "calculators",

@@ -250,12 +250,13 @@ def db_export(db_path, out_dir, fmt, optimade):
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8001, show_default=True)
-@click.option("--writable", is_flag=True, help="Serve without Datasette's immutable mode.")
+@click.option("--writable", is_flag=True, help="Let connections write (default: read-only, PRAGMA query_only).")
 def db_serve(db_path, host, port, writable):
     """Browse with Datasette (read-only, localhost) - optional extra argyrodb[serve]."""
-    api.serve_command(db_path, host, port, writable, "metadata.json")  # checks Datasette and the database first
-    click.echo(f"serving {api.database_path(db_path)} on http://{host}:{port} ({'writable' if writable else 'read-only'})")
-    raise SystemExit(api.serve(db_path, host, port, writable))
+    def announce(url):  # called once Datasette, the database and the port are checked
+        click.echo(f"serving {api.database_path(db_path)} on {url} ({'writable' if writable else 'read-only'})")
+
+    raise SystemExit(api.serve(db_path, host, port, writable, on_ready=announce))
 
 
 @db.command("plot")

@@ -1,5 +1,6 @@
 """Browse the database with Datasette (optional extra: pip install 'argyrodb[serve]'), read-only, on
-localhost by default, with titles and descriptions of every table and column from ``datasette.yaml``.
+localhost by default, with titles and descriptions of every table and column from ``datasette.yaml`` and the
+bounds on every web query of ``datasette_plugin``.
 
 Units are written into the column descriptions and never handed to Datasette's unit conversion, so a
 value is shown as stored (2.44 mS/cm stays 2.44 in the ``sigma_mS_cm`` column).
@@ -7,12 +8,15 @@ value is shown as stored (2.44 mS/cm stays 2.44 in the ``sigma_mS_cm`` column).
 
 from __future__ import annotations
 
+import errno
+import socket
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from ..core.errors import InputError
-from .connection import database_path
+from ..core.errors import InputError, ParameterError
+from .connection import ReadOnlyDatabase, database_path
 
 
 @lru_cache(maxsize=1)
@@ -43,68 +47,114 @@ def datasette_metadata(database_name: str = "argyrodb") -> dict:
         tables[name] = {"title": spec["title"], "description": spec["description"], "columns": columns.get(name, {})}
         if name in labels:
             tables[name]["label_column"] = labels[name]
+    queries = {query: {key: value for key, value in spec.items() if key != "parameter_types"}
+               for query, spec in (data.get("queries") or {}).items()}
     return {
         "title": "argyrodb",
         "description": "Lithium argyrodite solid electrolytes: literature, measurements, structures (read-only).",
         "license": "project data; OBELiX rows CC BY 4.0 (see attribution column)",
-        "databases": {database_name: {"tables": tables, "queries": data.get("queries") or {}}},
+        "databases": {database_name: {"tables": tables, "queries": queries}},
     }
 
 
-#: Datasette settings: no facet suggestions (each costs a query per column on every table page, seconds at
-#: 100k screening rows), bounded facet and SQL time, long texts (attributions, CIFs) cut to 120 characters in
-#: table cells (the row page and the JSON keep them whole).
-DATASETTE_SETTINGS = {"suggest_facets": "off", "facet_time_limit_ms": "200", "sql_time_limit_ms": "5000",
-                      "truncate_cells_html": "120"}
+def parameter_types() -> dict[str, dict[str, str]]:
+    """Canned query -> parameter -> 'real' | 'integer': the parameters its SQL CASTs to a number."""
+    return {name: dict(spec["parameter_types"]) for name, spec in (metadata_file().get("queries") or {}).items()
+            if spec.get("parameter_types")}
 
 
-def serve_command(db_path: str | Path | None, host: str, port: int, writable: bool, metadata_path: str | Path) -> list[str]:
-    """The datasette command line (immutable mode unless ``writable``), its metadata read from
-    ``metadata_path``."""
+#: Datasette settings (typed, as Datasette's own defaults): no facet suggestions (each costs a query per column on
+#: every table page, seconds at 100k screening rows), bounded facet and SQL time, long texts (attributions, CIFs)
+#: cut to 120 characters in table cells (the row page and the JSON keep them whole). Bounds on a response:
+#: max_returned_rows rows per statement (Datasette's default, stated here because the plugin's byte budget per
+#: statement assumes it), a CSV download of a whole table (`_stream`) cut at max_csv_mb.
+DATASETTE_SETTINGS = {"suggest_facets": False, "facet_time_limit_ms": 200, "sql_time_limit_ms": 5000,
+                      "truncate_cells_html": 120, "max_returned_rows": 1000, "max_csv_mb": 100}
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (0: a free port), or a one-line ParameterError naming the option.
+    The server is then run on this very socket, so no other process can take the port between the check and
+    the serving."""
+    if not 0 <= port <= 65535:
+        raise ParameterError("port", f"{port} is not a TCP port (0 to 65535)")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (OSError, UnicodeError) as exc:
+        raise ParameterError("host", f"cannot resolve {host!r} ({exc})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        # as uvicorn does: a port left in TIME_WAIT by a stopped server is reused; one another socket listens on is not
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ParameterError("port", f"port {port} on {host} is already in use (another server?): choose another") from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise ParameterError("port", f"not allowed to listen on port {port} ({exc.strerror}): use one above 1023") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise ParameterError("host", f"{host!r} is not an address of this machine") from None
+        raise ParameterError("host", f"cannot listen on {host}:{port} ({exc.strerror})") from None
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serve(db_path: str | Path | None, host: str = "127.0.0.1", port: int = 8001, writable: bool = False,
+          on_ready: Callable[[str], None] | None = None) -> int:
+    """Serve the database with Datasette until this process is told to stop (SIGINT, SIGTERM), then return 0.
+
+    Every check comes first - Datasette installed, the file an argyrodb database of this schema version, the port
+    free - and raises a one-line InputError; then ``on_ready(url)`` is called (the CLI announces the server) and
+    the server runs. The database is opened read-only (``mode=ro`` and ``PRAGMA query_only``) unless
+    ``writable``, and never in Datasette's immutable mode, which caches row counts (a `db add` during serving
+    would not show). Every connection gets the limits of :mod:`argyrodb.store.datasette_plugin`.
+
+    Datasette runs in this process (uvicorn on the socket bound here), not as a child: a child outlives a
+    parent killed with SIGKILL and keeps answering on the port, and the Linux-only PR_SET_PDEATHSIG is the
+    remedy for that; with no child there is nothing to outlive us, on any system, and the port checked is the
+    port served."""
     import importlib.util
-    import sys
 
     if importlib.util.find_spec("datasette") is None:
         raise InputError("db serve", "Datasette is not installed: pip install 'argyrodb[serve]'")
     path = database_path(db_path)
-    if not path.is_file():
-        raise InputError(path, "no database here: run `argyrodb db build` first")
-    mode = [str(path)] if writable else ["-i", str(path)]
-    settings = [arg for name, value in DATASETTE_SETTINGS.items() for arg in ("--setting", name, value)]
-    return [sys.executable, "-m", "datasette", "serve", *mode, "--host", host, "--port", str(port), "--metadata",
-            str(metadata_path), *settings]
+    with ReadOnlyDatabase(path):  # a missing file, another file or another schema version: one line, before binding
+        pass
+    sock = bind_socket(host, port)
+    try:
+        import asyncio
 
+        from datasette.app import Datasette
+        from datasette.plugins import pm
 
-def serve(db_path: str | Path | None, host: str = "127.0.0.1", port: int = 8001, writable: bool = False) -> int:
-    """Run Datasette on the database until it stops or this process is told to stop (SIGTERM, SIGINT,
-    SIGHUP are passed on to Datasette, which is waited for); its metadata lives in a temporary folder that
-    is removed afterwards. Returns Datasette's exit status."""
-    import json
-    import signal
-    import subprocess
-    import tempfile
+        from .datasette_plugin import ArgyrodbPlugin
 
-    path = database_path(db_path)
-    with tempfile.TemporaryDirectory(prefix="argyrodb-serve-") as folder:
-        metadata = Path(folder) / "metadata.json"
-        metadata.write_text(json.dumps(datasette_metadata(path.stem)), encoding="utf-8")
-        command = serve_command(path, host, port, writable, metadata)
-        child = subprocess.Popen(command)
-
-        def forward(signum, _frame):
-            if child.poll() is None:
-                child.send_signal(signum)
-
-        previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        name = path.stem
+        plugin = ArgyrodbPlugin(name, writable, parameter_types())
+        pm.register(plugin, name="argyrodb")
         try:
-            return child.wait()
+            app = Datasette([str(path)], immutables=[], metadata=datasette_metadata(name), settings=DATASETTE_SETTINGS)
+            if on_ready is not None:
+                on_ready(_url(sock))
+            asyncio.run(_run(app, sock))
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            if child.poll() is None:
-                child.terminate()
-                try:
-                    child.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
+            pm.unregister(plugin)
+    finally:
+        sock.close()
+    return 0
+
+
+async def _run(app, sock: socket.socket) -> None:
+    import uvicorn
+
+    await app.invoke_startup()
+    host, port = sock.getsockname()[:2]
+    # uvicorn stops gracefully on SIGINT/SIGTERM and then raises the signal again (Ctrl-C ends as KeyboardInterrupt)
+    config = uvicorn.Config(app.app(), host=host, port=port, lifespan="on", log_level="info")
+    await uvicorn.Server(config).serve(sockets=[sock])

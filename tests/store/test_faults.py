@@ -164,12 +164,17 @@ def test_sql_cannot_write_even_through_pragmas_or_attach(fresh_db, tmp_path):
 
 
 def test_serve_binds_localhost_read_only_by_default(fresh_db):
+    # read-only through the served connections (query_only), not Datasette's immutable mode: see test_serve_limits
     pytest.importorskip("datasette")
-    from argyrodb.store.serve import serve_command
+    from argyrodb.store.datasette_plugin import ArgyrodbPlugin
 
-    command = serve_command(fresh_db, "127.0.0.1", 8001, writable=False, metadata_path="m.json")
-    assert command[command.index("--host") + 1] == "127.0.0.1" and "-i" in command
-    assert "-i" not in serve_command(fresh_db, "127.0.0.1", 8001, writable=True, metadata_path="m.json")
+    for writable in (False, True):
+        conn = sqlite3.connect(fresh_db)
+        try:
+            ArgyrodbPlugin(fresh_db.stem, writable, {}).prepare_connection(conn, fresh_db.stem, None)
+            assert conn.execute("PRAGMA query_only").fetchone()[0] == (not writable)
+        finally:
+            conn.close()
     result = run("db", "serve", "--help")
     assert "default: 127.0.0.1" in result.stdout
 
