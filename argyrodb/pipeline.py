@@ -37,7 +37,7 @@ from .physics.rietveld import (
     refined_refinement,
 )
 from .physics.xrd import Pattern, XRDModel
-from .store.connection import database_path
+from .store.connection import database_path, signals_as_exit
 from .store.ingest import (
     DatabaseBuild,
     add_refinement,
@@ -297,10 +297,13 @@ def user_structures(imp: UserImport) -> dict[int, dict]:
     return out
 
 
-def add_user_data(csv_path: str | Path, db_path: str | Path | None = None) -> dict:
-    """Validate a user CSV (every row, every structure) and store it; nothing is written on any error."""
-    imp = read_user_csv(csv_path)
-    return add_user_import(db_path, imp, user_structures(imp))
+def add_user_data(csv_path: str | Path, db_path: str | Path | None = None, force: bool = False) -> dict:
+    """Validate a user CSV (every row, every structure) and store it; nothing is written on any error. A
+    conductivity outside the plausible range is refused unless ``force``; the result's ``warnings`` list what was
+    kept anyway and formulas that are not charge-neutral (:func:`argyrodb.store.user_data.plausibility`)."""
+    with signals_as_exit():  # SIGTERM while structures are analysed in a temporary folder: it is removed too
+        imp = read_user_csv(csv_path, force=force)
+        return add_user_import(db_path, imp, user_structures(imp))
 
 
 def remove_user_data(which: str, db_path: str | Path | None = None) -> dict:

@@ -21,7 +21,8 @@ def db() -> None:
 @db_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def db_build(db_path, quiet):
-    """Build the database from the packaged literature data and structures (atomic: a failure keeps the old file)."""
+    """Build the database from the packaged literature data and structures (atomic: a failure, Ctrl-C or SIGTERM
+    keeps the old file and leaves no temporary file); user imports and refinements are replayed into it."""
     target = api.database_path(db_path)
     if db_path is None:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -153,11 +154,24 @@ def db_index_peaks(db_path, run, drop):
 @db.command("add")
 @db_option
 @click.argument("csv_path", type=click.Path(dir_okay=False, path_type=Path))
-def db_add(db_path, csv_path):
+@click.option("--force", is_flag=True, help="Add conductivities outside 1e-12 to 1e3 mS/cm too (with a warning).")
+def db_add(db_path, csv_path, force):
     """Add your own measurements from a CSV (formula,sigma_mS_cm[,temperature_K,ccd_mA_cm2,process,anode,doi,note,structure,...]).
 
-    Every row is validated first (a bad row: nothing is written); the data is kept across `db build`."""
-    result = api.add_user_data(csv_path, db_path)
+    Every row is validated first (a bad row: nothing is written); the data is kept across `db build`.
+
+    Limits: at most 100,000 data rows and 20 MB a file, 250,000 user rows a database (every `db build` replays
+    them); a larger file is refused before anything is written - split it.
+
+    Plausibility: sigma_mS_cm (or a bound) outside 1e-12 to 1e3 mS/cm is refused, naming file:line, unless
+    --force: below 1e-12 mS/cm no pellet measurement resolves an ionic conductivity, above 1e3 mS/cm (1 S/cm) is
+    beyond every known Li-ion conductor (Li10GeP2S12-type ~25 mS/cm), so it is a unit slip. A formula that is not
+    charge-neutral is added with a warning naming its line and charge.
+
+    Another writer holding the database: waits up to $ARGYRODB_BUSY_TIMEOUT_S (default 30) seconds, then exits 2."""
+    result = api.add_user_data(csv_path, db_path, force=force)
+    for warning in result.get("warnings", []):
+        click.echo(f"argyrodb: warning: {warning}", err=True)
     click.echo(f"added {result['file_name']} to {api.database_path(db_path)} as user import {result['import_id']}: "
                f"{result['measurements']} measurements, {result['structures']} structures (SHA-256 {result['sha256'][:16]}...)")
 
@@ -166,7 +180,9 @@ def db_add(db_path, csv_path):
 @db_option
 @click.argument("which")
 def db_remove(db_path, which):
-    """Remove a user import (its file name or import id) and everything stored from it."""
+    """Remove a user import (its file name or import id) and everything stored from it.
+
+    Another writer holding the database: waits up to $ARGYRODB_BUSY_TIMEOUT_S (default 30) seconds, then exits 2."""
     result = api.remove_user_data(which, db_path)
     click.echo(f"removed user import {result['import_id']} ({result['file_name']}): {result['measurements']} measurements, "
                f"{result['structures']} structures, {result['materials']} materials no longer used")

@@ -1,16 +1,40 @@
 """Connections to the argyrodb database: read-only (authorizer-enforced, with a query timeout), writing
-(WAL, busy timeout, foreign keys, schema migrated) and the writers' advisory lock."""
+(WAL, busy timeout, foreign keys, schema migrated), the writers' advisory lock, and how a writer waits.
+
+A writer that finds the database (or the advisory lock ``<db>.lock``) held by another process waits up to
+:func:`busy_timeout_s` seconds (``$ARGYRODB_BUSY_TIMEOUT_S``, default 30); after :data:`LOCK_NOTICE_AFTER_S` it says
+once what it waits for (a warning on the ``argyrodb`` logger, which reaches stderr when nothing else handles it),
+and when the time is up it raises an :class:`InputError` naming the database or lock file and what to do.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
+import os
+import signal
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
 from ..core.errors import InputError
 from ..core.resources import default_database_path
-from .migrations import SCHEMA_VERSION, ensure_math_functions, migrate
+from .migrations import SCHEMA_VERSION, ensure_math_functions, is_busy, migrate
+
+#: Where a waiting writer says what it waits for (no handler of its own: a program's logging decides; with none
+#: configured, Python's last-resort handler prints the line to stderr, which is what the command line shows).
+log = logging.getLogger("argyrodb")
+
+#: Seconds a writer waits for a lock another process holds before it gives up (``$ARGYRODB_BUSY_TIMEOUT_S``):
+#: long enough for another writer's import or screening chunk to commit, short enough that a forgotten open
+#: transaction is reported rather than waited on forever.
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+#: After this long a waiting writer says what it waits for (shorter waits are ordinary and pass silently).
+LOCK_NOTICE_AFTER_S = 1.0
+#: How often a writer tries the advisory lock again while another process holds it.
+LOCK_POLL_S = 0.05
 
 
 def database_path(db_path: str | Path | None) -> Path:
@@ -18,36 +42,188 @@ def database_path(db_path: str | Path | None) -> Path:
     return Path(db_path) if db_path is not None else default_database_path()
 
 
+def busy_timeout_s() -> float:
+    """How long a writer waits for a lock: ``$ARGYRODB_BUSY_TIMEOUT_S`` seconds, else :data:`DEFAULT_BUSY_TIMEOUT_S`."""
+    text = os.environ.get("ARGYRODB_BUSY_TIMEOUT_S", "").strip()
+    if not text:
+        return DEFAULT_BUSY_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError("ARGYRODB_BUSY_TIMEOUT_S", f"not a number of seconds: {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise InputError("ARGYRODB_BUSY_TIMEOUT_S", f"must be a finite number of seconds >= 0, got {text!r}")
+    return value
+
+
+class LockWait:
+    """One writer's wait for one lock: :meth:`tick` while waiting says once (after LOCK_NOTICE_AFTER_S) what it
+    waits for and raises the InputError when the timeout is over."""
+
+    def __init__(self, path: Path, timeout_s: float | None = None):
+        self.path = Path(path)
+        self.timeout_s = busy_timeout_s() if timeout_s is None else timeout_s
+        self.started = time.monotonic()
+        self.noticed = False
+
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    def remaining_s(self) -> float:
+        return self.timeout_s - self.elapsed_s()
+
+    def tick(self, holder: str = "another process") -> None:
+        if not self.noticed and self.elapsed_s() >= LOCK_NOTICE_AFTER_S:
+            self.noticed = True
+            log.warning(f"argyrodb: waiting for the lock on {self.path} held by {holder} "
+                        f"(up to {self.timeout_s:g} s; ARGYRODB_BUSY_TIMEOUT_S sets the wait) ...")
+        if self.remaining_s() <= 0:
+            raise self.error(holder)
+
+    def error(self, holder: str = "another process") -> InputError:
+        return InputError(self.path, f"locked by {holder}: gave up after {self.timeout_s:g} s; let that writer finish "
+                                     "(another argyrodb db build/add/remove/screen, or a program with an open write "
+                                     "transaction) and try again, or wait longer with ARGYRODB_BUSY_TIMEOUT_S=SECONDS")
+
+
+def wait_for(conn: sqlite3.Connection, wait: LockWait, step):
+    """``step()`` (a statement that needs a lock on ``conn``'s database), retried while another connection holds
+    the lock: SQLite's busy handler waits up to the notice, then to the timeout; a lock SQLite refuses at once (a
+    stale WAL snapshot) is retried every LOCK_POLL_S. Afterwards ``conn``'s busy timeout is the whole wait, so a
+    later COMMIT waiting for readers in rollback-journal mode has it too."""
+    try:
+        while True:
+            budget_s = (LOCK_NOTICE_AFTER_S - wait.elapsed_s()) if not wait.noticed else wait.remaining_s()
+            budget_s = max(LOCK_POLL_S, min(budget_s, wait.remaining_s()))
+            conn.execute(f"PRAGMA busy_timeout = {int(budget_s * 1000)}")
+            tried = time.monotonic()
+            try:
+                return step()
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+            if time.monotonic() - tried < LOCK_POLL_S:
+                time.sleep(LOCK_POLL_S)
+            wait.tick()
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(wait.timeout_s * 1000)}")
+
+
+def _lock_holder(handle) -> str:
+    """Who holds ``<db>.lock``: the holder writes its process id into the file."""
+    try:
+        handle.seek(0)
+        pid = handle.read().strip()
+    except OSError:
+        pid = ""
+    return f"argyrodb process {pid}" if pid.isdigit() else "another argyrodb process"
+
+
 @contextlib.contextmanager
-def writer_lock(db_path: Path):
+def writer_lock(db_path: Path, timeout_s: float | None = None):
     """Exclusive advisory lock shared by argyrodb's writers of one database (``<db>.lock``): a rebuild
-    waits for a screening chunk to commit, and a screening chunk waits for a rebuild to finish."""
+    waits for a screening chunk to commit, and a screening chunk waits for a rebuild to finish. A writer
+    waits for it as for the database (see the module docstring), then gives up with an InputError."""
     import fcntl  # POSIX only; imported here so the module itself imports everywhere
 
     lock_path = Path(str(db_path) + ".lock")
     with open(lock_path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        wait = None
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                wait = wait or LockWait(lock_path, timeout_s)
+                wait.tick(_lock_holder(handle))
+                time.sleep(LOCK_POLL_S)
         try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")  # so that a waiting writer can say whom it waits for
+            handle.flush()
             yield
         finally:
+            with contextlib.suppress(OSError):
+                handle.truncate(0)
+                handle.flush()
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def open_for_writing(db_path: str | Path | None):
-    """A write connection with WAL, a busy timeout, foreign keys, and the schema migrated if needed."""
+def open_for_writing(db_path: str | Path | None, wait: LockWait | None = None):
+    """A write connection with WAL, a busy timeout, foreign keys, and the schema migrated if needed; a lock held
+    by another connection is waited for as the module docstring says."""
     path = database_path(db_path)
     if not path.is_file():
         raise InputError(path, "no database here: run `argyrodb db build` first")
-    conn = sqlite3.connect(path, timeout=60)
+    wait = wait or LockWait(path)
+    conn = sqlite3.connect(path, timeout=wait.timeout_s)
     try:
-        conn.execute("PRAGMA busy_timeout = 60000")
-        migrate(conn, path)  # (also registers SQLite math functions where the build lacks them)  # first: a file that is not an argyrodb database is refused before anything is written
-        conn.execute("PRAGMA journal_mode = WAL")
+        # first: a file that is not an argyrodb database is refused before anything is written (migrate also
+        # registers SQLite math functions where the build lacks them)
+        wait_for(conn, wait, lambda: migrate(conn, path))
+        wait_for(conn, wait, lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())  # switching needs the file alone
         conn.execute("PRAGMA foreign_keys = ON")
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection, path: Path, wait: LockWait | None = None):
+    """One write transaction on ``conn``: the write lock taken first (BEGIN IMMEDIATE, waited for as the module
+    docstring says: a deferred transaction that read first is refused the lock at once, without waiting, when
+    another connection writes), committed at the end, rolled back on any exception (an interrupt included)."""
+    wait = wait or LockWait(path)
+    wait_for(conn, wait, lambda: conn.execute("BEGIN IMMEDIATE"))
+    try:
+        yield conn
+        conn.commit()
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.rollback()
+        if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):
+            raise wait.error() from None
+        raise
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)  # the shell's code for death by that signal; with-blocks and finally clauses run
+
+
+@contextlib.contextmanager
+def signals_as_exit():
+    """While a writer has temporary files or a transaction to clean up: SIGTERM and SIGHUP (the default of both:
+    die on the spot) raise SystemExit(128 + signal) instead, so cleanup runs as for Ctrl-C (KeyboardInterrupt).
+    Only in the main thread (where Python runs signal handlers) and only where nobody installed a handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+            previous[number] = signal.signal(number, _exit_on_signal)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Cleanup that a second signal must not cut short: SIGINT, SIGTERM and SIGHUP wait (blocked) until it is done."""
+    block = {s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None}
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, block)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 #: Largest string or blob a read-only query may build (bytes).

@@ -3,13 +3,15 @@ their CIF, density and simulated pattern, the source's lab tables - and install 
 
 :class:`DatabaseBuild` writes into a temporary file next to the target; on success the user-computed
 tables of the database being replaced (screening runs) are carried over and the new content installed
-in one step under the writers' lock; on any failure the temporary file is removed and the previous
-database is untouched. Building twice gives identical content. The store runs no physics: the
+in one step under the writers' lock; on any failure - an exception, Ctrl-C, SIGTERM or SIGHUP - the
+temporary file is removed and the previous database is untouched (only SIGKILL leaves one behind, removed by a
+later build once it is STALE_TEMPORARY_S old). Building twice gives identical content. The store runs no physics: the
 pipeline (:mod:`argyrodb.pipeline`) computes, the store stores.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -24,7 +26,16 @@ from ..core.errors import ArgyrodbError, InputError
 from ..core.files import finalize_mode
 from ..physics.density import StructureDensity
 from ..physics.xrd import Pattern, hkl_label
-from .connection import database_path, open_for_writing, writer_lock
+from .connection import (
+    LockWait,
+    database_path,
+    is_busy,
+    open_for_writing,
+    signals_as_exit,
+    signals_deferred,
+    write_transaction,
+    writer_lock,
+)
 from .literature import (
     find_duplicates,
     material_id,
@@ -40,7 +51,7 @@ from .literature import (
     table_s3,
 )
 from .migrations import migrate
-from .user_data import UserImport, insert_import, stored_imports
+from .user_data import MAX_USER_ROWS_TOTAL, UserImport, insert_import, stored_imports
 
 #: Tables whose rows are results computed by users (not rebuilt from data files): a rebuild keeps them.
 CARRIED_OVER_TABLES = ("screen_runs", "screen_results", "screen_lines", "screen_peak_index")
@@ -254,27 +265,46 @@ def stored_refinements(db_path) -> list[dict]:
 
 def _install(conn: sqlite3.Connection, tmp: Path, target: Path) -> None:
     """Make ``target`` hold the content of the finished temporary database. A new target is renamed
-    into place; an existing one is overwritten with SQLite's backup API in one write transaction, so
-    connections that other processes hold on it (WAL included) stay consistent and a crash leaves the
-    old or the new content."""
+    into place (after an fsync: the build writes without syncing); an existing one is overwritten with SQLite's
+    backup API in one write transaction, so connections that other processes hold on it (WAL included) stay
+    consistent and a crash leaves the old or the new content. A write lock another connection holds on the target
+    is waited for (LockWait), then reported: Python's backup would otherwise retry a busy target for ever."""
     if not target.exists():
         conn.close()
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
         finalize_mode(tmp, target)
         os.replace(tmp, target)
         return
-    destination = sqlite3.connect(target, timeout=60)
+    wait = LockWait(target)
+
+    def progress(status: int, remaining: int, total: int) -> None:
+        if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            wait.tick()
+
+    destination = sqlite3.connect(target, timeout=1.0)
     try:
-        destination.execute("PRAGMA busy_timeout = 60000")
-        conn.backup(destination)
+        destination.execute("PRAGMA busy_timeout = 1000")  # each busy step waits up to 1 s, then progress() decides
+        conn.backup(destination, progress=progress)
+    except sqlite3.OperationalError as exc:
+        if is_busy(exc):
+            raise wait.error() from None
+        raise
     finally:
         destination.close()
+
+
+def _temporary_files(tmp: Path) -> list[Path]:
+    """A temporary database and the files SQLite may keep beside it."""
+    return [tmp] + [Path(f"{tmp}{suffix}") for suffix in ("-journal", "-wal", "-shm")]
 
 
 def _remove_stale_temporaries(target: Path) -> None:
     for leftover in target.parent.glob(f".{target.name}.*.tmp"):
         try:
             if time.time() - leftover.stat().st_mtime > STALE_TEMPORARY_S:
-                leftover.unlink()
+                for path in _temporary_files(leftover):
+                    path.unlink(missing_ok=True)
         except OSError:
             pass
 
@@ -374,12 +404,20 @@ class DatabaseBuild:
         if not self.target.parent.is_dir():
             raise InputError(self.target, f"folder {self.target.parent} does not exist")
         _remove_stale_temporaries(self.target)
-        fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
-        os.close(fd)
-        self.tmp = Path(name)
+        self._signals = contextlib.ExitStack()
+        with signals_deferred():  # an interrupt between creating the file and owning it would leave it behind
+            self._signals.enter_context(signals_as_exit())
+            fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
+            os.close(fd)
+            self.tmp = Path(name)
         try:
             self.conn = sqlite3.connect(self.tmp)
             self.conn.execute("PRAGMA cache_size = -65536")  # 64 MB: bulk inserts touch many index pages
+            # No fsync per transaction (sqlite-utils commits each insert of its own: ~0.9 ms a row) and the rollback
+            # journal in memory: a temporary file that any failure discards needs no durability until it is
+            # complete, and it is synced before it is installed (_install).
+            self.conn.execute("PRAGMA synchronous = OFF")
+            self.conn.execute("PRAGMA journal_mode = MEMORY")
             migrate(self.conn, self.tmp, create=True)
             self.db = sqlite_utils.Database(self.conn)
         except BaseException:
@@ -419,11 +457,13 @@ class DatabaseBuild:
         insert_lab_tables(self.db, db_dir, milling)
 
     def _discard(self) -> None:
-        conn = getattr(self, "conn", None)
-        if conn is not None:
-            conn.close()
-        if self.tmp.exists():
-            self.tmp.unlink()
+        with signals_deferred():  # a second Ctrl-C or SIGTERM must not cut the cleanup short
+            conn = getattr(self, "conn", None)
+            if conn is not None:
+                conn.close()
+            for path in _temporary_files(self.tmp):
+                path.unlink(missing_ok=True)
+            self._signals.close()
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
@@ -467,49 +507,54 @@ def _refresh_full_text(conn) -> None:
 
 def add_user_import(db_path, imp: UserImport, structures: dict[int, dict]) -> dict:
     """Store a validated user import in an existing database, in one transaction under the writers' lock
-    (a failure leaves the database as it was). The same file content or file name twice is refused."""
+    (a failure, an interrupt included, leaves the database as it was). The same file content or file name twice
+    is refused, and so is an import that would take the database's user rows past MAX_USER_ROWS_TOTAL. The result
+    carries the import's plausibility ``warnings``."""
     import sqlite_utils
 
     path = database_path(db_path)
-    with writer_lock(path):
+    with signals_as_exit(), writer_lock(path):
         conn = open_for_writing(path)
         try:
-            clash = conn.execute("SELECT id, file_name, imported_at FROM user_imports WHERE sha256 = ? OR file_name = ?",
-                                 (imp.sha256, imp.file_name)).fetchone()
-            if clash:
-                raise InputError(imp.file_name, f"already in {path} (import {clash[0]}, {clash[1]}, added {clash[2]}): "
-                                                f"`argyrodb db remove {clash[1]}` first to replace it")
-            db = sqlite_utils.Database(conn)
-            materials = dict(conn.execute("SELECT formula, id FROM materials").fetchall())
-            with db.atomic():
+            with write_transaction(conn, path):
+                clash = conn.execute("SELECT id, file_name, imported_at FROM user_imports WHERE sha256 = ? OR file_name = ?",
+                                     (imp.sha256, imp.file_name)).fetchone()
+                if clash:
+                    raise InputError(imp.file_name, f"already in {path} (import {clash[0]}, {clash[1]}, added {clash[2]}): "
+                                                    f"`argyrodb db remove {clash[1]}` first to replace it")
+                stored = conn.execute("SELECT COUNT(*) FROM user_rows").fetchone()[0]
+                if stored + len(imp.rows) > MAX_USER_ROWS_TOTAL:
+                    raise InputError(imp.source_name or imp.file_name,
+                                     f"{len(imp.rows):,} rows would take the user data in {path} to {stored + len(imp.rows):,} "
+                                     f"rows, more than the {MAX_USER_ROWS_TOTAL:,} a database keeps (every `db build` "
+                                     "replays them): `argyrodb db remove` an older import first")
+                db = sqlite_utils.Database(conn)
+                materials = dict(conn.execute("SELECT formula, id FROM materials").fetchall())
                 import_id = insert_import(db, imp, materials,
                                           lambda **kw: insert_structure(db, materials=materials, **kw), structures)
                 _refresh_full_text(conn)
-            n_structures = conn.execute("SELECT COUNT(*) FROM structures WHERE user_import_id = ?", (import_id,)).fetchone()[0]
+                n_structures = conn.execute("SELECT COUNT(*) FROM structures WHERE user_import_id = ?", (import_id,)).fetchone()[0]
         finally:
             conn.close()
     return {"import_id": import_id, "file_name": imp.file_name, "sha256": imp.sha256, "measurements": len(imp.rows),
-            "structures": n_structures}
+            "structures": n_structures, "warnings": list(imp.warnings)}
 
 
 def remove_user_import(db_path, which: str) -> dict:
     """Remove one user import (by file name or import id) with its measurements, structures (sites,
     problems, patterns, peaks) and the materials only it used; one transaction."""
-    import sqlite_utils
-
     path = database_path(db_path)
-    with writer_lock(path):
+    with signals_as_exit(), writer_lock(path):
         conn = open_for_writing(path)
         try:
-            found = conn.execute("SELECT id, file_name, n_rows FROM user_imports WHERE file_name = ? OR CAST(id AS TEXT) = ?",
-                                 (which, which)).fetchall()
-            if not found:
-                names = [r[0] for r in conn.execute("SELECT file_name FROM user_imports ORDER BY id")]
-                raise InputError(which, "no such user import" + (f" (there are: {', '.join(names)})" if names else
-                                                                  " (the database holds no user data)"))
-            import_id, file_name, n_rows = found[0]
-            db = sqlite_utils.Database(conn)
-            with db.atomic():
+            with write_transaction(conn, path):
+                found = conn.execute("SELECT id, file_name, n_rows FROM user_imports WHERE file_name = ? OR CAST(id AS TEXT) = ?",
+                                     (which, which)).fetchall()
+                if not found:
+                    names = [r[0] for r in conn.execute("SELECT file_name FROM user_imports ORDER BY id")]
+                    raise InputError(which, "no such user import" + (f" (there are: {', '.join(names)})" if names else
+                                                                      " (the database holds no user data)"))
+                import_id, file_name, n_rows = found[0]
                 structures = "SELECT id FROM structures WHERE user_import_id = :i"
                 patterns = f"SELECT id FROM xrd_patterns WHERE structure_id IN ({structures})"
                 conn.execute(f"DELETE FROM xrd_peaks WHERE pattern_id IN ({patterns})", {"i": import_id})
@@ -559,12 +604,12 @@ def add_refinement(db_path, record: dict, structure_args: dict | None) -> dict:
     from datetime import UTC, datetime
 
     path = database_path(db_path)
-    with writer_lock(path):
+    with signals_as_exit(), writer_lock(path):
         conn = open_for_writing(path)
         try:
             db = sqlite_utils.Database(conn)
-            materials = dict(conn.execute("SELECT formula, id FROM materials").fetchall())
-            with db.atomic():
+            with write_transaction(conn, path):
+                materials = dict(conn.execute("SELECT formula, id FROM materials").fetchall())
                 structure_id = None
                 if structure_args is not None:
                     name = _unique_structure_name(conn, structure_args.pop("name"))

@@ -80,13 +80,26 @@ def ensure_math_functions(conn: sqlite3.Connection) -> None:
             conn.create_function(name, 1, lambda x, f=function: None if x is None else f(x), deterministic=True)
 
 
+def is_busy(exc: BaseException) -> bool:
+    """Whether a SQLite error means another connection holds a lock (SQLITE_BUSY / SQLITE_LOCKED, extended codes
+    included): a condition to wait out or report, never a sign that the file is not a database."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
+
+
 def migrate(conn: sqlite3.Connection, path: str | Path, create: bool = False) -> int:
     """Bring an open database to :data:`SCHEMA_VERSION` in place, in one transaction; returns the
     version found. A database written by a newer argyrodb is refused; an empty file is an argyrodb
-    database only when ``create`` (a new build), never by accident."""
+    database only when ``create`` (a new build), never by accident. A lock held by another connection is
+    raised as SQLite's error (the caller waits: :func:`argyrodb.store.connection.wait_for`)."""
     try:
         version = current_version(conn, path, create)
     except sqlite3.DatabaseError as exc:
+        if is_busy(exc):
+            raise
         raise InputError(path, f"not an argyrodb database ({exc})") from None
     if version > SCHEMA_VERSION:
         raise InputError(path, f"database schema version {version} is newer than this argyrodb's {SCHEMA_VERSION}: upgrade argyrodb")
@@ -108,12 +121,15 @@ def migrate(conn: sqlite3.Connection, path: str | Path, create: bool = False) ->
 
 
 def migrate_file(path: str | Path) -> tuple[int, int]:
-    """Migrate the database file ``path`` in place; returns (version before, version after)."""
+    """Migrate the database file ``path`` in place; returns (version before, version after). A lock held by
+    another process is waited for, then reported (:func:`argyrodb.store.connection.wait_for`)."""
+    from .connection import LockWait, wait_for
+
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such database")
     conn = sqlite3.connect(path)
     try:
-        return migrate(conn, path), SCHEMA_VERSION
+        return wait_for(conn, LockWait(path), lambda: migrate(conn, path)), SCHEMA_VERSION
     finally:
         conn.close()

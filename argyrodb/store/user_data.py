@@ -9,6 +9,11 @@ Columns (header names, any order): ``formula`` and ``sigma_mS_cm`` are required;
 
 What ``db add`` was given is kept verbatim in ``user_imports`` and ``user_rows`` (with the structure
 file's text): ``db build`` replays it into the new database, so user data survives rebuilds.
+
+Limits: a file holds at most :data:`MAX_USER_ROWS` data rows and :data:`MAX_USER_CSV_BYTES` bytes (a larger one
+is refused before anything is written: split it). Plausibility: a conductivity (or a bound) outside
+:data:`SIGMA_MIN_MS_CM`-:data:`SIGMA_MAX_MS_CM` mS/cm is refused unless forced (then kept, with a warning); a
+formula that is not charge-neutral is kept with a warning naming its line and charge (the audit's charge model).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from .. import __version__
 from ..core.chemistry import parse_formula
 from ..core.errors import InputError
 from ..core.files import read_bytes_file
-from .literature import material_id
+from .literature import formula_facts, material_ids
 
 REQUIRED_COLUMNS = ("formula", "sigma_mS_cm")
 OPTIONAL_COLUMNS = ("temperature_K", "activation_energy_eV", "sigma_kind", "sigma_method", "ccd_mA_cm2", "process",
@@ -34,6 +39,24 @@ OPTIONAL_COLUMNS = ("temperature_K", "activation_energy_eV", "sigma_kind", "sigm
 PROCESS_NAMES = ("MM", "HT", "SS")
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 _BOUND = re.compile(r"^\s*([<>])\s*(.+)$")
+
+#: Most data rows one `db add` takes: 50,000 rows are added in ~4 s, removed in ~1 s and replayed by `db build` in
+#: ~10 s on a 2-core machine (benchmarks/bench_db.py); the limit keeps one file's import, removal and every later
+#: rebuild within a minute or two. A larger data set goes in as several files.
+MAX_USER_ROWS = 100_000
+#: Most user rows one database keeps over all its imports: `db build` replays every one of them.
+MAX_USER_ROWS_TOTAL = 250_000
+#: Largest user CSV (bytes): 100,000 rows with notes and DOIs fit in well under this.
+MAX_USER_CSV_BYTES = 20_000_000
+#: Plausible ionic conductivity (mS/cm) of a pellet: below 1e-12 mS/cm (1e-15 S/cm) no impedance measurement of a
+#: pellet resolves an ionic conductivity (the sample is an insulator to the instrument); above 1e3 mS/cm (1 S/cm)
+#: lies beyond every known lithium-ion conductor, solid or liquid (the best sulfides, Li10GeP2S12-type, reach
+#: ~25 mS/cm; liquid electrolytes ~10-20 mS/cm): a value outside is a unit slip (S/cm for mS/cm, S/m, log10)
+#: until the user says otherwise (``force``).
+SIGMA_MIN_MS_CM = 1e-12
+SIGMA_MAX_MS_CM = 1e3
+#: How many rows a warning lists by file:line before it counts the rest.
+MAX_LISTED_WARNINGS = 10
 
 
 @dataclass
@@ -55,6 +78,8 @@ class UserImport:
     rows: list[UserRow] = field(default_factory=list)
     imported_at: str | None = None
     source_dir: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+    source_name: str | None = None  # the CSV as the user named it, for file:line in messages
 
 
 def _number(text: str, where: str, column: str, low: float | None = None, high: float | None = None) -> float | None:
@@ -74,12 +99,18 @@ def _number(text: str, where: str, column: str, low: float | None = None, high: 
     return value
 
 
-def validate_row(given: dict[str, str], where: str) -> tuple[dict[str, float], dict]:
-    """(formula, measurement values) of one CSV row, or an :class:`InputError` naming ``where`` (file:line)."""
+def validate_row(given: dict[str, str], where: str, formulas: dict[str, dict[str, float]] | None = None
+                 ) -> tuple[dict[str, float], dict]:
+    """(formula, measurement values) of one CSV row, or an :class:`InputError` naming ``where`` (file:line).
+    ``formulas`` (formula text -> parsed formula), when given, parses each distinct text once over many rows."""
     formula_text = (given.get("formula") or "").strip()
     if not formula_text:
         raise InputError(where, "formula: empty")
-    formula = parse_formula(formula_text, source=f"{where}: formula")
+    formula = formulas.get(formula_text) if formulas is not None else None
+    if formula is None:
+        formula = parse_formula(formula_text, source=f"{where}: formula")
+        if formulas is not None:
+            formulas[formula_text] = formula
     sigma_text = (given.get("sigma_mS_cm") or "").strip()
     if not sigma_text:
         raise InputError(where, "sigma_mS_cm: empty (give the conductivity in mS/cm, or a bound such as <1e-5)")
@@ -120,13 +151,72 @@ def validate_row(given: dict[str, str], where: str) -> tuple[dict[str, float], d
     return formula, values
 
 
-def read_user_csv(path: str | Path) -> UserImport:
+def _sigma_out_of_range(values: dict) -> float | None:
+    """The conductivity or bound (mS/cm) of a validated row when it lies outside the plausible range, else None."""
+    sigma = values["sigma_mS_cm"] if values["sigma_mS_cm"] is not None else values.get("sigma_bound_mS_cm")
+    if sigma is not None and not SIGMA_MIN_MS_CM <= sigma <= SIGMA_MAX_MS_CM:
+        return sigma
+    return None
+
+
+def _listed(where: list[str]) -> str:
+    shown = ", ".join(where[:MAX_LISTED_WARNINGS])
+    return shown + (f" and {len(where) - MAX_LISTED_WARNINGS} more rows" if len(where) > MAX_LISTED_WARNINGS else "")
+
+
+def plausibility(imp: UserImport, force: bool = False) -> list[str]:
+    """Check an import's rows against what a measurement can be; returns warnings (one line each).
+
+    A conductivity or bound outside SIGMA_MIN_MS_CM-SIGMA_MAX_MS_CM is an :class:`InputError` naming file:line and
+    the column, or with ``force`` a warning. A formula that is not charge-neutral (the formal charge of the audit
+    and of ``materials.charge_per_fu``, beyond its tolerance) or that has an element without an oxidation state is a
+    warning naming its rows and the charge; each distinct formula is checked once."""
+    warnings = []
+    implausible = []
+    for row in imp.rows:
+        sigma = _sigma_out_of_range(row.values)
+        if sigma is None:
+            continue
+        where = f"{imp.source_name or imp.file_name}:{row.line}"
+        if not force:
+            raise InputError(where, f"sigma_mS_cm: {row.given.get('sigma_mS_cm', '').strip()} mS/cm is outside the plausible "
+                                    f"range {SIGMA_MIN_MS_CM:g} to {SIGMA_MAX_MS_CM:g} mS/cm (below: not measurable in a "
+                                    "pellet; above 1 S/cm: beyond every known Li-ion conductor, a unit slip?); "
+                                    "force=True / --force adds it anyway")
+        implausible.append(where)
+    if implausible:
+        warnings.append(f"sigma_mS_cm outside the plausible range {SIGMA_MIN_MS_CM:g} to {SIGMA_MAX_MS_CM:g} mS/cm, "
+                        f"added because forced: {_listed(implausible)}")
+    by_text: dict[str, list[str]] = {}
+    formulas: dict[str, dict[str, float]] = {}
+    for row in imp.rows:
+        text = row.values["material_printed"]
+        by_text.setdefault(text, []).append(f"{imp.source_name or imp.file_name}:{row.line}")
+        formulas.setdefault(text, row.formula)
+    for text, where in by_text.items():
+        facts = formula_facts(formulas[text])
+        if facts["unknown_oxidation_states"]:
+            warnings.append(f"{_listed(where)}: formula {text}: charge balance not checked (no oxidation state for "
+                            f"{facts['unknown_oxidation_states']})")
+        elif not facts["charge_neutral"]:
+            warnings.append(f"{_listed(where)}: formula {text}: not charge-neutral ({facts['charge_per_fu']:+.3f} e per "
+                            "formula unit)")
+    return warnings
+
+
+def read_user_csv(path: str | Path, force: bool = False) -> UserImport:
     """Read and validate a user CSV (see the module docstring); every problem is an :class:`InputError`
-    naming ``file:line``. Structure files are read (not analysed) here."""
+    naming ``file:line``, and a file beyond :data:`MAX_USER_ROWS` rows or :data:`MAX_USER_CSV_BYTES` bytes is
+    refused. Implausible values are refused unless ``force`` (:func:`plausibility`); the import's ``warnings``
+    say what was kept anyway. Structure files are read (not analysed) here."""
     import csv
 
     path = Path(path)
-    data = read_bytes_file(path)  # the bytes: hashed as given (read_text would change CRLF inside quoted fields)
+    size = path.stat().st_size if path.is_file() else 0
+    if size > MAX_USER_CSV_BYTES:
+        raise InputError(path, f"{size:,} bytes, over the {MAX_USER_CSV_BYTES:,}-byte limit of `db add`: split the file "
+                               "and add the parts")
+    data = read_bytes_file(path, MAX_USER_CSV_BYTES)  # the bytes: hashed as given (read_text would change CRLF inside quoted fields)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -143,6 +233,8 @@ def read_user_csv(path: str | Path) -> UserImport:
     if unknown:
         raise InputError(f"{path}:1", f"unknown column {unknown[0]!r} (allowed: {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)})")
     result = UserImport(file_name=path.name, sha256=hashlib.sha256(data).hexdigest(), source_dir=path.parent)
+    result.source_name = str(path)
+    formulas: dict[str, dict[str, float]] = {}
     try:
         for row in reader:
             line = reader.line_num
@@ -152,7 +244,10 @@ def read_user_csv(path: str | Path) -> UserImport:
             given = {k: (v or "") for k, v in row.items()}
             if not any(v.strip() for v in given.values()):
                 continue
-            formula, values = validate_row(given, where)
+            if len(result.rows) == MAX_USER_ROWS:
+                raise InputError(where, f"more than {MAX_USER_ROWS:,} data rows: `db add` takes at most {MAX_USER_ROWS:,} "
+                                        "rows a file; split the file and add the parts")
+            formula, values = validate_row(given, where, formulas)
             user_row = UserRow(line=line, given=given, formula=formula, values=values)
             structure = given.get("structure", "").strip()
             if structure:
@@ -168,6 +263,7 @@ def read_user_csv(path: str | Path) -> UserImport:
         raise InputError(f"{path}:{reader.line_num}", f"malformed CSV: {exc}") from None
     if not result.rows:
         raise InputError(path, "no data rows")
+    result.warnings = plausibility(result, force)
     return result
 
 
@@ -180,20 +276,33 @@ def stored_imports(conn) -> list[UserImport]:
     for import_id, file_name, sha256, imported_at in conn.execute(
             "SELECT id, file_name, sha256, imported_at FROM user_imports ORDER BY id").fetchall():
         imp = UserImport(file_name=file_name, sha256=sha256, imported_at=imported_at)
+        formulas: dict[str, dict[str, float]] = {}
         for line, row_json, structure_file, structure_text in conn.execute(
                 "SELECT line, row_json, structure_file, structure_text FROM user_rows WHERE import_id = ? ORDER BY line",
                 (import_id,)).fetchall():
             given = json.loads(row_json)
-            formula, values = validate_row(given, f"{file_name}:{line} (stored)")
+            formula, values = validate_row(given, f"{file_name}:{line} (stored)", formulas)
             imp.rows.append(UserRow(line=line, given=given, formula=formula, values=values,
                                     structure_file=structure_file, structure_text=structure_text))
         out.append(imp)
     return out
 
 
+#: The measurements columns a user row fills: validate_row's values, then the links insert_import adds.
+MEASUREMENT_VALUE_COLUMNS = ("material_printed", "sigma_printed", "sigma_bound", "sigma_bound_mS_cm", "sigma_censored",
+                             "sigma_mS_cm", "temperature_K", "activation_energy_eV", "ccd_mA_cm2", "sigma_kind", "process",
+                             "processes", "doi", "sigma_method", "anode", "note", "temperature_note")
+_LINK_COLUMNS = ("material_id", "source_id", "dataset", "dataset_row", "dataset_id", "structure_type", "structure_id",
+                 "user_import_id")
+
+
 def insert_import(db, imp: UserImport, materials: dict[str, int], insert_structure, structures: dict[int, dict]) -> int:
     """Store one import: its provenance, its rows as given, a source, and one measurement per row (with
-    its structure, stored by ``insert_structure(**structures[line])``). Returns the import's id."""
+    its structure, stored by ``insert_structure(**structures[line])``). Returns the import's id.
+
+    Rows go in as batches (executemany) and each distinct formula is looked up once: a row costs a few
+    microseconds, where one sqlite-utils insert per row (a savepoint each, a table lookup each) cost ~0.3 ms."""
+    conn = db.conn
     imported_at = imp.imported_at or datetime.now(UTC).replace(microsecond=0).isoformat()
     import_id = db["user_imports"].insert({
         "file_name": imp.file_name, "sha256": imp.sha256, "imported_at": imported_at, "n_rows": len(imp.rows),
@@ -203,24 +312,20 @@ def insert_import(db, imp: UserImport, materials: dict[str, int], insert_structu
         "key": f"user:{imp.sha256[:16]}", "title": f"user data {imp.file_name}",
         "provenance": f"user data: {imp.file_name} (SHA-256 {imp.sha256}), added {imported_at} with `argyrodb db add`",
     }).last_pk
+    conn.executemany("INSERT INTO user_rows (import_id, line, row_json, structure_file, structure_text) VALUES (?, ?, ?, ?, ?)",
+                     ((import_id, row.line, json.dumps(row.given), row.structure_file, row.structure_text) for row in imp.rows))
+    structure_ids = {}
     for row in imp.rows:
-        db["user_rows"].insert({"import_id": import_id, "line": row.line, "row_json": json.dumps(row.given),
-                                "structure_file": row.structure_file, "structure_text": row.structure_text})
-        structure_id = None
-        structure_type = None
         if row.line in structures:
-            structure_id = insert_structure(**structures[row.line], dataset="user", dataset_id=f"{imp.file_name}:{row.line}",
-                                            user_import_id=import_id)
-            structure_type = "argyrodite"  # analysed and required to be one
-        db["measurements"].insert({
-            **row.values,
-            "material_id": material_id(db, row.formula, materials),
-            "source_id": source_id,
-            "dataset": "user",
-            "dataset_row": row.line,
-            "dataset_id": imp.file_name,
-            "structure_type": structure_type,
-            "structure_id": structure_id,
-            "user_import_id": import_id,
-        })
+            structure_ids[row.line] = insert_structure(**structures[row.line], dataset="user",
+                                                       dataset_id=f"{imp.file_name}:{row.line}", user_import_id=import_id)
+    material_of_row = material_ids(conn, [row.formula for row in imp.rows], materials)
+    columns = MEASUREMENT_VALUE_COLUMNS + _LINK_COLUMNS
+    conn.executemany(
+        f"INSERT INTO measurements ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        ((*(row.values.get(c) for c in MEASUREMENT_VALUE_COLUMNS),
+          material, source_id, "user", row.line, imp.file_name,
+          "argyrodite" if row.line in structure_ids else None,  # a structure is analysed and required to be one
+          structure_ids.get(row.line), import_id)
+         for row, material in zip(imp.rows, material_of_row)))
     return import_id
