@@ -18,7 +18,14 @@
    those rows, and the file took 3.9 kB per composition (issue 15); the storage lines below report bytes per
    composition now.
 
-Options: --rebuild  rebuild the cached screening database.
+3. A user's bulk import as users run it (issue 20): `argyrodb db add` of a 50,000-row CSV, then `db build` (which
+   replays it) and `db remove`, each a fresh process timed by wall clock, start-up included, against the targets
+   add <= 30 s, remove <= 30 s, rebuild <= 120 s. Two files: one of ~1,000 distinct formulas (a composition series
+   measured many times) and one of ~14,000. Before issue 20 (commit 94d1f39, 988 distinct formulas, 2-core
+   machine): add 15.2 s, db build 184 s (an fsync per sqlite-utils insert into the temporary file), remove 163 s
+   (measurements.duplicate_of had no index: a scan of measurements per deleted row).
+
+Options: --rebuild  rebuild the cached screening database; --imports-only  only part 3.
 """
 
 from __future__ import annotations
@@ -346,12 +353,75 @@ def bench_peak_index(built: Path, big_run: int, small_run: int) -> None:
         print(f"  indexed: {sum(r['ms'] < TARGET_MS for r in results)} of {len(results)} queries under {TARGET_MS:g} ms")
 
 
+# --- 3. user imports -------------------------------------------------------------------------------------
+
+N_IMPORT_ROWS = 50_000
+#: Wall-clock targets of issue 20 (seconds, a fresh process each, start-up included).
+IMPORT_TARGETS_S = {"db add": 30.0, "db build": 120.0, "db remove": 30.0}
+
+
+def user_csv(path: Path, n_rows: int, fine: bool) -> int:
+    """A user CSV of Li(7-y)PS(6-y)Cl(y-z)Iz rows with every column filled; ``fine``: z on a 1e-4 grid (~14,000
+    distinct formulas), else on a 1e-3 grid of four y (~1,000). Returns the number of distinct formulas."""
+    rng = random.Random(0)
+    formulas = set()
+    with open(path, "w") as fh:
+        fh.write("formula,sigma_mS_cm,temperature_K,activation_energy_eV,sigma_kind,ccd_mA_cm2,process,anode,doi,note\n")
+        for i in range(n_rows):
+            if fine:
+                y, z = 1.4, round(i / n_rows * 1.4, 4)
+            else:
+                y = rng.choice((1.0, 1.2, 1.4, 1.6))
+                z = round(rng.randrange(0, 250) / 250 * y, 3)
+            formula = f"Li{7 - y:g}PS{6 - y:g}Cl{round(y - z, 4):g}" + (f"I{z:g}" if z else "")
+            formulas.add(formula)
+            fh.write(f"{formula},{10 ** rng.uniform(-3, 1.2):.4g},298,0.3,bulk,1.0,MM + HT,Li,10.1000/bench{i % 50},"
+                     f"batch {i}: pellet pressed at 370 MPa\n")
+    return len(formulas)
+
+
+def timed(*args: str) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "argyrodb", *args], check=True, capture_output=True, text=True)
+    return time.perf_counter() - start, done.stdout.strip()
+
+
+def bench_user_imports() -> None:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    print(f"user imports ({N_IMPORT_ROWS:,} rows; wall clock of a fresh `python -m argyrodb` process each"
+          + (f"; load average {load:.1f} on {os.cpu_count()} CPUs" if load is not None else "") + "):")
+    with tempfile.TemporaryDirectory(prefix="argyrodb-bench-import-") as folder:
+        db = Path(folder) / "argyrodb.sqlite"
+        base_s, _ = timed("db", "build", "--db", str(db), "--quiet")
+        print(f"  (db build without user data: {base_s:.1f} s; `argyrodb db add --help`: {timed('db', 'add', '--help')[0]:.1f} s)")
+        verdicts = []
+        for fine in (False, True):
+            csv = Path(folder) / f"bench-{'fine' if fine else 'series'}.csv"
+            n_formulas = user_csv(csv, N_IMPORT_ROWS, fine)
+            figures = {}
+            figures["db add"], _ = timed("db", "add", str(csv), "--db", str(db))
+            size = db.stat().st_size + (Path(f"{db}-wal").stat().st_size if Path(f"{db}-wal").exists() else 0)
+            figures["db build"], _ = timed("db", "build", "--db", str(db), "--quiet")
+            figures["db remove"], _ = timed("db", "remove", csv.name, "--db", str(db))
+            leftovers = sorted(p.name for p in Path(folder).glob(f".{db.name}.*"))
+            print(f"  {csv.stat().st_size / 1e6:.1f} MB CSV, {n_formulas:,} distinct formulas (database {size / 1e6:.0f} MB "
+                  f"with it): " + ", ".join(
+                      f"{name} {seconds:.1f} s (target {IMPORT_TARGETS_S[name]:g} s: "
+                      f"{'PASS' if seconds <= IMPORT_TARGETS_S[name] else 'FAIL'})" for name, seconds in figures.items())
+                  + (f"; temporary files left: {leftovers}" if leftovers else "; no temporary file left"))
+            verdicts += [seconds <= IMPORT_TARGETS_S[name] for name, seconds in figures.items()] + [not leftovers]
+        print(f"done when '50,000 rows: add, remove and rebuild within the limits': {sum(verdicts)} of {len(verdicts)} PASS")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached screening database")
+    parser.add_argument("--imports-only", action="store_true", help="only the user-import benchmark (part 3)")
     args = parser.parse_args()
-    bench_measurements()
-    bench_screen_peaks(args.rebuild)
+    if not args.imports_only:
+        bench_measurements()
+        bench_screen_peaks(args.rebuild)
+    bench_user_imports()
     return 0
 
 

@@ -525,7 +525,8 @@ def add_user_import(db_path, imp: UserImport, structures: dict[int, dict]) -> di
                 stored = conn.execute("SELECT COUNT(*) FROM user_rows").fetchone()[0]
                 if stored + len(imp.rows) > MAX_USER_ROWS_TOTAL:
                     raise InputError(imp.source_name or imp.file_name,
-                                     f"{len(imp.rows):,} rows would take the user data in {path} to {stored + len(imp.rows):,} "
+                                     f"{len(imp.rows):,} row{'s' if len(imp.rows) != 1 else ''} would take the user data in {path} to "
+                                     f"{stored + len(imp.rows):,} "
                                      f"rows, more than the {MAX_USER_ROWS_TOTAL:,} a database keeps (every `db build` "
                                      "replays them): `argyrodb db remove` an older import first")
                 db = sqlite_utils.Database(conn)

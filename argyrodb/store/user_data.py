@@ -40,11 +40,12 @@ PROCESS_NAMES = ("MM", "HT", "SS")
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 _BOUND = re.compile(r"^\s*([<>])\s*(.+)$")
 
-#: Most data rows one `db add` takes: 50,000 rows are added in ~4 s, removed in ~1 s and replayed by `db build` in
-#: ~10 s on a 2-core machine (benchmarks/bench_db.py); the limit keeps one file's import, removal and every later
-#: rebuild within a minute or two. A larger data set goes in as several files.
+#: Most data rows one `db add` takes. On a 2-core machine (benchmarks/bench_db.py) 50,000 rows are added in 3-5 s,
+#: removed in ~1 s and replayed by `db build` in 5-6 s; 100,000 rows are added in ~6 s. The limit keeps one file's
+#: import, its removal and every later rebuild within seconds; a larger data set goes in as several files.
 MAX_USER_ROWS = 100_000
-#: Most user rows one database keeps over all its imports: `db build` replays every one of them.
+#: Most user rows one database keeps over all its imports: `db build` replays every one of them (250,000 rows:
+#: a 16 s rebuild, 0.9 GB peak memory, as the stored imports are read back whole before they are replayed).
 MAX_USER_ROWS_TOTAL = 250_000
 #: Largest user CSV (bytes): 100,000 rows with notes and DOIs fit in well under this.
 MAX_USER_CSV_BYTES = 20_000_000
