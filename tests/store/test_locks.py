@@ -74,12 +74,12 @@ def test_a_write_transaction_of_another_process_makes_add_and_remove_exit_2_with
         # under the notice threshold: the error alone, one line
         quick, quick_s = argyrodb(*args, "--db", str(db), timeout_s=0.5)
         # over it: one line saying what it waits for, then the error
-        slow, slow_s = argyrodb(*args, "--db", str(db), timeout_s=2)
+        slow, slow_s = argyrodb(*args, "--db", str(db), timeout_s=1.5)
     finally:
         holder.rollback()
         holder.close()
     base_s = startup_s()
-    for result, wait_s, elapsed_s in ((quick, 0.5, quick_s), (slow, 2.0, slow_s)):
+    for result, wait_s, elapsed_s in ((quick, 0.5, quick_s), (slow, 1.5, slow_s)):
         assert result.returncode == 2, result.stderr
         assert result.stdout == "" and "Traceback" not in result.stderr and "internal error" not in result.stderr
         assert elapsed_s >= wait_s and elapsed_s < base_s + wait_s + 5  # it waited, and not much longer
@@ -87,9 +87,9 @@ def test_a_write_transaction_of_another_process_makes_add_and_remove_exit_2_with
     assert quick.stderr.splitlines() == [quick.stderr.strip()] and quick.stderr.startswith(error + "0.5 s; let that writer finish")
     lines = slow.stderr.strip().splitlines()
     assert len(lines) == 2, lines
-    assert lines[0] == (f"argyrodb: waiting for the lock on {db} held by another process (up to 2 s; ARGYRODB_BUSY_TIMEOUT_S "
+    assert lines[0] == (f"argyrodb: waiting for the lock on {db} held by another process (up to 1.5 s; ARGYRODB_BUSY_TIMEOUT_S "
                         "sets the wait) ...")
-    assert lines[1].startswith(error + "2 s; let that writer finish") and "ARGYRODB_BUSY_TIMEOUT_S=SECONDS" in lines[1]
+    assert lines[1].startswith(error + "1.5 s; let that writer finish") and "ARGYRODB_BUSY_TIMEOUT_S=SECONDS" in lines[1]
     assert state(db) == before
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
