@@ -94,7 +94,7 @@ _LAZY = {
     "compile_expression": ("argyrodb.store.expressions", "compile_expression"),
     "import_obelix": ("argyrodb.store.literature", "import_obelix"),
     "write_obelix_rows": ("argyrodb.store.literature", "write_obelix_rows"),
-    "migrate_file": ("argyrodb.store.migrations", "migrate_file"),
+    "migrate_file": ("argyrodb.store.connection", "migrate_file"),
     "plot_literature": ("argyrodb.store.plots", "plot_literature"),
     "MEASUREMENT_COLUMNS": ("argyrodb.store.queries", "MEASUREMENT_COLUMNS"),
     "MeasurementFilter": ("argyrodb.store.queries", "MeasurementFilter"),

@@ -331,3 +331,16 @@ class ReadOnlyDatabase:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def migrate_file(path: str | Path) -> tuple[int, int]:
+    """Migrate the database file ``path`` in place; returns (version before, version after). A lock held by
+    another process is waited for, then reported (:func:`wait_for`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such database")
+    conn = sqlite3.connect(path)
+    try:
+        return wait_for(conn, LockWait(path), lambda: migrate(conn, path)), SCHEMA_VERSION
+    finally:
+        conn.close()

@@ -118,18 +118,3 @@ def migrate(conn: sqlite3.Connection, path: str | Path, create: bool = False) ->
             conn.rollback()
             raise
     return version
-
-
-def migrate_file(path: str | Path) -> tuple[int, int]:
-    """Migrate the database file ``path`` in place; returns (version before, version after). A lock held by
-    another process is waited for, then reported (:func:`argyrodb.store.connection.wait_for`)."""
-    from .connection import LockWait, wait_for
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such database")
-    conn = sqlite3.connect(path)
-    try:
-        return wait_for(conn, LockWait(path), lambda: migrate(conn, path)), SCHEMA_VERSION
-    finally:
-        conn.close()

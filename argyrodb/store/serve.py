@@ -18,6 +18,11 @@ from pathlib import Path
 from ..core.errors import InputError, ParameterError
 from .connection import ReadOnlyDatabase, database_path
 
+try:  # the plugin module is a Datasette plugin: it imports datasette, which only the serve extra installs
+    from .datasette_plugin import ArgyrodbPlugin
+except ImportError:
+    ArgyrodbPlugin = None
+
 
 @lru_cache(maxsize=1)
 def metadata_file() -> dict:
@@ -132,8 +137,6 @@ def serve(db_path: str | Path | None, host: str = "127.0.0.1", port: int = 8001,
 
         from datasette.app import Datasette
         from datasette.plugins import pm
-
-        from .datasette_plugin import ArgyrodbPlugin
 
         name = path.stem
         plugin = ArgyrodbPlugin(name, writable, parameter_types())

@@ -126,11 +126,9 @@ def test_run_is_stored_resumed_and_carried_over(tmp_path):
     assert len(run_results(first["run_id"], db)) == 15
 
 
-def test_parallel_jobs_give_the_same_results(tmp_path):
-
-    serial, parallel = tmp_path / "s.sqlite", tmp_path / "p.sqlite"
-    build_database(serial, show_progress=False)
-    serial.with_name("p.sqlite").write_bytes(serial.read_bytes())
+def test_parallel_jobs_give_the_same_results(fresh_db, tmp_path):
+    serial, parallel = fresh_db, tmp_path / "p.sqlite"
+    parallel.write_bytes(serial.read_bytes())
     run_screen(X_SERIES, serial, show_progress=False)
     run_screen(X_SERIES, parallel, jobs=2, show_progress=False, chunk_size=3)
     a, b = run_results(1, serial), run_results(1, parallel)
@@ -141,10 +139,8 @@ def test_parallel_jobs_give_the_same_results(tmp_path):
     assert a["strongest_hkl"].tolist() == b["strongest_hkl"].tolist()
 
 
-def test_killed_run_resumes(tmp_path):
-
-    db = tmp_path / "k.sqlite"
-    build_database(db, show_progress=False)
+def test_killed_run_resumes(fresh_db):
+    db = fresh_db
     command = [sys.executable, "-m", "argyrodb", "screen", "Li5.6PS4.6Cl1.4-xIx", "--x", "0:1.4:0.00005", "--db", str(db), "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stored = 0
@@ -172,11 +168,10 @@ def test_killed_run_resumes(tmp_path):
         assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT idx) FROM screen_results").fetchone() == (28001, 28001)
 
 
-def test_cli_screen_export_and_plots(tmp_path):
+def test_cli_screen_export_and_plots(fresh_db, tmp_path):
     from argyrodb_testing import run
 
-    db = tmp_path / "c.sqlite"
-    build_database(db, show_progress=False)
+    db = fresh_db
     out = tmp_path / "x.parquet"
     result = run("screen", "Li5.6PS4.6Cl1.4-xIx", "--x", "0:1.4:0.35", "--db", str(db), "--export", str(out),
                  "--plots", str(tmp_path / "plots"), "--quiet")
@@ -244,9 +239,8 @@ def test_elements_without_a_site_are_refused_not_dropped(tmp_path):
     assert cli.returncode == 2 and "Na has no site" in cli.stderr and not (tmp_path / "ap").exists()
 
 
-def test_screening_stores_the_nearest_materials_spread_and_the_extrapolation(tmp_path):
-    db = tmp_path / "n.sqlite"
-    build_database(db, show_progress=False)
+def test_screening_stores_the_nearest_materials_spread_and_the_extrapolation(fresh_db):
+    db = fresh_db
     settings = ScreenSettings("x", formulas=["Li6PS5Cl", "Li5.6PS4.6Cl0.8I0.6"])
     summary = run_screen(settings, db, show_progress=False)
     rows = run_results(summary["run_id"], db).set_index("formula")

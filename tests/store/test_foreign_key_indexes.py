@@ -10,7 +10,8 @@ from __future__ import annotations
 import shutil
 import sqlite3
 
-from argyrodb.store.migrations import SCHEMA_VERSION, migrate_file
+from argyrodb.store.connection import migrate_file
+from argyrodb.store.migrations import SCHEMA_VERSION
 
 
 def foreign_keys(conn: sqlite3.Connection) -> list[tuple[str, tuple[str, ...], str]]:
