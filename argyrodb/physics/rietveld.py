@@ -27,7 +27,9 @@ values of the other parameters they are solved by bounded linear least squares (
 :func:`scipy.optimize.least_squares` ("trf", bounds) refines the rest (variable projection: Golub & Pereyra,
 SIAM J. Numer. Anal. 10 (1973) 413). Derivatives are finite differences of the model; a change of an
 occupancy or B re-evaluates only line intensities (cached profiles), a change of a profile parameter only
-the profiles (cached intensities).
+the profiles (cached intensities). The non-linear parameters are typed
+(:class:`~argyrodb.physics.parameters.RefinementParameter`: kind, phase, site, element, step, bounds); their names
+are the JSON's and ``--refine``'s, and a :class:`RefinementSettings` made once says how a pattern is refined.
 
 Weights: 1/sigma^2 from the data file, else Poisson weights from the model (1/max(y_calc, 1)), iterated;
 never 1/y_obs (which biases the background low). Agreement factors as TOPAS and GSAS report them::
@@ -44,14 +46,24 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
 from ..core.analysis import AnalysedStructure
 from ..core.chemistry import atomic_mass
 from ..core.errors import InputError, ParameterError
+from .parameters import (
+    KIND_SPECS,
+    ParameterKind,
+    ParameterSelection,
+    RefinementParameter,
+    parse_parameter,
+    selected,
+)
 from .scattering import WavelengthComponent, resolve_wavelength
 from .xrd import NoDisplacementWarning, XRDModel
 
@@ -185,17 +197,46 @@ def chebyshev_basis(two_theta: np.ndarray, n_terms: int) -> np.ndarray:
 # --------------------------------------------------------------------------- parameters
 
 
+#: The parameters of the whole pattern (the instrument and the sample's position); U and X are added per phase or
+#: shared as ``phase_widths`` says.
+ZERO_SHIFT = RefinementParameter(ParameterKind.ZERO_SHIFT)
+DISPLACEMENT = RefinementParameter(ParameterKind.DISPLACEMENT)
+TRANSPARENCY = RefinementParameter(ParameterKind.TRANSPARENCY)
+V = RefinementParameter(ParameterKind.V)
+W = RefinementParameter(ParameterKind.W)
+AXIAL = RefinementParameter(ParameterKind.AXIAL)
+
+
 @dataclass
 class Parameter:
-    """One refinable quantity: value, bounds, whether it is refined, and its esd after the fit."""
+    """One parameter of a refinement: its ``definition`` (a :class:`~argyrodb.physics.parameters.RefinementParameter`:
+    kind, phase, site, element, step, bounds), its value, whether it is refined, and its esd after the fit."""
 
-    name: str
+    definition: RefinementParameter
     value: float
-    lower: float = -np.inf
-    upper: float = np.inf
     refine: bool = True
     esd: float | None = None
     note: str = ""
+
+    @property
+    def name(self) -> str:
+        """The name in the refinement's JSON and in ``--refine`` (e.g. ``a:LMA``, ``occ:4a:Cl@LMA``)."""
+        return self.definition.name
+
+    @property
+    def lower(self) -> float:
+        """Lower bound, in the kind's unit."""
+        return self.definition.lower
+
+    @property
+    def upper(self) -> float:
+        """Upper bound, in the kind's unit."""
+        return self.definition.upper
+
+    @property
+    def step(self) -> float:
+        """The solver's scale of this parameter (see :mod:`argyrodb.physics.parameters`)."""
+        return self.definition.step
 
 
 @dataclass
@@ -207,7 +248,7 @@ class OccupancyRule:
     group: int
     element: str
     kind: str  # "free" | "filler" | "tied" | "fixed"
-    parameter: str | None = None
+    parameter: RefinementParameter | None = None
     tied_to: tuple[int, str] | None = None
     total_per_fu: float | None = None
 
@@ -226,7 +267,7 @@ class Phase:
         self.base_b = xrd.b_iso.copy()
         self.multiplicities = multiplicities if multiplicities is not None else np.array([len(g.images) for g in xrd.groups], float)
         self.rules: list[OccupancyRule] = []
-        self.b_groups: dict[str, list[int]] = {}
+        self.b_groups: dict[RefinementParameter, list[int]] = {}
         self.site_sums = self.base_occupancy.sum(axis=1)
         self.messages: list[str] = []
 
@@ -234,15 +275,28 @@ class Phase:
     def cubic(self) -> bool:
         return self.xrd.cubic
 
+    @property
+    def lattice_parameter(self) -> RefinementParameter | None:
+        """The refinable lattice parameter (a cubic phase's a, bounds +-3 % of the start), else None."""
+        return RefinementParameter.lattice(self.name, self.a0) if self.cubic else None
+
+    def parameter(self, kind: ParameterKind) -> RefinementParameter:
+        """This phase's parameter of ``kind`` (a, U, X or Y) with the kind's step and bounds."""
+        if kind is ParameterKind.A:
+            return RefinementParameter.lattice(self.name, self.a0)
+        return RefinementParameter(kind, self.name)
+
     def key(self, what: str) -> str:
-        return f"{what}:{self.name}"
+        """The name of this phase's parameter ``what`` (a, U, X or Y), e.g. ``a:LMA``."""
+        return RefinementParameter(ParameterKind(what), self.name).name
 
     def occupancies(self, values: dict[str, float]) -> np.ndarray:
+        """Occupancy matrix (group, element) for the parameter ``values`` (by name; missing ones: the start's)."""
         occ = self.base_occupancy.copy()
         col = {el: i for i, el in enumerate(self.xrd.elements)}
         for rule in self.rules:
-            if rule.kind == "free" and rule.parameter in values:
-                occ[rule.group, col[rule.element]] = values[rule.parameter]
+            if rule.kind == "free" and rule.parameter is not None and rule.parameter.name in values:
+                occ[rule.group, col[rule.element]] = values[rule.parameter.name]
         for rule in self.rules:
             if rule.kind == "tied":
                 other_group, _ = rule.tied_to
@@ -255,10 +309,11 @@ class Phase:
         return occ
 
     def b_values(self, values: dict[str, float]) -> np.ndarray:
+        """B (A^2) of every group for the parameter ``values`` (by name; missing ones: the start's)."""
         b = self.base_b.copy()
-        for name, groups in self.b_groups.items():
-            if name in values:
-                b[groups] = values[name]
+        for parameter, groups in self.b_groups.items():
+            if parameter.name in values:
+                b[groups] = values[parameter.name]
         return b
 
     def cell_mass(self, values: dict[str, float]) -> float:
@@ -268,9 +323,15 @@ class Phase:
         return float(np.sum(self.multiplicities[:, None] * occ * masses[None, :]))
 
     def a(self, values: dict[str, float]) -> float:
-        return values.get(self.key("a"), self.a0)
+        """The lattice parameter (A) for the parameter ``values`` (missing: the start's)."""
+        return values.get(self._a_name, self.a0)
+
+    @property
+    def _a_name(self) -> str:
+        return RefinementParameter(ParameterKind.A, self.name).name
 
     def volume(self, values: dict[str, float]) -> float:
+        """Cell volume (A^3)."""
         if self.cubic:
             return self.a(values) ** 3
         return float(abs(np.linalg.det(self.xrd.lattice_matrix)))
@@ -328,7 +389,8 @@ def argyrodite_phase(structure: AnalysedStructure, tie_totals: tuple[str, ...] |
             if el in ties and g == sites_of[el][1]:
                 phase.rules.append(OccupancyRule(g, el, "tied", tied_to=(sites_of[el][0], el), total_per_fu=totals[el]))
             else:
-                phase.rules.append(OccupancyRule(g, el, "free", parameter=f"occ:{wyckoff[g]}:{el}"))
+                phase.rules.append(OccupancyRule(g, el, "free", parameter=RefinementParameter.occupancy(
+                    phase.name, wyckoff[g], el, phase.site_sums[g])))
     if ties:
         kept = ", ".join(f"{el} {totals[el]:.4g}" for el in ties)
         why = ("a site holds S, Br and I: X-ray intensities fix its electron count, not two occupancies, so "
@@ -346,8 +408,11 @@ def argyrodite_phase(structure: AnalysedStructure, tie_totals: tuple[str, ...] |
         species = pos.species()
         if set(species) == {"Li"} or not species:
             continue
-        label = pos.wyckoff.symbol if pos.wyckoff.symbol in ANION_WYCKOFF + ("4b",) else f"{pos.wyckoff.symbol}:{'/'.join(sorted(species))}"
-        phase.b_groups[f"B:{label}"] = [i]
+        # the anion sites and 4b by their Wyckoff symbol (B:4a@...), the others with their species (B:16e:S@...)
+        named = pos.wyckoff.symbol in ANION_WYCKOFF + ("4b",)
+        parameter = RefinementParameter(ParameterKind.B, phase.name, pos.wyckoff.symbol,
+                                        None if named else "/".join(sorted(species)))
+        phase.b_groups[parameter] = [i]
     return phase
 
 
@@ -397,48 +462,139 @@ class RefinementResult:
     settings: dict = field(default_factory=dict)
 
 
+#: Refinement modes: Rietveld (the structure's intensities) or Pawley (free line intensities).
+MODES = ("rietveld", "pawley")
+
+
+@dataclass(frozen=True)
+class RefinementSettings:
+    """How a pattern is refined, set once and handed to :class:`Refiner` (every field has the default
+    ``argyrodb refine`` uses).
+
+    * ``mode``: "rietveld" or "pawley"; ``wavelength``: a name (CuKa12, CuKa1, MoKa12, ...), angstrom, or the
+      file's components (a sequence of :class:`~argyrodb.physics.scattering.WavelengthComponent`);
+      ``background_terms``: Chebyshev terms (1-30); ``monochromator_two_theta_deg``: 2theta_M (deg) of the
+      polarisation factor, None without a monochromator; ``phase_widths``: which of U, X are refined per phase.
+    * ``refine``: what is refined - :class:`~argyrodb.physics.parameters.ParameterSelection` objects (from
+      :func:`~argyrodb.physics.parameters.parse_parameters`) or ``--refine`` items as text, read against the
+      refinement's phases; None: every parameter but the sample displacement.
+    * ``restarts``, ``scan_lattice``, ``tolerance``: the solver's perturbed restarts (taken only while the fit is
+      poor), the start scan of a over +-1.5 %, and its ftol/xtol.
+    * ``data_notes``, ``pattern_file``, ``pattern_sha256``: the data's provenance, copied into the result's
+      ``settings`` record (None: left out)."""
+
+    mode: str = "rietveld"
+    wavelength: str | float | tuple[WavelengthComponent, ...] = "CuKa12"
+    background_terms: int = 12
+    monochromator_two_theta_deg: float | None = None
+    refine: tuple[ParameterSelection | str, ...] | None = None
+    phase_widths: tuple[str, ...] = PHASE_WIDTHS
+    restarts: int = 2
+    scan_lattice: bool = True
+    tolerance: float = 1e-8
+    data_notes: tuple[str, ...] | None = None
+    pattern_file: str | None = None
+    pattern_sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ParameterError("mode", f"{self.mode!r} is not rietveld or pawley")
+        if self.background_terms < 1 or self.background_terms > 30:
+            raise ParameterError("background_terms", f"must be 1-30, got {self.background_terms}")
+        unknown = set(self.phase_widths) - {"U", "X"}
+        if unknown:
+            raise ParameterError("phase_widths", f"only U and X can be refined per phase, not {sorted(unknown)}")
+        object.__setattr__(self, "phase_widths", tuple(self.phase_widths))
+        if isinstance(self.wavelength, (list, tuple)):
+            object.__setattr__(self, "wavelength", tuple(self.wavelength))
+        if self.refine is not None:
+            items = self.refine
+            if isinstance(items, str):
+                items = items.split(",")
+            elif isinstance(items, (set, frozenset)):
+                items = sorted(items, key=str)
+            object.__setattr__(self, "refine", tuple(items))
+        if self.data_notes is not None:
+            object.__setattr__(self, "data_notes", tuple(self.data_notes))
+
+    @property
+    def components(self) -> list[WavelengthComponent]:
+        """The wavelength's components (angstrom, weight)."""
+        return list(self.wavelength) if isinstance(self.wavelength, tuple) else resolve_wavelength(self.wavelength)
+
+    @property
+    def wavelength_text(self) -> str:
+        """The wavelength as the result's settings record states it."""
+        if isinstance(self.wavelength, tuple):
+            return " + ".join(f"{c.name} {c.wavelength_angstrom:.6f} A x{c.weight:g}" for c in self.wavelength)
+        return str(self.wavelength)
+
+    def selections(self, phases: Iterable) -> tuple[ParameterSelection, ...] | None:
+        """``refine`` as selections (text items read against ``phases``), None for the default."""
+        if self.refine is None:
+            return None
+        return tuple(item if isinstance(item, ParameterSelection) else parse_parameter(item, phases)
+                     for item in self.refine if not isinstance(item, str) or item.strip())
+
+
 class Refiner:
-    """A refinement problem: data, phases, instrument and the parameters to refine (see the module docstring)."""
+    """A refinement problem: data, phases, instrument and the parameters to refine (see the module docstring).
+
+    ``settings`` (a :class:`RefinementSettings`) says how; the keywords ``wavelength``, ``mode``,
+    ``background_terms``, ``monochromator_two_theta_deg``, ``refine`` (a set of ``--refine`` items) and
+    ``phase_widths`` are the older way to say the same and make the settings when none are given."""
 
     def __init__(self, two_theta_deg: np.ndarray, counts: np.ndarray, sigma: np.ndarray | None, phases: list[Phase],
-                 wavelength: str | float = "CuKa12", mode: str = "rietveld", background_terms: int = 12,
-                 monochromator_two_theta_deg: float | None = None, refine: set[str] | None = None,
-                 phase_widths: tuple[str, ...] = PHASE_WIDTHS):
-        if mode not in ("rietveld", "pawley"):
-            raise ParameterError("mode", f"{mode!r} is not rietveld or pawley")
-        if background_terms < 1 or background_terms > 30:
-            raise ParameterError("background_terms", f"must be 1-30, got {background_terms}")
+                 settings: RefinementSettings | None = None, *, wavelength: str | float | list | None = None,
+                 mode: str | None = None, background_terms: int | None = None,
+                 monochromator_two_theta_deg: float | None = None, refine: Iterable[str] | None = None,
+                 phase_widths: tuple[str, ...] | None = None):
+        legacy = {"wavelength": wavelength, "mode": mode, "background_terms": background_terms,
+                  "monochromator_two_theta_deg": monochromator_two_theta_deg, "refine": refine, "phase_widths": phase_widths}
+        given: dict[str, Any] = {k: v for k, v in legacy.items() if v is not None}
+        if settings is None:
+            settings = RefinementSettings(**given)
+        elif given:
+            raise TypeError(f"Refiner: give the settings or the keywords {sorted(given)}, not both")
+        self.settings = settings
         self.x = np.asarray(two_theta_deg, float)
         self.y = np.asarray(counts, float)
         self.sigma = None if sigma is None else np.asarray(sigma, float)
         self.phases = phases
-        self.mode = mode
-        self.components: list[WavelengthComponent] = (list(wavelength) if isinstance(wavelength, list)
-                                                      else resolve_wavelength(wavelength))
-        self.wavelength = wavelength
-        self.monochromator = monochromator_two_theta_deg
-        unknown = set(phase_widths) - {"U", "X"}
-        if unknown:
-            raise ParameterError("phase_widths", f"only U and X can be refined per phase, not {sorted(unknown)}")
-        self.phase_widths = tuple(phase_widths)
-        self.basis = chebyshev_basis(self.x, background_terms)
+        self.mode = settings.mode
+        self.components: list[WavelengthComponent] = settings.components
+        self.wavelength = settings.wavelength
+        self.monochromator = settings.monochromator_two_theta_deg
+        self.phase_widths = settings.phase_widths
+        self.basis = chebyshev_basis(self.x, settings.background_terms)
         self.params: dict[str, Parameter] = {}
         self._intensity_cache: dict = {}
         self._kernel_cache: dict = {}
         self._profile_cache: dict = {}
-        self._setup(refine)
+        self._setup(settings.selections(phases))
 
     # ------------------------------------------------------------ parameters
 
-    def _add(self, name, value, lower=-np.inf, upper=np.inf, refine=True, note=""):
-        self.params[name] = Parameter(name, float(value), lower, upper, refine, note=note)
+    @property
+    def parameters(self) -> tuple[RefinementParameter, ...]:
+        """Every parameter of this refinement (refined or held), in the solver's order."""
+        return tuple(p.definition for p in self.params.values())
 
-    def _setup(self, refine: set[str] | None) -> None:
-        self._add("zero_shift_deg", 0.0, -0.5, 0.5)
+    def _add(self, definition: RefinementParameter, value: float, refine: bool = True) -> None:
+        self.params[definition.name] = Parameter(definition, float(value), refine)
+
+    def width_parameter(self, phase: Phase, kind: ParameterKind) -> RefinementParameter:
+        """The U or X that ``phase``'s lines use: its own when refined per phase (``phase_widths``), else the
+        shared one."""
+        return phase.parameter(kind) if kind.value in self.phase_widths else RefinementParameter(kind)
+
+    def _setup(self, refine: tuple[ParameterSelection, ...] | None) -> None:
+        start = {kind: spec.start for kind, spec in KIND_SPECS.items() if spec.start is not None}
+        self._add(ZERO_SHIFT, start[ZERO_SHIFT.kind])
         # Over 10-90 deg, cos(theta) varies from 1.0 to 0.7: the displacement correlates with the zero shift (-0.99)
         # and moves a; it is refined only when asked (--refine displacement_deg)
-        self._add("displacement_deg", 0.0, -0.5, 0.5, refine=False, note="D in D cos(theta); D = -2 s/R (rad->deg)")
-        self._add("transparency_deg", 0.0, 0.0, 0.2, note="T in -T sin(2 theta): sample transparency, T = 1/(2 mu R) (rad->deg)")
+        self._add(DISPLACEMENT, start[DISPLACEMENT.kind], refine=False)
+        self._add(TRANSPARENCY, start[TRANSPARENCY.kind])
         # Caglioti U, V, W (deg^2): V's bounds keep the Gaussian variance positive across the pattern together with
         # the penalty in _penalty (a negative variance would be clipped, a silent kink in the model)
         # U (Gaussian tan^2) and X (Lorentzian tan) carry the sample's microstrain: one per phase when named in
@@ -446,62 +602,63 @@ class Refiner:
         # its lines, fitted too Gaussian, lost 4-5 % of their area and the LiCl weight fraction came out
         # 0.10-0.12 wt% low on the xrayutilities patterns of tests/data/refine (noise-free bri_licl 2.75 -> 2.87 of 3.0)
         if "U" not in self.phase_widths:
-            self._add("U", 0.004, 0.0, 0.5)
-        self._add("V", -0.002, -0.1, 0.1)
-        self._add("W", 0.002, 1e-6, 0.2)
+            self._add(RefinementParameter(ParameterKind.U), start[ParameterKind.U])
+        self._add(V, start[V.kind])
+        self._add(W, start[W.kind])
         if "X" not in self.phase_widths:
-            self._add("X", 0.01, 0.0, 1.0)
-        self._add("axial_deg", 2.0, 0.0, 10.0, note="largest axial angle of the triangular eps distribution")
+            self._add(RefinementParameter(ParameterKind.X), start[ParameterKind.X])
+        self._add(AXIAL, start[AXIAL.kind])
+        # what each phase's line intensities and profiles depend on: their cache keys are these parameters' values
+        self._lattice_parameters: dict[str, tuple[RefinementParameter, ...]] = {}
+        self._intensity_parameters: dict[str, tuple[RefinementParameter, ...]] = {}
+        self._profile_parameters: dict[str, tuple[RefinementParameter, ...]] = {}
         for phase in self.phases:
-            if phase.cubic:
-                self._add(phase.key("a"), phase.a0, phase.a0 * 0.97, phase.a0 * 1.03)
-            if "U" in self.phase_widths:
-                self._add(phase.key("U"), 0.004, 0.0, 0.5, note="Gaussian tan^2(theta) width of this phase: microstrain")
-            if "X" in self.phase_widths:
-                self._add(phase.key("X"), 0.01, 0.0, 1.0, note="Lorentzian tan(theta) width of this phase: microstrain")
-            self._add(phase.key("Y"), 0.02, 0.0, 2.0, note="Lorentzian 1/cos(theta) width: crystallite size")
+            lattice = phase.lattice_parameter
+            if lattice is not None:
+                self._add(lattice, phase.a0)
+            for kind in (ParameterKind.U, ParameterKind.X):
+                if kind.value in self.phase_widths:
+                    self._add(phase.parameter(kind), start[kind])
+            self._add(phase.parameter(ParameterKind.Y), start[ParameterKind.Y])
+            structural: list[RefinementParameter] = []
             if self.mode == "rietveld":
                 for rule in phase.rules:
-                    if rule.kind == "free":
-                        start = phase.base_occupancy[rule.group, phase.xrd.elements.index(rule.element)]
-                        self._add(f"{rule.parameter}@{phase.name}", start, 0.0, float(phase.site_sums[rule.group]))
-                for name, groups in phase.b_groups.items():
-                    self._add(f"{name}@{phase.name}", float(np.mean(phase.base_b[groups])), 0.0, 15.0)
+                    if rule.kind == "free" and rule.parameter is not None:
+                        self._add(rule.parameter, phase.base_occupancy[rule.group, phase.xrd.elements.index(rule.element)])
+                        structural.append(rule.parameter)
+                for parameter, groups in phase.b_groups.items():
+                    self._add(parameter, float(np.mean(phase.base_b[groups])))
+                    structural.append(parameter)
+            own_a = () if lattice is None else (lattice,)
+            self._lattice_parameters[phase.name] = own_a
+            self._intensity_parameters[phase.name] = (*own_a, *structural)
+            self._profile_parameters[phase.name] = (
+                *own_a, ZERO_SHIFT, DISPLACEMENT, TRANSPARENCY, self.width_parameter(phase, ParameterKind.U), V, W,
+                self.width_parameter(phase, ParameterKind.X), phase.parameter(ParameterKind.Y), AXIAL)
         if refine is not None:
-            unknown = [r for r in refine if not any(p == r or p.startswith(r) for p in self.params)]
-            if unknown:
-                raise ParameterError("refine", f"unknown parameter {unknown[0]!r} (known: {', '.join(self.params)})")
+            chosen = set(selected(refine, self.parameters))
             for p in self.params.values():
-                p.refine = any(p.name == r or p.name.startswith(r) for r in refine)
+                p.refine = p.definition in chosen
         self.default_refined = refine is None
-
-    def _phase_values(self, phase: Phase, values: dict[str, float]) -> dict[str, float]:
-        """The phase's own parameters under the names its rules use (occupancy/B keys without the @phase suffix)."""
-        out = {phase.key("a"): values.get(phase.key("a"), phase.a0)}
-        suffix = f"@{phase.name}"
-        for name, value in values.items():
-            if name.endswith(suffix):
-                out[name[: -len(suffix)]] = value
-        return out
 
     # ------------------------------------------------------------ model
 
     def _lines(self, phase: Phase, values: dict[str, float]) -> dict[str, np.ndarray]:
-        own = self._phase_values(phase, values)
-        occ = phase.occupancies(own) if self.mode == "rietveld" else phase.base_occupancy
-        b = phase.b_values(own) if self.mode == "rietveld" else phase.base_b
-        a = phase.a(own) if phase.cubic else None
-        key = (phase.name, a, occ.tobytes(), b.tobytes())
+        key = (phase.name, *(values.get(p.name) for p in self._intensity_parameters[phase.name]))
         cached = self._intensity_cache.get(key)
         if cached is None:
-            kernel = self._kernel_cache.get((phase.name, a))
+            occ = phase.occupancies(values) if self.mode == "rietveld" else phase.base_occupancy
+            b = phase.b_values(values) if self.mode == "rietveld" else phase.base_b
+            a = phase.a(values) if phase.cubic else None
+            kernel_key = (phase.name, *(values.get(p.name) for p in self._lattice_parameters[phase.name]))
+            kernel = self._kernel_cache.get(kernel_key)
             if kernel is None:
                 lo, hi = float(self.x[0]) - 3.0, float(self.x[-1]) + 3.0
                 kernel = phase.xrd.line_kernel(wavelength=self.components, two_theta_range=(max(lo, 0.5), min(hi, 179.0)),
                                                a_angstrom=a, monochromator_two_theta_deg=self.monochromator)
                 if len(self._kernel_cache) > 16:
                     self._kernel_cache.clear()
-                self._kernel_cache[(phase.name, a)] = kernel
+                self._kernel_cache[kernel_key] = kernel
             cached = kernel(occ, b)
             if len(self._intensity_cache) > 64:
                 self._intensity_cache.clear()
@@ -511,22 +668,24 @@ class Refiner:
     @staticmethod
     def shift(two_theta_deg: np.ndarray, values: dict[str, float]) -> np.ndarray:
         """Line shift (deg): zero + displacement D cos(theta) - transparency T sin(2 theta)."""
-        return (values["zero_shift_deg"] + values["displacement_deg"] * np.cos(np.radians(two_theta_deg / 2.0))
-                - values["transparency_deg"] * np.sin(np.radians(two_theta_deg)))
+        return (values[ZERO_SHIFT.name] + values[DISPLACEMENT.name] * np.cos(np.radians(two_theta_deg / 2.0))
+                - values[TRANSPARENCY.name] * np.sin(np.radians(two_theta_deg)))
 
     def width(self, phase: Phase, term: str, values: dict[str, float]) -> float:
         """The phase's U or X: its own when refined per phase (phase_widths), else the shared one."""
-        return values[phase.key(term)] if term in self.phase_widths else values[term]
+        return values[self.width_parameter(phase, ParameterKind(term)).name]
 
     def _profiles(self, phase: Phase, lines: dict[str, np.ndarray], values: dict[str, float]) -> LineProfiles:
-        tt = lines["two_theta_deg"]
-        centres = tt + self.shift(tt, values)
-        u, x = self.width(phase, "U", values), self.width(phase, "X", values)
-        key = (phase.name, centres.tobytes(), u, values["V"], values["W"], x, values[phase.key("Y")], values["axial_deg"])
+        # the profiles follow from the line positions (a and the shifts) and the widths: their values are the key
+        key = (phase.name, *(values.get(p.name) for p in self._profile_parameters[phase.name]))
         cached = self._profile_cache.get(key)
         if cached is None:
-            fwhm, eta = tch_widths(tt, u, values["V"], values["W"], x, values[phase.key("Y")])
-            cached = line_profiles(self.x, centres, fwhm, eta, values["axial_deg"])
+            tt = lines["two_theta_deg"]
+            centres = tt + self.shift(tt, values)
+            u, x = self.width(phase, "U", values), self.width(phase, "X", values)
+            y = values[phase.parameter(ParameterKind.Y).name]
+            fwhm, eta = tch_widths(tt, u, values[V.name], values[W.name], x, y)
+            cached = line_profiles(self.x, centres, fwhm, eta, values[AXIAL.name])
             if len(self._profile_cache) > 64:
                 self._profile_cache.clear()
             self._profile_cache[key] = cached
@@ -586,21 +745,27 @@ class Refiner:
         """Occupancies a tie or a filler would push below 0 or above the site sum, and a Gaussian variance
         U tan^2 + V tan + W that would go negative inside the data range (bounds cannot say so)."""
         tan = np.tan(np.radians(np.array([self.x[0], self.x[-1], *np.linspace(self.x[0], self.x[-1], 9)]) / 2))
-        out = [1e4 * np.minimum(self.width(phase, "U", values) * tan**2 + values["V"] * tan + values["W"] - 1e-6, 0.0)
+        out = [1e4 * np.minimum(self.width(phase, "U", values) * tan**2 + values[V.name] * tan + values[W.name] - 1e-6, 0.0)
                for phase in (self.phases if "U" in self.phase_widths else self.phases[:1])]
         for phase in self.phases:
             if self.mode != "rietveld" or not phase.rules:
                 continue
-            occ = phase.occupancies(self._phase_values(phase, values))
+            occ = phase.occupancies(values)
             out.append(1e4 * np.minimum(occ, 0.0).ravel())
             out.append(1e4 * np.minimum(phase.site_sums[:, None] - occ, 0.0).ravel())
         return np.concatenate(out)
 
     # ------------------------------------------------------------ solver
 
-    def run(self, restarts: int = 2, scan_lattice: bool = True, tolerance: float = 1e-8) -> RefinementResult:
+    def run(self, restarts: int | None = None, scan_lattice: bool | None = None, tolerance: float | None = None
+            ) -> RefinementResult:
+        """Refine (see the module docstring). ``restarts``, ``scan_lattice``, ``tolerance``: the settings' unless
+        given (the displacement probes of :func:`displacement_check` refit with fewer)."""
         from scipy.optimize import least_squares
 
+        restarts = self.settings.restarts if restarts is None else restarts
+        scan_lattice = self.settings.scan_lattice if scan_lattice is None else scan_lattice
+        tolerance = self.settings.tolerance if tolerance is None else tolerance
         started = time.perf_counter()
         free = [p for p in self.params.values() if p.refine]
         names = [p.name for p in free]
@@ -633,10 +798,10 @@ class Refiner:
         lower = np.array([self.params[n].lower for n in names])
         upper = np.array([self.params[n].upper for n in names])
         x0 = np.clip(x0, lower + 1e-12 * (np.abs(lower) + 1), upper - 1e-12 * (np.abs(upper) + 1))
-        scale = np.array([_typical_step(n) for n in names])
+        scale = np.array([self.params[n].step for n in names])
         best = None
         for attempt in range(restarts + 1):
-            start = x0 if best is None else _perturbed(best.x, names, lower, upper, attempt)
+            start = x0 if best is None else _perturbed(best.x, scale, lower, upper, attempt)
             fit = least_squares(residual, start, bounds=(lower, upper), x_scale=scale, method="trf", diff_step=1e-6,
                                 max_nfev=60 * len(names), ftol=tolerance, xtol=tolerance)
             if self.sigma is None:  # Poisson weights from the model, then once more
@@ -678,38 +843,43 @@ class Refiner:
             lines = info[phase.name]
             inside = (lines["two_theta_deg"] >= self.x[0]) & (lines["two_theta_deg"] <= self.x[-1]) & (lines["component"] == 0)
             ticks[phase.name] = lines["two_theta_deg"][inside] + self.shift(lines["two_theta_deg"][inside], values)
-        masses = {ph.name: ph.cell_mass(self._phase_values(ph, values)) * ph.volume(values) for ph in self.phases}
+        masses = {ph.name: ph.cell_mass(values) * ph.volume(values) for ph in self.phases}
         total = sum((scales[k] or 0.0) * masses[k] for k in masses) if self.mode == "rietveld" else 0.0
         for phase in self.phases:
-            own = self._phase_values(phase, values)
+            lattice = phase.lattice_parameter
             entry = {"name": phase.name, "scale": scales[phase.name],
                      "weight_fraction": (scales[phase.name] * masses[phase.name] / total) if total > 0 else None,
-                     "a_angstrom": phase.a(own) if phase.cubic else None,
-                     "a_esd": self.params[phase.key("a")].esd if phase.key("a") in self.params else None,
-                     "size_nm": _size_nm(values[phase.key("Y")], self.components[0].wavelength_angstrom),
-                     "sites": _sites(phase, own, self.mode, _occupancy_esds(phase, names, cov))}
+                     "a_angstrom": phase.a(values) if phase.cubic else None,
+                     "a_esd": self.params[lattice.name].esd if lattice is not None and lattice.name in self.params else None,
+                     "size_nm": _size_nm(values[phase.parameter(ParameterKind.Y).name], self.components[0].wavelength_angstrom),
+                     "sites": _sites(phase, values, self.mode, _occupancy_esds(phase, names, cov))}
             phases_out.append(entry)
         if gof > 2.0:
             warnings.append(f"GoF {gof:.2f} > 2: the model does not describe the data within its noise (missing phase, "
                             "texture, wrong profile); look at the difference curve")
-        self.settings = {"mode": self.mode, "wavelength": str(self.wavelength) if not isinstance(self.wavelength, list) else
-                         " + ".join(f"{c.name} {c.wavelength_angstrom:.6f} A x{c.weight:g}" for c in self.components), "weighting": weighting,
-                         "background_terms": self.basis.shape[1], "refined": names,
-                         "two_theta_range": [float(self.x[0]), float(self.x[-1])], "restarts": restarts,
-                         "model_evaluations": self.n_evaluations}
+        record = {"mode": self.mode, "wavelength": self.settings.wavelength_text, "weighting": weighting,
+                  "background_terms": self.basis.shape[1], "refined": names,
+                  "two_theta_range": [float(self.x[0]), float(self.x[-1])], "restarts": restarts,
+                  "model_evaluations": self.n_evaluations}
+        # the data's provenance, when the settings carry it
+        for key in ("data_notes", "pattern_file", "pattern_sha256"):
+            given = getattr(self.settings, key)
+            if given is not None:
+                record[key] = list(given) if isinstance(given, tuple) else given
         return RefinementResult(
             mode=self.mode, r_p=r_p, r_wp=r_wp, r_exp=r_exp, gof=gof, n_points=n, n_parameters=p,
             parameters=dict(self.params), phases=phases_out, two_theta_deg=self.x, observed=self.y, calculated=calc,
             background=background, phase_patterns=phase_patterns, tick_positions=ticks, correlations=correlations,
-            warnings=warnings, seconds=time.perf_counter() - started, settings=self.settings)
+            warnings=warnings, seconds=time.perf_counter() - started, settings=record)
 
     def _start_lattice(self, names, values_of, weights) -> None:
         """Start values for the lattice parameters: scan a +-1.5 % around the start with the current profile and keep
         the a whose pattern matches the data best (the refinement's basin is a few 0.1 % wide)."""
         for phase in self.phases:
-            key = phase.key("a")
-            if key not in names:
+            lattice = phase.lattice_parameter
+            if lattice is None or lattice.name not in names:
                 continue
+            key = lattice.name
             base = self.params[key].value
             best_a, best_cost = base, np.inf
             for factor in np.linspace(0.985, 1.015, 31):
@@ -727,23 +897,9 @@ def _smoothed(y: np.ndarray, half: int = 3) -> np.ndarray:
     return np.convolve(np.pad(y, half, mode="edge"), kernel, mode="valid")
 
 
-def _typical_step(name: str) -> float:
-    if name.startswith("a:"):
-        return 1e-3
-    if name.startswith(("occ:",)):
-        return 0.02
-    if name.startswith("B:"):
-        return 0.2
-    if name in ("zero_shift_deg", "displacement_deg", "transparency_deg"):
-        return 0.005
-    if name == "axial_deg":
-        return 0.5
-    return 0.005
-
-
-def _perturbed(x, names, lower, upper, attempt) -> np.ndarray:
+def _perturbed(x, steps, lower, upper, attempt) -> np.ndarray:
+    """A restart's start: ``x`` moved by a normal deviate of 3 steps per parameter (seeded by the attempt)."""
     rng = np.random.default_rng(attempt)
-    steps = np.array([_typical_step(n) for n in names])
     return np.clip(x + rng.normal(0, 3, size=x.size) * steps, lower, upper)
 
 
@@ -780,7 +936,7 @@ def _occupancy_esds(phase: Phase, names: list[str], cov: np.ndarray | None) -> d
     index = {n: i for i, n in enumerate(names)}
     gradient: dict[tuple[int, str], dict[int, float]] = {}
     for rule in phase.rules:
-        key = f"{rule.parameter}@{phase.name}" if rule.parameter else None
+        key = rule.parameter.name if rule.parameter else None
         if rule.kind == "free" and key in index:
             gradient[(rule.group, rule.element)] = {index[key]: 1.0}
     for rule in phase.rules:
@@ -827,8 +983,6 @@ def _sites(phase: Phase, own: dict[str, float], mode: str, esds: dict | None = N
 def refined_refinement(phase: Phase, result: RefinementResult, data_source: str, data_sha256: str):
     """The argyrodite's refinement with the refined occupancies, B and a, its provenance naming the data
     file (SHA-256), the settings and the agreement factors (a :class:`~argyrodb.core.refinement.Refinement`)."""
-    from dataclasses import replace
-
     start = phase.structure.refinement
     entry = next(p for p in result.phases if p["name"] == phase.name)
     by_group = {}
@@ -881,7 +1035,8 @@ def displacement_check(refiner: Refiner, result: RefinementResult) -> str | None
     Over a 10-90 deg pattern zero shift, displacement (cos theta), transparency (sin 2theta) and a (tan theta) are
     nearly collinear: on synthetic patterns a moves by up to 0.003 A along that valley at equal chi^2, so a
     displacement the data cannot see still decides a at the 1e-3 A level."""
-    if "displacement_deg" not in refiner.params or refiner.params["displacement_deg"].refine or refiner.mode != "rietveld":
+    name = DISPLACEMENT.name
+    if name not in refiner.params or refiner.params[name].refine or refiner.mode != "rietveld":
         return None
     main = result.phases[0]
     if main["a_angstrom"] is None:
@@ -892,7 +1047,7 @@ def displacement_check(refiner: Refiner, result: RefinementResult) -> str | None
         for d in (-DISPLACEMENT_PROBE_DEG, DISPLACEMENT_PROBE_DEG):
             for k, (value, _, _) in saved.items():
                 refiner.params[k].value = value
-            refiner.params["displacement_deg"].value = d
+            refiner.params[name].value = d
             # a probe only asks how far a moves (against 3 esds, ~1e-4 A): a looser stop is enough
             other = refiner.run(restarts=0, scan_lattice=False, tolerance=PROBE_TOLERANCE)
             probes.append((d, other.phases[0]["a_angstrom"], other.gof))
