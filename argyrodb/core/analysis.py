@@ -26,6 +26,11 @@ Checks (each a named ``kind`` of :class:`Problem`):
 * ``not_argyrodite`` (error; warning with ``force``) - the framework check fails (:mod:`argyrodb.core.framework`);
   ``unusual_site_sharing`` (warning) - a framework cation on a mobile-cation site;
 * ``setting_transformed`` (info) - the input was in another setting, origin or cell; the transformation;
+* ``symmetry_tolerance`` (info) - spglib found F-43m only at a tolerance wider than the strict 0.001 A (a cell
+  relaxed by DFT): the tolerance, what the stricter ones found and the largest displacement of an atom from its
+  symmetrised position;
+* ``labels_numbered`` (info) - a CIF repeated atom-site labels (Multiwfn writes the bare element symbol); they
+  were numbered;
 * ``formula_tag_mismatch`` (warning), ``formula_tag_per_cell`` and ``z_differs`` (info) - a CIF's
   ``_chemical_formula_sum`` / ``_cell_formula_units_Z`` against the sites (Z counts framework cations);
 * ``no_displacement_parameters`` (warning) - no B anywhere: powder patterns assume B = 0;
@@ -373,8 +378,39 @@ def formula_units_per_cell(pos_list: list[Position], cell_amounts: dict[str, flo
     return on_4b if on_4b > 0 else 4.0
 
 
+def _formula_units_in_tag(amounts: dict[str, float], cell_amounts: dict[str, float], z: float) -> float | None:
+    """How many of argyrodb's formula units a formula tag counts, when its element ratios are those of the sites
+    (each amount within ``FORMULA_TAG_TOLERANCE`` and 0.02, compared at the conventional cell's scale); None
+    when the ratios differ."""
+    per_fu_total = sum(cell_amounts.values()) / z if z else 0.0
+    tag_total = sum(amounts.values())
+    if not per_fu_total > 0 or not tag_total > 0:
+        return None
+    units = tag_total / per_fu_total
+    scale = z / units
+    keys = set(amounts) | set(cell_amounts)
+    if all(abs(amounts.get(el, 0.0) * scale - cell_amounts.get(el, 0.0))
+           <= 0.02 + FORMULA_TAG_TOLERANCE * cell_amounts.get(el, 0.0) for el in keys):
+        return units
+    return None
+
+
+def _whole(value: float) -> bool:
+    """A whole number (or the reciprocal of one) within ``FORMULA_TAG_TOLERANCE``."""
+    for candidate in (value, 1.0 / value if value else 0.0):
+        if candidate >= 1.0 - FORMULA_TAG_TOLERANCE and abs(candidate - round(candidate)) <= FORMULA_TAG_TOLERANCE * candidate:
+            return True
+    return False
+
+
 def _formula_tag_problems(refinement: Refinement, cell_amounts: dict[str, float], z: float, problems: list[Problem]) -> None:
-    """A CIF's _chemical_formula_sum and _cell_formula_units_Z against the sites."""
+    """A CIF's _chemical_formula_sum and _cell_formula_units_Z against the sites.
+
+    The tag agrees when it is the formula unit (Z of them per cell), the content of the conventional cell, the
+    content of the cell the file describes (a supercell: pymatgen writes the whole cell, Li192P32S160Br32 with
+    Z = 32 for 2x2x2 cells of Li6PS5Br), or any whole number of formula units (or a whole fraction of one) with
+    the sites' element ratios. It disagrees - a warning - when the ratios differ or it counts a fractional
+    number of formula units."""
     provenance = refinement.provenance
     tag = provenance.get("cif_formula_sum")
     z_text = provenance.get("cif_formula_units_z")
@@ -395,6 +431,7 @@ def _formula_tag_problems(refinement: Refinement, cell_amounts: dict[str, float]
             return all(abs(amounts.get(el, 0.0) * scale - cell_amounts.get(el, 0.0))
                        <= 0.02 + FORMULA_TAG_TOLERANCE * cell_amounts.get(el, 0.0) for el in keys)
 
+        units = _formula_units_in_tag(amounts, cell_amounts, z) if amounts else None
         if amounts and z_file and agrees(z_file):
             pass  # the CIF convention: Z formula units of the tag per cell
         elif amounts and agrees(1.0):
@@ -402,10 +439,20 @@ def _formula_tag_problems(refinement: Refinement, cell_amounts: dict[str, float]
                 problems.append(Problem(None, "formula_tag_per_cell", "info",
                                         f"_chemical_formula_sum '{tag}' is the content of the whole cell although "
                                         f"_cell_formula_units_Z = {z_file:g} (pymatgen's convention); Z = {z:g} from the framework"))
+        elif units is not None and z_file not in (None, 1.0) and abs(units - z_file) <= FORMULA_TAG_TOLERANCE * z_file:
+            problems.append(Problem(None, "formula_tag_per_cell", "info",
+                                    f"_chemical_formula_sum '{tag}' is the content of the whole cell the file describes "
+                                    f"({units:g} formula units, {units / z:g} conventional cells) although _cell_formula_units_Z = "
+                                    f"{z_file:g} (pymatgen's convention); Z = {z:g} per conventional cell from the framework",
+                                    {"tag": tag, "z_file": z_file, "formula_units_in_tag": units}))
+        elif units is not None and _whole(units):
+            pass  # a whole number of formula units (or a whole fraction of one) with the sites' ratios
         elif amounts:
+            why = ("the element ratios differ" if units is None
+                   else f"it counts {units:.4g} formula units, not a whole number")
             problems.append(Problem(None, "formula_tag_mismatch", "warning",
                                     f"_chemical_formula_sum '{tag}' (Z = {z_file if z_file is not None else '?'}) does not match "
-                                    f"the sites: the cell holds {format_formula(cell_amounts)}",
+                                    f"the sites ({why}): the cell holds {format_formula(cell_amounts)}",
                                     {"tag": tag, "z_file": z_file}))
     if z_file is not None and abs(z_file - z) > 1e-6:
         problems.append(Problem(None, "z_differs", "info",
@@ -474,6 +521,14 @@ def analyse(refinement: Refinement, lattice: LatticeParameter | None = None, for
     transformation = refinement.provenance.get("setting_transformation")
     if transformation:
         problems.append(Problem(None, "setting_transformed", "info", f"brought to argyrodb's F-43m setting: {transformation}"))
+    tolerance = refinement.provenance.get("symmetry_tolerance")
+    if tolerance:
+        problems.append(Problem(None, "symmetry_tolerance", "info", str(tolerance),
+                                {"symprec_angstrom": refinement.provenance.get("symmetry_tolerance_angstrom"),
+                                 "max_displacement_angstrom": refinement.provenance.get("symmetrisation_max_displacement_angstrom")}))
+    numbered = refinement.provenance.get("labels_numbered")
+    if numbered:
+        problems.append(Problem(None, "labels_numbered", "info", str(numbered)))
     if all(r.b_iso_angstrom2 is None for r in refinement.sites):
         problems.append(Problem(None, "no_displacement_parameters", "warning",
                                 "no displacement parameters (B or U) in the input: B = 0 assumed in powder patterns"))

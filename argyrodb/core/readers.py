@@ -29,6 +29,7 @@ from .setting import (
     FRAMEWORK_CATIONS,
     CellListing,
     CellSite,
+    Standardised,
     expand,
     merge_shared_positions,
     standardise,
@@ -277,9 +278,9 @@ def read_refinement_text(text: str, source: str = "<refinement>") -> Refinement:
     if not isinstance(provenance, dict):
         raise InputError(source, "'provenance' must be a mapping")
     rotations, translations, _ = operations()
-    sites, transformation, _, _ = settle_rows(sites, np.eye(3) * (a or 10.0), rotations, translations, source)
-    if transformation:
-        provenance = {**provenance, "setting_transformation": transformation}
+    sites, settled, _ = settle_rows(sites, np.eye(3) * (a or 10.0), rotations, translations, source)
+    provenance = {**provenance, **standardising_provenance(settled)}
+    if settled.transformation:
         labels = {s.label for s in sites}
         constraints = [c for c in constraints if set(c.labels) <= labels]
     return Refinement(
@@ -323,18 +324,32 @@ def rows_from_cell(sites: list[CellSite]) -> list[RefinedSite]:
 
 
 def settle_rows(rows: list[RefinedSite], lattice: np.ndarray, rotations: np.ndarray, translations: np.ndarray,
-                source: str) -> tuple[list[RefinedSite], str | None, float, list[str]]:
+                source: str) -> tuple[list[RefinedSite], Standardised, list[str]]:
     """Rows read in some description (the file's lattice and symmetry operations) -> rows in argyrodb's
-    F-43m setting (see :mod:`argyrodb.core.setting`). Returns (rows, the transformation applied or None,
-    the conventional cubic a in A, the labels of dropped symmetry copies). Rows already in the setting are
-    kept as read, symmetry copies dropped."""
+    F-43m setting (see :mod:`argyrodb.core.setting`). Returns (rows, what standardising did - the
+    transformation, the conventional cubic a, the spglib tolerance -, the labels of dropped symmetry copies).
+    Rows already in the setting are kept as read, symmetry copies dropped."""
     sites = merge_shared_positions([CellSite({r.element: r.occupancy}, r.xyz, r.b_iso_angstrom2, r.label) for r in rows])
     listing = CellListing(np.asarray(lattice, dtype=float), expand(sites, rotations, translations), source)
     result = standardise(listing)
     if result.transformation is None:
         kept, dropped = _drop_symmetry_copies(rows)
-        return kept, None, result.a_angstrom, dropped
-    return rows_from_cell(result.sites), result.transformation, result.a_angstrom, []
+        return kept, result, dropped
+    return rows_from_cell(result.sites), result, []
+
+
+def standardising_provenance(result: Standardised) -> dict[str, object]:
+    """The provenance entries that say what standardising did: the transformation, and the spglib tolerance
+    with the largest displacement when F-43m needed more than the strict one (the analysis reports both)."""
+    out: dict[str, object] = {}
+    if result.transformation:
+        out["setting_transformation"] = result.transformation
+    note = result.tolerance_note()
+    if note:
+        out["symmetry_tolerance"] = note
+        out["symmetry_tolerance_angstrom"] = result.symprec_angstrom
+        out["symmetrisation_max_displacement_angstrom"] = result.max_displacement_angstrom
+    return out
 
 
 # --------------------------------------------------------------------------- CIF
@@ -483,7 +498,33 @@ def _aniso_b(block, source: str) -> dict[str, float]:
     return out
 
 
-def _atom_rows(block, source: str) -> list[RefinedSite]:
+def number_repeated_labels(labels: list[str]) -> tuple[list[str], dict[str, int]]:
+    """Labels with every repeated one numbered in file order ('Li', 'Li', 'S' -> 'Li1', 'Li2', 'S'; 'Li1' repeated
+    -> 'Li1_1', 'Li1_2'), skipping names the file already uses; and how often each repeated label occurred."""
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    repeated = {label: n for label, n in counts.items() if n > 1}
+    if not repeated:
+        return list(labels), {}
+    taken = set(counts)
+    next_number = dict.fromkeys(repeated, 1)
+    out = []
+    for label in labels:
+        if label not in repeated:
+            out.append(label)
+            continue
+        stem = f"{label}_" if label[-1:].isdigit() else label
+        while f"{stem}{next_number[label]}" in taken:
+            next_number[label] += 1
+        name = f"{stem}{next_number[label]}"
+        taken.add(name)
+        out.append(name)
+    return out, repeated
+
+
+def _atom_rows(block, source: str) -> tuple[list[RefinedSite], str | None]:
+    """The atom-site rows of a CIF block, and a note when repeated labels were numbered (None otherwise)."""
     import gemmi
 
     columns = _ATOM_COLUMNS
@@ -501,20 +542,25 @@ def _atom_rows(block, source: str) -> list[RefinedSite]:
         raise InputError(source, "missing column _atom_site_label (and no _atom_site_type_symbol)")
     aniso = _aniso_b(block, source)
     keys = list(columns)
+    label_column = keys.index("label")
+    read_labels = [gemmi.cif.as_string(row[label_column]) if present["label"] else f"site{index}"
+                   for index, row in enumerate(table, start=1)]
+    labels, repeated = number_repeated_labels(read_labels)
+    ambiguous_aniso = sorted(label for label in repeated if label in aniso)
     rows = []
     for index, row in enumerate(table, start=1):
         cell_text = {key: (row[i] if present[key] else None) for i, key in enumerate(keys)}
-        label = gemmi.cif.as_string(cell_text["label"]) if cell_text["label"] is not None else f"site{index}"
-        where = f"site {label}"
-        type_text = gemmi.cif.as_string(cell_text["type"]) if cell_text["type"] is not None else label
+        read_label, label = read_labels[index - 1], labels[index - 1]
+        where = f"site {read_label} (row {index})" if read_label in repeated else f"site {label}"
+        type_text = gemmi.cif.as_string(cell_text["type"]) if cell_text["type"] is not None else read_label
         element = _element_from_type(type_text)
         occupancy = _cif_number(cell_text["occupancy"], source, f"{where} occupancy", allow_none=True)
         b_iso = _cif_number(cell_text["b_iso"], source, f"{where} B_iso", allow_none=True)
         if b_iso is None:
             u_iso = _cif_number(cell_text["u_iso"], source, f"{where} U_iso", allow_none=True)
             b_iso = None if u_iso is None else u_iso * B_PER_U
-        if b_iso is None:
-            b_iso = aniso.get(label)
+        if b_iso is None and read_label not in repeated:  # a repeated label's aniso row fits any of its sites
+            b_iso = aniso.get(read_label)
         wyckoff = None
         if cell_text["wyckoff"] is not None and not gemmi.cif.is_null(cell_text["wyckoff"]):
             wyckoff = gemmi.cif.as_string(cell_text["wyckoff"])
@@ -534,7 +580,17 @@ def _atom_rows(block, source: str) -> list[RefinedSite]:
                 printed={k: gemmi.cif.as_string(v) for k, v in cell_text.items() if v is not None},
             )
         )
-    return rows
+    note = None
+    if repeated:
+        renamed = []
+        for label, n in repeated.items():
+            names = [new for old, new in zip(read_labels, labels) if old == label]
+            renamed.append(f"{label} x{n} -> {names[0]}..{names[-1]}")
+        shown = ", ".join(renamed[:8]) + (f", and {len(renamed) - 8} more" if len(renamed) > 8 else "")
+        note = (f"the file repeats atom-site labels; they were numbered in file order: {shown}"
+                + (f"; the anisotropic displacement rows of {', '.join(ambiguous_aniso)} were not used (which site each "
+                   "belongs to is ambiguous)" if ambiguous_aniso else ""))
+    return rows, note
 
 
 def _cell(block, source: str) -> tuple[dict[str, float], np.ndarray]:
@@ -620,9 +676,10 @@ def refinement_from_block(block, source: str) -> Refinement:
                 "non-cubic cell (a, b, c = {a:g}, {b:g}, {c:g} A; angles {alpha:g}, {beta:g}, {gamma:g}) for cubic "
                 "space group {n}".format(n=declared, **cell),
             )
-    rows = _atom_rows(block, source)
+    rows, labels_numbered = _atom_rows(block, source)
     _check_sites(rows, source)  # elements, occupancies, numbers: before any symmetry work
-    rows, transformation, a, dropped = settle_rows(rows, lattice, rotations, translations, source)
+    rows, settled, dropped = settle_rows(rows, lattice, rotations, translations, source)
+    a = settled.a_angstrom
     check_lattice_parameter(a, source)
     _check_sites(rows, source)
 
@@ -643,8 +700,9 @@ def refinement_from_block(block, source: str) -> Refinement:
         value = _cif_text(block, tag)
         if value is not None:
             provenance[key] = value
-    if transformation:
-        provenance["setting_transformation"] = transformation
+    provenance.update(standardising_provenance(settled))
+    if labels_numbered:
+        provenance["labels_numbered"] = labels_numbered
     if dropped:
         provenance["symmetry_equivalent_rows_dropped"] = ", ".join(dropped)
     # The nominal formula: argyrodb's own tag, else the formula tag when it is per formula unit, else none -
@@ -681,8 +739,7 @@ def _listing_refinement(sites: list[CellSite], lattice: np.ndarray, name: str, s
     rows = rows_from_cell(result.sites)
     check_lattice_parameter(result.a_angstrom, source)
     _check_sites(rows, source)
-    if result.transformation:
-        provenance = {**provenance, "setting_transformation": result.transformation}
+    provenance = {**provenance, **standardising_provenance(result)}
     return Refinement(name=name, nominal_formula="", sites=rows, a_angstrom=result.a_angstrom, a_note=f"from the {source}",
                       provenance=provenance, source_path=source)
 

@@ -6,7 +6,11 @@ or inverted. Everything is first written as a *cell listing* - every site of the
 and occupancies - and then:
 
 1. spglib (Togo et al., Sci. Technol. Adv. Mater. Meth. 4 (2024) 2384822) finds the space group of the
-   listing, each distinct species-occupancy mix (and B) one atom type; anything but F-43m (216) is refused;
+   listing, each distinct species-occupancy mix (and B) one atom type, at 0.001 A and, when that is not F-43m,
+   at wider tolerances up to 0.01 A (``SPGLIB_SYMPREC_STEPS``: cells relaxed by DFT are off F-43m by ~0.001 A);
+   the first that finds F-43m (216) is used - if it is not the strict one, the positions are symmetrised and
+   the tolerance and the largest displacement of an atom from its symmetrised position are reported; a
+   listing that is not F-43m at any of them is refused, naming what each tolerance found;
 2. spglib's standardised conventional cell gives the ITA setting of F-43m;
 3. F-43m's Euclidean normaliser (International Tables A, Table 3.5.2.4: inversion and translations by
    (1/4, 1/4, 1/4)) permutes the descriptions that are the same crystal - 4a -> 4c -> 4b -> 4d by
@@ -27,8 +31,9 @@ import numpy as np
 
 from .errors import InputError
 from .symmetry import (
-    SPGLIB_SYMPREC,
     SPACE_GROUP_NUMBER,
+    SPGLIB_SYMPREC,
+    SPGLIB_SYMPREC_STEPS,
     invariant_under_f43m,
     spglib_module,
     wyckoff_of,
@@ -38,7 +43,6 @@ from .symmetry import (
 FRAMEWORK_CATIONS = ("P", "Sn", "Ge", "Si", "Sb", "As", "Al", "Ga")
 #: Tetrahedron corners (16e).
 CHALCOGENS = ("S", "Se", "O", "Te")
-#: spglib tolerance (A): printed coordinates carry 4 decimals, ~0.001 A at a = 10 A; OBELiX's perturbed
 #: Two sites of a listing closer than this (fractional, per coordinate) are the same site.
 SAME_SITE = 1e-4
 
@@ -68,13 +72,31 @@ class CellListing:
 
 @dataclass(frozen=True)
 class Standardised:
-    """A listing brought to argyrodb's setting: its conventional cubic a, the sites of the cell, and the
-    transformation applied (None: the listing was already in the setting)."""
+    """A listing brought to argyrodb's setting: its conventional cubic a, the sites of the cell, the
+    transformation applied (None: the listing was already in the setting), the spglib tolerance (A) that found
+    F-43m and, when that was wider than the strict ``SPGLIB_SYMPREC``, the largest distance (A) of a listed
+    site from its symmetrised position and what the stricter tolerances found."""
 
     a_angstrom: float
     sites: list[CellSite]
     transformation: str | None
     input_space_group: str
+    symprec_angstrom: float = SPGLIB_SYMPREC
+    max_displacement_angstrom: float | None = None
+    stricter_results: str | None = None
+
+    @property
+    def tolerance_widened(self) -> bool:
+        return self.symprec_angstrom > SPGLIB_SYMPREC
+
+    def tolerance_note(self) -> str | None:
+        """One sentence for the user when F-43m needed a wider tolerance than the strict one (else None)."""
+        if not self.tolerance_widened:
+            return None
+        moved = ("" if self.max_displacement_angstrom is None
+                 else f"; the largest displacement of an atom from its symmetrised position is {self.max_displacement_angstrom:.5f} A")
+        return (f"F-43m found by spglib at a tolerance of {self.symprec_angstrom:g} A, not at the strict "
+                f"{SPGLIB_SYMPREC:g} A ({self.stricter_results}){moved}; the positions were symmetrised")
 
 
 def expand(sites: list[CellSite], rotations: np.ndarray, translations: np.ndarray) -> list[CellSite]:
@@ -183,8 +205,50 @@ def _corner_site(sites: list[CellSite], cation: CellSite, a: float) -> CellSite 
 _NORMALISER = [(sign, shift) for sign in (1.0, -1.0) for shift in (0.0, 0.25, 0.5, 0.75)]
 
 
+def _found(dataset) -> str:
+    return f"{dataset.international} ({dataset.number})"
+
+
+def _describe_attempts(attempts: list[tuple[float, str]]) -> str:
+    """'R3m (160) at 0.001, 0.0015 A; Cm (8) at 0.002 A' - what each tolerance found, in order."""
+    runs: list[tuple[str, list[float]]] = []
+    for tolerance, found in attempts:
+        if runs and runs[-1][0] == found:
+            runs[-1][1].append(tolerance)
+        else:
+            runs.append((found, [tolerance]))
+    return "; ".join(f"{found} at {', '.join(f'{t:g}' for t in tolerances)} A" for found, tolerances in runs)
+
+
+def symmetrisation_displacements(lattice: np.ndarray, positions: np.ndarray, rotations: np.ndarray,
+                                 translations: np.ndarray) -> np.ndarray:
+    """The distance (A) of each site from its symmetrised position: the average over the operations g (of the
+    listed cell, fractional; spglib's at the tolerance that found the group) of g applied to the site g brings
+    onto it, each operation's translation fitted to all sites (least squares) - so the result does not depend on
+    how spglib fitted it (to the rarest element's sites) and the arrangement may move as a whole. This is the
+    symmetric arrangement nearest to the listed one: one atom moved by d from an exact cell of N sites, on a site
+    with no free direction, is d (1 - 1/N) from its symmetrised position."""
+    from scipy.spatial import cKDTree
+
+    def unit(frac: np.ndarray) -> np.ndarray:
+        wrapped = np.mod(frac, 1.0)
+        return np.where(wrapped >= 1.0, 0.0, wrapped)  # np.mod(-1e-17, 1.0) is 1.0: outside cKDTree's box
+
+    frac = unit(np.asarray(positions, dtype=float))
+    tree = cKDTree(frac, boxsize=1.0)
+    moved = np.zeros_like(frac)
+    for rotation, translation in zip(rotations, translations):
+        image = unit(frac @ np.asarray(rotation, dtype=float).T + translation)
+        _, index = tree.query(image)
+        delta = image - frac[index]
+        delta -= np.round(delta)
+        moved[index] += delta - delta.mean(axis=0)
+    return np.linalg.norm((moved / len(rotations)) @ np.asarray(lattice, dtype=float), axis=1)
+
+
 def standardise(listing: CellListing) -> Standardised:
-    """Bring ``listing`` to argyrodb's F-43m setting (module docstring); InputError when it is not F-43m."""
+    """Bring ``listing`` to argyrodb's F-43m setting (module docstring); InputError when it is not F-43m at any
+    tolerance of ``SPGLIB_SYMPREC_STEPS``."""
     if not listing.sites:
         raise InputError(listing.source, "no atom sites")
     kinds: dict[tuple, int] = {}
@@ -192,16 +256,37 @@ def standardise(listing: CellListing) -> Standardised:
     by_type = {kinds[s.mix_key()]: s for s in listing.sites}
     positions = np.array([s.xyz for s in listing.sites], dtype=float)
     spglib = spglib_module()
-    try:
-        dataset = spglib.get_symmetry_dataset((listing.lattice, positions, types), symprec=SPGLIB_SYMPREC)
-    except Exception as exc:  # spglib raises its own SpglibError for degenerate cells
-        raise InputError(listing.source, f"spglib could not analyse the cell: {exc}") from None
+    attempts: list[tuple[float, str]] = []
+    dataset = None
+    for symprec in SPGLIB_SYMPREC_STEPS:
+        try:
+            candidate = spglib.get_symmetry_dataset((listing.lattice, positions, types), symprec=symprec)
+        except Exception as exc:  # spglib raises its own SpglibError for degenerate cells
+            if symprec == SPGLIB_SYMPREC:
+                raise InputError(listing.source, f"spglib could not analyse the cell: {exc}") from None
+            attempts.append((symprec, "no space group (spglib failed)"))
+            continue
+        if candidate is None:
+            if symprec == SPGLIB_SYMPREC:
+                raise InputError(listing.source, "spglib could not determine a space group")
+            attempts.append((symprec, "no space group"))
+            continue
+        if int(candidate.number) == SPACE_GROUP_NUMBER:
+            dataset = candidate
+            break
+        attempts.append((symprec, _found(candidate)))
     if dataset is None:
-        raise InputError(listing.source, "spglib could not determine a space group")
-    found = f"{dataset.international} ({dataset.number})"
-    if int(dataset.number) != SPACE_GROUP_NUMBER:
-        raise InputError(listing.source, f"not an argyrodite: space group {found}, not F-43m (216)")
-    if in_argyrodb_setting(listing):
+        raise InputError(listing.source, f"not an argyrodite: space group {attempts[0][1]}, not F-43m (216), at any spglib "
+                                         f"tolerance from {SPGLIB_SYMPREC_STEPS[0]:g} to {SPGLIB_SYMPREC_STEPS[-1]:g} A "
+                                         f"({_describe_attempts(attempts)})")
+    found = _found(dataset)
+    widened = symprec > SPGLIB_SYMPREC
+    displacement = stricter = None
+    if widened:  # the listed positions are not what F-43m says: report by how much, and rebuild them symmetrised
+        displacement = float(symmetrisation_displacements(listing.lattice, positions, dataset.rotations,
+                                                          dataset.translations).max())
+        stricter = _describe_attempts(attempts)
+    if not widened and in_argyrodb_setting(listing):
         return Standardised(float(np.linalg.norm(listing.lattice[0])), listing.sites, None, found)
     lattice = np.asarray(dataset.std_lattice, dtype=float)
     a = float(np.linalg.norm(lattice[0]))
@@ -220,6 +305,6 @@ def standardise(listing: CellListing) -> Standardised:
     if sign < 0 or shift:
         how.append(("inversion, then " if sign < 0 else "") + f"origin shift ({shift:g}, {shift:g}, {shift:g}) to put the "
                    "framework cation on 4b with its tetrahedron corners at 16e x < 1/2")
-    return Standardised(a, moved, "; ".join(how), found)
+    return Standardised(a, moved, "; ".join(how), found, symprec, displacement, stricter)
 
 

@@ -31,10 +31,18 @@ SPACE_GROUP_SYMBOL = "F-43m"
 SPACE_GROUP_HM_SPACED = "F -4 3 m"
 SPACE_GROUP_NUMBER = 216
 
+#: spglib's distance tolerance (angstrom) wherever argyrodb asks it for symmetry: printed coordinates carry 4
+#: decimals, ~0.001 A at a = 10 A.
+SPGLIB_SYMPREC = 1e-3
+#: The tolerances (angstrom) tried in turn when a whole cell is brought to argyrodb's setting
+#: (:func:`argyrodb.core.setting.standardise`): the strict one first, then wider, up to pymatgen's default 0.01 A.
+#: Cells relaxed by DFT or taken from MD carry displacements of ~0.001 A that break F-43m at the strict
+#: tolerance (a relaxed 2x2x2 Li6PS5Cl: R3m at 1e-3, F-43m at 1.5e-3); the first that finds F-43m is used and
+#: reported with the largest displacement it implies. Beyond 0.01 A an F-43m description would move atoms
+#: further than any refinement would.
+SPGLIB_SYMPREC_STEPS = (SPGLIB_SYMPREC, 1.5e-3, 2e-3, 3e-3, 5e-3, 7e-3, 1e-2)
 #: Two fractional positions closer than this (per coordinate, modulo 1) are the same point. The
 #: source prints 4 decimals, so 1e-3 separates rounding from genuinely different positions.
-#: spglib's distance tolerance (angstrom) wherever argyrodb asks it for symmetry.
-SPGLIB_SYMPREC = 1e-3
 POSITION_TOLERANCE = 1e-3
 
 
