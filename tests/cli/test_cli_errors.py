@@ -161,11 +161,14 @@ def test_interrupt_exits_130():
     import sys
     import time
 
-    process = subprocess.Popen([sys.executable, "-c", "import time, argyrodb.cli as c\n"
+    # the child says when it is inside the command: a fixed sleep raced the imports on a loaded machine (exit 3)
+    process = subprocess.Popen([sys.executable, "-c", "import sys, time, argyrodb.cli as c\n"
                                 "import argyrodb.physics.calculators as k\n"
-                                "k.gforce_table = lambda *a, **kw: time.sleep(30)\n"
-                                "c.main(['calc', 'gforce', '--table', '1:2:1'])"], stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+                                "k.gforce_table = lambda *a, **kw: (print('inside', flush=True), time.sleep(30))\n"
+                                "c.main(['calc', 'gforce', '--table', '1:2:1'])"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "inside"
+    time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130 and "argyrodb: aborted" in err
