@@ -28,7 +28,7 @@ from .core.errors import InputError, ParameterError
 from .core.readers import read_file
 from .core.resources import literature_folder, structures_folder
 from .physics.calculators import cpe_capacitance_F, milling_gforce
-from .physics.lattice import analysed
+from .physics.structure import analysed
 from .store.literature import read_csv_rows
 
 CONSISTENT = "consistent within printed precision"

@@ -37,7 +37,7 @@ def all_structures():
 
 @pytest.fixture(scope="session")
 def db_path(tmp_path_factory):
-    from argyrodb.api import build_database
+    from argyrodb.pipeline.build import build_database
 
     path = tmp_path_factory.mktemp("db") / "argyrodb.sqlite"
     build_database(path, show_progress=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .. import api
+from .. import api, services
 from .common import Command, emit_json
 
 
@@ -29,10 +29,10 @@ def audit(as_json, summary_only, show_all):
     Rows that one slip of the source explains (a misprinted value seen through several derived
     quantities) are listed together under it, and the summary counts each slip once.
     """
-    rows = api.run_audit()  # the rows of one slip come together, its most severe row first
-    counts = api.audit_summary(rows)
-    row_counts = api.audit_summary(rows, by="row")
-    groups = api.audit_slips(rows)
+    rows = api.audit()  # the rows of one slip come together, its most severe row first
+    counts = services.audit_summary(rows)
+    row_counts = services.audit_summary(rows, by="row")
+    groups = services.audit_slips(rows)
     if as_json:
         index = {id(row): i for i, row in enumerate(rows)}
         emit_json({"summary": counts, "summary_rows": row_counts,
@@ -42,7 +42,7 @@ def audit(as_json, summary_only, show_all):
         return
     if not summary_only:
         for group in groups:
-            if group[0].verdict == api.CONSISTENT and not show_all:
+            if group[0].verdict == services.CONSISTENT and not show_all:
                 continue
             click.echo(_row_text(group[0], ""))
             if len(group) > 1:

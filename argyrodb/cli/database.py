@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .. import api
+from .. import api, services
 from .common import Group, db_option, emit_json, format_option, print_frame
 
 
@@ -23,10 +23,10 @@ def db() -> None:
 def db_build(db_path, quiet):
     """Build the database from the packaged literature data and structures (atomic: a failure, Ctrl-C or SIGTERM
     keeps the old file and leaves no temporary file); user imports and refinements are replayed into it."""
-    target = api.database_path(db_path)
+    target = services.database_path(db_path)
     if db_path is None:
         target.parent.mkdir(parents=True, exist_ok=True)
-    counts = api.build_database(target, show_progress=not quiet)
+    counts = api.Database(target).build(show_progress=not quiet)
     click.echo(f"built {target}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
@@ -83,9 +83,9 @@ def db_query(db_path, expression, run, contains, excludes, primary_phase, proces
         if given:
             raise api.ParameterError("run", f"{given[0]} filters literature rows; with --screen use the expression")
         if count_only:
-            click.echo(api.query_screen(run, expression, db_path=db_path, count=True))
+            click.echo(services.query_screen(run, expression, db_path=db_path, count=True))
             return
-        frame = api.query_screen(run, expression, columns=wanted or api.SCREEN_COLUMNS, sort=sort, limit=limit,
+        frame = services.query_screen(run, expression, columns=wanted or services.SCREEN_COLUMNS, sort=sort, limit=limit,
                                  offset=offset, db_path=db_path)
         print_frame(frame, fmt)
         return
@@ -96,13 +96,13 @@ def db_query(db_path, expression, run, contains, excludes, primary_phase, proces
         include_duplicates=include_duplicates, structure_type=None if structure_type == "any" else structure_type,
         expression=expression)
     if count_only:
-        click.echo(api.count_measurements(filters, db_path=db_path))
+        click.echo(services.count_measurements(filters, db_path=db_path))
         return
     if wanted is None and fmt == "table":
         wanted = ["dataset", "dataset_row", "material_printed", "formula", "structure_type", "process", "sigma_mS_cm",
                   "temperature_K", "ccd_mA_cm2", "anode", "role", "ref_number", "charge_neutral"]
-    frame = api.query_measurements(filters, sort=sort, limit=limit, offset=offset, db_path=db_path,
-                                   columns=wanted or api.MEASUREMENT_COLUMNS)
+    frame = services.query_measurements(filters, sort=sort, limit=limit, offset=offset, db_path=db_path,
+                                   columns=wanted or services.MEASUREMENT_COLUMNS)
     print_frame(frame, fmt)
     _notes(frame)
 
@@ -112,7 +112,7 @@ def db_query(db_path, expression, run, contains, excludes, primary_phase, proces
 @format_option
 def db_screens(db_path, fmt):
     """The screening runs stored in the database (query one with `db query --screen RUN EXPR`)."""
-    frame = api.list_screen_runs(db_path)
+    frame = services.list_screen_runs(db_path)
     if fmt == "table":
         frame = frame.drop(columns=["settings_json"])
     print_frame(frame, fmt)
@@ -130,7 +130,7 @@ def db_screens(db_path, fmt):
 def db_peaks(db_path, two_theta, min_intensity, run, limit, count, fmt):
     """Screened compositions with a powder line in a 2theta window, e.g. --two-theta 29 29.6 --min-intensity 5
     (answered through the index on a: milliseconds over millions of lines)."""
-    found = api.peaks_in_window(*two_theta, min_intensity, run=run, limit=limit, count=count, db_path=db_path)
+    found = services.peaks_in_window(*two_theta, min_intensity, run=run, limit=limit, count=count, db_path=db_path)
     if count:
         click.echo(found)
         return
@@ -143,7 +143,7 @@ def db_peaks(db_path, two_theta, min_intensity, run, limit, count, fmt):
 @click.option("--drop", is_flag=True, help="Remove the index instead (back to the compact form alone).")
 def db_index_peaks(db_path, run, drop):
     """Build a 2theta index of screened lines (~40 bytes a line) so that `db peaks` windows answer from an index range."""
-    result = api.index_peaks(run=run, drop=drop, db_path=db_path)
+    result = services.index_peaks(run=run, drop=drop, db_path=db_path)
     runs = ", ".join(map(str, result["runs"])) or "none"
     if drop:
         click.echo(f"removed the 2theta index of run(s) {runs} in {result['seconds']:.1f} s")
@@ -169,10 +169,10 @@ def db_add(db_path, csv_path, force):
     charge-neutral is added with a warning naming its line and charge.
 
     Another writer holding the database: waits up to $ARGYRODB_BUSY_TIMEOUT_S (default 30) seconds, then exits 2."""
-    result = api.add_user_data(csv_path, db_path, force=force)
+    result = api.Database(db_path).add(csv_path, force=force)
     for warning in result.get("warnings", []):
         click.echo(f"argyrodb: warning: {warning}", err=True)
-    click.echo(f"added {result['file_name']} to {api.database_path(db_path)} as user import {result['import_id']}: "
+    click.echo(f"added {result['file_name']} to {services.database_path(db_path)} as user import {result['import_id']}: "
                f"{result['measurements']} measurements, {result['structures']} structures (SHA-256 {result['sha256'][:16]}...)")
 
 
@@ -183,7 +183,7 @@ def db_remove(db_path, which):
     """Remove a user import (its file name or import id) and everything stored from it.
 
     Another writer holding the database: waits up to $ARGYRODB_BUSY_TIMEOUT_S (default 30) seconds, then exits 2."""
-    result = api.remove_user_data(which, db_path)
+    result = api.Database(db_path).remove(which)
     click.echo(f"removed user import {result['import_id']} ({result['file_name']}): {result['measurements']} measurements, "
                f"{result['structures']} structures, {result['materials']} materials no longer used")
 
@@ -200,7 +200,7 @@ def db_remove(db_path, which):
 @click.option("--json", "as_json", is_flag=True)
 def db_compare(db_path, formula_or_structure, sigma_mS_cm, ccd_mA_cm2, n_nearest, dataset, structure_type, as_json):
     """Rank a material among the literature by sigma and CCD and list its nearest compositions."""
-    result = api.compare(formula_or_structure, sigma_mS_cm, ccd_mA_cm2, n_nearest, dataset, db_path,
+    result = services.compare(formula_or_structure, sigma_mS_cm, ccd_mA_cm2, n_nearest, dataset, db_path,
                          structure_type=None if structure_type == "any" else structure_type)
     if as_json:
         payload = dict(result)
@@ -244,7 +244,7 @@ def db_sql(db_path, sql, params, limit, timeout_s, fmt):
             bound[name] = int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
         except ValueError:
             bound[name] = value
-    frame = api.run_sql(sql, db_path, timeout_s, params=bound, limit=None if limit == 0 else limit)
+    frame = services.run_sql(sql, db_path, timeout_s, params=bound, limit=None if limit == 0 else limit)
     print_frame(frame, fmt)
     if frame.attrs.get("truncated"):
         click.echo(f"note: stopped at {limit} rows (--limit N for more, --limit 0 for all)", err=True)
@@ -257,7 +257,7 @@ def db_sql(db_path, sql, params, limit, timeout_s, fmt):
 @click.option("--optimade", is_flag=True, help="Also write the structures as OPTIMADE entries (structures.optimade.json).")
 def db_export(db_path, out_dir, fmt, optimade):
     """Write the tables (and optionally OPTIMADE structures) to a folder: all files or none."""
-    written = api.export_tables(out_dir, fmt, db_path, optimade=optimade)
+    written = services.export_tables(out_dir, fmt, db_path, optimade=optimade)
     for path in written:
         click.echo(f"wrote {path}")
 
@@ -270,9 +270,9 @@ def db_export(db_path, out_dir, fmt, optimade):
 def db_serve(db_path, host, port, writable):
     """Browse with Datasette (read-only, localhost) - optional extra argyrodb[serve]."""
     def announce(url):  # called once Datasette, the database and the port are checked
-        click.echo(f"serving {api.database_path(db_path)} on {url} ({'writable' if writable else 'read-only'})")
+        click.echo(f"serving {services.database_path(db_path)} on {url} ({'writable' if writable else 'read-only'})")
 
-    raise SystemExit(api.serve(db_path, host, port, writable, on_ready=announce))
+    raise SystemExit(services.serve(db_path, host, port, writable, on_ready=announce))
 
 
 @db.command("plot")
@@ -280,9 +280,9 @@ def db_serve(db_path, host, port, writable):
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("out/literature.png"), show_default=True)
 def db_plot(db_path, out):
     """sigma vs CCD and sigma by primary phase for Table S3, the source's material highlighted."""
-    frame = api.query_measurements(api.MeasurementFilter(dataset="table_s3"), db_path=db_path)
+    frame = services.query_measurements(api.MeasurementFilter(dataset="table_s3"), db_path=db_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    click.echo(f"wrote {api.plot_literature(frame, out)}")
+    click.echo(f"wrote {services.plot_literature(frame, out)}")
 
 
 @db.command("import-obelix")
@@ -291,8 +291,8 @@ def db_plot(db_path, out):
               help="Data file to write (the repository's db/obelix_argyrodites.csv).")
 def db_import_obelix(csv_path, out):
     """Import the argyrodite rows of OBELiX's all.csv (CC BY 4.0) into a data file."""
-    rows = api.import_obelix(csv_path)
-    target = api.write_obelix_rows(rows, out)
+    rows = services.import_obelix(csv_path)
+    target = services.write_obelix_rows(rows, out)
     censored = sum(1 for r in rows if r["sigma_censored"])
     click.echo(f"wrote {target}: {len(rows)} argyrodite rows ({censored} censored conductivities), licence CC BY 4.0")
 
@@ -301,6 +301,6 @@ def db_import_obelix(csv_path, out):
 @db_option
 def db_migrate(db_path):
     """Upgrade a database written by an older argyrodb to the current schema, in place."""
-    path = api.database_path(db_path)
-    before, after = api.migrate_file(path)
+    path = services.database_path(db_path)
+    before, after = services.migrate_file(path)
     click.echo(f"{path}: schema version {before} -> {after}" if before < after else f"{path}: already at version {after}")

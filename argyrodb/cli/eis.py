@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .. import api
+from .. import api, services
 from ..core.errors import InputError
 from ..core.files import check_output_paths
 from .common import Group, emit_json
@@ -40,7 +40,7 @@ def eis_fit(spectrum, circuit, initial, plot_out, as_json):
             guess = [float(v) for v in initial.split(",")]
         except ValueError:
             raise InputError("--initial", f"not a list of numbers: {initial!r}") from None
-    result = api.fit_eis(data, circuit or api.FIG_S9_CIRCUIT, guess)
+    result = api.fit_eis(data, circuit or services.FIG_S9_CIRCUIT, guess)
     if as_json:
         emit_json(result.as_dict())
     else:
@@ -63,4 +63,4 @@ def eis_fit(spectrum, circuit, initial, plot_out, as_json):
         label = "unreliable fit: " if not result.reliable else ""
         click.echo(f"argyrodb: warning: {data.name}: {label}{'; '.join(problems)}", err=True)
     if plot_out:
-        api.plot_nyquist(data, result, plot_out)
+        services.plot_nyquist(data, result, plot_out)

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
-from .. import api
+from .. import api, services
+from ..core.files import atomic_write_text, check_output_paths
 from .common import Group, emit_json, wavelength_value
+from .render import refinement_json
 
 
 @click.command(cls=Group.command_class)
@@ -46,23 +48,23 @@ def refine(data, start, phases, mode, wavelength, two_theta_range, refine, backg
         if mode == "pawley":
             raise api.InputError("--out", "a Pawley fit refines no structure: --out needs --mode rietveld")
         outputs.append(out_path.with_suffix(".cif"))
-    api.check_output_paths(*outputs)
+    check_output_paths(*outputs)
     refine_names = [r.strip() for r in refine.split(",") if r.strip()] if refine else None
-    result, refined, _ = api.refine_pattern(
+    result, refined, _ = api.refine(
         data, start, tuple(phases), mode=mode, wavelength=None if wavelength is None else wavelength_value(wavelength),
         two_theta_range=two_theta_range,
         refine=refine_names, background_terms=background_terms, tie_totals=_ties(tie_totals),
         monochromator_two_theta_deg=monochromator)
-    structure = api.refined_structure(refined) if refined is not None else None
+    structure = api.analyse(refined) if refined is not None else None
     if out_path is not None:
-        api.atomic_write_text(out_path, api.refinement_yaml(refined))
-        api.write_cif(structure, out_path.with_suffix(".cif"))
+        atomic_write_text(out_path, services.refinement_yaml(refined))
+        structure.cif(out_path.with_suffix(".cif"))
     if plot_path is not None:
         _plot(result, plot_path, data, wavelength)
     stored = None
     if db_path is not None:
-        stored = api.store_refinement(result, refined, structure, data, db_path)
-    payload = api.refinement_json(result)
+        stored = api.Database(db_path).store_refinement(result, refined, structure, data)
+    payload = refinement_json(result)
     if stored is not None:
         payload["stored"] = stored
     if as_json:
@@ -75,7 +77,7 @@ def _plot(result, path: Path, data: Path, wavelength) -> None:
     phases = [{"name": p["name"], "tick_positions_deg": result.tick_positions[p["name"]], "hkl_labels": None}
               for p in result.phases]
     path.parent.mkdir(parents=True, exist_ok=True)
-    api.plot_refinement(result.two_theta_deg, result.observed, result.calculated, result.background, phases,
+    services.plot_refinement(result.two_theta_deg, result.observed, result.calculated, result.background, phases,
                         {"r_wp": result.r_wp, "r_p": result.r_p, "r_exp": result.r_exp, "gof": result.gof},
                         f"{result.mode.capitalize()} refinement of {data.name}", path,
                         wavelength_label=_wavelength_label(result, wavelength))
@@ -85,8 +87,13 @@ def _wavelength_label(result, wavelength) -> str:
     """The plot title's radiation: the one given, else what the refinement used (a file's, or Cu K-alpha1/2)."""
     used = result.settings.get("wavelength", "CuKa12")
     if wavelength:
-        return api.wavelength_label(wavelength_value(wavelength))
-    return api.wavelength_label(used) if used == "CuKa12" else used
+        return _label(wavelength_value(wavelength))
+    return _label(used) if used == "CuKa12" else used
+
+
+def _label(spec) -> str:
+    """How plots name a wavelength specification (e.g. 'Cu K\u03b1\u2081,\u2082, \u03bb = 1.5406, 1.5444 \u00c5')."""
+    return services.describe_wavelength(services.resolve_wavelength(spec))
 
 
 def _print_text(payload: dict, out_path, plot_path, stored) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .. import api
+from .. import api, services
 from ..core.errors import InputError
 from ..core.files import read_text_file
 from ..core.grids import parse_range
@@ -43,7 +43,7 @@ def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength
     For example "Li5.6PS4.6Cl1.4-xIx" --x 0:1.4:0.1; results go into the database, and the same command
     resumes an interrupted run."""
     if export_out is not None:
-        api.check_export_path(export_out)
+        services.check_export_path(export_out)
     formulas = None
     if formulas_file is not None:
         formulas = [line.split("#")[0].strip() for line in read_text_file(formulas_file).splitlines()]
@@ -55,31 +55,32 @@ def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength
     ranges = {name: parse_range(text, name) for name, text in (("x", x), ("y", y), ("z", z), ("w", w)) if text}
     settings = api.ScreenSettings(
         family=family or f"formulas from {formulas_file.name}", ranges=ranges, formulas=formulas, distribution=distribution,
-        template=str(template or api.default_template()), wavelength=wavelength, two_theta_range=tuple(two_theta_range),
+        template=str(template or services.default_template()), wavelength=wavelength, two_theta_range=tuple(two_theta_range),
         anomalous_dispersion=not no_anomalous, store_peaks=not no_peaks)
-    summary = api.run_screen(settings, db_path, jobs=jobs, show_progress=not quiet, dask=dask)
+    summary = services.run_screen(settings, db_path, jobs=jobs, show_progress=not quiet, dask=dask)
     click.echo(f"run {summary['run_id']} ({summary['key']}): {summary['n_points']} compositions, "
                f"{summary['already_stored']} already stored, {summary['computed']} computed "
                f"({summary['ok']} ok, {summary['skipped']} skipped)")
-    n_skipped = api.query_screen(summary["run_id"], "status=skipped", db_path=db_path, count=True)
+    n_skipped = services.query_screen(summary["run_id"], "status=skipped", db_path=db_path, count=True)
     if n_skipped:
-        for row in api.query_screen(summary["run_id"], "status=skipped", columns=("formula", "reason"), limit=10,
+        for row in services.query_screen(summary["run_id"], "status=skipped", columns=("formula", "reason"), limit=10,
                                     db_path=db_path).itertuples():
             click.echo(f"  skipped {row.formula}: {row.reason}")
     if n_skipped > 10:
         click.echo(f"  ... and {n_skipped - 10} more skipped")
     if not (export_out or plots_dir):
         return
-    results = api.run_results(summary["run_id"], db_path)
+    results = services.run_results(summary["run_id"], db_path)
     if export_out:
-        click.echo(f"wrote {api.export_results(results, export_out)}")
+        click.echo(f"wrote {services.export_results(results, export_out)}")
     if plots_dir:
         variable = next((v for v in ("x", "y", "z", "w") if v in results.columns), None)
         if variable is None:
             raise InputError("--plots", "series plots need a family with a variable")
-        references = [api.xrd_pattern(api.structure_file(n), wavelength=wavelength, two_theta_range=tuple(two_theta_range))
-                      for n in ("Li6PS5Cl", "Li6PS5I") if api.structure_file(n).exists()]
-        for path in api.plot_screen_series(api.Screener(settings), results, plots_dir, variable, references):
+        conditions = api.PatternConditions(wavelength=wavelength, two_theta_range=tuple(two_theta_range))
+        references = [api.analyse(services.structure_file(n)).pattern(conditions)
+                      for n in ("Li6PS5Cl", "Li6PS5I") if services.structure_file(n).exists()]
+        for path in services.plot_screen_series(services.Screener(settings), results, plots_dir, variable, references):
             click.echo(f"wrote {path}")
 
 
@@ -96,20 +97,20 @@ def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength
 def approximants(formula, n_structures, candidates, supercell, seed, distribution, template, out_dir, formats):
     """Ordered, charge-neutral supercells of a composition, ranked by Ewald energy, written through ASE."""
     format_list = [f.strip() for f in formats.split(",") if f.strip()]
-    api.check_formats(format_list)
+    services.check_formats(format_list)
     settings = api.ScreenSettings(family=formula, formulas=[formula], distribution=distribution,
-                                  template=str(template or api.default_template()))
-    screener = api.Screener(settings)
+                                  template=str(template or services.default_template()))
+    screener = services.Screener(settings)
     result = screener.evaluate(0)
     if result["status"] != "ok":
         raise InputError(formula, f"cannot build: {result['reason']}")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", api.CompositionWarning)  # said below, in one line of its own
-        found = api.generate_approximants(screener, 0, n_structures, candidates, supercell, seed)
+        warnings.simplefilter("ignore", services.CompositionWarning)  # said below, in one line of its own
+        found = services.generate_approximants(screener, 0, n_structures, candidates, supercell, seed)
     if found:
         click.echo(found[0].composition_note())
     for approximant in found:
         click.echo(f"#{approximant.rank}: {approximant.formula} ({len(approximant.structure)} atoms), "
                    f"Ewald energy {approximant.ewald_energy_eV:.3f} eV")
-    for path in api.write_approximants(found, out_dir, formula, format_list):
+    for path in services.write_approximants(found, out_dir, formula, format_list):
         click.echo(f"wrote {path}")

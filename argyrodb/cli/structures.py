@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
-from .. import api
-from ..core.errors import InputError
+from .. import api, services
+from ..core.chemistry import parse_formula
+from ..core.errors import InputError, ValidationFailed
 from ..core.files import atomic_write_text, check_output_paths, safe_filename
+from . import render
 from .common import Command, emit_json, wavelength_value
 
 #: The text table of `argyrodb xrd` lists lines at least this strong (percent of the strongest); files list all.
@@ -41,25 +43,28 @@ def build(files: tuple[Path, ...], a_angstrom: float | None, cif_out: Path | Non
     if cif_out is not None:
         check_output_paths(cif_out)
     # Read and analyse everything first, so a bad file leaves no output from the others half-done.
-    analysed = [structure for path in files for structure in api.analyse_all(path, a_angstrom=a_angstrom, block=block, force=force)]
+    analysed = [structure for path in files for structure in services.analyse_blocks(path, a_angstrom, block=block, force=force)]
     failed = next((s for s in analysed if s.errors), None)
     if as_json:
-        payloads = [api.report_dict(s) for s in analysed]
+        payloads = [render.report_dict(s) for s in analysed]
         emit_json(payloads[0] if len(payloads) == 1 else payloads)
     else:
         for structure in analysed:
-            click.echo(api.report_text(structure))
+            click.echo(render.report_text(structure))
             click.echo("")
     if failed is not None:
-        raise InputError(failed.source, f"{failed.errors[0].kind}: {failed.errors[0].message} (no CIF written)")
+        raise ValidationFailed(failed.source, f"{failed.errors[0].kind}: {failed.errors[0].message} (no CIF written)")
     if cif_dir is not None:
         names = [safe_filename(s.name, ".cif") for s in analysed]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise InputError("--cif-dir", f"several inputs would write {duplicates[0]} (same structure name); no CIF written")
+    if cif_dir is not None:
+        cif_dir.mkdir(parents=True, exist_ok=True)
     for structure in analysed:
         if cif_out is not None or cif_dir is not None:
-            written = api.write_cif(structure, cif_out if cif_out is not None else cif_dir, base_dir=cif_dir)
+            written = cif_out if cif_out is not None else cif_dir / safe_filename(structure.name, ".cif")
+            structure.cif(written)
             if not as_json:
                 click.echo(f"wrote {written}")
 
@@ -77,17 +82,17 @@ def density(file_or_formula: str, a_angstrom: float | None, z: float, as_json: b
     For a formula without --a, a comes from the lattice model (Vegard fit over halide fractions to
     published lattice parameters, with its uncertainty), and the output says so.
     """
-    result = api.density_report(file_or_formula, a_angstrom=a_angstrom, z=z, block=block, force=force)
+    path = Path(file_or_formula)
+    if path.suffix.lower() in (".yaml", ".yml", ".cif") or path.exists():
+        result = render.density_dict(api.analyse(path, a_angstrom, block=block, force=force), str(path))
+    else:
+        formula = parse_formula(file_or_formula, source=file_or_formula)
+        lattice = services.given_lattice(a_angstrom) if a_angstrom is not None else api.predict_lattice(formula, file_or_formula)
+        result = render.formula_density_dict(file_or_formula, formula, lattice, api.density_of_formula(formula, lattice.a_angstrom, z))
     if as_json:
         emit_json(result)
         return
-    sigma = "" if result.get("a_sigma_angstrom") is None else f" +- {result['a_sigma_angstrom']:.4f}"
-    click.echo(f"{result['name']}: rho = {result['density_g_cm3']:.4f} g/cm^3, "
-               f"V_m = {result['molar_volume_cm3_mol']:.3f} cm^3/mol, M = {result['molar_mass_g_mol']:.3f} g/mol "
-               f"(Z = {result['z']:g}, a = {result['a_angstrom']:.5f}{sigma} A, {result['a_source']})")
-    if "nominal_density_g_cm3" in result:
-        click.echo(f"  nominal composition {result['nominal_formula']}: rho = {result['nominal_density_g_cm3']:.4f} g/cm^3, "
-                   f"V_m = {result['nominal_molar_volume_cm3_mol']:.3f} cm^3/mol")
+    click.echo(render.density_text(result))
 
 
 @click.command(cls=Command)
@@ -117,20 +122,17 @@ def xrd(file, a_angstrom, wavelength, two_theta_range, no_anomalous, monochromat
     if compare_files and plot_out is None:
         raise InputError("--compare", "overlays are drawn on the plot: give --plot OUT.png as well")
     check_output_paths(csv_out, xy_out, plot_out)
-    options = dict(
+    conditions = api.PatternConditions(
         wavelength=wavelength_value(wavelength), two_theta_range=tuple(two_theta_range),
         anomalous_dispersion=not no_anomalous, monochromator_two_theta_deg=monochromator_two_theta_deg,
         size_nm=size_nm, caglioti_uvw=tuple(caglioti_uvw) if caglioti_uvw else None,
     )
-    structure = api.analyse(file, a_angstrom=a_angstrom, block=block, force=force)
-    if structure.errors:
-        raise InputError(structure.source, f"{structure.errors[0].kind}: {structure.errors[0].message}")
-    pattern = api.xrd_pattern(structure, **options)
-    others = [api.xrd_pattern(other, **options) for other in compare_files]
+    pattern = api.analyse(file, a_angstrom, block=block, force=force).pattern(conditions)
+    others = [api.analyse(other).pattern(conditions) for other in compare_files]
     measured = fit = None
     if measured_file is not None:
-        measured = api.read_xy(measured_file)
-        fit = api.fit_scale(measured, pattern)
+        measured = services.read_xy(measured_file)
+        fit = services.fit_scale(measured, pattern)
     if as_json:
         payload = pattern.to_json_dict()
         if fit is not None:
@@ -158,7 +160,7 @@ def xrd(file, a_angstrom, wavelength, two_theta_range, no_anomalous, monochromat
     if xy_out:
         atomic_write_text(xy_out, pattern.xy_text())
     if plot_out:
-        api.plot_patterns([pattern, *others], plot_out, measured=measured, fit=fit)
+        services.plot_patterns([pattern, *others], plot_out, measured=measured, fit=fit)
 
 
 def _xrd_table_note(shown: list[dict], every: list[dict], two_theta_range: tuple[float, float]) -> str:

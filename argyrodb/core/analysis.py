@@ -85,6 +85,7 @@ class Problem:
     data: dict = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict:
+        """The problem as a JSON-ready mapping (site, kind, severity, message, data)."""
         return asdict(self)
 
 

@@ -726,6 +726,8 @@ def refinement_from_block(block, source: str) -> Refinement:
 
 def _listing_refinement(sites: list[CellSite], lattice: np.ndarray, name: str, source: str, provenance: dict) -> Refinement:
     """A whole cell (any setting) -> a Refinement in argyrodb's setting."""
+    if len(sites) > MAX_SITES:  # before any symmetry work (spglib on 1,404 sites: ~10 s), as for a CIF's rows
+        raise InputError(source, f"{len(sites)} sites, over the limit of {MAX_SITES}")
     for site in sites:
         for element, occupancy in site.species.items():
             if not is_element(element):

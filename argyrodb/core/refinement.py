@@ -96,6 +96,7 @@ class Refinement:
     source_path: str = ""
 
     def site(self, label: str) -> RefinedSite:
+        """The site row labelled ``label`` (KeyError when there is none)."""
         for s in self.sites:
             if s.label == label:
                 return s

@@ -61,6 +61,7 @@ class StructureDensity:
     nominal_molar_mass_g_mol: float | None
 
     def as_dict(self) -> dict:
+        """The densities as a JSON-ready mapping (g/cm^3 to 6 decimals, cm^3/mol to 5)."""
         return {"density_g_cm3": round(self.density_g_cm3, 6),
                 "nominal_density_g_cm3": None if self.nominal_density_g_cm3 is None else round(self.nominal_density_g_cm3, 6),
                 "molar_volume_cm3_mol": round(self.molar_volume_cm3_mol, 5)}

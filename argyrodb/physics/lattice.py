@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.analysis import AnalysedStructure, analyse, nominal_composition, reported_lattice
+from ..core.analysis import nominal_composition, reported_lattice
 from ..core.chemistry import HEAVY_HALIDES, parse_formula
 from ..core.errors import InputError, ParameterError
 from ..core.files import read_text_file
@@ -205,12 +205,6 @@ def given(a_angstrom: float, source: str = "a_angstrom") -> LatticeParameter:
     """A lattice parameter the caller gives (checked for plausibility)."""
     check_lattice_parameter(a_angstrom, source, parameter="a_angstrom")
     return LatticeParameter(float(a_angstrom), "given by the user", "given")
-
-
-def analysed(refinement: Refinement, a_angstrom: float | None = None, force: bool = False) -> AnalysedStructure:
-    """``refinement`` analysed at the lattice parameter :func:`lattice_for` gives - the one way every
-    command goes from a refinement to an analysed structure."""
-    return analyse(refinement, lattice_for(refinement, a_angstrom), force=force)
 
 
 def lattice_for(refinement: Refinement, a_angstrom: float | None = None) -> LatticeParameter:

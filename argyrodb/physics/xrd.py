@@ -272,7 +272,12 @@ class XRDModel:
                                                          f"> 1 + {OCCUPANCY_SUM_TOLERANCE}")
             b = pos.b_iso()
             groups.append(ScatteringGroup(pos.name, pos.species(), 0.0 if b is None else b, pos.images, pos.primitive_images))
-        return cls(groups, np.eye(3) * structure.a_angstrom, name=structure.name, f43m=True)
+        model = cls(groups, np.eye(3) * structure.a_angstrom, name=structure.name, f43m=True)
+        missing = [pos.name for pos in structure.positions if pos.b_iso() is None]
+        if missing:  # the structure's problems say so too (no_displacement_parameters); the pattern must carry it
+            model.notes["debye_waller"] = ("none given: B = 0 assumed for every site" if len(missing) == len(groups)
+                                           else f"none given for {', '.join(missing)}: B = 0 assumed there")
+        return model
 
     @classmethod
     def from_structure(cls, structure, name: str = "") -> "XRDModel":
@@ -604,6 +609,54 @@ DEFAULT_CAGLIOTI_UVW = (0.004, -0.002, 0.0025)
 SCHERRER_K = 0.9
 
 
+@dataclass(frozen=True)
+class PatternConditions:
+    """How a powder pattern is measured, set once and handed to every pattern (cf. pymatgen's
+    ``XRDCalculator(wavelength=...)``). Checked when made: a bad value raises ParameterError naming it.
+
+    ``wavelength``: 'CuKa1', 'CuKa12' (K-alpha1 + K-alpha2 at 2:1), 'MoKa1', ... or a value in Å;
+    ``two_theta_range`` (deg, 0 < min < max < 180); ``anomalous_dispersion`` (Chantler f', f'' from xraydb);
+    ``monochromator_two_theta_deg`` (None: unpolarised beam; graphite 002 with Cu: 26.57);
+    ``size_nm`` (Scherrer broadening, K = 0.9) and ``caglioti_uvw`` (deg^2) for the profile;
+    ``form_factors`` (a key of :data:`FORM_FACTOR_TABLES`); ``radiation`` ('xray' only so far).
+    """
+
+    wavelength: str | float = "CuKa1"
+    two_theta_range: tuple[float, float] = (10.0, 120.0)
+    anomalous_dispersion: bool = True
+    monochromator_two_theta_deg: float | None = None
+    size_nm: float | None = None
+    caglioti_uvw: tuple[float, float, float] | None = None
+    form_factors: str = "waasmaier-kirfel"
+    radiation: str = "xray"
+
+    def __post_init__(self) -> None:
+        if self.radiation != "xray":
+            raise ParameterError("radiation", f"{self.radiation!r}: only 'xray' is implemented")
+        if self.form_factors not in FORM_FACTOR_TABLES:
+            raise ParameterError("form_factors", f"unknown table {self.form_factors!r} (one of {', '.join(FORM_FACTOR_TABLES)})")
+        try:
+            lo, hi = (float(v) for v in self.two_theta_range)
+        except (TypeError, ValueError):
+            raise ParameterError("two_theta_range", f"{self.two_theta_range!r} is not two numbers (deg)") from None
+        if not (0.0 < lo < hi < 180.0):
+            raise ParameterError("two_theta_range", f"2theta range {lo:g}-{hi:g} deg must satisfy 0 < min < max < 180")
+        object.__setattr__(self, "two_theta_range", (lo, hi))
+        if self.caglioti_uvw is not None:
+            object.__setattr__(self, "caglioti_uvw", tuple(float(v) for v in self.caglioti_uvw))
+        if self.monochromator_two_theta_deg is not None and not 0.0 < self.monochromator_two_theta_deg < 180.0:
+            raise ParameterError("monochromator_two_theta_deg", f"{self.monochromator_two_theta_deg:g} deg is not a 2theta angle")
+        resolve_wavelength(self.wavelength)
+        check_profile((lo, hi), self.size_nm, self.caglioti_uvw)
+
+    def options(self) -> dict:
+        """The keyword arguments of :meth:`XRDModel.pattern`."""
+        return {"wavelength": self.wavelength, "two_theta_range": self.two_theta_range,
+                "anomalous_dispersion": self.anomalous_dispersion,
+                "monochromator_two_theta_deg": self.monochromator_two_theta_deg, "form_factors": self.form_factors,
+                "size_nm": self.size_nm, "caglioti_uvw": self.caglioti_uvw}
+
+
 @dataclass
 class Pattern:
     """A simulated powder pattern: the peak list (``peaks``, a pandas DataFrame) and how it was made."""
@@ -669,6 +722,7 @@ class Pattern:
                 for row in self.peaks.itertuples(index=False) if row.intensity_rel >= min_intensity_rel]
 
     def to_json_dict(self, min_intensity_rel: float = 0.0) -> dict:
+        """The pattern as ``argyrodb xrd --json`` prints it (lines at least ``min_intensity_rel`` % of the strongest)."""
         peaks = []
         for row in self.peaks.itertuples(index=False):
             if row.intensity_rel < min_intensity_rel:
@@ -694,11 +748,13 @@ class Pattern:
         }
 
     def peak_table_csv(self) -> str:
+        """The peak list as CSV text (``argyrodb xrd --csv``), hkl families as labels."""
         frame = self.peaks.copy()
         frame["hkl"] = [hkl_label(fam) for fam in frame["hkl"]]
         return frame.to_csv(index=False, float_format="%.6g")
 
     def xy_text(self, step_deg: float = 0.01) -> str:
+        """The simulated profile as two columns (2theta in deg, intensity) every ``step_deg``, with a header."""
         x, y = self.profile(step_deg=step_deg)
         header = (f"# argyrodb simulated powder pattern of {self.name}; a = {self.a_angstrom:.5f} A; "
                   f"lambda = {', '.join(f'{c.name} {c.wavelength_angstrom:.6f} A' for c in self.components)}\n"

@@ -36,6 +36,7 @@ from ..core.resources import structure_file
 from ..physics import lattice
 from ..physics.density import xray_density_g_cm3
 from ..physics.scattering import resolve_wavelength
+from ..physics.structure import analysed
 from ..physics.xrd import XRDModel, hkl_label
 from ..store.screening_runs import ScreenLines, intensities_text, line_positions, parse_intensities
 from .families import GridPoints, parse_family
@@ -53,7 +54,7 @@ def default_template() -> str:
 
 def analysed_template(path: str | Path) -> AnalysedStructure:
     """The template refinement, read and analysed (at its own or the predicted lattice parameter)."""
-    return require_argyrodite(lattice.analysed(read_file(path)))
+    return require_argyrodite(analysed(read_file(path)))
 
 
 @dataclass
@@ -69,6 +70,7 @@ class ScreenSettings:
     store_peaks: bool = True
 
     def key(self) -> str:
+        """What identifies a run (settings and the template file's digest) as text: equal keys resume one run."""
         payload = {k: v for k, v in self.__dict__.items() if k != "store_peaks"}
         template = Path(self.template)
         payload["template"] = template.name

@@ -82,6 +82,7 @@ class MeasurementFilter:
             raise ParameterError("structure_type", f"{self.structure_type!r} is not one of {', '.join(STRUCTURE_TYPES)}")
 
     def where(self) -> tuple[str, list]:
+        """The SQL WHERE clause (with ? placeholders) and its parameters for ``measurements_full``."""
         clauses, params = [], []
         for element in self.contains:
             if not is_element(element):

@@ -7,7 +7,7 @@ import math
 import pytest
 from argyrodb_testing import REPO, STRUCTURES
 
-from argyrodb.api import analyse, cif_text
+from argyrodb.api import analyse
 
 NAMES = sorted(p.stem for p in STRUCTURES.glob("*.yaml"))
 CIFS_DIR = REPO / "cifs"
@@ -21,7 +21,7 @@ def written(tmp_path_factory, all_structures):
     out = {}
     for name, report in all_structures.items():
         path = folder / f"{name}.cif"
-        path.write_text(cif_text(report))
+        path.write_text(report.cif())
         out[name] = (path, report, report)
     return out
 
@@ -119,7 +119,7 @@ def test_lma_cif_corrects_the_wyckoff_letter_and_says_so(written):
 def test_committed_cifs_are_current(name):
     """cifs/ must hold exactly what `make cifs` would write now."""
     structure = analyse(STRUCTURES / f"{name}.yaml")
-    expected = cif_text(structure)
+    expected = structure.cif()
     committed = CIFS_DIR / f"{structure.name}.cif"
     assert committed.exists(), f"{committed} missing: run `make cifs`"
     assert committed.read_text() == expected, f"{committed} is stale: run `make cifs`"

@@ -197,7 +197,7 @@ def test_ase_atoms_ordered_and_with_unassignable_occupancies(tmp_path, all_struc
     from ase.io import read as ase_read
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from argyrodb.api import analyse, write_cif
+    from argyrodb.api import analyse
     from argyrodb.core.readers import read
 
     # an ordered, fully occupied F-43m cell - Li6PS5Cl with its 24 Li all on 24g - reads as itself
@@ -209,7 +209,8 @@ def test_ase_atoms_ordered_and_with_unassignable_occupancies(tmp_path, all_struc
     assert analysed.formula_per_fu == pytest.approx({"Li": 6, "P": 1, "S": 5, "Cl": 1}, abs=1e-9)  # whole atoms
     assert analysed.z == 4 and not analysed.errors
     # ASE's own CIF reader keeps occupancies per site kind without tagging the atoms: refused, not guessed
-    path = write_cif(all_structures["Li6PS5Cl"], tmp_path / "cl.cif")
+    path = tmp_path / "cl.cif"
+    all_structures["Li6PS5Cl"].cif(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         disordered = ase_read(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from argyrodb_testing import structure
 
-from argyrodb.api import density_report as density_of
+from argyrodb.api import predict_lattice
 from argyrodb.core.chemistry import parse_formula
 from argyrodb.core.errors import InputError
 from argyrodb.physics.density import density_of_formula, structure_density
@@ -35,9 +35,9 @@ def test_end_member_density_by_hand(formula, a, hand):
 
 def test_reference_densities():
     # ../shared/reference-data.md checks: 1.860, 2.086, 2.291 g/cm3
-    assert density_of("Li6PS5Cl", a_angstrom=9.859)["density_g_cm3"] == pytest.approx(1.860, abs=6e-4)
-    assert density_of("Li6PS5Br", a_angstrom=9.987)["density_g_cm3"] == pytest.approx(2.086, abs=6e-4)
-    assert density_of("Li6PS5I", a_angstrom=10.142)["density_g_cm3"] == pytest.approx(2.291, abs=6e-4)
+    assert density_of_formula(parse_formula("Li6PS5Cl"), 9.859).density_g_cm3 == pytest.approx(1.860, abs=6e-4)
+    assert density_of_formula(parse_formula("Li6PS5Br"), 9.987).density_g_cm3 == pytest.approx(2.086, abs=6e-4)
+    assert density_of_formula(parse_formula("Li6PS5I"), 10.142).density_g_cm3 == pytest.approx(2.291, abs=6e-4)
 
 
 def test_density_agrees_with_pymatgen(all_structures):
@@ -57,15 +57,15 @@ def test_refined_vs_nominal_density_for_lma(lma):
 
 
 def test_formula_density_without_a_uses_the_lattice_model():
-    result = density_of("Li6PS5Cl0.5I0.5")
+    result = predict_lattice(parse_formula("Li6PS5Cl0.5I0.5"))
     a_cl, _, a_i = model().halide_coefficients
-    assert result["a_angstrom"] == pytest.approx((a_cl + a_i) / 2)
-    assert 0 < result["a_sigma_angstrom"] < 0.05
-    assert "Vegard" in result["a_source"]
+    assert result.a_angstrom == pytest.approx((a_cl + a_i) / 2)
+    assert 0 < result.sigma_angstrom < 0.05
+    assert "Vegard" in result.source
     with pytest.raises(InputError, match="no Cl, Br or I"):
-        density_of("Li3PS4")
+        predict_lattice(parse_formula("Li3PS4"))
     with pytest.raises(InputError, match="unknown element"):
-        density_of("Li6PS5Qq")
+        parse_formula("Li6PS5Qq")
 
 
 def test_nominal_density_uses_the_cell_z(tmp_path):

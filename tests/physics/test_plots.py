@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from argyrodb_testing import LMA, structure
 
-from argyrodb.api import analyse, xrd_pattern
+from argyrodb.api import PatternConditions, analyse
 from argyrodb.core.errors import ParameterError
 from argyrodb.physics.pattern_fit import MeasuredPattern, fit_scale
 from argyrodb.physics.plots import (
@@ -25,7 +25,7 @@ from argyrodb.physics.scattering import resolve_wavelength
 
 @pytest.fixture(scope="module")
 def lma_pattern():
-    return xrd_pattern(analyse(LMA))
+    return analyse(LMA).pattern()
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_measured_plot_says_measured_and_keeps_labels_clear(lma_pattern, measure
 
 
 def test_compare_plot_keeps_labels_off_the_other_patterns(lma_pattern):
-    others = [xrd_pattern(analyse(structure(name))) for name in ("Li6PS5Cl", "Li6PS5I")]
+    others = [analyse(structure(name)).pattern() for name in ("Li6PS5Cl", "Li6PS5I")]
     fig = pattern_figure([lma_pattern, *others])
     ax = fig.axes[0]
     assert ax.get_title() == "Simulated powder XRD (Cu Kα₁, λ = 1.5406 Å)"
@@ -106,7 +106,7 @@ def test_compare_plot_keeps_labels_off_the_other_patterns(lma_pattern):
 
 
 def test_dense_labels_are_nudged_or_left_out_never_overlapped(lma_pattern, tmp_path):
-    doublet = xrd_pattern(analyse(LMA), wavelength="CuKa12", size_nm=50)
+    doublet = analyse(LMA).pattern(PatternConditions(wavelength="CuKa12", size_nm=50))
     fig = pattern_figure([doublet], label_min_rel=0.5)
     _assert_readable(fig, fig.axes[0], min_labels=20)
     out = plot_patterns([lma_pattern], tmp_path / "p.png", dpi=300)

@@ -180,7 +180,7 @@ def test_halide_lines_sit_where_braggs_law_puts_them():
 def test_li2s_is_antifluorite_and_loads_as_a_second_phase():
     """S on 4a, Li on all eight tetrahedral holes 8c: Li-S = a*sqrt(3)/4, each S with 8 Li, each Li with 4 S;
     the refinement loader finds it by name (any case) with the same cell."""
-    from argyrodb.pipeline import impurity_structure
+    from argyrodb.pipeline.refine import impurity_structure
 
     a = PUBLISHED["Li2S"]["a"]
     structure = load_phase("Li2S")

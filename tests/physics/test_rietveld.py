@@ -18,7 +18,10 @@ from argyrodb.physics.rietveld import (
     automatic_ties,
     impurity_phase,
 )
-from argyrodb.pipeline import impurity_structure
+from argyrodb.pipeline.build import build_database
+from argyrodb.pipeline.refine import impurity_structure, refine_pattern
+from argyrodb.cli.render import refinement_json
+from argyrodb.store.queries import run_sql
 
 REFINE = DATA / "refine"
 
@@ -41,7 +44,7 @@ def lma_licl(tmp_path_factory):
     """`argyrodb refine` with default settings on LMA-Cl0.8I0.6 + 3 wt % LiCl, written, plotted and stored."""
     out = tmp_path_factory.mktemp("refine")
     db = out / "a.sqlite"
-    api.build_database(db, show_progress=False, literature_structures_included=False)
+    build_database(db, show_progress=False, literature_structures_included=False)
     result = run("refine", str(REFINE / "lma_licl.xye"), "--start", str(REFINE / "lma_licl.start.yaml"), "--phase", "LiCl",
                  "--json", "--out", str(out / "refined.yaml"), "--plot", str(out / "fit.png"), "--db", str(db))
     assert result.returncode == 0, result.stderr
@@ -82,13 +85,13 @@ def test_lma_licl_outputs_read_back(lma_licl):
     cif = Structure.from_file(out / "refined.cif")
     assert cif.lattice.a == pytest.approx(refined.a_angstrom, abs=1e-5)  # the CIF writes a to 5 decimals (<= 5e-6 A)
     assert (out / "fit.png").read_bytes()[:4] == b"\x89PNG"
-    row = api.run_sql("SELECT r.gof, r.r_wp, r.a_angstrom, s.dataset, s.name FROM refinements r "
+    row = run_sql("SELECT r.gof, r.r_wp, r.a_angstrom, s.dataset, s.name FROM refinements r "
                       "JOIN structures s ON s.id = r.structure_id", db)
     assert len(row) == 1 and row["gof"][0] == pytest.approx(payload["gof"]) and row["dataset"][0] == "user"
     # a rebuild keeps the refinement and stores its structure again
-    counts = api.build_database(db, show_progress=False, literature_structures_included=False)
+    counts = build_database(db, show_progress=False, literature_structures_included=False)
     assert counts["refinements_kept"] == 1
-    again = api.run_sql("SELECT r.a_angstrom, s.a_angstrom AS structure_a FROM refinements r JOIN structures s ON s.id = r.structure_id", db)
+    again = run_sql("SELECT r.a_angstrom, s.a_angstrom AS structure_a FROM refinements r JOIN structures s ON s.id = r.structure_id", db)
     assert again["structure_a"][0] == pytest.approx(payload["phases"][0]["a_angstrom"], abs=1e-5)
 
 
@@ -96,8 +99,8 @@ def test_bri_licl_lattice_impurity_and_what_xrays_can_tell():
     """Br and I on sites that also hold S: X-ray intensities fix each site's electron count; the Br/I split
     within a site rests on form-factor shapes only. argyrodb keeps the Br and I totals and says why."""
     truth = _truth("bri_licl")
-    result, _refined, _ = api.refine_pattern(REFINE / "bri_licl.xye", REFINE / "bri_licl.start.yaml", ("LiCl",))
-    payload = api.refinement_json(result)
+    result, _refined, _ = refine_pattern(REFINE / "bri_licl.xye", REFINE / "bri_licl.start.yaml", ("LiCl",))
+    payload = refinement_json(result)
     main, licl = payload["phases"]
     assert main["a_angstrom"] == pytest.approx(truth["phases"][0]["a_angstrom"], abs=0.001)
     assert 100 * licl["weight_fraction"] == pytest.approx(3.0, abs=0.5)
@@ -159,7 +162,7 @@ def test_weight_fractions_follow_hill_howard():
 
 
 def test_pawley_mode_fits_a_without_a_structure():
-    result, refined, _ = api.refine_pattern(REFINE / "lma_licl.xye", REFINE / "lma_licl.start.yaml", ("LiCl",), mode="pawley")
+    result, refined, _ = refine_pattern(REFINE / "lma_licl.xye", REFINE / "lma_licl.start.yaml", ("LiCl",), mode="pawley")
     assert refined is None
     assert result.phases[0]["a_angstrom"] == pytest.approx(_truth("lma_licl")["phases"][0]["a_angstrom"], abs=0.001)
     assert result.gof < 2.0
@@ -194,7 +197,7 @@ def test_a_that_hinges_on_an_unseen_displacement_is_flagged():
     refine: zero shift, displacement, transparency and a are nearly collinear over 10-90 deg, so argyrodb probes
     displacements of +-0.05 deg and reports the range of a at equal fit - which holds the truth."""
     truth = _truth("lma_licl10_disp")
-    result, _, _ = api.refine_pattern(REFINE / "lma_licl10_disp.xye", REFINE / "lma_licl10_disp.start.yaml", ("LiCl",))
+    result, _, _ = refine_pattern(REFINE / "lma_licl10_disp.xye", REFINE / "lma_licl10_disp.start.yaml", ("LiCl",))
     note = next(w for w in result.warnings if "assumes no sample displacement" in w)
     low, high = sorted(float(v) for v in note.split("and a = ")[1].split(" A:")[0].split(" / "))
     assert low <= truth["phases"][0]["a_angstrom"] <= high
@@ -247,7 +250,7 @@ def test_xrdml_in_counts_per_second_refines_like_the_counts(tmp_path):
     """counts/s times the counting time are the counts: the same fit, GoF and a as the .xye; the wavelength comes
     from the file (Cu K-alpha1 1.540598, K-alpha2 1.544426 A, ratio 0.5)."""
     path = _xrdml_from_xye(tmp_path, "clbr_pure", counting_time_s=2.5)
-    from_xrdml, _, data = api.refine_pattern(path, REFINE / "clbr_pure.start.yaml")
+    from_xrdml, _, data = refine_pattern(path, REFINE / "clbr_pure.start.yaml")
     assert data.kind == "counts_per_second"
     assert "counts/s multiplied by the counting time: Poisson weights on counts" in from_xrdml.settings["data_notes"]
     assert "1.540598" in from_xrdml.settings["wavelength"] and "1.544426" in from_xrdml.settings["wavelength"]
@@ -260,5 +263,5 @@ def test_intensities_that_are_not_counts_are_flagged(tmp_path):
     data = np.loadtxt(REFINE / "clbr_pure.xye")
     scaled = tmp_path / "scaled.xy"
     np.savetxt(scaled, np.c_[data[:, 0], data[:, 1] * 1.37], fmt="%.4f %.3f")
-    result, _, _ = api.refine_pattern(scaled, REFINE / "clbr_pure.start.yaml")
+    result, _, _ = refine_pattern(scaled, REFINE / "clbr_pure.start.yaml")
     assert any("not whole counts" in w for w in result.warnings)

@@ -10,7 +10,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from argyrodb.api import build_database
+from argyrodb.pipeline.build import build_database
 from argyrodb.core.grids import GridPoints, grid
 from argyrodb.screening.runs import run_screen
 from argyrodb.screening.screener import Screener, ScreenSettings

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 from argyrodb_testing import run, structure
 
-from argyrodb.api import analyse, build_database, density_report
+from argyrodb.api import analyse, density_of_formula, predict_lattice
+from argyrodb.core.chemistry import parse_formula
+from argyrodb.pipeline.build import build_database
 from argyrodb.core.errors import InputError
 from argyrodb.physics.xrd import XRDModel, simulate
 from argyrodb.screening.families import grid, parse_family, parse_range
@@ -84,11 +86,13 @@ def test_screen_and_density_report_the_same_lattice_parameter(x_series):
     """One lattice model: the screening row for x = 0.6 and `argyrodb density` give the same a and sigma."""
     result = x_series.evaluate(6)
     assert result["formula"] == "Li5.6PS4.6Cl0.8I0.6"
-    density = density_report("Li5.6PS4.6Cl0.8I0.6")
+    formula = parse_formula("Li5.6PS4.6Cl0.8I0.6")
+    lattice = predict_lattice(formula)
+    density = density_of_formula(formula, lattice.a_angstrom)
     # exact: both call the same lattice model on one composition (one row, the same numpy path)
-    assert result["a_angstrom"] == density["a_angstrom"] and result["a_sigma_angstrom"] == density["a_sigma_angstrom"]
-    assert result["density_g_cm3"] == pytest.approx(density["density_g_cm3"], rel=1e-12)
-    assert analyse(structure("LMA-Cl0.8I0.6")).a_angstrom == density["a_angstrom"]
+    assert result["a_angstrom"] == lattice.a_angstrom and result["a_sigma_angstrom"] == lattice.sigma_angstrom
+    assert result["density_g_cm3"] == pytest.approx(density.density_g_cm3, rel=1e-12)
+    assert analyse(structure("LMA-Cl0.8I0.6")).a_angstrom == lattice.a_angstrom
 
 
 def test_fast_path_agrees_with_direct_calculation(x_series):

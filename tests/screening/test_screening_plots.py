@@ -76,11 +76,12 @@ def test_series_plots_are_written(series, tmp_path):
 
 
 def test_stacked_patterns_name_every_curve_and_reference_without_overlaps(series):
-    from argyrodb.api import structure_file, xrd_pattern
+    from argyrodb.api import PatternConditions, analyse
+    from argyrodb.core.resources import structure_file
 
     screener, results = series
     patterns = series_patterns(screener, results, "x")
-    references = [xrd_pattern(structure_file(name), two_theta_range=(10.0, 80.0)) for name in ("Li6PS5Cl", "Li6PS5I")]
+    references = [analyse(structure_file(name)).pattern(PatternConditions(two_theta_range=(10.0, 80.0))) for name in ("Li6PS5Cl", "Li6PS5I")]
     fig = series_figure(patterns, "x", screener.settings.family, references)
     ax = fig.axes[0]
     renderer = fig.canvas.get_renderer()

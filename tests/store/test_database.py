@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from argyrodb_testing import DATA, LMA, REPO
 
-from argyrodb.api import build_database
+from argyrodb.pipeline.build import build_database
 from argyrodb.core.errors import InputError
 from argyrodb.store.queries import (
     MeasurementFilter,

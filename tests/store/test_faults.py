@@ -16,7 +16,7 @@ import pytest
 from argyrodb_testing import run
 from test_foreign_key_indexes import UNDO_8  # schema 8 back to 7
 
-from argyrodb.api import build_database
+from argyrodb.pipeline.build import build_database
 from argyrodb.core.errors import InputError
 from argyrodb.store.connection import ReadOnlyDatabase
 from argyrodb.store.connection import migrate_file
@@ -235,7 +235,7 @@ def test_optimade_species_follow_the_analysed_positions(tmp_path):
     coordinates, are one OPTIMADE species each - as the analysis groups them."""
     import json
 
-    from argyrodb.api import build_database
+    from argyrodb.pipeline.build import build_database
     from argyrodb.store.export import optimade_entries
     from argyrodb_testing import structure
 

@@ -11,7 +11,7 @@ import shutil
 import pytest
 from argyrodb_testing import LMA, run
 
-from argyrodb.api import build_database
+from argyrodb.pipeline.build import build_database
 from argyrodb.core.chemistry import formal_charge, parse_formula
 from argyrodb.store.queries import MeasurementFilter, query_measurements, run_sql
 from argyrodb.store.screening_runs import window_sql

@@ -1,0 +1,114 @@
+"""What the command line needs beyond the public API (:mod:`argyrodb.api`): plots, exports, screening-run
+queries, the audit's summaries. Internal - not a stable interface; a Python user starts from ``argyrodb.api``.
+
+Bound on first use (PEP 562) like the API, so ``argyrodb --help`` imports none of the science; the
+``TYPE_CHECKING`` block binds the same names for type checkers and linters.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .audit import CONSISTENT
+    from .audit import slips as audit_slips
+    from .audit import summary as audit_summary
+    from .core.refinement_writer import refinement_yaml
+    from .core.resources import structure_file
+    from .physics.eis import FIG_S9_CIRCUIT
+    from .physics.eis import plot_nyquist
+    from .physics.pattern_fit import fit_scale
+    from .physics.pattern_fit import read_xy
+    from .physics.lattice import given as given_lattice
+    from .physics.plots import describe_wavelength
+    from .physics.plots import plot_patterns
+    from .physics.plots import plot_refinement
+    from .physics.scattering import resolve_wavelength
+    from .physics.structure import analyse_blocks
+    from .screening.approximants import CompositionWarning
+    from .screening.approximants import check_formats
+    from .screening.approximants import generate as generate_approximants
+    from .screening.approximants import write as write_approximants
+    from .screening.plots import plot_screen_series
+    from .screening.runs import check_export_path
+    from .screening.runs import export_results
+    from .screening.runs import run_results
+    from .screening.runs import run_screen
+    from .screening.screener import Screener
+    from .screening.screener import default_template
+    from .store.connection import database_path
+    from .store.connection import migrate_file
+    from .store.export import export_tables
+    from .store.literature import import_obelix
+    from .store.literature import write_obelix_rows
+    from .store.plots import plot_literature
+    from .store.queries import MEASUREMENT_COLUMNS
+    from .store.queries import compare
+    from .store.queries import count_measurements
+    from .store.queries import query_measurements
+    from .store.queries import run_sql
+    from .store.screening_runs import SCREEN_COLUMNS
+    from .store.screening_runs import index_peaks
+    from .store.screening_runs import list_runs as list_screen_runs
+    from .store.screening_runs import peaks_in_window
+    from .store.screening_runs import query_screen
+    from .store.serve import serve
+
+_LAZY: dict[str, tuple[str, str]] = {
+    "CONSISTENT": ("argyrodb.audit", "CONSISTENT"),
+    "audit_slips": ("argyrodb.audit", "slips"),
+    "audit_summary": ("argyrodb.audit", "summary"),
+    "refinement_yaml": ("argyrodb.core.refinement_writer", "refinement_yaml"),
+    "structure_file": ("argyrodb.core.resources", "structure_file"),
+    "FIG_S9_CIRCUIT": ("argyrodb.physics.eis", "FIG_S9_CIRCUIT"),
+    "plot_nyquist": ("argyrodb.physics.eis", "plot_nyquist"),
+    "fit_scale": ("argyrodb.physics.pattern_fit", "fit_scale"),
+    "read_xy": ("argyrodb.physics.pattern_fit", "read_xy"),
+    "given_lattice": ("argyrodb.physics.lattice", "given"),
+    "describe_wavelength": ("argyrodb.physics.plots", "describe_wavelength"),
+    "plot_patterns": ("argyrodb.physics.plots", "plot_patterns"),
+    "plot_refinement": ("argyrodb.physics.plots", "plot_refinement"),
+    "resolve_wavelength": ("argyrodb.physics.scattering", "resolve_wavelength"),
+    "analyse_blocks": ("argyrodb.physics.structure", "analyse_blocks"),
+    "CompositionWarning": ("argyrodb.screening.approximants", "CompositionWarning"),
+    "check_formats": ("argyrodb.screening.approximants", "check_formats"),
+    "generate_approximants": ("argyrodb.screening.approximants", "generate"),
+    "write_approximants": ("argyrodb.screening.approximants", "write"),
+    "plot_screen_series": ("argyrodb.screening.plots", "plot_screen_series"),
+    "check_export_path": ("argyrodb.screening.runs", "check_export_path"),
+    "export_results": ("argyrodb.screening.runs", "export_results"),
+    "run_results": ("argyrodb.screening.runs", "run_results"),
+    "run_screen": ("argyrodb.screening.runs", "run_screen"),
+    "Screener": ("argyrodb.screening.screener", "Screener"),
+    "default_template": ("argyrodb.screening.screener", "default_template"),
+    "database_path": ("argyrodb.store.connection", "database_path"),
+    "migrate_file": ("argyrodb.store.connection", "migrate_file"),
+    "export_tables": ("argyrodb.store.export", "export_tables"),
+    "import_obelix": ("argyrodb.store.literature", "import_obelix"),
+    "write_obelix_rows": ("argyrodb.store.literature", "write_obelix_rows"),
+    "plot_literature": ("argyrodb.store.plots", "plot_literature"),
+    "MEASUREMENT_COLUMNS": ("argyrodb.store.queries", "MEASUREMENT_COLUMNS"),
+    "compare": ("argyrodb.store.queries", "compare"),
+    "count_measurements": ("argyrodb.store.queries", "count_measurements"),
+    "query_measurements": ("argyrodb.store.queries", "query_measurements"),
+    "run_sql": ("argyrodb.store.queries", "run_sql"),
+    "SCREEN_COLUMNS": ("argyrodb.store.screening_runs", "SCREEN_COLUMNS"),
+    "index_peaks": ("argyrodb.store.screening_runs", "index_peaks"),
+    "list_screen_runs": ("argyrodb.store.screening_runs", "list_runs"),
+    "peaks_in_window": ("argyrodb.store.screening_runs", "peaks_in_window"),
+    "query_screen": ("argyrodb.store.screening_runs", "query_screen"),
+    "serve": ("argyrodb.store.serve", "serve"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'argyrodb.services' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
