@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from argyrodb_testing import REPO, run
 
-from argyrodb.api import add_user_data, build_database
+from argyrodb.pipeline.build import add_user_data, build_database
 from argyrodb.core.chemistry import format_formula, parse_formula
 from argyrodb.core.errors import InputError
 from argyrodb.core.resources import literature_folder
@@ -216,7 +216,8 @@ def test_a_signal_during_a_build_removes_its_temporary_file(copy_db, tmp_path, s
     while time.monotonic() < deadline and not temporaries(copy_db) and process.poll() is None:
         time.sleep(0.005)
     assert temporaries(copy_db), "the build never created its temporary file"
-    time.sleep(0.2)  # let it write into the temporary file
+    time.sleep(0.05)  # let it write into the temporary file (on a loaded machine 0.2 s was once the whole rest of the build)
+    assert process.poll() is None, "the build ended before the signal could be sent"
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
     assert process.returncode == code, err
