@@ -66,13 +66,32 @@ _LAZY: dict[str, tuple[str, str]] = {
 
 __all__ = [
     # nouns
-    "AnalysedStructure", "Database", "MeasurementFilter", "Pattern", "PatternConditions", "Problem", "Refinement",
-    "ScreenSettings", "StructureDensity",
-    # verbs
-    "analyse", "audit", "density_of_formula", "fit_eis", "predict_lattice", "read", "read_pattern", "read_spectrum",
-    "refine", "screen", "structure_files",
+    "AnalysedStructure",
     # errors
-    "ArgyrodbError", "InputError", "ParameterError", "ValidationFailed",
+    "ArgyrodbError",
+    "Database",
+    "InputError",
+    "MeasurementFilter",
+    "ParameterError",
+    "Pattern",
+    "PatternConditions",
+    "Problem",
+    "Refinement",
+    "ScreenSettings",
+    "StructureDensity",
+    "ValidationFailed",
+    # verbs
+    "analyse",
+    "audit",
+    "density_of_formula",
+    "fit_eis",
+    "predict_lattice",
+    "read",
+    "read_pattern",
+    "read_spectrum",
+    "refine",
+    "screen",
+    "structure_files",
 ]
 
 

@@ -145,7 +145,7 @@ def audit_eis(db_dir: Path) -> list[AuditRow]:
             row.reason, blamed = _explain_capacitance(r, table)
         row.slip = _cell(r["sample"], r["cycle"], blamed, r["element"])
         rows.append(row)
-        low, high = printed_interval(r["cpe_p"])
+        _low, high = printed_interval(r["cpe_p"])
         if high < 0.5:
             rows.append(AuditRow("Table S4", where, f"CPE-P [element {r['element']}]", r["cpe_p"], "0.5 <= CPE-P <= 1",
                                  None, INCONSISTENT,
@@ -182,8 +182,10 @@ def _explain_capacitance(r: dict, table: list[dict]) -> tuple[str, str]:
     R, q, a, c = r["r_ohm"], r["cpe_t_printed"], r["cpe_p"], r["c_F_printed"]
     for factor, text in ((10.0, "ten times larger"), (0.1, "ten times smaller")):
         if _consistent(R, f"{float(q) * factor:.2E}", a, c):
+            neighbours = "/".join(t["cpe_t_printed"] for t in table
+                                  if t["sample"] == r["sample"] and t["element"] == r["element"] and t is not r)
             return (f"does not follow from the printed inputs, but does if CPE-T were {float(q) * factor:.2E} "
-                    f"({text}; neighbouring cycles print {'/'.join(t['cpe_t_printed'] for t in table if t['sample'] == r['sample'] and t['element'] == r['element'] and t is not r)}): "
+                    f"({text}; neighbouring cycles print {neighbours}): "
                     "an exponent slip in CPE-T"), "CPE-T"
         if _consistent(R, q, a, f"{float(c) * factor:.2E}"):
             return f"does not follow from the printed inputs, but C = {float(c) * factor:.2E} does: an exponent slip in the printed C", "C"

@@ -76,7 +76,7 @@ def bench_measurements() -> None:
         db = sqlite_utils.Database(conn)
         source_id = db["sources"].insert({"key": "bench", "provenance": "synthetic"}).last_pk
         materials = []
-        for i in range(500):
+        for _i in range(500):
             x = round(rng.uniform(0, 1.4), 2)
             y = round(rng.uniform(1.0, 1.6), 2)
             formula = {"Li": round(7 - y, 2), "P": 1.0, "S": round(6 - y, 2), "Cl": round(y - x * y / 1.4, 3), "I": round(x * y / 1.4, 3)}
@@ -87,7 +87,8 @@ def bench_measurements() -> None:
             "material_id": rng.choice(materials), "source_id": source_id, "dataset": "obelix", "dataset_row": i,
             "material_printed": "synthetic", "processes": json.dumps(rng.sample(["MM", "HT", "SS"], rng.randint(1, 2))),
             "sigma_mS_cm": 10 ** rng.uniform(-3, 1.2), "sigma_kind": "total", "ccd_mA_cm2": rng.choice([None, round(rng.uniform(0.2, 3), 2)]),
-            "anode": rng.choice(["Li", "Li-In", "In"]), "role": rng.choice(["SE", "Interlayer"]), "primary_phase": rng.choice(["Li6PS5Cl", "Li6PS5I"]),
+            "anode": rng.choice(["Li", "Li-In", "In"]), "role": rng.choice(["SE", "Interlayer"]),
+            "primary_phase": rng.choice(["Li6PS5Cl", "Li6PS5I"]),
         } for i in range(N_ROWS)]
         start = time.perf_counter()
         with conn:

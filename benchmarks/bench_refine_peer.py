@@ -390,7 +390,7 @@ def print_best(report: dict) -> None:
         cfg = c.get("best")
         r = c["runs"].get(cfg)
         if r is None or r.get("status") == "aborted":
-            print(f"{name:<16} {str(cfg):<13} {'(not run or aborted)'}")
+            print(f"{name:<16} {cfg!s:<13} {'(not run or aborted)'}")
             continue
         t = c["truth"]
         ph = r["phases"][0]

@@ -138,7 +138,7 @@ def main() -> int:
         print(f"1. argyrodb screen \"{ISSUE_COMMAND[0]}\" {' '.join(ISSUE_COMMAND[1:])} --db FILE (10,001 compositions), "
               "fresh database each time, wall clock including start-up:")
         walls = []
-        for k in range(3):
+        for _k in range(3):
             db = fresh_copy(empty, folder, "issue.sqlite")
             wall, _, out = screen_process(db, ISSUE_COMMAND)
             walls.append(wall)

@@ -236,7 +236,8 @@ def _cases() -> dict[str, CaseSpec]:
     clbr_prov = {
         "structure": "modelled Li6PS5Cl0.5Br0.5: coordinates and B of Table S2; 4a S 0.45 / Cl 0.20 / Br 0.35, "
                      "4d S 0.55 / Cl 0.30 / Br 0.15 (halide/sulfide site disorder of the order seen in "
-                     "Li6PS5Cl and Li6PS5Br: Br prefers 4a, Cl slightly 4d as in Li6PS5Cl, ICSD 142473); totals S 5, Cl 0.5, Br 0.5; Li 48h 0.44 + 24g 0.12 "
+                     "Li6PS5Cl and Li6PS5Br: Br prefers 4a, Cl slightly 4d as in Li6PS5Cl, ICSD 142473); totals S 5, Cl 0.5, Br 0.5; "
+                     "Li 48h 0.44 + 24g 0.12 "
                      "= 6 per f.u. (as Li6PS5Br, ICSD 234584). Not a measurement.",
         "a": "9.952 A, Li6PS5Cl0.5Br0.5, Kraft et al., J. Am. Chem. Soc. 139 (2017) 10909, doi:10.1021/jacs.7b06327 "
              "(structures/lattice_parameters.csv)",
@@ -677,7 +678,7 @@ def check_against_argyrodb(name: str = "lma_licl") -> int:
 
     spec = resolve_case(name)
     main = spec.phases[0]
-    net, nums, vfrac, *_rest, per_phase = simulate_net(spec, two_theta_grid())
+    _net, _nums, _vfrac, *_rest, per_phase = simulate_net(spec, two_theta_grid())
     lines = [(t, r) for t, r, _h in per_phase[0]["lines"] if 10 < t < 90]
     # group by 2theta (coincident families are already merged by xrayutilities)
     xu_lines = {round(t, 3): r for t, r in lines}
@@ -728,7 +729,7 @@ def print_conventions() -> int:
             y = model.simulate(tt, background=np.zeros_like(tt), mode="local")
             pd = model.pdiff[0]
             areas = []
-            for h, d in sorted(pd.data.items(), key=lambda t: t[1]["ang"]):
+            for _h, d in sorted(pd.data.items(), key=lambda t: t[1]["ang"]):
                 if d["active"] and 12 < 2 * d["ang"] < 88:
                     d["conv"].set_parameters(twotheta0_deg=2 * d["ang"])
                     res = d["conv"].compute_line_profile()
@@ -746,9 +747,11 @@ def print_conventions() -> int:
     base = {"emission": {"emiss_intensities": (1.0, 0.0)}, "axial": {"axDiv": None},
             "absorption": {"absorption_coefficient": 1e12}, "global": {"diffractometer_radius": RADIUS_M}}
     y0, a0 = run(base)
-    s = copy.deepcopy(base); s["displacement"] = {"zero_error_deg": 0.1}
+    s = copy.deepcopy(base)
+    s["displacement"] = {"zero_error_deg": 0.1}
     y1, _ = run(s)
-    s = copy.deepcopy(base); s["displacement"] = {"specimen_displacement": 1e-3}
+    s = copy.deepcopy(base)
+    s["displacement"] = {"specimen_displacement": 1e-3}
     y2, _ = run(s)
     for lo, hi in ((29, 31.5), (49, 52)):
         p0 = peak(y0, lo, hi)

@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
 import subprocess
 import sys
 import warnings
 
 import pytest
-from argyrodb_testing import DATA, LMA, REPO, ordered_li6ps5cl, run
 
 import argyrodb.api as api
 from argyrodb.core.errors import InputError, ValidationFailed
+from argyrodb_testing import DATA, LMA, REPO, ordered_li6ps5cl, run
 
 API_SOURCE = REPO / "argyrodb" / "api.py"
 MAX_PUBLIC_NAMES = 30
@@ -68,7 +69,7 @@ def test_three_nouns_work_together(tmp_path):
     assert lma.formula_per_fu["I"] == pytest.approx(0.8989, abs=1e-4)
     assert lma.density().density_g_cm3 == pytest.approx(2.3339, abs=1e-4)
     conditions = api.PatternConditions(wavelength="CuKa1", two_theta_range=(10, 60))
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         conditions.wavelength = "MoKa1"  # frozen: set once
     first = lma.pattern(conditions).peaks.iloc[0]
     moved = lma.at(10.0).pattern(conditions).peaks.iloc[0]

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from argyrodb_testing import REPO
 
 PACKAGE = REPO / "argyrodb"
@@ -59,9 +60,8 @@ def _internal_imports_in_functions(tree: ast.AST) -> list[int]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for inner in ast.walk(node):
-                if isinstance(inner, ast.ImportFrom) and (inner.level > 0 or (inner.module or "").startswith("argyrodb")):
-                    lines.append(inner.lineno)
-                elif isinstance(inner, ast.Import) and any(a.name.startswith("argyrodb") for a in inner.names):
+                relative_or_ours = isinstance(inner, ast.ImportFrom) and (inner.level > 0 or (inner.module or "").startswith("argyrodb"))
+                if relative_or_ours or (isinstance(inner, ast.Import) and any(a.name.startswith("argyrodb") for a in inner.names)):
                     lines.append(inner.lineno)
     return lines
 
@@ -80,7 +80,7 @@ def test_nothing_inside_imports_the_api():
             continue
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("api") or (
+            if (isinstance(node, ast.ImportFrom) and (node.module or "").endswith("api")) or (
                     isinstance(node, ast.ImportFrom) and any(a.name == "api" for a in node.names)):
                 importers.append(module)
     assert importers == []
@@ -101,10 +101,9 @@ def test_library_errors_name_parameters_not_flags():
 
 
 def test_python_callers_hear_parameters_and_the_cli_its_flags():
-    from argyrodb_testing import run
-
     from argyrodb.core.errors import ParameterError
     from argyrodb.physics.calculators import milling_gforce
+    from argyrodb_testing import run
 
     with pytest.raises(ParameterError) as info:
         milling_gforce(-1, 0.089)

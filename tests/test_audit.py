@@ -6,10 +6,10 @@ import itertools
 import json
 
 import pytest
-from argyrodb_testing import run
 
 from argyrodb.audit import CONSISTENT, INCONSISTENT, NOTE, printed_interval, run_audit
 from argyrodb.core.errors import InputError
+from argyrodb_testing import run
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import shutil
 
 import click
 import pytest
-from argyrodb_testing import REPO, run
 
 from argyrodb.cli import cli
+from argyrodb_testing import REPO, run
 
 README = (REPO / "README.md").read_text()
 

@@ -9,11 +9,12 @@ import tomllib
 from importlib import metadata
 
 import pytest
-from argyrodb_testing import REPO
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+
+from argyrodb_testing import REPO
 
 LOCK = REPO / "requirements" / "dev.lock"
 #: the extras the developers' lock resolves (Makefile: make lock)
@@ -58,7 +59,7 @@ def test_every_requirement_of_pyproject_is_pinned_in_range_with_hashes():
     pins = _pins()
     assert len(pins) > 50
     for name, entries in pins.items():
-        for version, marker, hashes in entries:
+        for version, _marker, hashes in entries:
             assert hashes >= 1, f"{name}=={version} has no hash: run `make lock`"
     for requirement in _requirements():
         name = canonicalize_name(requirement.name)

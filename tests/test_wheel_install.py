@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from argyrodb_testing import LMA, REPO
 
 
@@ -20,7 +21,8 @@ def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     build = tmp_path_factory.mktemp("build-tree")
     # build from a copy of the checkout's files (tracked, and new ones not ignored): the repository gets no build/ or egg-info
-    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
+    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True,
+                             check=True).stdout.decode().split("\0")
     for name in filter(None, tracked):
         target = build / name
         target.parent.mkdir(parents=True, exist_ok=True)

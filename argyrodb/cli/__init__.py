@@ -15,9 +15,8 @@ import click
 
 from .. import __version__
 from ..core.errors import ArgyrodbError
-from .common import Group
-
 from ..launcher import COMMANDS, TOP_HELP
+from .common import Group
 
 
 class UserError(click.ClickException):

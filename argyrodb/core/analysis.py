@@ -165,7 +165,7 @@ class AnalysedStructure:
         """False when a site is over-filled: no structure (CIF, pattern, pymatgen) can be made of it."""
         return not any(p.over_filled for p in self.positions)
 
-    def at(self, lattice: LatticeParameter) -> "AnalysedStructure":
+    def at(self, lattice: LatticeParameter) -> AnalysedStructure:
         """The same structure analysed at another lattice parameter (forced past the framework check if this
         one was)."""
         forced = any(p.kind == "not_argyrodite" and p.severity == "warning" for p in self.problems)
@@ -275,7 +275,7 @@ def _check_positions(pos_list: list[Position], problems: list[Problem]) -> list[
             )
         elif total > 1.0 + 1e-9:
             allowance = sum(_half_ulp(r.printed.get("occupancy")) for r in pos.rows)
-            beyond = " (more than the printed digits' rounding, {:.5f}, can explain)".format(allowance) if (
+            beyond = f" (more than the printed digits' rounding, {allowance:.5f}, can explain)" if (
                 total - 1.0 > allowance + 1e-12) else ""
             problems.append(
                 Problem(pos.name, "occupancy_normalised", "warning",

@@ -69,7 +69,8 @@ def cif_text(structure: AnalysedStructure, density_g_cm3: float | None = None) -
     a = structure.a_angstrom
     source = display_path(refinement.source_path)
     provenance = refinement.provenance
-    comment_lines = [f"Structure {refinement.name} (nominal {refinement.nominal_formula}) written by argyrodb {__version__} from {source or 'memory'}."]
+    comment_lines = [f"Structure {refinement.name} (nominal {refinement.nominal_formula}) written by argyrodb {__version__} "
+                     f"from {source or 'memory'}."]
     for key, value in provenance.items():
         if value not in (None, ""):
             comment_lines.append(f"{key}: {' '.join(str(value).split())}")

@@ -52,11 +52,10 @@ def atomic_path(target: str | Path):
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     path = Path(path)
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
     return path
 
 
@@ -110,9 +109,8 @@ def save_figure(fig, out: str | Path, dpi: int = 150) -> Path:
 
     out = Path(out)
     try:
-        with atomic_path(out) as tmp:
-            with open(tmp, "wb") as fh:
-                fig.savefig(fh, format="png", dpi=dpi)
+        with atomic_path(out) as tmp, open(tmp, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=dpi)
     finally:
         plt.close(fig)
     return out

@@ -25,7 +25,7 @@ def parse_range(text: str, name: str) -> list[float]:
     start, stop, step = numbers
     if step <= 0 or stop < start or not all(math.isfinite(v) for v in numbers):
         raise ParameterError(name, f"expected START <= STOP and STEP > 0, got {text!r}")
-    n = int(math.floor((stop - start) / step + 1e-9)) + 1
+    n = math.floor((stop - start) / step + 1e-9) + 1
     if n > 1_000_000:
         raise ParameterError(name, f"{n} values is too many")
     return [round(start + k * step, 10) for k in range(n)]

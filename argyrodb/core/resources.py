@@ -14,7 +14,7 @@ mapped folders do not exist inside the package; then the top-level folders of th
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -26,7 +26,7 @@ def _package_data() -> Path:
     return Path(str(resources.files("argyrodb") / "data"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def data_folder(name: str = "") -> Path:
     """The folder ``argyrodb/data/<name>`` (``name`` empty: ``argyrodb/data`` itself)."""
     packaged = _package_data() / name if name else _package_data()

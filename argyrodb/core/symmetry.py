@@ -200,7 +200,7 @@ def orbit_key(xyz) -> tuple[float, float, float]:
 
 @lru_cache(maxsize=4096)
 def _orbit_key_cached(xyz: tuple[float, float, float]) -> tuple[float, float, float]:
-    decimals = int(round(-np.log10(POSITION_TOLERANCE)))
+    decimals = round(-np.log10(POSITION_TOLERANCE))
     rounded = np.round(_orbit_cached(xyz), decimals) % 1.0
     rounded[np.isclose(rounded, 1.0)] = 0.0
     return min(tuple(float(v) for v in row) for row in rounded)

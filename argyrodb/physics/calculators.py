@@ -95,7 +95,7 @@ def arrhenius_fit(temperature_K, sigma_S_cm) -> dict:
     x = 1.0 / t
     y = np.log(s * t)
     design = np.column_stack([x, np.ones_like(x)])
-    (slope, intercept), residuals, *_ = np.linalg.lstsq(design, y, rcond=None)
+    (slope, intercept), _residuals, *_ = np.linalg.lstsq(design, y, rcond=None)
     fitted = design @ np.array([slope, intercept])
     dof = max(t.size - 2, 1)
     s2 = float(np.sum((y - fitted) ** 2)) / dof
@@ -160,7 +160,7 @@ def ccd_steps(step_mA_cm2: float, diameter_mm: float, max_mA_cm2: float, step_ho
     step = _positive(step_mA_cm2, "step_mA_cm2")
     area = disc_area_cm2(_positive(diameter_mm, "diameter_mm") / 10.0)
     top = _positive(max_mA_cm2, "max_mA_cm2")
-    n = int(math.floor(top / step + 1e-9))
+    n = math.floor(top / step + 1e-9)
     if n < 1:
         raise ParameterError("max_mA_cm2", f"the highest current density {top:g} is below one step of {step:g} mA/cm^2")
     if n > 10_000:

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -121,7 +121,7 @@ def _bundled_tables() -> dict:
         return json.load(fh)
 
 
-@lru_cache(maxsize=None)
+@cache
 def waasmaier_kirfel(element: str) -> tuple[float, np.ndarray, np.ndarray]:
     """(c, a[5], b[5]) of the Waasmaier-Kirfel fit for a neutral atom (xraydb's table, bundled)."""
     row = _bundled_tables()["waasmaier_kirfel"].get(element)
@@ -137,7 +137,7 @@ def f0(element: str, s: np.ndarray) -> np.ndarray:
     return c + np.sum(a[:, None] * np.exp(-b[:, None] * s2.reshape(1, -1)), axis=0).reshape(s2.shape)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pymatgen_params(element: str) -> tuple[int, np.ndarray]:
     from pymatgen.analysis.diffraction.xrd import ATOMIC_SCATTERING_PARAMS
     from pymatgen.core.periodic_table import Element
@@ -153,7 +153,7 @@ def f0_pymatgen(element: str, s: np.ndarray) -> np.ndarray:
     return (z - 41.78214 * s2.reshape(-1) * total).reshape(s2.shape)
 
 
-@lru_cache(maxsize=None)
+@cache
 def anomalous(element: str, wavelength_angstrom: float) -> tuple[float, float]:
     """(f', f'') in electrons at the photon energy of ``wavelength_angstrom`` (Chantler via xraydb; the bundled
     copy for the named lines of ``wavelengths.yaml``, xraydb itself for any other wavelength)."""

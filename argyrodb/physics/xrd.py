@@ -41,10 +41,10 @@ from ..core.symmetry import SPGLIB_SYMPREC, grid_keys, invariant_under_f43m, spg
 from .scattering import (
     WavelengthComponent,
     anomalous,
-    waasmaier_kirfel,
     f0,
     f0_pymatgen,
     resolve_wavelength,
+    waasmaier_kirfel,
 )
 
 FORM_FACTOR_TABLES = {
@@ -161,7 +161,7 @@ def _centring_representatives(positions: np.ndarray) -> np.ndarray:
     return positions[np.sort(first)]
 
 
-def _point_group(groups: list["ScatteringGroup"], lattice: np.ndarray) -> np.ndarray:
+def _point_group(groups: list[ScatteringGroup], lattice: np.ndarray) -> np.ndarray:
     """The distinct rotations of the structure's space group (spglib, each group one atom type)."""
     spglib = spglib_module()
     positions = np.vstack([g.images for g in groups])
@@ -263,7 +263,7 @@ class XRDModel:
     # ----------------------------------------------------------------- construction
 
     @classmethod
-    def from_analysed(cls, structure: AnalysedStructure) -> "XRDModel":
+    def from_analysed(cls, structure: AnalysedStructure) -> XRDModel:
         """From an analysed structure: its positions (per-site occupancies and B) and its lattice parameter."""
         groups = []
         for pos in structure.positions:
@@ -280,7 +280,7 @@ class XRDModel:
         return model
 
     @classmethod
-    def from_structure(cls, structure, name: str = "") -> "XRDModel":
+    def from_structure(cls, structure, name: str = "") -> XRDModel:
         """From a pymatgen Structure, any space group. Per-site B from the ``b_iso`` site property; without
         it B = 0, with a :class:`NoDisplacementWarning` and a note in the pattern's conventions.
 
@@ -394,7 +394,7 @@ class XRDModel:
         monochromator_two_theta_deg: float | None = None,
         form_factors: str = "waasmaier-kirfel",
         b_by_element: dict[str, float] | None = None,
-    ) -> "LineKernel":
+    ) -> LineKernel:
         """Everything of :meth:`peak_arrays` that does not depend on occupancies and B, prepared once: a
         :class:`LineKernel` then gives the peak arrays for any occupancy matrix and B vector with one small
         matrix product per wavelength component (what a refinement's occupancy derivatives need)."""
@@ -487,7 +487,7 @@ class XRDModel:
         k_pol = 1.0 if monochromator_two_theta_deg is None else np.cos(np.radians(monochromator_two_theta_deg)) ** 2
         coefficients = [waasmaier_kirfel(el) for el in self.elements]
         out_tt, out_int, out_present = [], [], []
-        for index, comp in enumerate(components):
+        for _index, comp in enumerate(components):
             lam = comp.wavelength_angstrom
             fp = np.array([anomalous(el, lam) if anomalous_dispersion else (0.0, 0.0) for el in self.elements])
             sin_theta = lam * np.sqrt(n_line)[None, :] / (2 * a[:, None])  # (N, lines)
@@ -534,7 +534,7 @@ class XRDModel:
         b_by_element: dict[str, float] | None = None,
         size_nm: float | None = None,
         caglioti_uvw: tuple[float, float, float] | None = None,
-    ) -> "Pattern":
+    ) -> Pattern:
         """The powder pattern: peak list as a DataFrame plus conventions (equations in the module docstring)."""
         import pandas as pd
 
@@ -800,7 +800,7 @@ def model_for(structure) -> XRDModel:
     raise InputError("structure", f"cannot simulate XRD of a {type(structure).__name__} (an AnalysedStructure or pymatgen Structure)")
 
 
-def simulate(structure, a_angstrom: float | None = None, **options) -> "Pattern":
+def simulate(structure, a_angstrom: float | None = None, **options) -> Pattern:
     """The powder pattern of an analysed structure (or a pymatgen ``Structure``).
 
     Options are those of :meth:`XRDModel.pattern`: ``wavelength`` ('CuKa1', 'CuKa12', 'MoKa', 1.542, ...),

@@ -11,11 +11,11 @@ from ..core.resources import (
     bundled_phase_file,
     phase_names,
 )
-from ..physics.pattern_data import read_powder_data
 from ..physics.parameters import parse_parameters
+from ..physics.pattern_data import read_powder_data
 from ..physics.rietveld import (
-    Refiner,
     RefinementSettings,
+    Refiner,
     argyrodite_phase,
     displacement_check,
     impurity_phase,

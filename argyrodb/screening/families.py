@@ -19,7 +19,7 @@ from ..core.chemistry import is_element
 from ..core.errors import InputError
 from ..core.grids import GRID_VARIABLES, GridPoints, grid, parse_range
 
-__all__ = ["Family", "parse_family", "grid", "GridPoints", "parse_range", "VARIABLES"]
+__all__ = ["VARIABLES", "Family", "GridPoints", "grid", "parse_family", "parse_range"]
 
 VARIABLES = GRID_VARIABLES
 _AMOUNT_CHARS = set("0123456789.+-*/" + "".join(VARIABLES))

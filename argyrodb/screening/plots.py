@@ -84,7 +84,7 @@ def series_figure(patterns, variable: str, family: str, references=(), step_deg:
     lam = describe_wavelength(patterns[0][1].components)
     with publication_style():
         fig, ax = plt.subplots(figsize=(9, 1.6 + 0.55 * len(patterns) + 0.3 * len(references)))
-        for k, (row, pattern) in enumerate(patterns):
+        for k, (_row, pattern) in enumerate(patterns):
             x, y = pattern.profile(step_deg=step_deg)
             ax.plot(x, y / y.max() * 0.9 + k, lw=0.8, color=colour_of(values[k]))
             ax.text(1.005, k + 0.05, f"{variable} = {values[k]:g}", fontsize=7, va="bottom", transform=ax.get_yaxis_transform())

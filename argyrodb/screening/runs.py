@@ -26,7 +26,7 @@ from ..store.screening_runs import RunWriter, literature_materials, run_results
 from .nearest import NearestMaterials
 from .screener import Screener, ScreenSettings
 
-__all__ = ["run_screen", "run_results", "export_results", "check_export_path", "NearestMaterials"]
+__all__ = ["NearestMaterials", "check_export_path", "export_results", "run_results", "run_screen"]
 
 
 _WORKER: dict = {}

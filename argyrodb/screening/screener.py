@@ -79,7 +79,7 @@ class ScreenSettings:
         payload["lattice_model"] = lattice.model().coefficients  # a recalibrated model is a new run
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
-    def compositions(self) -> "CompositionPoints":
+    def compositions(self) -> CompositionPoints:
         """(variable values, composition per formula unit) for every grid point or listed formula, as a
         lazy sequence."""
         return CompositionPoints(self)

@@ -54,7 +54,7 @@ class SiteModel:
 
     @classmethod
     def from_template(cls, template: AnalysedStructure, distribution: str = "template",
-                      elements: tuple[str, ...] = ()) -> "SiteModel":
+                      elements: tuple[str, ...] = ()) -> SiteModel:
         """The model on the sites of an analysed template structure (P on 4b, S on 16e, anions on 4a and
         4c/4d, Li sites)."""
         if distribution not in ("template", "random"):

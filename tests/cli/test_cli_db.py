@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
+
 from argyrodb_testing import REPO, run
 
 
@@ -166,7 +167,7 @@ def test_text_tables_show_one_missing_marker(db_path):
     assert result.returncode == 0, result.stderr
     for marker in ("None", "NaN", "<NA>"):
         assert marker not in result.stdout
-    header, first = result.stdout.splitlines()[:2]
+    _header, first = result.stdout.splitlines()[:2]
     assert " - " in first
     # values keep their own digits (no shared exponent format): 1e-07 beside 1.86
     result = run("db", "sql", "--db", str(db_path), "SELECT 1.23456789 AS x, NULL AS y, 1e-7 AS z")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+
 from argyrodb_testing import DATA, structure
 
 
@@ -108,6 +109,7 @@ def test_duplicate_cif_targets_are_refused(tmp_path):
 
 def _cases():
     import yaml
+
     from argyrodb_testing import DATA
 
     return yaml.safe_load((DATA / "bad_inputs" / "cases.yaml").read_text())

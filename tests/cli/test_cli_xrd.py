@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+
 from argyrodb_testing import LMA, run, structure
 
 

@@ -10,7 +10,8 @@ import pytest
 HEAVY = ("pymatgen", "numpy", "pandas", "scipy", "matplotlib", "gemmi", "spglib", "ase", "xraydb", "impedance")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["calc", "gforce", "--rpm", "550"], ["calc", "cpe", "--r", "31.65", "--q", "6.32e-7", "--alpha", "0.729"]])
+@pytest.mark.parametrize("args", [["--help"], ["calc", "gforce", "--rpm", "550"],
+                                  ["calc", "cpe", "--r", "31.65", "--q", "6.32e-7", "--alpha", "0.729"]])
 def test_light_commands_do_not_import_heavy_modules(args):
     code = ("import sys, runpy\n"
             f"sys.argv = ['argyrodb', *{args!r}]\n"

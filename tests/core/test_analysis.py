@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 
 import pytest
-from argyrodb_testing import LMA
 
 from argyrodb.core.analysis import analyse
 from argyrodb.core.errors import InputError
 from argyrodb.core.readers import read_refinement_text
 from argyrodb.core.refinement import LatticeParameter
 from argyrodb.physics.lattice import lattice_for
+from argyrodb_testing import LMA
 
 A10 = LatticeParameter(10.0, "test", "given")
 
@@ -141,7 +141,7 @@ def test_over_filled_site_is_an_error_and_not_built():
     assert "1.2004" in report.errors[0].message
     assert not report.buildable
     with pytest.raises(InputError, match="over-filled"):
-        report.pymatgen
+        _ = report.pymatgen
 
 
 def test_wrong_multiplicity_is_reported():

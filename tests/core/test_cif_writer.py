@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
-from argyrodb_testing import REPO, STRUCTURES
 
 from argyrodb.api import analyse
+from argyrodb_testing import REPO, STRUCTURES
 
 NAMES = sorted(p.stem for p in STRUCTURES.glob("*.yaml"))
 CIFS_DIR = REPO / "cifs"

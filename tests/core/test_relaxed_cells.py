@@ -16,7 +16,6 @@ import warnings
 
 import numpy as np
 import pytest
-from argyrodb_testing import DATA
 
 from argyrodb.api import analyse
 from argyrodb.core.cif_writer import cif_text
@@ -24,6 +23,7 @@ from argyrodb.core.errors import InputError
 from argyrodb.core.readers import number_repeated_labels
 from argyrodb.core.setting import symmetrisation_displacements
 from argyrodb.core.symmetry import SPGLIB_SYMPREC_STEPS, spglib_module
+from argyrodb_testing import DATA
 
 CELLS = DATA / "foreign_cells"
 RELAXED = CELLS / "li6ps5cl_relaxed_2x2x2.cif"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from argyrodb_testing import LMA
 
 from argyrodb import api
 from argyrodb.core.errors import ParameterError
 from argyrodb.physics.xrd import XRDModel
+from argyrodb_testing import LMA
 
 
 @pytest.mark.parametrize("wavelength, two_theta", [("CuKa1", (10, 120)), ("CuKa12", (10, 90)), ("MoKa1", (5, 60))])

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from argyrodb_testing import structure
 
 from argyrodb.api import predict_lattice
 from argyrodb.core.chemistry import parse_formula
 from argyrodb.core.errors import InputError
 from argyrodb.physics.density import density_of_formula, structure_density
 from argyrodb.physics.lattice import model
+from argyrodb_testing import structure
 
 N_A = 6.02214076e23
 # IUPAC standard atomic weights (conventional values), g/mol

@@ -4,6 +4,7 @@ uncalibrated elements refused; the same a in every command."""
 from __future__ import annotations
 
 import csv
+import itertools
 
 import numpy as np
 import pytest
@@ -58,7 +59,7 @@ def test_substituted_series_rise_and_land_on_the_published_end(family, x_values,
     for x in x_values:
         formula = family.format(x=x, s=5 - x, li=6 + x, p=1 - x).replace("Se0.0", "").replace("Ge0.0", "").replace("Si0.0", "")
         values.append(predict(parse_formula(formula), formula).a_angstrom)
-    assert all(b > a for a, b in zip(values, values[1:]))  # a rises with x
+    assert all(b > a for a, b in itertools.pairwise(values))  # a rises with x
     assert values[-1] == pytest.approx(_published(end, doi), abs=0.03)
 
 

@@ -9,7 +9,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-from argyrodb_testing import DATA, LMA
 from pymatgen.core import Lattice, Structure
 
 from argyrodb import api
@@ -30,6 +29,7 @@ from argyrodb.physics.rietveld import (
     argyrodite_phase,
     impurity_phase,
 )
+from argyrodb_testing import DATA, LMA
 
 REFINE = DATA / "refine"
 X = np.arange(10.0, 90.0001, 0.05)

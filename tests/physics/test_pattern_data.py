@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from argyrodb_testing import DATA
 
 from argyrodb.core.errors import InputError, ParameterError
 from argyrodb.physics.pattern_data import MIN_POINTS, PowderData, read_powder_data
+from argyrodb_testing import DATA
 
 PATTERNS = DATA / "patterns"
 

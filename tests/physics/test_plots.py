@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from argyrodb_testing import LMA, structure
 
 from argyrodb.api import PatternConditions, analyse
 from argyrodb.core.errors import ParameterError
@@ -21,6 +20,7 @@ from argyrodb.physics.plots import (
     refinement_figure,
 )
 from argyrodb.physics.scattering import resolve_wavelength
+from argyrodb_testing import LMA, structure
 
 
 @pytest.fixture(scope="module")

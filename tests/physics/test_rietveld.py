@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pytest
 import yaml
-from argyrodb_testing import DATA, LMA, REPO, run
 
 from argyrodb import api
+from argyrodb.cli.render import refinement_json
 from argyrodb.physics.rietveld import (
     Refiner,
     argyrodite_phase,
@@ -20,8 +20,8 @@ from argyrodb.physics.rietveld import (
 )
 from argyrodb.pipeline.build import build_database
 from argyrodb.pipeline.refine import impurity_structure, refine_pattern
-from argyrodb.cli.render import refinement_json
 from argyrodb.store.queries import run_sql
+from argyrodb_testing import DATA, LMA, REPO, run
 
 REFINE = DATA / "refine"
 

@@ -8,12 +8,12 @@ import warnings
 
 import numpy as np
 import pytest
-from argyrodb_testing import structure
 
 from argyrodb.api import analyse
 from argyrodb.core.readers import read_refinement_text
 from argyrodb.physics.scattering import HC_EV_ANGSTROM, resolve_wavelength
 from argyrodb.physics.xrd import XRDModel, hkl_label, simulate
+from argyrodb_testing import structure
 
 NAMES = ["LMA-Cl0.8I0.6", "Li6PS5Cl", "Li6PS5I"]
 

@@ -11,7 +11,6 @@ import warnings
 
 import numpy as np
 import pytest
-from argyrodb_testing import LMA, run
 
 from argyrodb.core.errors import InputError, ParameterError
 from argyrodb.screening.approximants import (
@@ -21,6 +20,7 @@ from argyrodb.screening.approximants import (
     write,
 )
 from argyrodb.screening.screener import Screener, ScreenSettings
+from argyrodb_testing import LMA, run
 
 CHARGE = {"Li": 1, "P": 5, "S": -2, "Cl": -1, "I": -1, "Ge": 4}
 ANIONS = ("S", "Cl", "I")

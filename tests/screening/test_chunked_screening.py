@@ -10,8 +10,8 @@ import sqlite3
 import numpy as np
 import pytest
 
-from argyrodb.pipeline.build import build_database
 from argyrodb.core.grids import GridPoints, grid
+from argyrodb.pipeline.build import build_database
 from argyrodb.screening.runs import run_screen
 from argyrodb.screening.screener import Screener, ScreenSettings
 from argyrodb.store.connection import ReadOnlyDatabase
@@ -77,7 +77,7 @@ def test_the_view_gives_back_every_peak_list(screened):
     db, settings, summary = screened
     screener = Screener(settings)
     with ReadOnlyDatabase(db) as conn:
-        columns, rows = conn.execute("SELECT idx, hkl, component, two_theta_deg, d_angstrom, multiplicity, intensity_rel "
+        _columns, rows = conn.execute("SELECT idx, hkl, component, two_theta_deg, d_angstrom, multiplicity, intensity_rel "
                                      "FROM screen_peaks WHERE run_id = ? ORDER BY idx, two_theta_deg, component", (summary["run_id"],))
         n_lines = conn.execute("SELECT COUNT(*) FROM screen_lines WHERE run_id = ?", (summary["run_id"],))[1][0][0]
     expected = []
@@ -139,7 +139,7 @@ def test_an_unreachable_dask_scheduler_is_a_parameter_error(screened, tmp_path, 
     monkeypatch.setenv("ARGYRODB_DASK_CONNECT_TIMEOUT_S", "1")  # nothing listens on port 9: no need to wait 10 s
     from argyrodb_testing import run
 
-    db, settings, _ = screened
+    db, _settings, _ = screened
     copy = tmp_path / "c.sqlite"
     shutil.copy(db, copy)
     result = run("screen", "Li6PS5Cl", "--db", str(copy), "--dask", "tcp://127.0.0.1:9", "--quiet")
@@ -165,7 +165,7 @@ def test_a_dask_worker_without_the_template_file_uses_the_text_it_was_sent(tmp_p
 
 
 def test_intensity_cells_compare_as_text_the_way_the_numbers_do():
-    from argyrodb.store.screening_runs import ABSENT, intensity_cell, intensities_text
+    from argyrodb.store.screening_runs import ABSENT, intensities_text, intensity_cell
 
     rng = np.random.default_rng(7)
     values = np.round(np.concatenate([rng.uniform(0, 100, 300), [0.0, 0.0005, 5.0, 99.9995, 100.0]]), 3)
@@ -174,7 +174,7 @@ def test_intensity_cells_compare_as_text_the_way_the_numbers_do():
     for i in range(len(values)):
         for j in range(0, len(values), 7):
             assert (cells[i] >= cells[j]) == (values[i] >= values[j])
-        assert ABSENT < cells[i] and "" < cells[i]
+        assert cells[i] > ABSENT and cells[i] > ""
     text = intensities_text(np.array([0, 2, 5]), np.array([[12.3456, np.nan, 100.0]]))[0]
     assert text == " 12.346" + ABSENT * 4 + "100.000"  # position 5 last; absent positions blank
     assert parse_intensities(text) == [12.346, None, None, None, None, 100.0]

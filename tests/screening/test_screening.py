@@ -13,16 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from argyrodb_testing import run, structure
 
 from argyrodb.api import analyse, density_of_formula, predict_lattice
 from argyrodb.core.chemistry import parse_formula
-from argyrodb.pipeline.build import build_database
 from argyrodb.core.errors import InputError
 from argyrodb.physics.xrd import XRDModel, simulate
+from argyrodb.pipeline.build import build_database
 from argyrodb.screening.families import grid, parse_family, parse_range
 from argyrodb.screening.runs import run_results, run_screen
 from argyrodb.screening.screener import Screener, ScreenSettings
+from argyrodb_testing import run, structure
 
 X_SERIES = ScreenSettings("Li5.6PS4.6Cl1.4-xIx", {"x": parse_range("0:1.4:0.1", "x")})
 
@@ -43,7 +43,7 @@ def test_family_parsing():
                          ("Li(x", "unbalanced"), ("Li__import__", "expected an element")):
         with pytest.raises(InputError, match=message):
             parse_family(bad)
-    with pytest.raises(InputError, match="needs a range for the variable.s. x"):
+    with pytest.raises(InputError, match=r"needs a range for the variable.s. x"):
         ScreenSettings("Li5.6PS4.6Cl1.4-xIx").compositions()
 
 
@@ -97,7 +97,8 @@ def test_screen_and_density_report_the_same_lattice_parameter(x_series):
 
 def test_fast_path_agrees_with_direct_calculation(x_series):
     rng = np.random.default_rng(3)
-    settings = ScreenSettings("Li7-yPS6-yCl(y*(1-z))I(y*z)", {"y": list(np.round(rng.uniform(1.0, 1.6, 4), 3)), "z": list(np.round(rng.uniform(0, 1, 3), 3))})
+    grid = {"y": list(np.round(rng.uniform(1.0, 1.6, 4), 3)), "z": list(np.round(rng.uniform(0, 1, 3), 3))}
+    settings = ScreenSettings("Li7-yPS6-yCl(y*(1-z))I(y*z)", grid)
     screener = Screener(settings)
     for index in rng.choice(len(screener.points), 5, replace=False):
         fast = screener.evaluate(int(index))
