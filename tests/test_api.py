@@ -166,3 +166,23 @@ def test_density_names_the_refined_composition():
     # Table S2's refined composition leads; the nominal one follows on its own line
     assert first.startswith("Li6.5388PS4.4825Cl0.4508I0.8989 (LMA-Cl0.8I0.6, ") and "rho = 2.3339 g/cm^3" in first
     assert second.strip().startswith("nominal composition Li5.6PS4.6Cl0.8I0.6: rho = 2.1452 g/cm^3")
+
+
+def test_the_api_reference_documents_every_public_name(tmp_path):
+    """`make docs` builds the reference with pdoc; every public name has its entry, with its docstring's first line."""
+    import warnings
+
+    import pdoc
+    import pdoc.render
+
+    pdoc.render.configure(docformat="restructuredtext")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pdoc.pdoc("argyrodb.api", output_directory=tmp_path)
+    page = (tmp_path / "argyrodb" / "api.html").read_text()
+    for name in api.__all__:
+        assert f'id="{name}"' in page, name
+        first_line = inspect.getdoc(getattr(api, name)).splitlines()[0]
+        words = first_line.split()[:3]  # rendered text: roles and markup change, the opening words stay
+        assert all(word.strip(":`*") in page for word in words if word.isalpha()), (name, words)
+    assert not [w for w in caught if "annotation" in str(w.message)], [str(w.message) for w in caught][:3]

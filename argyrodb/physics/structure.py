@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core import analysis as _core
 from ..core.cif_writer import cif_text
@@ -25,6 +26,9 @@ from ..core.refinement import LatticeParameter, Refinement
 from .density import StructureDensity, structure_density
 from .lattice import lattice_for
 from .xrd import Pattern, PatternConditions, XRDModel
+
+if TYPE_CHECKING:  # the inherited fields' annotations, for documentation tools (pdoc) and type checkers
+    from ..core.analysis import Position, Problem, SiteSummary  # noqa: F401
 
 
 @dataclass(frozen=True, eq=False)
