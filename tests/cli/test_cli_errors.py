@@ -168,7 +168,10 @@ def test_interrupt_exits_130():
                                 "import argyrodb.physics.calculators as k\n"
                                 "k.gforce_table = lambda *a, **kw: (print('inside', flush=True), time.sleep(30))\n"
                                 "c.main(['calc', 'gforce', '--table', '1:2:1'])"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               # a shell's background job (`make test &`, a CI runner) inherits SIGINT ignored, and
+                               # Python then never raises KeyboardInterrupt: give the child Ctrl-C as a terminal has it
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.stdout.readline().strip() == "inside"
     time.sleep(0.1)
     process.send_signal(signal.SIGINT)

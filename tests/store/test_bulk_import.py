@@ -202,7 +202,9 @@ def test_an_insert_failing_midway_through_an_add_leaves_the_database_as_it_was(c
 
 
 def _argyrodb(*args: str) -> subprocess.Popen:
+    # SIGINT as a terminal has it: a shell's background job (`make test &`, a CI runner) inherits it ignored
     return subprocess.Popen([sys.executable, "-m", "argyrodb", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                             text=True)
 
 
