@@ -213,8 +213,10 @@ def audit_structure(path: Path) -> list[AuditRow]:
     position_of = {row.label: pos.name for pos in report.positions for row in pos.rows}
     positions = {pos.name for pos in report.positions}
 
-    def position(labels: str) -> str:
-        """The position (e.g. 'S2/Cl1/I1 @ 4a') a problem's site or '/'-joined labels belong to."""
+    def position(labels: str | None) -> str:
+        """The position (e.g. 'S2/Cl1/I1 @ 4a') a problem's site or '/'-joined labels belong to ('-' for none)."""
+        if labels is None:
+            return "-"
         if labels in positions:
             return labels
         names = {position_of.get(label.strip(), labels) for label in labels.split("/")}
@@ -226,7 +228,7 @@ def audit_structure(path: Path) -> list[AuditRow]:
         data = problem.data or {}
         row = problem.site or "-"
         if problem.kind == "wyckoff_mismatch":
-            site = by_label.get(problem.site)
+            site = by_label.get(problem.site) if problem.site is not None else None
             row = f"{problem.site} (source row {site.source_row})" if site else row
             # one misprinted letter per position, whichever of the species sharing it the row is about
             rows.append(AuditRow("Table S2", row, "Site", str(data.get("reported")), str(data.get("actual")), None,

@@ -23,7 +23,7 @@ def _counts_text(slips: dict[str, int], rows: dict[str, int]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="All rows as JSON.")
 @click.option("--summary", "summary_only", is_flag=True, help="Only the counts per table and verdict.")
 @click.option("--all", "show_all", is_flag=True, help="Also list the rows that are consistent.")
-def audit(as_json, summary_only, show_all):
+def audit(as_json: bool, summary_only: bool, show_all: bool) -> None:
     """Recompute every derived number of the source and report what does not add up.
 
     Rows that one slip of the source explains (a misprinted value seen through several derived

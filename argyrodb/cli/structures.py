@@ -62,11 +62,15 @@ def build(files: tuple[Path, ...], a_angstrom: float | None, cif_out: Path | Non
     if cif_dir is not None:
         cif_dir.mkdir(parents=True, exist_ok=True)
     for structure in analysed:
-        if cif_out is not None or cif_dir is not None:
-            written = cif_out if cif_out is not None else cif_dir / safe_filename(structure.name, ".cif")
-            structure.cif(written)
-            if not as_json:
-                click.echo(f"wrote {written}")
+        if cif_out is not None:
+            written = cif_out
+        elif cif_dir is not None:
+            written = cif_dir / safe_filename(structure.name, ".cif")
+        else:
+            continue
+        structure.cif(written)
+        if not as_json:
+            click.echo(f"wrote {written}")
 
 
 @click.command(cls=Command)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 
@@ -591,7 +592,11 @@ def analyse(refinement: Refinement, lattice: LatticeParameter | None = None, for
     )
 
 
-def require_argyrodite(structure: AnalysedStructure) -> AnalysedStructure:
+#: An analysed structure of any subclass (the physics layer's public one): returned as given.
+_Analysed = TypeVar("_Analysed", bound="AnalysedStructure")
+
+
+def require_argyrodite(structure: _Analysed) -> _Analysed:
     """``structure``, or an InputError "not an argyrodite: <why>" (one line) when the framework check failed."""
     failed = [p for p in structure.problems if p.kind == "not_argyrodite" and p.severity == "error"]
     if failed:

@@ -36,7 +36,7 @@ _RESERVED_LINE_STARTS = (";", "data_", "loop_", "save_", "global_", "stop_")
 
 
 def _text_field(text: str) -> str:
-    lines = []
+    lines: list[str] = []
     text = re.sub(r"(?i)(^|\s|')data_", r"\1data-", text)
     for paragraph in text.split("\n"):
         wrapped = textwrap.wrap(paragraph, width=78) or [""]

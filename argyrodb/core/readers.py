@@ -34,7 +34,7 @@ from .setting import (
     merge_shared_positions,
     standardise,
 )
-from .symmetry import SPACE_GROUP_NUMBER, operations, same_orbit
+from .symmetry import SPACE_GROUP_NUMBER, operations, same_orbit, xyz_triple
 
 #: Files larger than this are refused before parsing (a refinement table is a few kB).
 MAX_FILE_BYTES = 5_000_000
@@ -87,10 +87,17 @@ def read_file(path: str | Path, block: str | None = None) -> Refinement:
 # --------------------------------------------------------------------------- numbers and checks
 
 
-def _number(value, source: str, what: str, allow_none: bool = False) -> float | None:
-    if value is None or (isinstance(value, str) and value.strip() in ("", "?", ".", "null")):
-        if allow_none:
-            return None
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() in ("", "?", ".", "null"))
+
+
+def _optional_number(value, source: str, what: str) -> float | None:
+    """None when ``value`` is missing (None, '', '?', '.', 'null'), else :func:`_number`."""
+    return None if _is_missing(value) else _number(value, source, what)
+
+
+def _number(value, source: str, what: str) -> float:
+    if _is_missing(value):
         raise InputError(source, f"{what} is missing")
     if isinstance(value, bool):
         raise InputError(source, f"{what} is not a number: {value!r}")
@@ -230,7 +237,7 @@ def read_refinement_text(text: str, source: str = "<refinement>") -> Refinement:
             raise InputError(source, f"{where}: missing label")
         if element is None or str(element).strip() == "":
             raise InputError(source, f"{where}: missing element")
-        b_iso = _number(values.get("b_iso"), source, f"{where} b_iso", allow_none=True)
+        b_iso = _optional_number(values.get("b_iso"), source, f"{where} b_iso")
         source_row = values.get("source_row")
         sites.append(
             RefinedSite(
@@ -251,7 +258,7 @@ def read_refinement_text(text: str, source: str = "<refinement>") -> Refinement:
     lattice = data.get("lattice") or {}
     if not isinstance(lattice, dict):
         raise InputError(source, "'lattice' must be a mapping with a_angstrom and note")
-    a = _number(lattice.get("a_angstrom"), source, "lattice a_angstrom", allow_none=True)
+    a = _optional_number(lattice.get("a_angstrom"), source, "lattice a_angstrom")
     check_lattice_parameter(a, source)
     group = data.get("space_group") or {}
     number = group.get("number", SPACE_GROUP_NUMBER) if isinstance(group, dict) else SPACE_GROUP_NUMBER
@@ -385,16 +392,24 @@ def _cif_text(block, tag: str) -> str | None:
     return None if value is None else " ".join(gemmi.cif.as_string(value).split())
 
 
-def _cif_number(text, source: str, what: str, allow_none: bool = False) -> float | None:
+def _cif_numeric_text(text) -> str | None:
+    """A CIF value without its standard uncertainty ("9.8499(3)" -> "9.8499"); None when absent, '?' or '.'."""
     if text is None:
-        return _number(None, source, what, allow_none)
+        return None
     import gemmi
 
     stripped = gemmi.cif.as_string(text).strip()
     if stripped in ("?", "."):
-        return _number(None, source, what, allow_none)
-    numeric = re.sub(r"\(\d+\)$", "", stripped)  # strip a standard uncertainty "9.8499(3)"
-    return _number(numeric, source, what, allow_none)
+        return None
+    return re.sub(r"\(\d+\)$", "", stripped)
+
+
+def _cif_number(text, source: str, what: str) -> float:
+    return _number(_cif_numeric_text(text), source, what)
+
+
+def _optional_cif_number(text, source: str, what: str) -> float | None:
+    return _optional_number(_cif_numeric_text(text), source, what)
 
 
 def _spaced_formula(text: str) -> str:
@@ -449,10 +464,10 @@ def _cif_operations(block, source: str) -> tuple[np.ndarray, np.ndarray, str, in
         hall = _cif_text(block, tag)
         if hall:
             try:
-                group = gemmi.symops_from_hall(hall)
+                hall_ops = gemmi.symops_from_hall(hall)
             except (RuntimeError, ValueError):
                 raise InputError(source, f"unknown Hall symbol {hall!r}") from None
-            return (*arrays(list(group)), f"Hall symbol {hall}", number)
+            return (*arrays(list(hall_ops)), f"Hall symbol {hall}", number)
     group = None
     for tag in _HM_TAGS:
         name = _cif_text(block, tag)
@@ -492,9 +507,10 @@ def _aniso_b(block, source: str) -> dict[str, float]:
         table = block.find("_atom_site_aniso_", ["label", prefix[len("_atom_site_aniso_"):] + "11",
                                                  prefix[len("_atom_site_aniso_"):] + "22", prefix[len("_atom_site_aniso_"):] + "33"])
         for row in table:
-            values = [_cif_number(row[i], source, f"{prefix}ii", allow_none=True) for i in (1, 2, 3)]
-            if all(v is not None for v in values):
-                out[gemmi.cif.as_string(row[0])] = factor * sum(values) / 3
+            values = [_optional_cif_number(row[i], source, f"{prefix}ii") for i in (1, 2, 3)]
+            given = [v for v in values if v is not None]
+            if len(given) == len(values):
+                out[gemmi.cif.as_string(row[0])] = factor * sum(given) / 3
     return out
 
 
@@ -554,10 +570,10 @@ def _atom_rows(block, source: str) -> tuple[list[RefinedSite], str | None]:
         where = f"site {read_label} (row {index})" if read_label in repeated else f"site {label}"
         type_text = gemmi.cif.as_string(cell_text["type"]) if cell_text["type"] is not None else read_label
         element = _element_from_type(type_text)
-        occupancy = _cif_number(cell_text["occupancy"], source, f"{where} occupancy", allow_none=True)
-        b_iso = _cif_number(cell_text["b_iso"], source, f"{where} B_iso", allow_none=True)
+        occupancy = _optional_cif_number(cell_text["occupancy"], source, f"{where} occupancy")
+        b_iso = _optional_cif_number(cell_text["b_iso"], source, f"{where} B_iso")
         if b_iso is None:
-            u_iso = _cif_number(cell_text["u_iso"], source, f"{where} U_iso", allow_none=True)
+            u_iso = _optional_cif_number(cell_text["u_iso"], source, f"{where} U_iso")
             b_iso = None if u_iso is None else u_iso * B_PER_U
         if b_iso is None and read_label not in repeated:  # a repeated label's aniso row fits any of its sites
             b_iso = aniso.get(read_label)
@@ -594,13 +610,13 @@ def _atom_rows(block, source: str) -> tuple[list[RefinedSite], str | None]:
 
 
 def _cell(block, source: str) -> tuple[dict[str, float], np.ndarray]:
-    cell = {}
+    cell: dict[str, float] = {}
     for tag in ("a", "b", "c"):
         cell[tag] = _cif_number(_cif_value(block, f"_cell_length_{tag}"), source, f"_cell_length_{tag}")
         if not cell[tag] > 0:
             raise InputError(source, f"_cell_length_{tag} must be positive")
     for tag in ("alpha", "beta", "gamma"):
-        cell[tag] = _cif_number(_cif_value(block, f"_cell_angle_{tag}"), source, f"_cell_angle_{tag}", True) or 90.0
+        cell[tag] = _optional_cif_number(_cif_value(block, f"_cell_angle_{tag}"), source, f"_cell_angle_{tag}") or 90.0
     import gemmi
 
     try:
@@ -685,6 +701,7 @@ def refinement_from_block(block, source: str) -> Refinement:
 
     formula_sum = _cif_text(block, "_chemical_formula_sum")
     provenance: dict[str, object] = {"file": Path(source).name, "cif_block": block.name, "cif_symmetry": symmetry}
+    texts: dict[str, str] = {}
     for tag, key in (
         ("_publ_section_title", "title"),
         ("_journal_name_full", "journal"),
@@ -699,7 +716,8 @@ def refinement_from_block(block, source: str) -> Refinement:
     ):
         value = _cif_text(block, tag)
         if value is not None:
-            provenance[key] = value
+            texts[key] = value
+    provenance.update(texts)
     provenance.update(standardising_provenance(settled))
     if labels_numbered:
         provenance["labels_numbered"] = labels_numbered
@@ -707,8 +725,8 @@ def refinement_from_block(block, source: str) -> Refinement:
         provenance["symmetry_equivalent_rows_dropped"] = ", ".join(dropped)
     # The nominal formula: argyrodb's own tag, else the formula tag when it is per formula unit, else none -
     # then the refined composition stands alone.
-    nominal = provenance.get("cif_argyrodb_nominal_formula") or (
-        _nominal_from_tag(formula_sum, provenance.get("cif_formula_units_z")) if formula_sum else "")
+    nominal = texts.get("cif_argyrodb_nominal_formula") or (
+        _nominal_from_tag(formula_sum, texts.get("cif_formula_units_z")) if formula_sum else "")
     name = _cif_text(block, "_chemical_name_common") or block.name
     return Refinement(
         name=name,
@@ -758,7 +776,7 @@ def refinement_from_pymatgen(structure, name: str | None = None, source: str | N
             symbol = getattr(specie, "symbol", str(specie))
             species[symbol] = species.get(symbol, 0.0) + float(occupancy)
         label = site.properties.get("label") or f"{'/'.join(species)}{index}"
-        sites.append(CellSite(species, tuple(float(v) for v in np.mod(site.frac_coords, 1.0)), None if b is None else float(b), str(label)))
+        sites.append(CellSite(species, xyz_triple(np.mod(site.frac_coords, 1.0)), None if b is None else float(b), str(label)))
     formula = "".join(f"{el}{n:g}" for el, n in structure.composition.get_el_amt_dict().items())
     return _listing_refinement(sites, np.asarray(structure.lattice.matrix, dtype=float), name or structure.composition.reduced_formula,
                                source, {"converted_from": source, "cell_content": formula,
@@ -784,6 +802,6 @@ def refinement_from_ase(atoms, name: str | None = None) -> Refinement:
         species = {symbol: 1.0}
         if occupancy_info:
             species = {str(el): float(occ) for el, occ in occupancy_info[str(tags[index - 1])].items()}
-        sites.append(CellSite(species, tuple(float(v) for v in xyz), None, f"{symbol}{index}"))
+        sites.append(CellSite(species, xyz_triple(xyz), None, f"{symbol}{index}"))
     return _listing_refinement(sites, np.asarray(atoms.cell[:], dtype=float), name or atoms.get_chemical_formula(mode="reduce"),
                                source, {"converted_from": source, "displacement_parameters": "none"})

@@ -37,6 +37,7 @@ from .symmetry import (
     invariant_under_f43m,
     spglib_module,
     wyckoff_of,
+    xyz_triple,
 )
 
 #: Cations of the PS4-type tetrahedra on 4b.
@@ -108,7 +109,8 @@ def expand(sites: list[CellSite], rotations: np.ndarray, translations: np.ndarra
     index: dict[tuple[int, int, int], list[int]] = {}
 
     def cell_key(xyz: np.ndarray) -> tuple[int, int, int]:
-        return tuple(int(v) for v in np.floor(np.mod(xyz, 1.0) * 50) % 50)
+        i, j, k = np.floor(np.mod(xyz, 1.0) * 50) % 50
+        return int(i), int(j), int(k)
 
     for site in sites:
         images = np.mod(np.einsum("nij,j->ni", rotations, np.asarray(site.xyz, dtype=float)) + translations, 1.0)
@@ -125,7 +127,7 @@ def expand(sites: list[CellSite], rotations: np.ndarray, translations: np.ndarra
                             if np.all(np.abs(d - np.round(d)) < SAME_SITE * 10):
                                 found = k
             if found is None:
-                out.append(CellSite(dict(site.species), tuple(float(v) for v in image), site.b_iso_angstrom2, site.label))
+                out.append(CellSite(dict(site.species), xyz_triple(image), site.b_iso_angstrom2, site.label))
                 index.setdefault(key, []).append(len(out) - 1)
                 mine.append(len(out) - 1)
             elif found not in mine and out[found].mix_key()[0] != CellSite(site.species, site.xyz, None, "").mix_key()[0]:
@@ -153,7 +155,7 @@ def merge_shared_positions(sites: list[CellSite]) -> list[CellSite]:
                     other.b_iso_angstrom2 = site.b_iso_angstrom2
                 break
         else:
-            merged.append(CellSite(dict(site.species), tuple(float(v) for v in site.xyz), site.b_iso_angstrom2, site.label))
+            merged.append(CellSite(dict(site.species), xyz_triple(site.xyz), site.b_iso_angstrom2, site.label))
     return merged
 
 
@@ -290,10 +292,10 @@ def standardise(listing: CellListing) -> Standardised:
         return Standardised(float(np.linalg.norm(listing.lattice[0])), listing.sites, None, found)
     lattice = np.asarray(dataset.std_lattice, dtype=float)
     a = float(np.linalg.norm(lattice[0]))
-    std = [CellSite(dict(by_type[t].species), tuple(float(v) for v in np.mod(xyz, 1.0)), by_type[t].b_iso_angstrom2,
+    std = [CellSite(dict(by_type[t].species), xyz_triple(np.mod(xyz, 1.0)), by_type[t].b_iso_angstrom2,
                     by_type[t].label) for xyz, t in zip(dataset.std_positions, dataset.std_types)]
     for sign, shift in _NORMALISER:
-        moved = [CellSite(s.species, tuple(float(v) for v in np.mod(sign * np.asarray(s.xyz) + shift, 1.0)), s.b_iso_angstrom2,
+        moved = [CellSite(s.species, xyz_triple(np.mod(sign * np.asarray(s.xyz) + shift, 1.0)), s.b_iso_angstrom2,
                           s.label) for s in std]
         if _oriented(moved, a):
             break

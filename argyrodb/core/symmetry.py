@@ -46,6 +46,12 @@ SPGLIB_SYMPREC_STEPS = (SPGLIB_SYMPREC, 1.5e-3, 2e-3, 3e-3, 5e-3, 7e-3, 1e-2)
 POSITION_TOLERANCE = 1e-3
 
 
+def xyz_triple(values) -> tuple[float, float, float]:
+    """Three coordinates (a sequence or array of length 3) as a tuple of Python floats."""
+    x, y, z = values
+    return float(x), float(y), float(z)
+
+
 @dataclass(frozen=True)
 class WyckoffPosition:
     letter: str
@@ -186,9 +192,9 @@ def _wyckoff_cached(xyz: tuple[float, float, float]) -> WyckoffAssignment:
             continue
         hits = np.flatnonzero(_matches(letter, images))
         if hits.size:
-            return WyckoffAssignment(letter, size, tuple(float(v) for v in images[hits[0]]))
+            return WyckoffAssignment(letter, size, xyz_triple(images[hits[0]]))
     # Unreachable for a true F-43m orbit; kept so a tolerance edge case reports, not crashes.
-    return WyckoffAssignment("?", size, tuple(float(v) for v in images[0]))
+    return WyckoffAssignment("?", size, xyz_triple(images[0]))
 
 
 def orbit_key(xyz) -> tuple[float, float, float]:
@@ -203,7 +209,7 @@ def _orbit_key_cached(xyz: tuple[float, float, float]) -> tuple[float, float, fl
     decimals = round(-np.log10(POSITION_TOLERANCE))
     rounded = np.round(_orbit_cached(xyz), decimals) % 1.0
     rounded[np.isclose(rounded, 1.0)] = 0.0
-    return min(tuple(float(v) for v in row) for row in rounded)
+    return min(xyz_triple(row) for row in rounded)
 
 
 def same_orbit(xyz_a, xyz_b) -> bool:

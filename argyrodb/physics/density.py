@@ -8,6 +8,9 @@ with Z formula units of molar mass M (g/mol) in a cubic cell of edge a (A; 1 A^3
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
+
+import numpy as np
 
 from ..core.analysis import AnalysedStructure
 from ..core.chemistry import AVOGADRO_PER_MOL, molar_mass
@@ -17,8 +20,14 @@ from ..core.errors import ParameterError
 CM3_PER_A3 = 1e-24
 
 
-def xray_density_g_cm3(cell_mass_g_mol: float, a_angstrom: float) -> float:
-    """rho = (mass of the cell contents, g/mol) / (N_A a^3)."""
+@overload
+def xray_density_g_cm3(cell_mass_g_mol: float, a_angstrom: float) -> float: ...
+@overload
+def xray_density_g_cm3(cell_mass_g_mol: np.ndarray, a_angstrom: np.ndarray) -> np.ndarray: ...
+
+
+def xray_density_g_cm3(cell_mass_g_mol: float | np.ndarray, a_angstrom: float | np.ndarray) -> float | np.ndarray:
+    """rho = (mass of the cell contents, g/mol) / (N_A a^3); elementwise for arrays."""
     return cell_mass_g_mol / (AVOGADRO_PER_MOL * a_angstrom**3 * CM3_PER_A3)
 
 

@@ -66,7 +66,7 @@ def read_spectrum(path: str | Path) -> Spectrum:
     """Three columns: frequency (Hz), Z' (ohm), Z'' (ohm); a header line is optional. A Z'' column that
     is mostly positive is taken as -Z'' (the Nyquist-plot convention) and negated."""
     path = Path(path)
-    rows = []
+    rows: list[list[float]] = []
     for number, line in enumerate(read_text_file(path).splitlines(), start=1):
         text = line.split("#")[0].strip()
         if not text:
@@ -254,14 +254,16 @@ def _blocks(circuit: str) -> list[tuple] | None:
     """The series blocks of ``circuit`` as ("R", i), ("arc", i_R, i_Q, i_alpha) and ("W", i), with i the
     positions in impedance.py's parameter list; None unless the circuit is one R, one or more
     p(R,CPE) and at most one W in series."""
-    parts, depth, current = [], 0, ""
+    parts: list[str] = []
+    depth, current = 0, ""
     for char in circuit.replace(" ", ""):
         depth += (char == "(") - (char == ")")
         if char == "-" and depth == 0:
             parts, current = parts + [current], ""
         else:
             current += char
-    blocks, index = [], 0
+    blocks: list[tuple] = []
+    index = 0
     for part in parts + [current]:
         match = _BLOCK.fullmatch(part)
         if match is None:

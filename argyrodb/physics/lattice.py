@@ -67,7 +67,8 @@ class LatticeModel:
     @property
     def halide_coefficients(self) -> tuple[float, float, float]:
         """a_Cl, a_Br, a_I (A): the model's Li6PS5X."""
-        return tuple(self.coefficients[self.features.index(f"f_{x}")] for x in HEAVY_HALIDES)
+        a_cl, a_br, a_i = (self.coefficients[self.features.index(f"f_{x}")] for x in HEAVY_HALIDES)
+        return a_cl, a_br, a_i
 
     def predict(self, amounts: dict[str, float], source: str = "composition") -> tuple[float, float, list[str]]:
         """(a, sigma_a, extrapolation notes) in angstrom for ``amounts`` (element -> amount per formula unit)."""
@@ -95,7 +96,7 @@ class LatticeModel:
             unknown = sorted(el for el in uncalibrated if matrix[row, column[el]] > 1e-9)
             problems[row] = (f"the lattice model has no calibration data for {', '.join(unknown)}: give the lattice "
                              "parameter")
-        total = sum(amount(x) for x in HEAVY_HALIDES)
+        total = sum((amount(x) for x in HEAVY_HALIDES), np.zeros(n))
         for row in np.flatnonzero(total <= 0):
             problems[row] = problems[row] or "no Cl, Br or I, so the lattice model cannot predict a: give the lattice parameter"
         safe_total = np.where(total > 0, total, 1.0)

@@ -381,10 +381,10 @@ def _wavelength_info(measurement, root) -> dict:
                 info["anode"] = anode
             info["tube"] = tube.get("name")
             for tag in ("tension", "current"):
-                value = _text(tube, tag)
-                if value is not None:
+                text = _text(tube, tag)
+                if text is not None:
                     unit = _child(tube, tag).get("unit", "")
-                    info[f"tube_{tag}"] = f"{value} {unit}".strip()
+                    info[f"tube_{tag}"] = f"{text} {unit}".strip()
         mono = next((c for c in incident if _local(c.tag) in ("monochromator", "incidentMonochromator")), None)
         if mono is not None:
             info["incident_monochromator"] = mono.get("name") or "present"

@@ -64,8 +64,9 @@ def describe_wavelength(components) -> str:
     """The radiation in words for a title: 'Cu Kα₁, λ = 1.5406 Å', 'Cu Kα₁,₂, λ = 1.5406, 1.5444 Å',
     'λ = 1.5420 Å' (a wavelength given as a number)."""
     lambdas = ", ".join(f"{c.wavelength_angstrom:.4f}" for c in components) + " Å"
-    matches = [_EMISSION_LINE.match(c.name) for c in components]
-    if matches and all(matches) and len({(m.group(1), m.group(2)) for m in matches}) == 1:
+    found = [_EMISSION_LINE.match(c.name) for c in components]
+    matches = [m for m in found if m is not None]
+    if matches and len(matches) == len(found) and len({(m.group(1), m.group(2)) for m in matches}) == 1:
         element, series = matches[0].group(1), "α" if matches[0].group(2) == "a" else "β"
         suffixes = [m.group(3) for m in matches]
         line = f"K{series}" + (",".join(suffixes).translate(_SUBSCRIPT) if all(suffixes) else "")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -46,6 +47,9 @@ from .scattering import (
     resolve_wavelength,
     waasmaier_kirfel,
 )
+
+if TYPE_CHECKING:  # pandas is imported where a pattern is made
+    import pandas as pd
 
 FORM_FACTOR_TABLES = {
     "waasmaier-kirfel": "Waasmaier & Kirfel, Acta Cryst. A51 (1995) 416 (neutral atoms, via xraydb)",
@@ -366,7 +370,7 @@ class XRDModel:
 
     def peak_arrays(
         self,
-        wavelength: str | float = "CuKa1",
+        wavelength: str | float | list[WavelengthComponent] = "CuKa1",
         two_theta_range: tuple[float, float] = (10.0, 120.0),
         a_angstrom: float | None = None,
         anomalous_dispersion: bool = True,
@@ -387,7 +391,7 @@ class XRDModel:
 
     def line_kernel(
         self,
-        wavelength: str | float | list = "CuKa1",
+        wavelength: str | float | list[WavelengthComponent] = "CuKa1",
         two_theta_range: tuple[float, float] = (10.0, 120.0),
         a_angstrom: float | None = None,
         anomalous_dispersion: bool = True,
@@ -444,7 +448,7 @@ class XRDModel:
         self,
         a_angstrom: np.ndarray,
         occupancy: np.ndarray,
-        wavelength: str | float | list = "CuKa1",
+        wavelength: str | float | list[WavelengthComponent] = "CuKa1",
         two_theta_range: tuple[float, float] = (10.0, 120.0),
         b_iso: np.ndarray | None = None,
         anomalous_dispersion: bool = True,
@@ -662,7 +666,7 @@ class Pattern:
     """A simulated powder pattern: the peak list (``peaks``, a pandas DataFrame) and how it was made."""
 
     name: str
-    peaks: object  # pandas.DataFrame
+    peaks: pd.DataFrame
     components: list[WavelengthComponent]
     a_angstrom: float
     two_theta_range: tuple[float, float]

@@ -21,6 +21,7 @@ from ..physics.rietveld import (
     impurity_phase,
     refined_refinement,
 )
+from ..physics.scattering import WavelengthComponent
 from ..physics.structure import AnalysedStructure, analyse
 from ..store.ingest import (
     add_refinement,
@@ -94,9 +95,13 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
         data = data.select(two_theta_range, min_points=REFINE_MIN_POINTS)
     x, y, sigma = data.two_theta_deg, data.counts, data.sigma
     notes = []
+    used_wavelength: str | float | tuple[WavelengthComponent, ...]
     if wavelength is None:
-        wavelength = data.wavelength_components() or "CuKa12"
-        notes.append(f"wavelength: {'from the file' if isinstance(wavelength, list) else 'Cu K-alpha1/2 (the file states none)'}")
+        components = data.wavelength_components()
+        used_wavelength = tuple(components) if components else "CuKa12"
+        notes.append(f"wavelength: {'from the file' if components else 'Cu K-alpha1/2 (the file states none)'}")
+    else:
+        used_wavelength = wavelength
     if data.kind == "counts_per_second" and sigma is None:
         total = data.counts_total()
         if total is not None:
@@ -116,7 +121,7 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     # the digest first: the result's settings record names exactly the bytes that were refined
     digest = hashlib.sha256(Path(data_path).read_bytes()).hexdigest()
     settings = RefinementSettings(
-        mode=mode, wavelength=wavelength, background_terms=background_terms,
+        mode=mode, wavelength=used_wavelength, background_terms=background_terms,
         monochromator_two_theta_deg=monochromator_two_theta_deg,
         refine=parse_parameters(refine, [main, *others]) if refine else None,
         data_notes=tuple(notes), pattern_file=str(data_path), pattern_sha256=digest)

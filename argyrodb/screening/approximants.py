@@ -39,6 +39,7 @@ import itertools
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -46,6 +47,9 @@ from ..core.chemistry import format_formula, ordered_elements, oxidation_states
 from ..core.contacts import radii
 from ..core.errors import InputError, ParameterError
 from ..core.files import atomic_path, safe_filename
+
+if TYPE_CHECKING:  # pymatgen is imported where a structure is built
+    from pymatgen.core import Structure
 
 FORMATS = {"poscar": ("vasp", ".POSCAR"), "extxyz": ("extxyz", ".extxyz"), "cif": ("cif", ".cif")}
 
@@ -81,7 +85,7 @@ class Approximant:
     rank: int
     ewald_energy_eV: float
     formula: str  # of this structure, per formula unit
-    structure: object  # pymatgen Structure (ordered)
+    structure: Structure  # ordered
     supercell: int = 1
     requested_formula: str = ""
     composition: dict = field(default_factory=dict)  # element -> amount per formula unit
@@ -227,11 +231,12 @@ def _periodic_pairs(cart: np.ndarray, box: float, first: np.ndarray, second: np.
 
 def _build_cell(model, counts: list[dict[str, int]], a: float, supercell: int, limits: np.ndarray) -> _Cell:
     shifts = np.array(list(itertools.product(range(supercell), repeat=3)), dtype=float)
-    frac, group = [], []
+    frac_parts: list[np.ndarray] = []
+    group_parts: list[np.ndarray] = []
     for g, site_group in enumerate(model.groups):
-        frac.append(((site_group.images[None, :, :] % 1.0 + shifts[:, None, :]) / supercell).reshape(-1, 3) % 1.0)
-        group.append(np.full(len(site_group.images) * len(shifts), g))
-    frac, group = np.vstack(frac), np.concatenate(group)
+        frac_parts.append(((site_group.images[None, :, :] % 1.0 + shifts[:, None, :]) / supercell).reshape(-1, 3) % 1.0)
+        group_parts.append(np.full(len(site_group.images) * len(shifts), g))
+    frac, group = np.vstack(frac_parts), np.concatenate(group_parts)
     box = a * supercell
     is_li = model.li_weights[group] > 0
     li_sites, other_sites = np.flatnonzero(is_li), np.flatnonzero(~is_li)
@@ -248,7 +253,7 @@ def _build_cell(model, counts: list[dict[str, int]], a: float, supercell: int, l
     contacts = (new[i[pair_kept]], new[j[pair_kept]], d[pair_kept])
     li_sites = np.flatnonzero(model.li_weights[group] > 0)
     li_i, li_j, _ = _periodic_pairs(frac * box, box, li_sites, li_sites, LI_LI_MIN_ANGSTROM)
-    conflicts = [[] for _ in range(len(frac))]
+    conflicts: list[list[int]] = [[] for _ in range(len(frac))]
     for p, q in zip(li_i.tolist(), li_j.tolist()):
         conflicts[p].append(q)
     sites_of = {g: np.flatnonzero(group == g) for g in range(len(model.groups))}
@@ -259,10 +264,12 @@ def _li_targets(model, occupancy: np.ndarray, cell: _Cell, li_count: int) -> dic
     """Li per Li site group: the site model's shares (occupancy x usable sites), largest remainders."""
     li = model.elements.index("Li")
     groups = [g for g in range(len(model.groups)) if model.li_weights[g] > 0 and len(cell.sites_of[g])]
+    if not groups:
+        return {}
     share = np.array([occupancy[g, li] * len(cell.sites_of[g]) for g in groups])
     if share.sum() <= 0:
         share = np.array([len(cell.sites_of[g]) for g in groups], dtype=float)
-    counts = _largest_remainder(share / share.sum() * li_count, li_count) if groups else []
+    counts = _largest_remainder(share / share.sum() * li_count, li_count)
     return {g: int(n) for g, n in zip(groups, counts)}
 
 

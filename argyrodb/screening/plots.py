@@ -181,7 +181,8 @@ def zoom_figure(patterns, variable: str, step_deg: float = 0.002):
         fig.draw_without_rendering()  # lay the figure out before measuring the labels
 
         # one label per line, over the span the line moves through
-        labels, arrows = [], []
+        labels: list[PeakLabel] = []
+        arrows: list[list[float]] = []
         for family in families:
             ends = [_line_position(pattern, family) for _, pattern in (patterns[0], patterns[-1])]
             labels.append(PeakLabel(sum(ends) / 2, hkl_label([family]), 100.0 - len(labels)))

@@ -70,7 +70,7 @@ class SiteModel:
         li = np.array([p.species().get("Li", 0.0) * p.multiplicity if set(p.species()) == {"Li"} else 0.0 for p in pos])
         if li.sum() <= 0:
             raise InputError(template.source, "template has no Li sites")
-        template_free = {}
+        template_free: dict[str, np.ndarray] = {}
         for index, site in enumerate(free):
             for element, occ in pos[site].species().items():
                 template_free.setdefault(element, np.zeros(2))[index] = occ
@@ -115,7 +115,7 @@ class SiteModel:
             return amounts[:, index[el]] if el in index else np.zeros(n)
 
         # framework 4b
-        framework_total = sum(amount(el) for el in FRAMEWORK)
+        framework_total = sum((amount(el) for el in FRAMEWORK), np.zeros(n))
         refuse(np.abs(framework_total - 1.0) > 1e-6,
                lambda r: f"framework cations sum to {framework_total[r]:g} per formula unit, not 1 (4b)")
         for el in FRAMEWORK:
