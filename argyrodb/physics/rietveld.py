@@ -252,6 +252,12 @@ class OccupancyRule:
     tied_to: tuple[int, str] | None = None
     total_per_fu: float | None = None
 
+    def tie(self) -> tuple[tuple[int, str], float]:
+        """A tied rule's partner (group, element) and the total per formula unit it keeps."""
+        if self.tied_to is None or self.total_per_fu is None:
+            raise ParameterError("rules", f"the tied rule of {self.element} on site group {self.group} needs tied_to and total_per_fu")
+        return self.tied_to, self.total_per_fu
+
 
 class Phase:
     """A crystalline phase in a refinement: its structure-factor engine, parameters and cell mass."""
@@ -299,9 +305,9 @@ class Phase:
                 occ[rule.group, col[rule.element]] = values[rule.parameter.name]
         for rule in self.rules:
             if rule.kind == "tied":
-                other_group, _ = rule.tied_to
+                (other_group, _), total_per_fu = rule.tie()
                 amount_other = occ[other_group, col[rule.element]] * self.multiplicities[other_group] / self.z
-                occ[rule.group, col[rule.element]] = (rule.total_per_fu - amount_other) * self.z / self.multiplicities[rule.group]
+                occ[rule.group, col[rule.element]] = (total_per_fu - amount_other) * self.z / self.multiplicities[rule.group]
         for rule in self.rules:
             if rule.kind == "filler":
                 others = sum(occ[rule.group, col[r.element]] for r in self.rules if r.group == rule.group and r.kind != "filler")
@@ -370,7 +376,7 @@ def argyrodite_phase(structure: AnalysedStructure, tie_totals: tuple[str, ...] |
     anion_groups = [i for i, w in enumerate(wyckoff) if w in ANION_WYCKOFF]
     col = {el: i for i, el in enumerate(xrd.elements)}
     automatic = tie_totals is None
-    ties = automatic_ties(structure) if automatic else tuple(tie_totals)
+    ties = automatic_ties(structure) if tie_totals is None else tuple(tie_totals)
     sites_of = {el: [g for g in anion_groups if el in col and phase.base_occupancy[g, col[el]] > 0] for el in xrd.elements}
     for el in ties:
         if len(sites_of.get(el, [])) != 2:
@@ -501,6 +507,8 @@ class RefinementSettings:
             raise ParameterError("mode", f"{self.mode!r} is not rietveld or pawley")
         if self.background_terms < 1 or self.background_terms > 30:
             raise ParameterError("background_terms", f"must be 1-30, got {self.background_terms}")
+        if self.restarts < 0:
+            raise ParameterError("restarts", f"must be 0 or more, got {self.restarts}")
         unknown = set(self.phase_widths) - {"U", "X"}
         if unknown:
             raise ParameterError("phase_widths", f"only U and X can be refined per phase, not {sorted(unknown)}")
@@ -814,6 +822,8 @@ class Refiner:
             # a restart only when the fit is poor: a good fit (chi^2/(N-P) near 1) is the minimum
             if 2 * best.cost / max(self.y.size - len(names), 1) < 1.5**2:
                 break
+        if best is None:  # no attempt at all
+            raise ParameterError("restarts", f"must be 0 or more, got {restarts}")
         values = values_of(best.x)
         calc, coef, matrix, labels, info = self.calculate(values, weights)
         n, p = self.y.size, len(names) + matrix.shape[1]
@@ -847,8 +857,9 @@ class Refiner:
         total = sum((scales[k] or 0.0) * masses[k] for k in masses) if self.mode == "rietveld" else 0.0
         for phase in self.phases:
             lattice = phase.lattice_parameter
-            entry = {"name": phase.name, "scale": scales[phase.name],
-                     "weight_fraction": (scales[phase.name] * masses[phase.name] / total) if total > 0 else None,
+            phase_scale = scales[phase.name]
+            entry = {"name": phase.name, "scale": phase_scale,
+                     "weight_fraction": (phase_scale * masses[phase.name] / total) if phase_scale is not None and total > 0 else None,
                      "a_angstrom": phase.a(values) if phase.cubic else None,
                      "a_esd": self.params[lattice.name].esd if lattice is not None and lattice.name in self.params else None,
                      "size_nm": _size_nm(values[phase.parameter(ParameterKind.Y).name], self.components[0].wavelength_angstrom),
@@ -941,8 +952,9 @@ def _occupancy_esds(phase: Phase, names: list[str], cov: np.ndarray | None) -> d
             gradient[(rule.group, rule.element)] = {index[key]: 1.0}
     for rule in phase.rules:
         if rule.kind == "tied":
-            partner = gradient.get(rule.tied_to, {})
-            ratio = phase.multiplicities[rule.tied_to[0]] / phase.multiplicities[rule.group]
+            partner_site, _ = rule.tie()
+            partner = gradient.get(partner_site, {})
+            ratio = phase.multiplicities[partner_site[0]] / phase.multiplicities[rule.group]
             gradient[(rule.group, rule.element)] = {i: -ratio * v for i, v in partner.items()}
     for rule in phase.rules:
         if rule.kind == "filler":
@@ -952,12 +964,12 @@ def _occupancy_esds(phase: Phase, names: list[str], cov: np.ndarray | None) -> d
                     for i, v in gradient.get((other.group, other.element), {}).items():
                         total[i] = total.get(i, 0.0) - v
             gradient[(rule.group, rule.element)] = total
-    out = {}
-    for key, grad in gradient.items():
+    out: dict[tuple[int, str], float] = {}
+    for site, grad in gradient.items():
         if grad:
             idx = np.array(list(grad))
             g = np.array(list(grad.values()))
-            out[key] = float(np.sqrt(max(g @ cov[np.ix_(idx, idx)] @ g, 0.0)))
+            out[site] = float(np.sqrt(max(g @ cov[np.ix_(idx, idx)] @ g, 0.0)))
     return out
 
 
@@ -983,10 +995,13 @@ def _sites(phase: Phase, own: dict[str, float], mode: str, esds: dict | None = N
 def refined_refinement(phase: Phase, result: RefinementResult, data_source: str, data_sha256: str):
     """The argyrodite's refinement with the refined occupancies, B and a, its provenance naming the data
     file (SHA-256), the settings and the agreement factors (a :class:`~argyrodb.core.refinement.Refinement`)."""
-    start = phase.structure.refinement
+    structure = phase.structure
+    if structure is None:
+        raise ParameterError("phase", f"{phase.name} carries no argyrodite structure (a second phase): there is no refinement to write")
+    start = structure.refinement
     entry = next(p for p in result.phases if p["name"] == phase.name)
     by_group = {}
-    for g, pos in enumerate(phase.structure.positions):
+    for g, pos in enumerate(structure.positions):
         for row in pos.rows:
             by_group[row.label] = (g, pos)
     occupancy = {s["label"]: s for s in entry["sites"]}

@@ -122,7 +122,7 @@ class CompositionPoints:
     def batch(self, indices) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """(variable -> values, amounts matrix (n, :attr:`elements`)) of the points ``indices``."""
         indices = np.asarray(indices, dtype=np.int64)
-        if self._grid is None:
+        if self._grid is None or self.family is None:  # a formula list (a family has both)
             return {}, self._matrix[indices]
         values = self._grid.arrays(indices)
         return values, self.family.amount_matrix(values, len(indices))
@@ -230,11 +230,10 @@ class Screener:
         batch = self.xrd.batch_peak_arrays(a, occupancy, wavelength=self.components,
                                            two_theta_range=self.settings.two_theta_range,
                                            anomalous_dispersion=self.settings.anomalous_dispersion)
-        labels = self._line_labels()
+        labels = self._line_labels(int(batch["line_key"].max(initial=0)))
         present = batch["present"]
         intensity = np.where(present, batch["intensity"], 0.0)
         strongest = np.argmax(intensity, axis=1)
-        any_line = present.any(axis=1)
         peak = intensity[np.arange(len(a)), strongest]
         relative = np.where(present, np.minimum(100.0, 100.0 * intensity / np.where(peak > 0, peak, 1.0)[:, None]), np.nan)
         lines = texts = None
@@ -249,12 +248,12 @@ class Screener:
             texts = intensities_text(positions, relative)
         for row, result in enumerate(results):
             result["n_lines"] = int(present[row].sum())
-            if any_line[row]:
+            if result["n_lines"]:
                 result["strongest_hkl"] = labels[int(batch["line_key"][strongest[row]])][0]
                 result["strongest_two_theta_deg"] = float(batch["two_theta_deg"][row, strongest[row]])
             else:
                 result["strongest_hkl"] = result["strongest_two_theta_deg"] = None
-            if lines is not None and texts[row] is not None:
+            if lines is not None and texts is not None and texts[row] is not None:
                 result["lines"], result["intensities_rel"] = lines, texts[row]
 
     def peaks(self, result: dict) -> list[tuple]:
@@ -262,9 +261,9 @@ class Screener:
         tuples; 2theta = 2 asin(lambda sqrt(h^2+k^2+l^2) / 2a) as the database's ``screen_peaks`` computes it, I_rel
         as stored (3 decimals)."""
         lines = result.get("lines")
-        if lines is None:
+        if lines is None or not lines.hkl_sq:
             return []
-        labels = self._line_labels()
+        labels = self._line_labels(max(lines.hkl_sq))
         intensities = parse_intensities(result["intensities_rel"])
         out = []
         for k, position in enumerate(lines.position):
@@ -281,8 +280,10 @@ class Screener:
         """The lattice parameter of composition ``index`` (the lattice model's prediction)."""
         return lattice.predict(self.points[index][1], self.settings.family)
 
-    def _line_labels(self) -> dict[int, tuple[str, tuple[int, int, int]]]:
-        cache = self.xrd._cache
+    def _line_labels(self, largest_key: int) -> dict[int, tuple[str, tuple[int, int, int]]]:
+        """(hkl label, first family) of every line key up to ``largest_key`` at least: the reflections of the last
+        chunk, made here when this screener has made none (a result computed by another one: a worker process)."""
+        cache = self.xrd._reflections(largest_key, self.xrd.lattice_matrix)
         if getattr(self, "_labels_for", None) is not cache:
             self._labels = {key: (hkl_label(fams), tuple(fams[0]))
                             for key, fams in cache.families.items()}

@@ -28,6 +28,7 @@ from argyrodb.physics.rietveld import (
     Refiner,
     argyrodite_phase,
     impurity_phase,
+    refined_refinement,
 )
 from argyrodb_testing import DATA, LMA
 
@@ -210,11 +211,25 @@ def test_selection_names_parse_back():
 
 @pytest.mark.parametrize("fields, parameter", [
     ({"mode": "lebail"}, "mode"), ({"background_terms": 0}, "background_terms"), ({"phase_widths": ("W",)}, "phase_widths"),
+    ({"restarts": -1}, "restarts"),
 ])
 def test_bad_settings_name_their_parameter(fields, parameter):
     with pytest.raises(ParameterError) as caught:
         RefinementSettings(**fields)
     assert caught.value.parameter == parameter
+
+
+def test_a_run_without_a_single_fit_is_refused(lma_phase):
+    """run(restarts=-1) makes no attempt: a ParameterError naming restarts (was AttributeError on the missing fit)."""
+    with pytest.raises(ParameterError) as caught:
+        _refiner([lma_phase]).run(restarts=-1, scan_lattice=False)
+    assert caught.value.parameter == "restarts"
+
+
+def test_a_second_phase_has_no_refined_refinement(licl_phase):
+    """Only a phase with a structure of its own gives a refined refinement (a second phase was an AttributeError)."""
+    with pytest.raises(ParameterError, match="LiCl carries no argyrodite structure"):
+        refined_refinement(licl_phase, None, "data.xye", "0" * 64)
 
 
 def test_settings_or_keywords_not_both(lma_phase):

@@ -95,6 +95,17 @@ def test_screen_and_density_report_the_same_lattice_parameter(x_series):
     assert analyse(structure("LMA-Cl0.8I0.6")).a_angstrom == lattice.a_angstrom
 
 
+def test_peaks_of_results_another_screener_computed():
+    """A worker process's results read by a screener that evaluated nothing itself: the same peak lists (the line
+    labels' reflections are made on demand; was AttributeError)."""
+    settings = ScreenSettings("Li5.6PS4.6Cl1.4-xIx", {"x": [0.0, 0.7]}, wavelength="CuKa12")
+    worker = Screener(settings)
+    results = worker.evaluate_chunk([0, 1])
+    reader = Screener(settings)
+    for result in results:
+        assert reader.peaks(result) == worker.peaks(result) and len(result["lines"].position) > 20
+
+
 def test_fast_path_agrees_with_direct_calculation(x_series):
     rng = np.random.default_rng(3)
     grid = {"y": list(np.round(rng.uniform(1.0, 1.6, 4), 3)), "z": list(np.round(rng.uniform(0, 1, 3), 3))}
