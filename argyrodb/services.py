@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .screening.screener import default_template
     from .store.connection import database_path
     from .store.connection import migrate_file
+    from .store.datasets import dataset_names
     from .store.export import export_tables
     from .store.literature import import_obelix
     from .store.literature import write_obelix_rows
@@ -84,6 +85,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "default_template": ("argyrodb.screening.screener", "default_template"),
     "database_path": ("argyrodb.store.connection", "database_path"),
     "migrate_file": ("argyrodb.store.connection", "migrate_file"),
+    "dataset_names": ("argyrodb.store.datasets", "dataset_names"),
     "export_tables": ("argyrodb.store.export", "export_tables"),
     "import_obelix": ("argyrodb.store.literature", "import_obelix"),
     "write_obelix_rows": ("argyrodb.store.literature", "write_obelix_rows"),

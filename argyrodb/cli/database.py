@@ -11,6 +11,10 @@ from click.core import ParameterSource
 from .. import api, services
 from .common import Group, db_option, emit_json, format_option, print_frame
 
+#: The `--dataset` choices: the datasets of measurements in the registry (argyrodb.store.datasets), read when this
+#: command module loads (only for `argyrodb db ...`; the registry imports nothing heavy).
+DATASETS = services.dataset_names("measurements")
+
 
 @click.group(cls=Group)
 def db() -> None:
@@ -49,7 +53,7 @@ SCREEN_QUERY_OPTIONS = {"db_path", "expression", "run", "columns", "sort", "limi
 @click.option("--process", help="MM, HT or SS")
 @click.option("--anode", help="e.g. Li, Li-In, In")
 @click.option("--role", help="SE or Interlayer")
-@click.option("--dataset", type=click.Choice(["table_s3", "obelix", "user"]), help="Only one dataset.")
+@click.option("--dataset", type=click.Choice(DATASETS), help="Only one dataset.")
 @click.option("--structure-type", type=click.Choice(["argyrodite", "other", "any"]), default="any", show_default=True,
               help="argyrodite: leave out rows known to be another structure type (e.g. OBELiX's Li6SiO4Cl2, Pna2_1).")
 @click.option("--sigma-min", type=float, help="mS/cm (a censored '>B' value matches when B proves it)")
@@ -194,7 +198,7 @@ def db_remove(db_path, which):
 @click.option("--sigma", "sigma_mS_cm", type=float, help="Your conductivity in mS/cm (default: the database's value).")
 @click.option("--ccd", "ccd_mA_cm2", type=float, help="Your CCD in mA/cm^2 (default: the database's value).")
 @click.option("--nearest", "n_nearest", type=int, default=5, show_default=True)
-@click.option("--dataset", type=click.Choice(["table_s3", "obelix", "user"]), help="Rank within one dataset only.")
+@click.option("--dataset", type=click.Choice(DATASETS), help="Rank within one dataset only.")
 @click.option("--structure-type", type=click.Choice(["argyrodite", "any"]), default="argyrodite", show_default=True,
               help="argyrodite: rank among argyrodite-type rows only (rows known to be other structures left out).")
 @click.option("--json", "as_json", is_flag=True)

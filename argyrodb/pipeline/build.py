@@ -21,6 +21,7 @@ from ..physics.calculators import SOURCE_GRAVITY_M_S2, milling_gforce
 from ..physics.structure import AnalysedStructure, analyse
 from ..physics.xrd import Pattern, XRDModel
 from ..store.connection import database_path, signals_as_exit
+from ..store.datasets import STRUCTURES, literature
 from ..store.ingest import (
     DatabaseBuild,
     add_user_import,
@@ -29,7 +30,6 @@ from ..store.ingest import (
     stored_refinements,
     user_imports_of,
 )
-from ..store.literature import OBELIX_ATTRIBUTION, OBELIX_LICENCE, obelix_rows
 from ..store.user_data import UserImport, read_user_csv
 
 #: The powder pattern stored for every structure in the database.
@@ -50,11 +50,6 @@ def stored_structure(structure: AnalysedStructure, **fields) -> dict:
 
 
 # --------------------------------------------------------------------------- database
-
-#: What every OBELiX structure carries: OBELiX randomised its CIFs' atomic positions for licensing.
-OBELIX_STRUCTURE_CAVEAT = (
-    "OBELiX CIF: standardised from ICSD or literature structures with atomic positions randomly perturbed "
-    "(symmetry kept) for licensing; coordinates are close to, not equal to, the published ones")
 
 
 @lru_cache(maxsize=256)
@@ -81,9 +76,10 @@ def literature_structures(folder: Path) -> list[tuple[str, Path, tuple]]:
 def build_database(db_path: str | Path | None = None, literature_dir: str | Path | None = None,
                    structure_paths: list[Path] | None = None, show_progress: bool = True,
                    literature_structures_included: bool = True) -> dict:
-    """Build the database from the literature data (default: packaged), the refinement files (default:
-    packaged) and the literature structures (the OBELiX CIFs in ``<literature>/obelix_cifs``, each linked
-    to its measurement; files that are not argyrodites go to ``refused_structures`` with the reason),
+    """Build the database from the literature data (default: packaged; every literature dataset of the registry,
+    :mod:`argyrodb.store.datasets`, by its reader), the refinement files (default: packaged) and the literature
+    structures (the CIFs in each dataset's ``structures_folder``, e.g. OBELiX's ``<literature>/obelix_cifs``, each
+    linked to its measurement by ID; files that are not argyrodites go to ``refused_structures`` with the reason),
     atomically; returns row counts per table."""
     from tqdm import tqdm
 
@@ -104,19 +100,23 @@ def build_database(db_path: str | Path | None = None, literature_dir: str | Path
             build.insert_structure(structure, source_file=display_path(str(path)), cif=structure.cif(),
                                    density=structure.density(), pattern=stored_pattern(structure))
             steps.update()
-        obelix_cifs = folder / "obelix_cifs"
-        if literature_structures_included and obelix_cifs.is_dir():
-            names = {row["obelix_id"]: row["reduced_composition"] for row in obelix_rows(folder)}
-            for dataset_id, path, analysis in literature_structures(obelix_cifs):
-                where = f"obelix_cifs/{path.name}"
+        for dataset in literature(STRUCTURES):
+            if not literature_structures_included or dataset.structures_folder is None:
+                continue
+            cifs = folder / dataset.structures_folder
+            if not cifs.is_dir():
+                continue
+            names = build.dataset_materials(dataset.name)
+            for dataset_id, path, analysis in literature_structures(cifs):
+                where = f"{dataset.structures_folder}/{path.name}"
                 if analysis[0] is None:
-                    build.insert_refused("obelix", dataset_id, where, analysis[1], OBELIX_LICENCE, OBELIX_ATTRIBUTION)
+                    build.insert_refused(dataset.name, dataset_id, where, analysis[1], dataset.licence, dataset.attribution)
                     continue
                 structure, cif, density, pattern = analysis
-                build.insert_structure(structure, name=f"OBELiX {dataset_id} {names.get(dataset_id, structure.name)}",
-                                       source_file=where, cif=cif,
-                                       density=density, pattern=pattern, dataset="obelix", dataset_id=dataset_id,
-                                       caveat=OBELIX_STRUCTURE_CAVEAT, licence=OBELIX_LICENCE, attribution=OBELIX_ATTRIBUTION)
+                build.insert_structure(structure, name=f"{dataset.title} {dataset_id} {names.get(dataset_id, structure.name)}",
+                                       source_file=where, cif=cif, density=density, pattern=pattern, dataset=dataset.name,
+                                       dataset_id=dataset_id, caveat=dataset.structure_caveat, licence=dataset.licence,
+                                       attribution=dataset.attribution)
         steps.update()
         milling = [{**row, "gforce_computed": milling_gforce(row["rpm"], row["effective_diameter_printed_m"], SOURCE_GRAVITY_M_S2)}
                    for row in milling_rows(folder)]

@@ -36,6 +36,7 @@ from .connection import (
     write_transaction,
     writer_lock,
 )
+from .datasets import BUNDLED_STRUCTURES, STRUCTURES, USER, Dataset, get, literature, reader_of
 from .literature import (
     find_duplicates,
     material_id,
@@ -50,7 +51,7 @@ from .literature import (
     structure_type_of_space_group,
     table_s3,
 )
-from .migrations import migrate
+from .migrations import dataset_kind_violations, migrate
 from .user_data import MAX_USER_ROWS_TOTAL, UserImport, insert_import, stored_imports
 
 #: Tables whose rows are results computed by users (not rebuilt from data files): a rebuild keeps them.
@@ -79,6 +80,8 @@ SOURCE_SIGMA_METHOD = ("EIS 1 MHz-0.1 Hz, 50 mV; bulk resistance from the high-f
 
 
 def insert_table_s3(db, db_dir: Path, source_ids: dict[str, int], materials: dict[str, int]) -> None:
+    """The reader of dataset ``table_s3`` (:mod:`argyrodb.store.datasets`): Table S3, row for row."""
+    dataset = get("table_s3")
     for row in table_s3(db_dir):
         source_key = "this-work" if row.own_work else f"si-ref-{int(row.ref)}"
         if source_key not in source_ids:
@@ -87,7 +90,7 @@ def insert_table_s3(db, db_dir: Path, source_ids: dict[str, int], materials: dic
         db["measurements"].insert({
             "material_id": material_id(db, row.formula, materials),
             "source_id": source_ids[source_key],
-            "dataset": "table_s3",
+            "dataset": dataset.name,
             "dataset_row": row.row,
             "material_printed": row.material_printed,
             "correction_note": row.correction_note,
@@ -107,18 +110,33 @@ def insert_table_s3(db, db_dir: Path, source_ids: dict[str, int], materials: dic
             "role": row.role,
             "own_work": int(row.own_work),
             "note": row.note,
+            "licence": dataset.licence,
+            "attribution": dataset.attribution,
         })
 
 
+def _licensed(dataset: Dataset, row: dict, where: str) -> tuple[str | None, str | None]:
+    """The dataset's licence and attribution (the registry's), which a data file's own columns must repeat."""
+    for column in ("licence", "attribution"):
+        given, registered = row.get(column) or None, getattr(dataset, column)
+        if given is not None and given != registered:
+            raise InputError(where, f"{column} {given!r} is not the {dataset.name} dataset's ({registered!r}, "
+                                    "argyrodb.store.datasets)")
+    return dataset.licence, dataset.attribution
+
+
 def insert_obelix(db, db_dir: Path, source_ids: dict[str, int], materials: dict[str, int]) -> None:
-    """OBELiX rows (duplicates are marked afterwards by :func:`mark_duplicates`)."""
+    """The reader of dataset ``obelix``: the OBELiX rows (duplicates are marked afterwards by :func:`mark_duplicates`),
+    with the registry's licence and attribution."""
+    dataset = get("obelix")
     for line, r in enumerate(obelix_rows(db_dir), start=2):
+        licence, attribution = _licensed(dataset, r, f"obelix_argyrodites.csv line {line}")
         formula = parse_formula(r["formula"], source=f"obelix_argyrodites.csv line {line}")
         doi = r["doi"]
         key = f"doi:{doi}" if doi else f"obelix:{r['obelix_id']}"
         if key not in source_ids:
             source_ids[key] = db["sources"].insert({
-                "key": key, "doi": doi, "licence": r["licence"], "attribution": r["attribution"],
+                "key": key, "doi": doi, "licence": licence, "attribution": attribution,
                 "provenance": "OBELiX all.csv (argyrodite family rows), via db/obelix_argyrodites.csv",
             }).last_pk
         censored = r["sigma_censored"]
@@ -127,7 +145,7 @@ def insert_obelix(db, db_dir: Path, source_ids: dict[str, int], materials: dict[
         db["measurements"].insert({
             "material_id": material_id(db, formula, materials),
             "source_id": source_ids[key],
-            "dataset": "obelix",
+            "dataset": dataset.name,
             "dataset_row": line,
             "dataset_id": r["obelix_id"],
             "material_printed": r["reduced_composition"],
@@ -142,20 +160,21 @@ def insert_obelix(db, db_dir: Path, source_ids: dict[str, int], materials: dict[
             "sigma_kind": r["sigma_kind"],
             "temperature_note": "room temperature (OBELiX)",
             "doi": doi,
-            "licence": r["licence"],
-            "attribution": r["attribution"],
+            "licence": licence,
+            "attribution": attribution,
         })
 
 
 def mark_duplicates(db) -> int:
-    """Mark literature measurements that repeat another one (:func:`literature.find_duplicates`):
-    Table S3 first, then external rows in file order. User data is never marked."""
+    """Mark literature measurements that repeat another one (:func:`literature.find_duplicates`): the
+    literature datasets in registry order (Table S3 first), each in file order. User data is never marked."""
+    order = {d.name: i for i, d in enumerate(literature())}
+    found = db.execute(
+        "SELECT m.id, m.dataset, mat.element_fractions_key, m.sigma_mS_cm, m.sigma_printed, COALESCE(m.doi, s.doi), "
+        "m.dataset_row FROM measurements m JOIN materials mat ON mat.id = m.material_id JOIN sources s ON s.id = m.source_id "
+        f"WHERE m.dataset IN ({', '.join('?' * len(order))})", list(order)).fetchall()
     records = []
-    for mid, dataset, key, sigma, printed, doi in db.execute(
-        "SELECT m.id, m.dataset, mat.element_fractions_key, m.sigma_mS_cm, m.sigma_printed, COALESCE(m.doi, s.doi) "
-        "FROM measurements m JOIN materials mat ON mat.id = m.material_id JOIN sources s ON s.id = m.source_id "
-        "WHERE m.dataset IN ('table_s3', 'obelix') ORDER BY m.dataset = 'obelix', m.dataset_row"
-    ).fetchall():
+    for mid, dataset, key, sigma, printed, doi, _ in sorted(found, key=lambda r: (order[r[1]], r[6], r[0])):
         unit = 1000.0 if printed and printed.endswith(" S/cm") else 1.0
         records.append({"id": mid, "dataset": dataset, "key": key, "sigma_mS_cm": sigma, "doi": doi,
                         "resolution_mS_cm": printed_resolution(printed, unit)})
@@ -310,11 +329,12 @@ def _remove_stale_temporaries(target: Path) -> None:
 
 
 def insert_structure(db, structure: AnalysedStructure, *, source_file: str, cif: str, density: StructureDensity,
-                     pattern: Pattern, materials: dict[str, int], dataset: str = "argyrodb", dataset_id: str | None = None,
+                     pattern: Pattern, materials: dict[str, int], dataset: str = BUNDLED_STRUCTURES, dataset_id: str | None = None,
                      caveat: str | None = None, licence: str | None = None, attribution: str | None = None,
                      name: str | None = None, user_import_id: int | None = None) -> int:
     """One analysed structure with its sites, problems, CIF text, density and simulated pattern; for a
     literature structure also its dataset, ID, caveat, licence and attribution."""
+    get(dataset, STRUCTURES)  # a dataset of structures in the registry, or a one-line ParameterError
     per_fu = structure.formula_per_fu
     heavy = sum(per_fu.get(x, 0.0) for x in ("Cl", "Br", "I"))
     provenance = structure.provenance
@@ -426,10 +446,18 @@ class DatabaseBuild:
         return self
 
     def insert_literature(self, db_dir: Path) -> None:
+        """The source and its references, then every literature dataset's measurements by its reader
+        (:mod:`argyrodb.store.datasets`, registry order), then the duplicates marked."""
         source_ids = insert_sources(self.db, db_dir)
-        insert_table_s3(self.db, db_dir, source_ids, self.materials)
-        insert_obelix(self.db, db_dir, source_ids, self.materials)
+        for dataset in literature():
+            if dataset.reader is not None:
+                reader_of(dataset)(self.db, db_dir, source_ids, self.materials)
         self.duplicates = mark_duplicates(self.db)
+
+    def dataset_materials(self, dataset: str) -> dict[str, str]:
+        """dataset ID -> the material as printed, for the measurements of ``dataset`` inserted so far."""
+        return dict(self.conn.execute("SELECT dataset_id, material_printed FROM measurements WHERE dataset = ? "
+                                      "AND dataset_id IS NOT NULL ORDER BY id", (dataset,)).fetchall())
 
     def insert_structure(self, structure: AnalysedStructure, **stored) -> int:
         return insert_structure(self.db, structure, materials=self.materials, **stored)
@@ -445,7 +473,7 @@ class DatabaseBuild:
         structure_id = None
         if structure_args is not None:
             name = _unique_structure_name(self.conn, structure_args.pop("name"))
-            structure_id = self.insert_structure(dataset="user", name=name, **structure_args)
+            structure_id = self.insert_structure(dataset=USER, name=name, **structure_args)
         return self.db["refinements"].insert({**record, "structure_id": structure_id}).last_pk
 
     def insert_refused(self, dataset: str, dataset_id: str, source_file: str, reason: str, licence: str | None = None,
@@ -476,6 +504,10 @@ class DatabaseBuild:
             problems = self.conn.execute("PRAGMA foreign_key_check").fetchall()
             if problems:
                 raise ArgyrodbError(f"{self.target}: foreign key violations {problems[:3]}")
+            wrong = dataset_kind_violations(self.conn)
+            if wrong:
+                raise ArgyrodbError(f"{self.target}: rows in a table their dataset does not fill: "
+                                    + ", ".join(f"{n} {t} of dataset {d}" for t, d, n in wrong))
             self.counts = {name: self.conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] for name in COUNTED_TABLES}
             self.counts["literature_duplicates"] = self.duplicates
             self.counts.update(self.counts_extra)
@@ -614,7 +646,7 @@ def add_refinement(db_path, record: dict, structure_args: dict | None) -> dict:
                 structure_id = None
                 if structure_args is not None:
                     name = _unique_structure_name(conn, structure_args.pop("name"))
-                    structure_id = insert_structure(db, materials=materials, name=name, dataset="user", **structure_args)
+                    structure_id = insert_structure(db, materials=materials, name=name, dataset=USER, **structure_args)
                     _refresh_full_text(conn)
                 refinement_id = db["refinements"].insert({
                     **record, "structure_id": structure_id,

@@ -27,18 +27,17 @@ from ..core.chemistry import (
 from ..core.errors import InputError
 from ..core.files import atomic_write_text, read_text_file
 from ..core.resources import literature_folder
+from .datasets import get as get_dataset
 
 #: Element fractions are rounded to this many decimals in the duplicate-detection key.
 FRACTION_DECIMALS = 3
 #: Columns of per-element amounts stored on every material.
 AMOUNT_COLUMNS = ("Li", "P", "S", "O", "Se", "F", "Cl", "Br", "I", "Si", "Ge", "Sn", "Sb")
 
-OBELIX_ATTRIBUTION = (
-    "F. Therrien et al., OBELiX: A Curated Dataset of Crystal Structures and Experimentally Measured Ionic "
-    "Conductivities for Lithium Solid-State Electrolytes, arXiv:2502.14234 (2025); data tag v1.2.0-data of "
-    "NRC-Mila/OBELiX"
-)
-OBELIX_LICENCE = "CC BY 4.0"
+#: The OBELiX dataset's licence and attribution, as its registry entry has them (:mod:`argyrodb.store.datasets`):
+#: every row :func:`import_obelix` writes carries them.
+OBELIX_LICENCE = get_dataset("obelix").licence
+OBELIX_ATTRIBUTION = get_dataset("obelix").attribution
 
 
 def formula_facts(formula: dict[str, float]) -> dict:
@@ -344,6 +343,7 @@ def import_obelix(csv_path: Path) -> list[dict]:
     ``sigma_censored``. ``sigma_kind`` is 'bulk' or 'total' when OBELiX fills those columns, else
     'unspecified'.
     """
+    dataset = get_dataset("obelix")
     out = []
     required = ("ID", "Reduced Composition", "Z", "True Composition", "Ionic conductivity (S cm-1)", "Family", "DOI")
     for index, r in enumerate(read_csv_rows(Path(csv_path), required), start=2):
@@ -379,8 +379,8 @@ def import_obelix(csv_path: Path) -> list[dict]:
             "family": family,
             "doi": (r.get("DOI") or "").strip().lower() or None,
             "icsd_id": None if icsd is None else str(int(icsd)),
-            "licence": OBELIX_LICENCE,
-            "attribution": OBELIX_ATTRIBUTION,
+            "licence": dataset.licence,
+            "attribution": dataset.attribution,
         })
     if not out:
         raise InputError(csv_path, "no argyrodite-family rows: is this OBELiX's all.csv?")

@@ -5,6 +5,12 @@ Each file's first line is ``-- NNNN: description``; the number is the schema ver
 the database to, and ``schema_version`` records every version applied. A new database is every
 migration from the first; an older one gets those above its version (in one transaction); a newer one
 is refused.
+
+Migrations run with foreign keys off (a table rebuild drops tables other tables reference, as SQLite's own
+procedure for schema changes does), then the rows of the ``datasets`` table are written from the registry
+(:func:`sync_datasets`) and the references to it checked, before the one commit. A database already at the
+current version gets the registry's rows too, when they changed (a dataset added to
+:data:`argyrodb.store.datasets.DATASETS` needs no migration).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..core.errors import InputError
+from .datasets import all_datasets
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -90,11 +97,57 @@ def is_busy(exc: BaseException) -> bool:
     return "database is locked" in text or "database is busy" in text or "database table is locked" in text
 
 
+#: The first schema version with the ``datasets`` table (migration 0009).
+DATASETS_VERSION = 9
+#: The columns of ``datasets``, as :meth:`argyrodb.store.datasets.Dataset.row` fills them.
+DATASET_COLUMNS = ("name", "kind", "title", "description", "source", "licence", "attribution", "reader",
+                   "structures_folder", "user_supplied")
+
+
+def _changed_datasets(conn: sqlite3.Connection) -> list[dict]:
+    """The registry's datasets whose row in ``datasets`` is missing or differs."""
+    columns = ", ".join(DATASET_COLUMNS)
+    stored = {row[0]: row for row in conn.execute(f"SELECT {columns} FROM datasets")}
+    rows = [d.row() for d in all_datasets()]
+    return [r for r in rows if stored.get(r["name"]) != tuple(r[c] for c in DATASET_COLUMNS)]
+
+
+def sync_datasets(conn: sqlite3.Connection) -> int:
+    """Write the registry (:data:`argyrodb.store.datasets.DATASETS`) into the ``datasets`` table, in the caller's
+    transaction: new datasets are inserted, changed ones updated in place (an upsert: a REPLACE would delete the
+    row the measurements and structures reference). A row the registry no longer has stays. Returns the rows written."""
+    changed = _changed_datasets(conn)
+    if changed:
+        names = ", ".join(DATASET_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in DATASET_COLUMNS if c != "name")
+        conn.executemany(f"INSERT INTO datasets ({names}) VALUES ({', '.join(':' + c for c in DATASET_COLUMNS)}) "
+                         f"ON CONFLICT (name) DO UPDATE SET {updates}", changed)
+    return len(changed)
+
+
+def _dataset_violations(conn: sqlite3.Connection) -> list[tuple]:
+    """Rows whose ``dataset`` names no row of ``datasets`` (foreign_key_check, that parent only)."""
+    return [r for r in conn.execute("PRAGMA foreign_key_check").fetchall() if r[2] == "datasets"]
+
+
+def dataset_kind_violations(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
+    """(table, dataset, rows) for rows of ``measurements`` or ``structures`` whose dataset does not hold that table's rows
+    (``datasets.kind``): what the schema's CHECK lists held before schema 9, checked at the end of every build and
+    migration (a trigger would check every row as it is written, at 23 us a row)."""
+    return conn.execute(
+        "SELECT 'measurements', m.dataset, COUNT(*) FROM measurements m JOIN datasets d ON d.name = m.dataset "
+        "WHERE d.kind NOT IN ('measurements', 'both') GROUP BY m.dataset "
+        "UNION ALL SELECT 'structures', s.dataset, COUNT(*) FROM structures s JOIN datasets d ON d.name = s.dataset "
+        "WHERE d.kind NOT IN ('structures', 'both') GROUP BY s.dataset").fetchall()
+
+
 def migrate(conn: sqlite3.Connection, path: str | Path, create: bool = False) -> int:
     """Bring an open database to :data:`SCHEMA_VERSION` in place, in one transaction; returns the
     version found. A database written by a newer argyrodb is refused; an empty file is an argyrodb
     database only when ``create`` (a new build), never by accident. A lock held by another connection is
-    raised as SQLite's error (the caller waits: :func:`argyrodb.store.connection.wait_for`)."""
+    raised as SQLite's error (the caller waits: :func:`argyrodb.store.connection.wait_for`). The ``datasets``
+    table is brought up to the registry (:func:`sync_datasets`) in the same transaction, or in one of its own
+    when nothing else is pending."""
     try:
         version = current_version(conn, path, create)
     except sqlite3.DatabaseError as exc:
@@ -106,15 +159,41 @@ def migrate(conn: sqlite3.Connection, path: str | Path, create: bool = False) ->
     pending = [m for m in migrations() if m.version > version]
     ensure_math_functions(conn)
     if pending:
+        if conn.in_transaction:
+            conn.commit()  # PRAGMA foreign_keys is a no-op inside a transaction
+        foreign_keys = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+        conn.execute("PRAGMA foreign_keys = OFF")
         script = ["BEGIN;"]
         for m in pending:
             script.append(m.sql)
             script.append("INSERT INTO schema_version (version, description) VALUES ({}, '{}');".format(
                 m.version, m.description.replace("'", "''")))
-        script.append("COMMIT;")
         try:
-            conn.executescript("\n".join(script))
-        except sqlite3.Error:
-            conn.rollback()
+            conn.executescript("\n".join(script))  # the transaction stays open: no COMMIT in the script
+            if pending[-1].version >= DATASETS_VERSION:
+                sync_datasets(conn)
+                violations = _dataset_violations(conn)
+                if violations:
+                    raise InputError(path, f"{len(violations)} rows name a dataset argyrodb does not know "
+                                           f"(table, rowid: {', '.join(f'{t} {r}' for t, r, *_ in violations[:5])})")
+                wrong = dataset_kind_violations(conn)
+                if wrong:
+                    raise InputError(path, "rows in a table their dataset does not fill: "
+                                           + ", ".join(f"{n} {t} of dataset {d}" for t, d, n in wrong))
+            conn.commit()
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+        finally:
+            conn.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+    elif version >= DATASETS_VERSION and _changed_datasets(conn):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            sync_datasets(conn)
+            conn.commit()
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
             raise
     return version

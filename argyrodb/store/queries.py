@@ -13,6 +13,7 @@ from ..core.chemistry import is_element, parse_formula
 from ..core.errors import InputError, ParameterError
 from ..core.readers import read_file
 from .connection import ReadOnlyDatabase
+from .datasets import MEASUREMENTS, USER, dataset_names
 from .expressions import Field, compile_expression, json_amount_field, number_comparison
 from .literature import composition_distance, formula_facts
 
@@ -54,7 +55,7 @@ class MeasurementFilter:
     process: str | None = None  # MM, HT or SS (mechanical milling, heat treatment, solid state)
     anode: str | None = None
     role: str | None = None
-    dataset: str | None = None  # table_s3 or obelix
+    dataset: str | None = None  # one of the datasets of measurements (argyrodb.store.datasets), any case
     sigma_min: float | None = None
     sigma_max: float | None = None
     ccd_min: float | None = None
@@ -80,6 +81,9 @@ class MeasurementFilter:
                 raise ParameterError(low, f"the minimum {getattr(self, low):g} is greater than the maximum {getattr(self, high):g}")
         if self.structure_type is not None and self.structure_type not in STRUCTURE_TYPES:
             raise ParameterError("structure_type", f"{self.structure_type!r} is not one of {', '.join(STRUCTURE_TYPES)}")
+        known = dataset_names(MEASUREMENTS)
+        if self.dataset is not None and self.dataset.lower() not in known:  # the filter compares without case
+            raise ParameterError("dataset", f"unknown dataset of measurements {self.dataset!r} (there are: {', '.join(known)})")
 
     def where(self) -> tuple[str, list]:
         """The SQL WHERE clause (with ? placeholders) and its parameters for ``measurements_full``."""
@@ -311,7 +315,7 @@ def compare(formula_or_structure: str, sigma_mS_cm: float | None = None, ccd_mA_
         keys = dict(db.execute("SELECT id, element_fractions_key FROM materials")[1])
         material_ids = dict(db.execute("SELECT id AS measurement_id, material_id FROM measurements")[1])
     everything["is_target"] = [keys[material_ids[m]] == key for m in everything["measurement_id"]]
-    everything["row"] = [f"user {i}:{int(r)}" if d == "user" else f"{d} {i}" if isinstance(i, str) and i else f"{d} row {int(r)}"
+    everything["row"] = [f"{USER} {i}:{int(r)}" if d == USER else f"{d} {i}" if isinstance(i, str) and i else f"{d} row {int(r)}"
                          for d, i, r in zip(everything["dataset"], everything["dataset_id"], everything["dataset_row"])]
     exact = everything[everything["is_target"]].sort_values(["own_work", "dataset", "dataset_row"], ascending=[False, False, True])
     own = exact[exact["own_work"] == 1]

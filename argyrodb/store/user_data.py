@@ -31,6 +31,7 @@ from .. import __version__
 from ..core.chemistry import parse_formula
 from ..core.errors import InputError
 from ..core.files import read_bytes_file
+from .datasets import USER
 from .literature import formula_facts, material_ids
 
 REQUIRED_COLUMNS = ("formula", "sigma_mS_cm")
@@ -318,14 +319,14 @@ def insert_import(db, imp: UserImport, materials: dict[str, int], insert_structu
     structure_ids = {}
     for row in imp.rows:
         if row.line in structures:
-            structure_ids[row.line] = insert_structure(**structures[row.line], dataset="user",
+            structure_ids[row.line] = insert_structure(**structures[row.line], dataset=USER,
                                                        dataset_id=f"{imp.file_name}:{row.line}", user_import_id=import_id)
     material_of_row = material_ids(conn, [row.formula for row in imp.rows], materials)
     columns = MEASUREMENT_VALUE_COLUMNS + _LINK_COLUMNS
     conn.executemany(
         f"INSERT INTO measurements ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
         ((*(row.values.get(c) for c in MEASUREMENT_VALUE_COLUMNS),
-          material, source_id, "user", row.line, imp.file_name,
+          material, source_id, USER, row.line, imp.file_name,
           "argyrodite" if row.line in structure_ids else None,  # a structure is analysed and required to be one
           structure_ids.get(row.line), import_id)
          for row, material in zip(imp.rows, material_of_row)))

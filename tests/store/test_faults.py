@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from argyrodb_testing import run
+from test_datasets import UNDO_9  # schema 9 back to 8
 from test_foreign_key_indexes import UNDO_8  # schema 8 back to 7
 
 from argyrodb.pipeline.build import build_database
@@ -81,7 +82,8 @@ def test_newer_schema_is_refused_and_older_is_migrated(fresh_db, tmp_path):
     older = tmp_path / "older.sqlite"
     shutil.copy(fresh_db, older)
     with sqlite3.connect(older) as conn:  # undo migrations 3 and 2: a database written by argyrodb 0.1's first schema
-        conn.executescript(UNDO_8 + UNDO_7 + UNDO_6 + UNDO_5 + UNDO_4 + UNDO_3 + "DROP TABLE screen_peaks; DROP TABLE screen_results; DROP TABLE screen_runs; "
+        conn.executescript(UNDO_9 + UNDO_8 + UNDO_7 + UNDO_6 + UNDO_5 + UNDO_4 + UNDO_3
+                           + "DROP TABLE screen_peaks; DROP TABLE screen_results; DROP TABLE screen_runs; "
                            "ALTER TABLE milling DROP COLUMN gforce_computed; DELETE FROM schema_version WHERE version = 2;")
     with pytest.raises(InputError, match="run `argyrodb db migrate`"):
         ReadOnlyDatabase(older)
@@ -129,7 +131,7 @@ def test_a_version_2_database_gets_every_later_migration(fresh_db, tmp_path):
     v2 = tmp_path / "v2.sqlite"
     shutil.copy(fresh_db, v2)
     with sqlite3.connect(v2) as conn:
-        conn.executescript(UNDO_8 + UNDO_7 + UNDO_6 + UNDO_5 + UNDO_4 + UNDO_3)
+        conn.executescript(UNDO_9 + UNDO_8 + UNDO_7 + UNDO_6 + UNDO_5 + UNDO_4 + UNDO_3)
     assert f"schema version 2 -> {SCHEMA_VERSION}" in run("db", "migrate", "--db", str(v2)).stdout
     with ReadOnlyDatabase(v2) as db:
         versions = db.execute("SELECT version, description FROM schema_version ORDER BY version")[1]
@@ -270,7 +272,7 @@ def test_peaks_of_a_version_6_database_move_into_the_compact_form(fresh_db, tmp_
     old_rows = [(1, r["idx"], position, hkl, component, tt, d, mult, rel)
                 for r in results for position, (hkl, _, tt, d, mult, rel, component) in enumerate(screener.peaks(r))]
     with sqlite3.connect(v6) as conn:
-        conn.executescript(UNDO_8 + UNDO_7)
+        conn.executescript(UNDO_9 + UNDO_8 + UNDO_7)
         conn.execute("INSERT INTO screen_runs (id, key, family, settings_json, model_json, argyrodb_version, n_points) "
                      "VALUES (1, 'k', 'f', '{}', '{}', 'old', 4)")
         conn.executemany("INSERT INTO screen_results (run_id, idx, variables_json, formula, status, a_angstrom) VALUES (1, ?, '{}', ?, 'ok', ?)",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import shutil
 import sqlite3
 
+from test_datasets import UNDO_9  # schema 9 back to 8
+
 from argyrodb.store.connection import migrate_file
 from argyrodb.store.migrations import SCHEMA_VERSION
 
@@ -74,7 +76,7 @@ def test_a_version_7_database_gets_the_missing_indexes(db_path, tmp_path):
     old = tmp_path / "v7.sqlite"
     shutil.copy(db_path, old)
     with sqlite3.connect(old) as conn:
-        conn.executescript(UNDO_8)
+        conn.executescript(UNDO_9 + UNDO_8)
         before = unindexed(conn)
     # what issue 20 measured on schema 7: the self-reference and five more keys without an index
     assert ("measurements", ("duplicate_of",), "measurements") in before and len(before) == 6
