@@ -16,46 +16,29 @@ if TYPE_CHECKING:
     from .audit import summary as audit_summary
     from .core.refinement_writer import refinement_yaml
     from .core.resources import structure_file
-    from .physics.eis import FIG_S9_CIRCUIT
-    from .physics.eis import plot_nyquist
-    from .physics.pattern_fit import fit_scale
-    from .physics.pattern_fit import read_xy
+    from .physics.eis import FIG_S9_CIRCUIT, plot_nyquist
     from .physics.lattice import given as given_lattice
-    from .physics.plots import describe_wavelength
-    from .physics.plots import plot_patterns
-    from .physics.plots import plot_refinement
+    from .physics.pattern_fit import fit_scale, read_xy
+    from .physics.plots import describe_wavelength, plot_patterns, plot_refinement
     from .physics.scattering import resolve_wavelength
     from .physics.structure import analyse_blocks
-    from .screening.approximants import CompositionWarning
-    from .screening.approximants import check_formats
+    from .screening.approximants import CompositionWarning, check_formats
     from .screening.approximants import generate as generate_approximants
     from .screening.approximants import write as write_approximants
     from .screening.plots import plot_screen_series
-    from .screening.runs import check_export_path
-    from .screening.runs import export_results
-    from .screening.runs import run_results
-    from .screening.runs import run_screen
-    from .screening.screener import Screener
-    from .screening.screener import default_template
-    from .store.connection import database_path
-    from .store.connection import migrate_file
+    from .screening.runs import check_export_path, export_results, run_results, run_screen
+    from .screening.screener import Screener, default_template
+    from .store.connection import database_path, migrate_file
     from .store.datasets import dataset_names
     from .store.export import export_tables
-    from .store.literature import import_obelix
-    from .store.literature import write_obelix_rows
+    from .store.literature import import_obelix, write_obelix_rows
     from .store.plots import plot_literature
-    from .store.queries import MEASUREMENT_COLUMNS
-    from .store.queries import compare
-    from .store.queries import count_measurements
-    from .store.queries import query_measurements
-    from .store.queries import run_sql
-    from .store.screening_runs import SCREEN_COLUMNS
-    from .store.screening_runs import index_peaks
+    from .store.queries import MEASUREMENT_COLUMNS, compare, count_measurements, query_measurements, run_sql
+    from .store.screening_runs import SCREEN_COLUMNS, index_peaks, peaks_in_window, query_screen
     from .store.screening_runs import list_runs as list_screen_runs
-    from .store.screening_runs import peaks_in_window
-    from .store.screening_runs import query_screen
     from .store.serve import serve
 
+#: name -> (module, attribute); kept equal to the TYPE_CHECKING block and to __all__ by tests/store/test_services_facade.py
 _LAZY: dict[str, tuple[str, str]] = {
     "CONSISTENT": ("argyrodb.audit", "CONSISTENT"),
     "audit_slips": ("argyrodb.audit", "slips"),
@@ -103,7 +86,52 @@ _LAZY: dict[str, tuple[str, str]] = {
     "serve": ("argyrodb.store.serve", "serve"),
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "CONSISTENT",
+    "FIG_S9_CIRCUIT",
+    "MEASUREMENT_COLUMNS",
+    "SCREEN_COLUMNS",
+    "CompositionWarning",
+    "Screener",
+    "analyse_blocks",
+    "audit_slips",
+    "audit_summary",
+    "check_export_path",
+    "check_formats",
+    "compare",
+    "count_measurements",
+    "database_path",
+    "dataset_names",
+    "default_template",
+    "describe_wavelength",
+    "export_results",
+    "export_tables",
+    "fit_scale",
+    "generate_approximants",
+    "given_lattice",
+    "import_obelix",
+    "index_peaks",
+    "list_screen_runs",
+    "migrate_file",
+    "peaks_in_window",
+    "plot_literature",
+    "plot_nyquist",
+    "plot_patterns",
+    "plot_refinement",
+    "plot_screen_series",
+    "query_measurements",
+    "query_screen",
+    "read_xy",
+    "refinement_yaml",
+    "resolve_wavelength",
+    "run_results",
+    "run_screen",
+    "run_sql",
+    "serve",
+    "structure_file",
+    "write_approximants",
+    "write_obelix_rows",
+]
 
 
 def __getattr__(name: str):

@@ -19,7 +19,7 @@ from ..core.resources import (
 )
 from ..physics.calculators import SOURCE_GRAVITY_M_S2, milling_gforce
 from ..physics.structure import AnalysedStructure, analyse
-from ..physics.xrd import Pattern, XRDModel
+from ..physics.xrd import Pattern, PatternConditions, XRDModel
 from ..store.connection import database_path, signals_as_exit
 from ..store.datasets import STRUCTURES, literature
 from ..store.ingest import (
@@ -33,12 +33,13 @@ from ..store.ingest import (
 from ..store.user_data import UserImport, read_user_csv
 
 #: The powder pattern stored for every structure in the database.
-STORED_XRD = {"wavelength": "CuKa1", "two_theta_range": (10.0, 120.0)}
+STORED_XRD = PatternConditions(wavelength="CuKa1", two_theta_range=(10.0, 120.0))
 
 
 def stored_pattern(structure: AnalysedStructure) -> Pattern:
-    """The powder pattern the database stores for every structure (:data:`STORED_XRD`)."""
-    return XRDModel.from_analysed(structure).pattern(**STORED_XRD)
+    """The powder pattern the database stores for every structure (:data:`STORED_XRD`). Through the model, not
+    ``structure.pattern``: a literature structure with errors is stored too (OBELiX randomised its positions)."""
+    return XRDModel.from_analysed(structure).pattern(**STORED_XRD.options())
 
 
 def stored_structure(structure: AnalysedStructure, **fields) -> dict:
@@ -148,6 +149,8 @@ def user_structures(imp: UserImport) -> dict[int, dict]:
             if not row.structure_text:
                 continue
             where = f"{imp.file_name}:{row.line}"
+            if not row.structure_file:  # both are stored together; a database edited by hand may part them
+                raise InputError(where, "a structure is stored without the name of its file")
             path = Path(tmp) / row.structure_file
             path.write_text(row.structure_text, encoding="utf-8")
             try:

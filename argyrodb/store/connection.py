@@ -326,7 +326,7 @@ class ReadOnlyDatabase:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "ReadOnlyDatabase":
+    def __enter__(self) -> ReadOnlyDatabase:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -276,7 +276,7 @@ def _optimade_entries(db: ReadOnlyDatabase, structure_resource) -> list[dict]:
             "nperiodic_dimensions": 3,
             "lattice_vectors": (np.eye(3) * a).tolist(),
             "cartesian_site_positions": cartesian.tolist(),
-            "nsites": int(len(cartesian)),
+            "nsites": len(cartesian),
             "species": species,
             "species_at_sites": species_names,
             "structure_features": ["disorder"],

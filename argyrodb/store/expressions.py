@@ -38,6 +38,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal, NoReturn, overload
 
 from ..core.chemistry import is_element
 from ..core.errors import ParameterError
@@ -104,7 +105,7 @@ class _Compiler:
         self.text, self.fields, self.element_field = text, fields, element_field
         self.params: list = []
 
-    def fail(self, problem: str):
+    def fail(self, problem: str) -> NoReturn:
         raise ParameterError("expression", f'"{self.text}": {problem}')
 
     def tokens(self) -> list[_Token]:
@@ -114,15 +115,17 @@ class _Compiler:
             if match is None:
                 start = len(text) - len(text[pos:].lstrip())
                 self.fail(f"unexpected character {text[start]!r} {_at(start)}")
-            start, pos = match.start(match.lastgroup), match.end()
-            if match.lastgroup == "quote":
+            kind = match.lastgroup
+            assert kind is not None  # every alternative of _TOKEN is a named group, so one of them matched
+            start, pos = match.start(kind), match.end()
+            if kind == "quote":
                 end = text.find(match["quote"], pos)
                 if end < 0:
                     self.fail(f"unbalanced quote: the {match['quote']} {_at(start)} is never closed")
                 tokens.append(_Token("string", text[pos:end], start))
                 pos = end + 1
             else:
-                tokens.append(_Token(match.lastgroup, match[match.lastgroup], start))
+                tokens.append(_Token(kind, match[kind], start))
         return tokens
 
     def compile(self) -> tuple[str, list]:
@@ -142,7 +145,7 @@ class _Compiler:
 
     def term(self, tokens: list[_Token]) -> str:
         first, last = tokens[0], tokens[-1]
-        if first.kind == "op" and first.text == "!" or first.kind == "word" and first.text == "not" and len(tokens) > 1:
+        if (first.kind == "op" and first.text == "!") or (first.kind == "word" and first.text == "not" and len(tokens) > 1):
             if len(tokens) == 1:
                 self.fail(f"missing name after '!' {_at(first.pos + 1)}")
             if len(tokens) > 2 or tokens[1].kind != "word":
@@ -180,6 +183,11 @@ class _Compiler:
                       f" {_at(ops[1].pos)}")
         low, name, high = operands
         return f"{self.compare(name, _FLIP[ops[0].text], low, ops[0])} AND {self.compare(name, ops[1].text, high, ops[1])}"
+
+    @overload
+    def resolve(self, token: _Token, quiet: Literal[False] = False) -> tuple[Field, bool]: ...
+    @overload
+    def resolve(self, token: _Token, quiet: bool) -> tuple[Field, bool] | None: ...
 
     def resolve(self, token: _Token, quiet: bool = False) -> tuple[Field, bool] | None:
         """The field ``token`` names and whether it is an element amount; None (quiet) or an error if none."""

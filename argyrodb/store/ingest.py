@@ -56,10 +56,12 @@ from .user_data import MAX_USER_ROWS_TOTAL, UserImport, insert_import, stored_im
 
 #: Tables whose rows are results computed by users (not rebuilt from data files): a rebuild keeps them.
 CARRIED_OVER_TABLES = ("screen_runs", "screen_results", "screen_lines", "screen_peak_index")
-#: Full-text indexes (table -> (columns, sqlite-utils options)): built at the end of a build, rebuilt after
-#: `db add`/`db remove`/a stored refinement.
-FULL_TEXT = {"materials": (("formula", "chemical_system"), {"tokenize": "trigram"}),
-             "sources": (("authors", "title", "journal", "doi"), {})}
+#: Full-text indexes (table -> (columns, FTS5 tokenizer; None: the default)): built at the end of a build, rebuilt
+#: after `db add`/`db remove`/a stored refinement.
+FULL_TEXT: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "materials": (("formula", "chemical_system"), "trigram"),
+    "sources": (("authors", "title", "journal", "doi"), None),
+}
 #: A build's temporary file older than this is a leftover of a killed build and is removed.
 STALE_TEMPORARY_S = 600
 #: Tables whose row counts a build reports.
@@ -418,7 +420,7 @@ class DatabaseBuild:
         self.replayed_imports: list[str] = []
         self.counts_extra: dict[str, int] = {}
 
-    def __enter__(self) -> "DatabaseBuild":
+    def __enter__(self) -> DatabaseBuild:
         import sqlite_utils
 
         if not self.target.parent.is_dir():
@@ -474,11 +476,13 @@ class DatabaseBuild:
         if structure_args is not None:
             name = _unique_structure_name(self.conn, structure_args.pop("name"))
             structure_id = self.insert_structure(dataset=USER, name=name, **structure_args)
-        return self.db["refinements"].insert({**record, "structure_id": structure_id}).last_pk
+        refinement_id = self.db.table("refinements").insert({**record, "structure_id": structure_id}).last_pk
+        assert refinement_id is not None  # sqlite-utils sets it on every insert of one row
+        return refinement_id
 
     def insert_refused(self, dataset: str, dataset_id: str, source_file: str, reason: str, licence: str | None = None,
                        attribution: str | None = None) -> None:
-        self.db["refused_structures"].insert({"dataset": dataset, "dataset_id": dataset_id, "source_file": source_file,
+        self.db.table("refused_structures").insert({"dataset": dataset, "dataset_id": dataset_id, "source_file": source_file,
                                               "reason": reason, "licence": licence, "attribution": attribution})
 
     def insert_lab_tables(self, db_dir: Path, milling: list[dict]) -> None:
@@ -499,8 +503,8 @@ class DatabaseBuild:
             return
         try:
             self.conn.commit()
-            for table, (columns, options) in FULL_TEXT.items():
-                self.db[table].enable_fts(list(columns), create_triggers=False, **options)
+            for table, (columns, tokenize) in FULL_TEXT.items():
+                self.db.table(table).enable_fts(list(columns), create_triggers=False, tokenize=tokenize)
             problems = self.conn.execute("PRAGMA foreign_key_check").fetchall()
             if problems:
                 raise ArgyrodbError(f"{self.target}: foreign key violations {problems[:3]}")
@@ -633,8 +637,9 @@ def add_refinement(db_path, record: dict, structure_args: dict | None) -> dict:
     """Store a refinement (``record``: the columns of ``refinements`` but id/structure_id/created_at) and, for
     a Rietveld fit, its refined structure (``structure_args`` for :func:`insert_structure`, dataset 'user'), in
     one transaction under the writers' lock."""
-    import sqlite_utils
     from datetime import UTC, datetime
+
+    import sqlite_utils
 
     path = database_path(db_path)
     with signals_as_exit(), writer_lock(path):
@@ -648,7 +653,7 @@ def add_refinement(db_path, record: dict, structure_args: dict | None) -> dict:
                     name = _unique_structure_name(conn, structure_args.pop("name"))
                     structure_id = insert_structure(db, materials=materials, name=name, dataset=USER, **structure_args)
                     _refresh_full_text(conn)
-                refinement_id = db["refinements"].insert({
+                refinement_id = db.table("refinements").insert({
                     **record, "structure_id": structure_id,
                     "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(), "argyrodb_version": __version__,
                 }).last_pk

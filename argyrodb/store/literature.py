@@ -124,6 +124,8 @@ def printed_resolution(printed: str | None, to_mS_cm: float = 1.0) -> float | No
         exponent = Decimal(match.group(0)).as_tuple().exponent
     except InvalidOperation:
         return None
+    if not isinstance(exponent, int):  # 'n', 'N', 'F': a NaN or an infinity has no last digit (the pattern admits none)
+        return None
     return float(Decimal(1).scaleb(exponent)) * to_mS_cm
 
 
@@ -402,11 +404,13 @@ def obelix_rows(db_dir: Path | None = None) -> list[dict]:
     """The OBELiX argyrodite rows shipped in db/obelix_argyrodites.csv."""
     db_dir = Path(db_dir) if db_dir is not None else literature_folder()
     path = db_dir / "obelix_argyrodites.csv"
-    rows = read_csv_rows(path)
-    for r in rows:
+    rows: list[dict[str, str | float | None]] = []
+    for r in read_csv_rows(path):
+        row: dict[str, str | float | None] = dict(r)
         for key in ("sigma_mS_cm",):
             value = optional_float(r[key], str(path), key)
-            r[key] = None if value is None else significant(value)
+            row[key] = None if value is None else significant(value)
         for key in ("sigma_censored", "doi", "icsd_id"):
-            r[key] = r[key] or None
+            row[key] = r[key] or None
+        rows.append(row)
     return rows

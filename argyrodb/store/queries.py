@@ -7,6 +7,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..core.analysis import nominal_composition
 from ..core.chemistry import is_element, parse_formula
@@ -87,7 +88,8 @@ class MeasurementFilter:
 
     def where(self) -> tuple[str, list]:
         """The SQL WHERE clause (with ? placeholders) and its parameters for ``measurements_full``."""
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[str | float | int] = []
         for element in self.contains:
             if not is_element(element):
                 raise ParameterError("contains", f"unknown element {element!r}")
@@ -108,9 +110,9 @@ class MeasurementFilter:
                 raise ParameterError("process", f"unknown process {self.process!r} (MM, HT or SS)")
             clauses.append("EXISTS (SELECT 1 FROM json_each(processes) WHERE value = ?)")
             params.append(process)
-        for op, value in ((">=", self.sigma_min), ("<=", self.sigma_max)):  # censored bounds as in expressions
-            if value is not None:
-                sql, values = number_comparison(MEASUREMENT_FIELDS["sigma_mS_cm"], op, float(value))
+        for op, bound in ((">=", self.sigma_min), ("<=", self.sigma_max)):  # censored bounds as in expressions
+            if bound is not None:
+                sql, values = number_comparison(MEASUREMENT_FIELDS["sigma_mS_cm"], op, float(bound))
                 clauses.append(sql)
                 params.extend(values)
         for column, low, high in (("ccd_mA_cm2", self.ccd_min, self.ccd_max), ("i_fraction", self.i_fraction_min, self.i_fraction_max)):
@@ -213,7 +215,9 @@ def query_measurements(filters: MeasurementFilter | None = None, sort: str | Non
         for attributes, missing_sql, what in _NOT_RECORDED:
             if all(getattr(filters, a) is None for a in attributes):
                 continue
-            others = dataclasses.replace(filters, **{a: None for a in attributes})
+            # each name in _NOT_RECORDED is an optional filter (None: no filter), which a str-keyed dict cannot say
+            cleared: dict[str, Any] = dict.fromkeys(attributes)
+            others = dataclasses.replace(filters, **cleared)
             other_where, other_params = others.where()
             joiner = " AND " if other_where else " WHERE "
             _, rows = db.execute(
@@ -272,7 +276,7 @@ def _target_formula(formula_or_structure: str) -> tuple[str, dict[str, float]]:
 
 def _summary(frame, prefix: str = "") -> dict:
     """n and min/median/max of sigma and CCD over the rows of ``frame``."""
-    out = {"n": int(len(frame))}
+    out: dict[str, float | None] = {"n": len(frame)}
     for column, short in (("sigma_mS_cm", "sigma"), ("ccd_mA_cm2", "ccd")):
         values = frame[column].dropna()
         for stat in ("min", "median", "max"):
@@ -319,6 +323,7 @@ def compare(formula_or_structure: str, sigma_mS_cm: float | None = None, ccd_mA_
                          for d, i, r in zip(everything["dataset"], everything["dataset_id"], everything["dataset_row"])]
     exact = everything[everything["is_target"]].sort_values(["own_work", "dataset", "dataset_row"], ascending=[False, False, True])
     own = exact[exact["own_work"] == 1]
+    stored: str | None
     if len(own):
         used_rows, stored = own.iloc[:1], f"the source's own measurement ({own.iloc[0]['row']})"
     elif len(exact) == 1:

@@ -179,7 +179,7 @@ class RunWriter:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "RunWriter":
+    def __enter__(self) -> RunWriter:
         return self
 
     def __exit__(self, *exc) -> None:

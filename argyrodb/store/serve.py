@@ -20,8 +20,11 @@ from .connection import ReadOnlyDatabase, database_path
 
 try:  # the plugin module is a Datasette plugin: it imports datasette, which only the serve extra installs
     from .datasette_plugin import ArgyrodbPlugin
-except ImportError:
-    ArgyrodbPlugin = None
+except ImportError as exc:
+    #: Why the plugin did not import (None: it did); serve() says so before it needs the plugin.
+    PLUGIN_IMPORT_ERROR: str | None = f"{type(exc).__name__}: {exc}"
+else:
+    PLUGIN_IMPORT_ERROR = None
 
 
 @lru_cache(maxsize=1)
@@ -128,6 +131,9 @@ def serve(db_path: str | Path | None, host: str = "127.0.0.1", port: int = 8001,
 
     if importlib.util.find_spec("datasette") is None:
         raise InputError("db serve", "Datasette is not installed: pip install 'argyrodb[serve]'")
+    if PLUGIN_IMPORT_ERROR is not None:  # installed, but it (or a package it needs) does not import
+        raise InputError("db serve", f"Datasette is installed but does not import ({PLUGIN_IMPORT_ERROR}): "
+                                     "pip install --upgrade 'argyrodb[serve]'")
     path = database_path(db_path)
     with ReadOnlyDatabase(path):  # a missing file, another file or another schema version: one line, before binding
         pass

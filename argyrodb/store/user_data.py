@@ -195,13 +195,13 @@ def plausibility(imp: UserImport, force: bool = False) -> list[str]:
         text = row.values["material_printed"]
         by_text.setdefault(text, []).append(f"{imp.source_name or imp.file_name}:{row.line}")
         formulas.setdefault(text, row.formula)
-    for text, where in by_text.items():
+    for text, places in by_text.items():
         facts = formula_facts(formulas[text])
         if facts["unknown_oxidation_states"]:
-            warnings.append(f"{_listed(where)}: formula {text}: charge balance not checked (no oxidation state for "
+            warnings.append(f"{_listed(places)}: formula {text}: charge balance not checked (no oxidation state for "
                             f"{facts['unknown_oxidation_states']})")
         elif not facts["charge_neutral"]:
-            warnings.append(f"{_listed(where)}: formula {text}: not charge-neutral ({facts['charge_per_fu']:+.3f} e per "
+            warnings.append(f"{_listed(places)}: formula {text}: not charge-neutral ({facts['charge_per_fu']:+.3f} e per "
                             "formula unit)")
     return warnings
 

@@ -18,12 +18,11 @@ import time
 from pathlib import Path
 
 import pytest
-from argyrodb_testing import REPO, run
 
-from argyrodb.pipeline.build import add_user_data, build_database
 from argyrodb.core.chemistry import format_formula, parse_formula
 from argyrodb.core.errors import InputError
 from argyrodb.core.resources import literature_folder
+from argyrodb.pipeline.build import add_user_data, build_database
 from argyrodb.store import ingest, user_data
 from argyrodb.store.ingest import DatabaseBuild, add_user_import
 from argyrodb.store.user_data import (
@@ -34,6 +33,7 @@ from argyrodb.store.user_data import (
     SIGMA_MIN_MS_CM,
     read_user_csv,
 )
+from argyrodb_testing import REPO, run
 
 HEADER = "formula,sigma_mS_cm,temperature_K,activation_energy_eV,sigma_kind,ccd_mA_cm2,process,anode,doi,note\n"
 
@@ -144,7 +144,7 @@ def test_the_database_total_of_user_rows_is_bounded(copy_db, tmp_path, monkeypat
     (tmp_path / "two.csv").write_text("formula,sigma_mS_cm\nLi6PS5Br,1\nLi6PS5Br,2\nLi6PS5Br,3\n")
     assert add_user_data(tmp_path / "one.csv", copy_db)["measurements"] == 3
     before = counts(copy_db)
-    with pytest.raises(InputError, match="3 rows would take the user data .* to 6 rows, more than the 5 a database keeps"):
+    with pytest.raises(InputError, match=r"3 rows would take the user data .* to 6 rows, more than the 5 a database keeps"):
         add_user_data(tmp_path / "two.csv", copy_db)
     assert counts(copy_db) == before
     assert MAX_USER_ROWS_TOTAL >= 2 * MAX_USER_ROWS  # two full files fit
@@ -177,20 +177,18 @@ def _broken_import(n_rows: int, bad_line: int):
 
 def test_an_insert_failing_midway_through_a_build_leaves_no_temporary_file(copy_db):
     before = digest(copy_db)
-    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed: temperature_K"):
-        with DatabaseBuild(copy_db) as build:
-            build.insert_literature(literature_folder())
-            assert len(temporaries(copy_db)) == 1  # it was there while building
-            build.insert_user_import(_broken_import(3000, 1500), {})
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed: temperature_K"), DatabaseBuild(copy_db) as build:
+        build.insert_literature(literature_folder())
+        assert len(temporaries(copy_db)) == 1  # it was there while building
+        build.insert_user_import(_broken_import(3000, 1500), {})
     assert temporaries(copy_db) == [] and digest(copy_db) == before
 
 
 def test_an_interrupt_during_a_build_leaves_no_temporary_file(copy_db):
     before = digest(copy_db)
-    with pytest.raises(KeyboardInterrupt):
-        with DatabaseBuild(copy_db) as build:
-            build.insert_literature(literature_folder())
-            raise KeyboardInterrupt  # where Ctrl-C lands: between two inserts
+    with pytest.raises(KeyboardInterrupt), DatabaseBuild(copy_db) as build:
+        build.insert_literature(literature_folder())
+        raise KeyboardInterrupt  # where Ctrl-C lands: between two inserts
     assert temporaries(copy_db) == [] and digest(copy_db) == before
 
 

@@ -9,16 +9,16 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from argyrodb_testing import DATA, LMA, REPO
 
-from argyrodb.pipeline.build import build_database
 from argyrodb.core.errors import InputError
+from argyrodb.pipeline.build import build_database
 from argyrodb.store.queries import (
     MeasurementFilter,
     compare,
     query_measurements,
     run_sql,
 )
+from argyrodb_testing import DATA, LMA, REPO
 
 DB_DIR = REPO / "db"
 
@@ -156,7 +156,7 @@ def test_read_only_sql(db_path):
 
 
 def test_runaway_query_is_interrupted(db_path):
-    with pytest.raises(InputError, match="interrupted after 0.5 s"):
+    with pytest.raises(InputError, match=r"interrupted after 0\.5 s"):
         run_sql("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT MAX(x) FROM c", db_path, timeout_s=0.5)
 
 
@@ -233,7 +233,7 @@ def test_duplicates_detected_by_composition_and_printed_value(tmp_path, ref_11_d
 
 
 def test_a_different_doi_is_another_measurement(tmp_path):
-    path, counts = _literature_with_obelix_sample(tmp_path, "10.9999/another.paper")
+    _path, counts = _literature_with_obelix_sample(tmp_path, "10.9999/another.paper")
     assert counts["literature_duplicates"] == 0
 
 

@@ -3,15 +3,14 @@ patterns, refused structures, the views; tables a later migration adds), streame
 
 from __future__ import annotations
 
-import math
 import csv
 import json
+import math
 import shutil
 import sqlite3
 import tracemalloc
 
 import pytest
-from argyrodb_testing import run
 
 from argyrodb.core.errors import InputError, ParameterError
 from argyrodb.screening.families import parse_range
@@ -20,6 +19,7 @@ from argyrodb.screening.screener import ScreenSettings
 from argyrodb.store import export
 from argyrodb.store.connection import ReadOnlyDatabase
 from argyrodb.store.export import export_tables
+from argyrodb_testing import run
 
 #: What `db export` wrote before it read the tables from the schema.
 OLD_EXPORT = {"table_s3", "measurements_full", "materials", "sources", "structures", "structure_sites",
@@ -64,7 +64,7 @@ def test_every_table_and_view_of_the_schema_is_exported(screened, tmp_path):
     # everything but SQLite's own tables and the full-text indexes (materials_fts, sources_fts and their shadows)
     assert names == {n for n in schema if not n.startswith("sqlite_") and "_fts" not in n}
     assert {"materials_fts", "materials_fts_data", "sources_fts_idx"} <= schema - names
-    assert OLD_EXPORT < names
+    assert names > OLD_EXPORT
     assert {"screen_runs", "screen_results", "screen_peaks", "xrd_patterns", "refused_structures",
             "measurement_structures", "measurements", "schema_version"} <= names - OLD_EXPORT
     for name in names:  # every row of every table, one CSV line each (plus the header)

@@ -13,15 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
-from argyrodb_testing import run
 from test_datasets import UNDO_9  # schema 9 back to 8
 from test_foreign_key_indexes import UNDO_8  # schema 8 back to 7
 
-from argyrodb.pipeline.build import build_database
 from argyrodb.core.errors import InputError
-from argyrodb.store.connection import ReadOnlyDatabase
-from argyrodb.store.connection import migrate_file
+from argyrodb.pipeline.build import build_database
+from argyrodb.store.connection import ReadOnlyDatabase, migrate_file
 from argyrodb.store.migrations import SCHEMA_VERSION
+from argyrodb_testing import run
 
 HEAVY = ("pymatgen", "numpy", "pandas", "scipy", "matplotlib", "gemmi", "spglib", "ase", "xraydb", "impedance")
 
@@ -64,7 +63,8 @@ def test_concurrent_screens_and_readers_lose_no_rows(fresh_db):
     assert reader.returncode == 0, reader_err
     assert int(reads) > 5
     with sqlite3.connect(fresh_db) as conn:
-        counts = conn.execute("SELECT r.family, r.n_points, COUNT(s.idx) FROM screen_runs r JOIN screen_results s ON s.run_id = r.id GROUP BY r.id").fetchall()
+        counts = conn.execute("SELECT r.family, r.n_points, COUNT(s.idx) FROM screen_runs r JOIN screen_results s ON s.run_id = r.id "
+                              "GROUP BY r.id").fetchall()
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert len(counts) == 3 and all(n == stored == 701 for _, n, stored in counts)
 
@@ -188,7 +188,7 @@ def test_rebuild_during_a_running_screen_keeps_every_row(tmp_path):
                 break
         time.sleep(0.05)
     build_database(db, show_progress=False)  # while the screen goes on writing
-    out, err = process.communicate(timeout=300)
+    _out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -5,7 +5,6 @@ answer 400 with a message."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -72,9 +71,9 @@ def serving(db: Path, log_dir: Path, *extra: str):
             try:
                 urllib.request.urlopen(base + ".json", timeout=2).close()
                 break
-            except OSError:
+            except OSError as error:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"the server did not start: {(log_dir / f'serve-{port}.err').read_text()}")
+                    raise AssertionError(f"the server did not start: {(log_dir / f'serve-{port}.err').read_text()}") from error
                 time.sleep(0.2)
         yield process, base
     finally:
@@ -91,7 +90,7 @@ def served_db(tmp_path_factory, db_path):
 
 @pytest.fixture(scope="module")
 def server(served_db, tmp_path_factory):
-    with serving(served_db, tmp_path_factory.mktemp("logs")) as (process, base):
+    with serving(served_db, tmp_path_factory.mktemp("logs")) as (_process, base):
         yield base
 
 
@@ -127,6 +126,21 @@ def test_bad_host_and_port_values_name_their_option(db_path):
     result = run("db", "serve", "--db", str(db_path), "--host", "192.0.2.1")  # TEST-NET-1: never this machine's
     assert result.returncode == 2 and result.stdout == "" and result.stderr.startswith("argyrodb: error: --host: ")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_datasette_that_does_not_import_is_one_line_before_anything_is_bound(db_path):
+    """Datasette installed but not importable (a dependency it needs broken): the plugin was set to None and
+    called after the port was bound - "internal error (TypeError: 'NoneType' object is not callable)", exit 3."""
+    code = ("import runpy, sys\n"
+            "sys.modules['argyrodb.store.datasette_plugin'] = None  # its import raises ImportError\n"
+            "sys.argv = ['argyrodb', *sys.argv[1:]]\n"
+            "runpy.run_module('argyrodb', run_name='__main__', alter_sys=True)\n")
+    result = subprocess.run([sys.executable, "-c", code, "db", "serve", "--db", str(db_path), "--port", str(_free_port())],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("argyrodb: error: db serve: Datasette is installed but does not import (ModuleNotFoundError: "), line
+    assert line.endswith("pip install --upgrade 'argyrodb[serve]'")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -293,7 +307,7 @@ def test_every_connection_gets_the_limits():
         assert conn.getlimit(sqlite3.SQLITE_LIMIT_LENGTH) == MAX_VALUE_BYTES
         with pytest.raises(sqlite3.DataError, match="too big"):
             conn.execute("select randomblob(?)", (MAX_VALUE_BYTES + 1,)).fetchall()
-        with pytest.raises(sqlite3.OperationalError, match="readonly|read-only|query_only"):
+        with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only|query_only"):
             conn.execute("create table t (x)")
     finally:
         conn.close()

@@ -7,14 +7,17 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sqlite3
 
 import pytest
-from argyrodb_testing import LMA, run
 
-from argyrodb.pipeline.build import build_database
 from argyrodb.core.chemistry import formal_charge, parse_formula
+from argyrodb.core.errors import InputError
+from argyrodb.pipeline.build import add_user_data, build_database, user_structures
+from argyrodb.store.ingest import user_imports_of
 from argyrodb.store.queries import MeasurementFilter, query_measurements, run_sql
 from argyrodb.store.screening_runs import window_sql
+from argyrodb_testing import LMA, run
 
 MINE = """formula,sigma_mS_cm,temperature_K,ccd_mA_cm2,process,anode,doi,note,structure
 Li5.5PS4.5Cl0.9I0.6,3.1,298,1.2,MM + HT,Li,,my best batch,lma.yaml
@@ -45,7 +48,8 @@ def test_db_add_then_query_compare_build_and_remove(user_db, tmp_path):
     assert [(r["dataset"], r["sigma_mS_cm"], r["temperature_K"], r["structure_type"]) for r in found] == [("user", 3.1, 298.0, "argyrodite")]
     assert run("db", "query", "dataset=user,temperature_K>300", "--count", "--db", str(user_db)).stdout.strip() == "1"
     stored = run_sql("SELECT sigma_bound, sigma_bound_mS_cm, doi, processes FROM measurements WHERE dataset = 'user' ORDER BY dataset_row", user_db)
-    assert stored["sigma_bound"].isna().tolist() == [True, False] and stored["sigma_bound"][1] == "<" and stored["sigma_bound_mS_cm"][1] == pytest.approx(1e-4)
+    assert stored["sigma_bound"].isna().tolist() == [True, False] and stored["sigma_bound"][1] == "<"
+    assert stored["sigma_bound_mS_cm"][1] == pytest.approx(1e-4)
     assert stored["doi"][1] == "10.1000/xyz" and json.loads(stored["processes"][0]) == ["MM", "HT"]
     provenance = run_sql("SELECT file_name, sha256, imported_at, n_rows FROM user_imports", user_db)
     assert provenance["file_name"][0] == "mine.csv" and provenance["n_rows"][0] == 2
@@ -111,6 +115,18 @@ def test_a_structure_that_is_not_an_argyrodite_is_refused_with_its_line(user_db,
     result = run("db", "add", str(tmp_path / "odd.csv"), "--db", str(user_db))
     assert result.returncode == 2 and "odd.csv:3: structure odd.cif:" in result.stderr, result.stderr
     assert _digest(user_db) == before
+
+
+def test_a_stored_structure_without_its_file_name_is_refused_with_its_line(user_db, tmp_path):
+    """user_rows keeps a structure's file name beside its text; a database edited by hand (sqlite3)
+    may keep the text alone. The rebuild then names the row (it raised TypeError on ``Path / None`` before)."""
+    add_user_data(tmp_path / "mine.csv", user_db)
+    with sqlite3.connect(user_db) as conn:
+        assert conn.execute("UPDATE user_rows SET structure_file = NULL WHERE structure_text IS NOT NULL").rowcount == 1
+    conn.close()
+    [stored] = user_imports_of(user_db)
+    with pytest.raises(InputError, match=r"^mine\.csv:2: a structure is stored without the name of its file$"):
+        user_structures(stored)
 
 
 def test_expression_query_returns_exactly_the_rows_of_the_equivalent_sql(db_path):
