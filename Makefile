@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+ and make:
 #   make demo   - create/reuse .venv, install argyrodb, build every structure, write cifs/
-#   make test   - create/reuse .venv, install argyrodb with test extras, check the import layers, run the tests
+#   make test   - create/reuse .venv, install argyrodb with test extras, check the import layers, ruff, mypy, run the tests
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -45,6 +45,8 @@ test-latest:
 	$(LATEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade --upgrade-strategy eager -e '.[test]'
 	$(LATEST_VENV)/bin/python checks/lock_drift.py $(LOCK)
 	$(LATEST_VENV)/bin/lint-imports
+	$(LATEST_VENV)/bin/ruff check --quiet .
+	$(LATEST_VENV)/bin/mypy
 	ARGYRODB_UNLOCKED=1 $(LATEST_VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 demo: export ARGYRODB_DB = $(DEMO_DB)
@@ -82,6 +84,8 @@ cifs: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/lint-imports
+	$(BIN)/ruff check --quiet .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The API reference of argyrodb.api (its 24 public names) as HTML in docs/api/ (pdoc; git-ignored).
