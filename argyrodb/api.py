@@ -17,10 +17,10 @@ Names are bound when first used (PEP 562), so ``import argyrodb.api`` and ``argy
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from .core.errors import ArgyrodbError, InputError, ParameterError, ValidationFailed
+from .core.lazy import lazy_getattr as _lazy_getattr
 
 if TYPE_CHECKING:
     from .audit import run_audit as audit
@@ -95,14 +95,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    try:
-        module, attribute = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'argyrodb.api' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), attribute)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

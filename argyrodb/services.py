@@ -7,8 +7,9 @@ Bound on first use (PEP 562) like the API, so ``argyrodb --help`` imports none o
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .core.lazy import lazy_getattr as _lazy_getattr
 
 if TYPE_CHECKING:
     from .audit import CONSISTENT
@@ -134,11 +135,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    try:
-        module, attribute = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'argyrodb.services' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), attribute)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_getattr(__name__, _LAZY, globals())

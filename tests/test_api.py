@@ -29,7 +29,7 @@ def _statically_bound() -> set[str]:
         for statement in body:
             if isinstance(statement, ast.ImportFrom) and statement.module != "__future__":
                 names.update(alias.asname or alias.name for alias in statement.names)
-    return names - {"importlib", "TYPE_CHECKING"}
+    return {n for n in names if not n.startswith("_")} - {"TYPE_CHECKING"}
 
 
 def test_public_names_are_few_and_statically_bound():
