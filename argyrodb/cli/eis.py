@@ -22,10 +22,16 @@ def eis() -> None:
 @click.option("--circuit", default=None, help="impedance.py circuit string (default: the source's Fig. S9 circuit).")
 @click.option("--initial", help="Comma-separated starting values (required for a custom circuit; "
                                  "one more start for the default).")
+@click.option("--sweep", type=int, default=None, help="Read sweep K (1 = the first) of a BioLogic file that holds several.")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="Nyquist plot with the fit (PNG).")
 @click.option("--json", "as_json", is_flag=True)
-def eis_fit(spectrum, circuit, initial, plot_out, as_json):
-    """Fit SPECTRUM.csv (frequency Hz, Z' ohm, Z'' ohm) and report parameters, errors and capacitances.
+def eis_fit(spectrum, circuit, initial, sweep, plot_out, as_json):
+    """Fit SPECTRUM and report parameters, errors and capacitances.
+
+    SPECTRUM is an instrument's file (BioLogic .mpt/.mpr, Gamry .DTA, ZPlot/ZView .z, Autolab, Parstat,
+    VersaStudio .par, PowerSuite, CH Instruments, NEISYS) or a text table whose header names each column
+    and its unit (frequency Hz/kHz/MHz; Z' and Z'' or -Z'', or |Z| and phase; Ohm/kOhm/MOhm/mOhm); a file
+    whose columns cannot be identified is refused.
 
     The default circuit is fitted from starting values estimated from the spectrum and several other
     starts (the best by chi-square wins); the spectrum is checked by lin-KK. A poor or unconverged fit
@@ -33,7 +39,7 @@ def eis_fit(spectrum, circuit, initial, plot_out, as_json):
     false and the "reasons" in the JSON); so do parameters whose standard error exceeds their value
     ("undetermined")."""
     check_output_paths(plot_out)
-    data = api.read_spectrum(spectrum)
+    data = api.read_spectrum(spectrum, sweep=sweep)
     guess = None
     if initial:
         try:
@@ -42,8 +48,12 @@ def eis_fit(spectrum, circuit, initial, plot_out, as_json):
             raise InputError("--initial", f"not a list of numbers: {initial!r}") from None
     result = api.fit_eis(data, circuit or services.FIG_S9_CIRCUIT, guess)
     if as_json:
-        emit_json(result.as_dict())
+        emit_json({**result.as_dict(), "spectrum": data.info()})
     else:
+        f = data.frequency_hz
+        click.echo(f"{data.name}: {f.size} points, {f.min():.4g} to {f.max():.4g} Hz, {data.instrument} ({data.reader})")
+        for note in data.notes:
+            click.echo(f"  read: {note}")
         starts = f"{result.n_starts} starts" if result.n_starts > 1 else "1 start"
         click.echo(f"{data.name}: {result.circuit}, {starts}, chi-square {result.chi_square:.3g}, "
                    f"rms residual {result.residual_rms_ohm:.3g} ohm ({result.residual_rms_percent:.2g} % of |Z|)")

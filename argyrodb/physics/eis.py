@@ -20,15 +20,16 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
 from ..core.errors import InputError, ParameterError
-from ..core.files import pyplot, read_text_file, save_figure
+from ..core.files import pyplot, save_figure
 from .calculators import cpe_capacitance_F
+from .eis_readers import Spectrum, read
 
 FIG_S9_CIRCUIT = "R0-p(R1,CPE1)-p(R2,CPE2)-p(R3,CPE3)-W1"
 #: Table S4's LMA-Cl0.8I0.6 cycle-1 column with a Warburg of 10 ohm s^-1/2: one more starting point for
@@ -55,39 +56,20 @@ ALPHA_BOUNDS = (0.3, 1.0)
 TAU_MARGIN = 3.0
 
 
-@dataclass
-class Spectrum:
-    name: str
-    frequency_hz: np.ndarray
-    z: np.ndarray  # complex impedance, ohm (Z' + j Z'')
+def read_spectrum(path: str | Path, sweep: int | None = None) -> Spectrum:
+    """The impedance spectrum in ``path``: an instrument's export (BioLogic .mpt/.mpr, Gamry .DTA, ZPlot/ZView .z,
+    Autolab, Parstat, VersaStudio .par, PowerSuite, CH Instruments, NEISYS) or a text table whose columns are
+    identified by their header's name and unit (:mod:`argyrodb.physics.eis_readers`). ``sweep`` (1 = the first)
+    chooses one sweep of a BioLogic file that holds several; such a file is refused without it.
 
-
-def read_spectrum(path: str | Path) -> Spectrum:
-    """Three columns: frequency (Hz), Z' (ohm), Z'' (ohm); a header line is optional. A Z'' column that
-    is mostly positive is taken as -Z'' (the Nyquist-plot convention) and negated."""
-    path = Path(path)
-    rows: list[list[float]] = []
-    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
-        text = line.split("#")[0].strip()
-        if not text:
-            continue
-        parts = text.replace(",", " ").replace(";", " ").split()
-        try:
-            values = [float(p) for p in parts[:3]]
-        except ValueError:
-            if not rows:
-                continue
-            raise InputError(path, f"line {number}: expected three numbers") from None
-        if len(values) < 3 or not all(math.isfinite(v) for v in values):
-            raise InputError(path, f"line {number}: expected three finite numbers (frequency, Z', Z'')")
-        rows.append(values)
-    if len(rows) < 8:
-        raise InputError(path, f"only {len(rows)} data points (need at least 8)")
-    data = np.array(rows)
-    imag = data[:, 2]
-    if np.mean(imag > 0) > 0.5:
-        imag = -imag
-    return _checked(Spectrum(path.stem, data[:, 0], data[:, 1] + 1j * imag), path)
+    The spectrum records its instrument, reader and source, what the reader decided (``notes``) and the sample
+    geometry the file gives (``thickness_cm``, ``area_cm2``). A file whose columns cannot be identified is refused
+    with an InputError naming the file and the ambiguity; so is a spectrum of fewer than 8 distinct positive
+    frequencies or with a zero or non-finite impedance."""
+    spectrum = read(path, sweep)
+    if spectrum.frequency_hz.size < 8:
+        raise InputError(path, f"only {spectrum.frequency_hz.size} data points (need at least 8)")
+    return _checked(spectrum, path)
 
 
 def _checked(spectrum: Spectrum, source: object) -> Spectrum:
@@ -102,7 +84,7 @@ def _checked(spectrum: Spectrum, source: object) -> Spectrum:
         raise InputError(source, "frequencies must be positive")
     if not (np.all(np.isfinite(z)) and np.all(np.abs(z) > 0)):
         raise InputError(source, "impedances must be finite and non-zero")
-    return Spectrum(spectrum.name, f, z)
+    return replace(spectrum, frequency_hz=f, z=z)
 
 
 @dataclass
