@@ -23,9 +23,11 @@ def eis() -> None:
 @click.option("--initial", help="Comma-separated starting values (required for a custom circuit; "
                                  "one more start for the default).")
 @click.option("--sweep", type=int, default=None, help="Read sweep K (1 = the first) of a BioLogic file that holds several.")
+@click.option("--weighting", default="modulus", show_default=True,
+              help="Residual weights: modulus (1/|Z|), unit (1: large |Z| dominates) or proportional (1/|Z'|, 1/|Z''|).")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="Nyquist plot with the fit (PNG).")
 @click.option("--json", "as_json", is_flag=True)
-def eis_fit(spectrum, circuit, initial, sweep, plot_out, as_json):
+def eis_fit(spectrum, circuit, initial, sweep, weighting, plot_out, as_json):
     """Fit SPECTRUM and report parameters, errors and capacitances.
 
     SPECTRUM is an instrument's file (BioLogic .mpt/.mpr, Gamry .DTA, ZPlot/ZView .z, Autolab, Parstat,
@@ -46,7 +48,7 @@ def eis_fit(spectrum, circuit, initial, sweep, plot_out, as_json):
             guess = [float(v) for v in initial.split(",")]
         except ValueError:
             raise InputError("--initial", f"not a list of numbers: {initial!r}") from None
-    result = api.fit_eis(data, circuit or services.FIG_S9_CIRCUIT, guess)
+    result = api.fit_eis(data, circuit or services.FIG_S9_CIRCUIT, guess, weighting=weighting)
     if as_json:
         emit_json({**result.as_dict(), "spectrum": data.info()})
     else:

@@ -6,7 +6,7 @@ boundary I-1, cathode-SE interface I-2, Li-SE interface I-3) and a Warburg eleme
 Warburg ``W`` is semi-infinite, Z = A_w (1 - j) / sqrt(omega).
 
 Fitting (:func:`fit`) is complex non-linear least squares weighted by |Z| (modulus weighting,
-Boukamp, J. Electrochem. Soc. 142 (1995) 1885). For three arcs its minimum is not unique, so a fit
+Boukamp, J. Electrochem. Soc. 142 (1995) 1885), or by 1 or by |Z'| and |Z''| (``weighting``). For three arcs its minimum is not unique, so a fit
 starts from several points: starting values read off the spectrum (:func:`estimate_initial`) and the
 best points of a grid over the arcs' time constants; each is refined by least squares on
 log-parameters and the best by chi-square kept. The spectrum itself is checked for Kramers-Kronig
@@ -162,6 +162,8 @@ class FitResult:
     converged: bool = True
     n_starts: int = 1
     reasons: list[str] = field(default_factory=list)
+    #: how the residuals were weighted (:func:`residual_weights`); chi_square and the rms stay modulus-normalised
+    weighting: str = "modulus"
 
     @property
     def undetermined(self) -> list[str]:
@@ -188,6 +190,7 @@ class FitResult:
             "residual_rms_percent": self.residual_rms_percent,
             "chi_square": self.chi_square,
             "n_starts": self.n_starts,
+            "weighting": self.weighting,
             "converged": self.converged,
             "kramers_kronig": self.kramers_kronig.as_dict() if self.kramers_kronig else None,
             "undetermined": undetermined,
@@ -392,21 +395,45 @@ def _search_bounds(blocks, omega, z) -> tuple[np.ndarray, np.ndarray]:
     return lower, upper
 
 
-def _refine(theta, blocks, omega, z, bounds, max_nfev: int = 200):
-    """Least squares on log-parameters from ``theta``, residuals (Z_model - Z) / |Z| stacked real and
-    imaginary, analytic Jacobian (scipy's trust-region reflective method)."""
+#: The residual weightings of :func:`fit` (``--weighting``).
+WEIGHTINGS = ("modulus", "unit", "proportional")
+#: Proportional weighting divides by |Z'| and |Z''|; near an intercept Z'' passes through 0, so each is floored at
+#: this fraction of |Z| (a point with Z'' = 0 would otherwise weigh infinitely).
+PROPORTIONAL_FLOOR = 0.01
+
+
+def residual_weights(z: np.ndarray, weighting: str = "modulus") -> tuple[np.ndarray, np.ndarray]:
+    """The weights (w', w'') of the real and imaginary residuals (Boukamp, Solid State Ionics 20 (1986) 31):
+    ``modulus`` 1/|Z| on both (the default; every decade of |Z| counts alike), ``unit`` 1 on both (plain least
+    squares: the large-|Z| points dominate), ``proportional`` 1/|Z'| and 1/|Z''| (each floored at
+    PROPORTIONAL_FLOOR |Z|)."""
+    modulus = np.abs(z)
+    if weighting == "modulus":
+        return 1 / modulus, 1 / modulus
+    if weighting == "unit":
+        return np.ones_like(modulus), np.ones_like(modulus)
+    if weighting == "proportional":
+        floor = PROPORTIONAL_FLOOR * modulus
+        return 1 / np.maximum(np.abs(z.real), floor), 1 / np.maximum(np.abs(z.imag), floor)
+    raise ParameterError("weighting", f"{weighting!r} is not one of {', '.join(WEIGHTINGS)}")
+
+
+def _refine(theta, blocks, omega, z, bounds, max_nfev: int = 200, weighting: str = "modulus"):
+    """Least squares on log-parameters from ``theta``, residuals (Z_model - Z) weighted by
+    :func:`residual_weights` and stacked real and imaginary, analytic Jacobian (scipy's trust-region
+    reflective method)."""
     from scipy.optimize import least_squares
 
     lower, upper = bounds
-    weight = 1 / np.abs(z)
+    w_re, w_im = residual_weights(z, weighting)
 
     def residual(t):
-        d = (_model(t, blocks, omega)[0] - z) * weight
-        return np.concatenate([d.real, d.imag])
+        d = _model(t, blocks, omega)[0] - z
+        return np.concatenate([d.real * w_re, d.imag * w_im])
 
     def jacobian(t):
-        j = _model(t, blocks, omega)[1] * weight[:, None]
-        return np.vstack([j.real, j.imag])
+        j = _model(t, blocks, omega)[1]
+        return np.vstack([j.real * w_re[:, None], j.imag * w_im[:, None]])
 
     margin = 1e-6 * (upper - lower)
     return least_squares(residual, np.clip(theta, lower + margin, upper - margin), jac=jacobian,
@@ -480,7 +507,7 @@ def _grid_starts(blocks, omega, z, keep: int = 6) -> list[np.ndarray]:
     return starts
 
 
-def _multistart(spectrum, circuit, blocks, initial):
+def _multistart(spectrum, circuit, blocks, initial, weighting: str = "modulus"):
     """Every start refined (200 evaluations at most), the best by chi-square refined to convergence;
     returns the least-squares solution with its arcs sorted by time constant, and the number of starts."""
     omega = 2 * np.pi * spectrum.frequency_hz
@@ -490,13 +517,16 @@ def _multistart(spectrum, circuit, blocks, initial):
     if initial is not None:
         starts.append(initial)
     bounds = _search_bounds(blocks, omega, spectrum.z)
-    solutions = [_refine(_to_log(s, blocks), blocks, omega, spectrum.z, bounds) for s in starts]
+    solutions = [_refine(_to_log(s, blocks), blocks, omega, spectrum.z, bounds, weighting=weighting) for s in starts]
     best = min(solutions, key=lambda solution: solution.cost)
-    return _refine(_sort_arcs(best.x, blocks), blocks, omega, spectrum.z, bounds, max_nfev=5000), len(starts)
+    return (_refine(_sort_arcs(best.x, blocks), blocks, omega, spectrum.z, bounds, max_nfev=5000, weighting=weighting),
+            len(starts))
 
 
-def fit(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT, initial: list[float] | None = None) -> FitResult:
-    """Fit ``circuit`` to the spectrum (complex non-linear least squares weighted by |Z|) and judge it.
+def fit(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT, initial: list[float] | None = None,
+        weighting: str = "modulus") -> FitResult:
+    """Fit ``circuit`` to the spectrum (complex non-linear least squares, residuals weighted as ``weighting``
+    says: :func:`residual_weights`; default by 1/|Z|) and judge it.
 
     A circuit of one R, p(R,CPE) arcs and at most one W in series (the default Fig. S9 circuit among
     them) is fitted from several starts: the values estimated from the spectrum (:func:`estimate_initial`),
@@ -515,6 +545,7 @@ def fit(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT, initial: list[float] 
     error exceeds their value are listed as ``undetermined``.
     """
     spectrum = _checked(spectrum, spectrum.name)
+    w_re, w_im = residual_weights(spectrum.z, weighting)
     model = _circuit(circuit, initial)
     names, units = model.get_param_names()
     blocks = _blocks(circuit)
@@ -524,13 +555,14 @@ def fit(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT, initial: list[float] 
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         if blocks is not None:
-            solution, n_starts = _multistart(spectrum, circuit, blocks, initial)
+            solution, n_starts = _multistart(spectrum, circuit, blocks, initial, weighting)
             values, stderr, converged = _from_log(solution.x, blocks), _stderr(solution, blocks), solution.status > 0
         else:
             low = [ALPHA_BOUNDS[0] if n.startswith("CPE") and n.endswith("_1") else 0.0 for n in names]
             high = [ALPHA_BOUNDS[1] if n.startswith("CPE") and n.endswith("_1") else np.inf for n in names]
             try:
-                model.fit(spectrum.frequency_hz, spectrum.z, bounds=(low, high), weight_by_modulus=True, maxfev=20000)
+                model.fit(spectrum.frequency_hz, spectrum.z, bounds=(low, high), maxfev=20000,
+                          sigma=np.hstack([1 / w_re, 1 / w_im]))
                 values = np.asarray(model.parameters_, dtype=float)
                 stderr = np.asarray(model.conf_ if model.conf_ is not None else [np.nan] * len(names), dtype=float)
             except RuntimeError:  # curve_fit: optimal parameters not found within maxfev evaluations
@@ -550,7 +582,8 @@ def fit(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT, initial: list[float] 
     rms_percent = float(100 * math.sqrt(chi_square / error.size))
     kk = kramers_kronig(spectrum)
     result = FitResult(circuit, list(names), list(units), values, stderr, capacitances,
-                       float(np.sqrt(np.mean(error ** 2))), chi_square, rms_percent, kk, converged, n_starts)
+                       float(np.sqrt(np.mean(error ** 2))), chi_square, rms_percent, kk, converged, n_starts,
+                       weighting=weighting)
     if not kk.valid:
         result.reasons.append("spectrum fails the Kramers-Kronig check "
                               f"(lin-KK residual rms {kk.residual_rms_percent:.2g} % of |Z|)")
