@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .core.refinement_writer import refinement_yaml
     from .core.resources import structure_file
     from .physics.eis import FIG_S9_CIRCUIT, plot_nyquist
+    from .physics.eis_models import fit_cell
     from .physics.lattice import given as given_lattice
     from .physics.pattern_fit import fit_scale, read_xy
     from .physics.plots import describe_wavelength, plot_patterns, plot_refinement
@@ -48,6 +49,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "structure_file": ("argyrodb.core.resources", "structure_file"),
     "FIG_S9_CIRCUIT": ("argyrodb.physics.eis", "FIG_S9_CIRCUIT"),
     "plot_nyquist": ("argyrodb.physics.eis", "plot_nyquist"),
+    "fit_cell": ("argyrodb.physics.eis_models", "fit_cell"),
     "fit_scale": ("argyrodb.physics.pattern_fit", "fit_scale"),
     "read_xy": ("argyrodb.physics.pattern_fit", "read_xy"),
     "given_lattice": ("argyrodb.physics.lattice", "given"),
@@ -107,6 +109,7 @@ __all__ = [
     "describe_wavelength",
     "export_results",
     "export_tables",
+    "fit_cell",
     "fit_scale",
     "generate_approximants",
     "given_lattice",

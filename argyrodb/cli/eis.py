@@ -76,3 +76,57 @@ def eis_fit(spectrum, circuit, initial, sweep, weighting, plot_out, as_json):
         click.echo(f"argyrodb: warning: {data.name}: {label}{'; '.join(problems)}", err=True)
     if plot_out:
         services.plot_nyquist(data, result, plot_out)
+
+
+def _value(entry: dict | None, unit: str, digits: int = 5) -> str:
+    """``{value, stderr}`` as "v +- e unit" ("-" when absent)."""
+    if not entry or entry.get("value") is None:
+        return "-"
+    error = entry.get("stderr")
+    return f"{entry['value']:.{digits}g}" + ("" if error is None else f" +- {error:.2g}") + f" {unit}"
+
+
+@eis.command("cell")
+@click.argument("spectrum", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--thickness-mm", type=click.FloatRange(min=0, min_open=True), help="Pellet thickness in mm (default: the file's, if it states one).")
+@click.option("--diameter-mm", type=click.FloatRange(min=0, min_open=True), help="Pellet (electrode) diameter in mm.")
+@click.option("--area-cm2", type=click.FloatRange(min=0, min_open=True), help="Electrode area in cm^2 (instead of --diameter-mm).")
+@click.option("--sweep", type=int, default=None, help="Read sweep K (1 = the first) of a BioLogic file that holds several.")
+@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="Nyquist plot with the chosen fit (PNG).")
+@click.option("--json", "as_json", is_flag=True)
+def eis_cell(spectrum, thickness_mm, diameter_mm, area_cm2, sweep, plot_out, as_json):
+    """A solid-electrolyte cell's spectrum: the circuit chosen by BIC among candidates cut by the data, each arc
+    assigned (bulk, grain boundary, interface, electrode) by its capacitance per cell constant (Irvine, Sinclair and
+    West 1990), the bulk, grain-boundary and total resistances and, with the pellet's geometry (given, or from the
+    file), the conductivities sigma = t / (R A) in mS/cm, each with its standard error.
+
+    When the bulk arc relaxes above the highest frequency (a room-temperature argyrodite at 1 MHz), R_bulk is the
+    high-frequency intercept and the output says so."""
+    if area_cm2 is not None and diameter_mm is not None:
+        raise InputError("--area-cm2", "give the area or the diameter, not both")
+    check_output_paths(plot_out)
+    data = api.read_spectrum(spectrum, sweep=sweep)
+    cell = services.fit_cell(data, thickness_cm=None if thickness_mm is None else thickness_mm / 10,
+                             area_cm2=area_cm2, diameter_cm=None if diameter_mm is None else diameter_mm / 10)
+    payload = cell.as_dict()
+    chosen = payload["chosen"]
+    if as_json:
+        emit_json({**payload, "spectrum": data.info()})
+    else:
+        f = data.frequency_hz
+        click.echo(f"{data.name}: {f.size} points, {f.min():.4g} to {f.max():.4g} Hz, {data.instrument} ({data.reader})")
+        click.echo(f"  chosen circuit  {chosen['circuit']} (BIC {chosen['bic']:.1f}; {len(payload['candidates'])} candidates)")
+        click.echo(f"  R_bulk          {_value(payload['bulk_resistance_ohm'], 'ohm')}  [{payload['bulk_method']}]")
+        click.echo(f"  R_gb            {_value(payload['grain_boundary_resistance_ohm'], 'ohm')}")
+        click.echo(f"  R_total         {_value(payload['total_resistance_ohm'], 'ohm')}")
+        click.echo(f"  sigma_bulk      {_value(payload['sigma_bulk_mS_cm'], 'mS/cm', 4)}")
+        click.echo(f"  sigma_total     {_value(payload['sigma_total_mS_cm'], 'mS/cm', 4)}")
+        for element, assignment in payload["assignments"].items():
+            click.echo(f"  {element:<8} {assignment.get('label', '?')}"
+                       + (f", C = {assignment['capacitance_F']:.3g} F" if assignment.get("capacitance_F") is not None else ""))
+        for note in payload["method"]:
+            click.echo(f"  note: {note}")
+    if not chosen["reliable"]:
+        click.echo(f"argyrodb: warning: {data.name}: unreliable fit: {'; '.join(chosen['reasons'])}", err=True)
+    if plot_out:
+        services.plot_nyquist(data, cell.fit, plot_out)
