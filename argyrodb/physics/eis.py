@@ -29,6 +29,7 @@ import numpy as np
 from ..core.errors import InputError, ParameterError
 from ..core.files import pyplot, save_figure
 from .calculators import cpe_capacitance_F
+from .circuits import check_circuit, check_initial
 from .eis_readers import Spectrum, read
 
 FIG_S9_CIRCUIT = "R0-p(R1,CPE1)-p(R2,CPE2)-p(R3,CPE3)-W1"
@@ -205,10 +206,11 @@ def _circuit(circuit: str, values: list[float] | None = None, parameter: str = "
     from impedance.models.circuits import CustomCircuit
     from impedance.models.circuits.fitting import calculateCircuitLength
 
+    check_circuit(circuit)  # an unknown element named, with the valid ones, before impedance.py sees it
+    if values is not None and parameter == "initial":
+        check_initial(circuit, values)  # the bad starting value named (count, finite, above 0, exponents in (0, 1])
     text = circuit.replace(" ", "")
     try:
-        if not text or text.count("(") != text.count(")"):
-            raise ValueError("empty or unbalanced parentheses")
         n = calculateCircuitLength(text)
         model = CustomCircuit(text, initial_guess=[1.0] * n)
     except (ValueError, AssertionError, KeyError, TypeError) as exc:

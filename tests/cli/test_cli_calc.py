@@ -116,9 +116,13 @@ def test_eis_fit_cli_warnings_and_errors(tmp_path):
     short = tmp_path / "short.csv"
     short.write_text("\n".join(clean.read_text().splitlines()[:6]))
     for args, message in [
-        ((str(clean), "--circuit", "R0-X1"), "--circuit: cannot build circuit"),
+        # the unknown element named with the valid ones (was: impedance.py's dict_keys([... '__builtins__']))
+        ((str(clean), "--circuit", "R0-X1"), "--circuit: unknown circuit element 'X1' in 'R0-X1'; valid elements: R, C, L, W,"),
         ((str(clean), "--circuit", "R0-p(R1,C1)"), "--initial: give starting values for a custom circuit"),
-        ((str(clean), "--initial", "50,40,1e-9"), "--initial: 3 values for the 11 parameters"),
+        ((str(clean), "--initial", "50,40,1e-9"), "--initial: 3 starting values for the 11 parameters of R0-p(R1,CPE1)"),
+        # a zero start named (was impedance.py's "Initial guess is outside of provided bounds")
+        ((str(clean), "--circuit", "R0-p(R1,C1)", "--initial", "50,0,1e-9"), "--initial: R1 = 0: starting values must be above 0"),
+        ((str(clean), "--circuit", "R0-p(R1,CPE1)", "--initial", "50,40,1e-9,1.3"), "--initial: CPE1_1 = 1.3: an exponent"),
         ((str(clean), "--initial", "50,forty"), "--initial: not a list of numbers"),
         ((str(short),), "only 5 data points"),
     ]:

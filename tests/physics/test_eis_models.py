@@ -15,22 +15,19 @@ import numpy as np
 import pytest
 
 from argyrodb.core.errors import InputError, ParameterError
+from argyrodb.physics.circuits import ELEMENTS, check_circuit, check_initial, parameter_names
 from argyrodb.physics.eis import Spectrum, kramers_kronig, simulate
 from argyrodb.physics.eis_models import (
-    ELEMENTS,
     KK_FLOOR_PERCENT,
     KK_MAX_THRESHOLD_PERCENT,
     candidate_circuits,
     capacitance_label,
-    check_circuit,
-    check_initial,
     conductivity_mS_cm,
     fit_candidate,
     fit_cell,
     kk_check,
     kk_threshold_percent,
     lin_kk,
-    parameter_names,
 )
 
 NOISE = 0.003
