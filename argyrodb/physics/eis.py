@@ -45,12 +45,16 @@ KK_MAX_RMS_PERCENT = 1.0
 #: (alpha = 1) arc between the fixed time constants needs negative neighbours, so mu falls below its
 #: cutoff at ~1 element per decade while the residuals are still ~10 %; from ~3 per decade they are noise.
 KK_MIN_RC_PER_DECADE = 3.0
-#: A fit is poor when its residual rms (relative to |Z|) exceeds both this, in per cent (twice the noise
-#: of a good spectrum: a circuit that misses an arc leaves several per cent) ...
-FIT_MAX_RMS_PERCENT = 1.0
-#: ... and this factor times the lin-KK residual rms, the noise floor any consistent model reaches (so a
-#: noisier spectrum is not blamed on the circuit): a circuit twice worse than lin-KK misses a feature.
-FIT_MAX_RMS_OVER_KK = 2.0
+#: A fit is poor when its residual rms (relative to |Z|) exceeds both this, in per cent (a circuit that misses an
+#: arc leaves several per cent) ...
+FIT_MAX_RMS_PERCENT = 2.0
+#: ... and this factor times the lin-KK residual rms, the noise floor any consistent model reaches (so a noisier
+#: spectrum is not blamed on the circuit). Measured on real ceramic pellets (EISFitpython's s04147 series and
+#: Example2c, impedance.py's ZPlot examples): CPE circuits whose resistances equal the published fits to 0.1 %
+#: leave 1.1-2.4 % against lin-KK's 0.3-0.6 %, up to 4.4 times it - a CPE is not a real arc's exact shape, and
+#: that does not make its R wrong (the former 1 % and 2x flagged them all). A circuit that misses or lumps an arc
+#: (one arc fitted to s04147's bulk + grain boundary at 190-200 C: 2.3-2.7 % against 0.2-0.26 %) stays above.
+FIT_MAX_RMS_OVER_KK = 5.0
 #: CPE exponent range of the fit (0.3: a CPE below it is no longer a depressed arc but a diffusion tail).
 ALPHA_BOUNDS = (0.3, 1.0)
 #: An arc's apex frequency may lie at most this factor (half a decade) outside the measured range.
