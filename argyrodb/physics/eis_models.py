@@ -29,7 +29,7 @@ import numpy as np
 
 from ..core.errors import InputError, ParameterError
 from .calculators import cpe_capacitance_F
-from .circuits import check_circuit, parameter_names
+from .circuits import _element_of, check_circuit, parameter_names
 from .eis import (
     ALPHA_BOUNDS,
     FIT_MAX_RMS_OVER_KK,
@@ -455,6 +455,7 @@ class Candidate:
     residual_rms_ohm: float = math.nan
     kk_rms_percent: float = math.nan
     reasons: list[str] = field(default_factory=list)  # why it may not be chosen
+    notes: list[str] = field(default_factory=list)  # what limits it without barring it (said when it is chosen)
 
     @property
     def n_parameters(self) -> int:
@@ -497,6 +498,7 @@ class Candidate:
         return {"circuit": self.circuit, "n_parameters": self.n_parameters, "chi_square": self.chi_square,
                 "residual_rms_percent": self.residual_rms_percent, "rms_over_kk": self.rms_over_kk,
                 "aic": self.aic, "bic": self.bic, "converged": self.converged, "undetermined": self.undetermined,
+                "notes": list(self.notes),
                 "eligible": self.eligible, "reasons": list(self.reasons),
                 "parameters": {n: {"value": float(v), "stderr": float(e) if math.isfinite(e) else None}
                                for n, v, e in zip(self.names, self.values, self.stderr)}}
@@ -540,12 +542,20 @@ def fit_candidate(spectrum: Spectrum, circuit: str, kk_rms_percent: float = math
                           float(np.sqrt(np.mean(np.abs(z_fit - z) ** 2))), kk_rms_percent)
     if not candidate.converged:
         candidate.reasons.append("did not converge")
-    if candidate.undetermined:
+    # What is reported - the resistances - must be determined; an arc's CPE-T and exponent may not be (an arc at the
+    # edge of the range: they trade off while its R, fixed by its low-frequency intercept, stays sharp)
+    blocking = [n for n in candidate.undetermined if _element_of(n.split("_")[0]) == "R"]
+    if blocking:
         candidate.reasons.append("undetermined (stderr >= value): " + ", ".join(candidate.undetermined))
+    elif candidate.undetermined:
+        candidate.notes.append("undetermined (stderr >= value), its resistances determined: " + ", ".join(candidate.undetermined))
     for name, f_apex in apex.items():
-        if f_apex > f.max():
+        if f_apex > APEX_ABOVE_RANGE_FACTOR * f.max():
             candidate.reasons.append(f"the {name} arc relaxes at {f_apex:.3g} Hz, above the measured range "
                                      f"(f_max {f.max():.3g} Hz): not identifiable")
+        elif f_apex > f.max():
+            candidate.notes.append(f"the {name} arc relaxes at {f_apex:.3g} Hz, just above f_max {f.max():.3g} Hz: "
+                                   "only its low-frequency side is measured")
         elif f_apex < f.min():
             candidate.reasons.append(f"the {name} arc relaxes at {f_apex:.3g} Hz, below the measured range "
                                      f"(f_min {f.min():.3g} Hz): extrapolated")
@@ -597,6 +607,10 @@ AMBIGUOUS_F_CM = (1e-9, 1e-8)
 #: rule (poor when above both FIT_MAX_RMS_PERCENT and FIT_MAX_RMS_OVER_KK x lin-KK's) passes any fit of a spectrum
 #: that lin-KK cannot fit either (too sparse or too scattered); a pellet's circuit misses its data by ~the noise.
 FIT_MAX_RMS_ABSOLUTE_PERCENT = 5.0
+#: An arc whose apex lies above f_max by at most this factor is partially measured: its low-frequency side, which
+#: fixes R, lies in the data (a 190-200 C ceramic's bulk arc at 1.0-1.23 MHz on a 1 MHz analyser: R_bulk equals the
+#: published fit's within its standard error); beyond it the arc merges with R0 and is not identifiable.
+APEX_ABOVE_RANGE_FACTOR = 2.0
 #: The cell constant assumed when the geometry is not known: a typical pressed pellet, 1 mm thick, 1 cm^2.
 ASSUMED_THICKNESS_CM, ASSUMED_AREA_CM2 = 0.1, 1.0
 
@@ -835,6 +849,7 @@ def fit_cell(spectrum: Spectrum, thickness_cm: float | None = None, area_cm2: fl
                       f"{ASSUMED_AREA_CM2:g} cm^2 (t/A = {ASSUMED_THICKNESS_CM / ASSUMED_AREA_CM2:g} cm): give the "
                       "geometry to scale them, and for the conductivity")
     method.append(f"chosen by BIC among {len(eligible)} eligible of {len(fitted)} candidates")
+    method.extend(best.notes)
     method += check.notes
     sigma_bulk = sigma_total = None
     if geometry["known"]:
