@@ -1,4 +1,4 @@
-"""``argyrodb eis fit``: equivalent-circuit fitting of an impedance spectrum."""
+"""``argyrodb eis fit``: a cell's circuit chosen and read, or a given circuit fitted, from an instrument's file."""
 
 from __future__ import annotations
 
@@ -17,38 +17,63 @@ def eis() -> None:
     """Impedance spectra: equivalent-circuit fitting (impedance.py)."""
 
 
+#: --circuit's name for the source's own circuit (Fig. S9: bulk, three R||CPE and a Warburg)
+FIG_S9_NAME = "fig-s9"
+
+
 @eis.command("fit")
 @click.argument("spectrum", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--circuit", default=None, help="impedance.py circuit string (default: the source's Fig. S9 circuit).")
-@click.option("--initial", help="Comma-separated starting values (required for a custom circuit; "
-                                 "one more start for the default).")
+@click.option("--circuit", default=None,
+              help="Fit this impedance.py circuit (or fig-s9, the source's Fig. S9 circuit) instead of choosing one.")
+@click.option("--initial", help="Comma-separated starting values for --circuit (required for a custom circuit; "
+                                 "one more start for fig-s9).")
+@click.option("--thickness-mm", type=click.FloatRange(min=0, min_open=True), help="Pellet thickness in mm (default: the file's, if it states one).")
+@click.option("--diameter-mm", type=click.FloatRange(min=0, min_open=True), help="Pellet (electrode) diameter in mm.")
+@click.option("--area-cm2", type=click.FloatRange(min=0, min_open=True), help="Electrode area in cm^2 (instead of --diameter-mm).")
 @click.option("--sweep", type=int, default=None, help="Read sweep K (1 = the first) of a BioLogic file that holds several.")
 @click.option("--weighting", default="modulus", show_default=True,
-              help="Residual weights: modulus (1/|Z|), unit (1: large |Z| dominates) or proportional (1/|Z'|, 1/|Z''|).")
+              help="Residual weights of a --circuit fit: modulus (1/|Z|), unit (1: large |Z| dominates) or proportional (1/|Z'|, 1/|Z''|).")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="Nyquist plot with the fit (PNG).")
 @click.option("--json", "as_json", is_flag=True)
-def eis_fit(spectrum, circuit, initial, sweep, weighting, plot_out, as_json):
-    """Fit SPECTRUM and report parameters, errors and capacitances.
+def eis_fit(spectrum, circuit, initial, thickness_mm, diameter_mm, area_cm2, sweep, weighting, plot_out, as_json):
+    """Fit SPECTRUM: without --circuit, a solid-electrolyte cell's circuit is chosen and read; with it, that circuit.
 
     SPECTRUM is an instrument's file (BioLogic .mpt/.mpr, Gamry .DTA, ZPlot/ZView .z, Autolab, Parstat,
     VersaStudio .par, PowerSuite, CH Instruments, NEISYS) or a text table whose header names each column
     and its unit (frequency Hz/kHz/MHz; Z' and Z'' or -Z'', or |Z| and phase; Ohm/kOhm/MOhm/mOhm); a file
     whose columns cannot be identified is refused.
 
-    The default circuit is fitted from starting values estimated from the spectrum and several other
-    starts (the best by chi-square wins); the spectrum is checked by lin-KK. A poor or unconverged fit
-    or a spectrum that fails the Kramers-Kronig check gives a one-line warning on stderr ("reliable":
-    false and the "reasons" in the JSON); so do parameters whose standard error exceeds their value
-    ("undetermined")."""
+    Without --circuit: the circuit chosen by BIC among candidates cut by the data, each arc assigned (bulk, grain
+    boundary, interface, electrode) by its capacitance per cell constant (Irvine, Sinclair and West 1990), the bulk,
+    grain-boundary and total resistances and, with the pellet's geometry (--thickness-mm and --diameter-mm or
+    --area-cm2, or the file's), the conductivities sigma = t / (R A) in mS/cm, each with its standard error. When
+    the bulk arc relaxes above the highest frequency, R_bulk is the high-frequency intercept and the output says so.
+
+    With --circuit: that circuit from several starts (the best by chi-square), parameters with standard errors and
+    capacitances. Either way the spectrum is checked by lin-KK, and an unreliable fit (failed lin-KK, a poor or
+    unconverged fit) gives a one-line warning on stderr ("reliable": false and the "reasons" in the JSON)."""
     check_output_paths(plot_out)
+    if area_cm2 is not None and diameter_mm is not None:
+        raise InputError("--area-cm2", "give the area or the diameter, not both")
     data = api.read_spectrum(spectrum, sweep=sweep)
+    if circuit is None:
+        if initial:
+            raise InputError("--initial", "starting values are for --circuit (without it the circuit is chosen)")
+        if weighting != "modulus":
+            raise InputError("--weighting", "the circuit choice weights by |Z| (its AIC/BIC assume it); give --circuit to weigh otherwise")
+        _fit_cell(data, thickness_mm, diameter_mm, area_cm2, plot_out, as_json)
+        return
+    if thickness_mm is not None or diameter_mm is not None or area_cm2 is not None:
+        raise InputError("--thickness-mm" if thickness_mm is not None else "--diameter-mm" if diameter_mm is not None else "--area-cm2",
+                         "the conductivity needs the bulk arc identified: leave out --circuit (the circuit is then chosen)")
+    circuit = services.FIG_S9_CIRCUIT if circuit.strip().lower() == FIG_S9_NAME else circuit
     guess = None
     if initial:
         try:
             guess = [float(v) for v in initial.split(",")]
         except ValueError:
             raise InputError("--initial", f"not a list of numbers: {initial!r}") from None
-    result = api.fit_eis(data, circuit or services.FIG_S9_CIRCUIT, guess, weighting=weighting)
+    result = api.fit_eis(data, circuit, guess, weighting=weighting)
     if as_json:
         emit_json({**result.as_dict(), "spectrum": data.info()})
     else:
@@ -86,26 +111,8 @@ def _value(entry: dict | None, unit: str, digits: int = 5) -> str:
     return f"{entry['value']:.{digits}g}" + ("" if error is None else f" +- {error:.2g}") + f" {unit}"
 
 
-@eis.command("cell")
-@click.argument("spectrum", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--thickness-mm", type=click.FloatRange(min=0, min_open=True), help="Pellet thickness in mm (default: the file's, if it states one).")
-@click.option("--diameter-mm", type=click.FloatRange(min=0, min_open=True), help="Pellet (electrode) diameter in mm.")
-@click.option("--area-cm2", type=click.FloatRange(min=0, min_open=True), help="Electrode area in cm^2 (instead of --diameter-mm).")
-@click.option("--sweep", type=int, default=None, help="Read sweep K (1 = the first) of a BioLogic file that holds several.")
-@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="Nyquist plot with the chosen fit (PNG).")
-@click.option("--json", "as_json", is_flag=True)
-def eis_cell(spectrum, thickness_mm, diameter_mm, area_cm2, sweep, plot_out, as_json):
-    """A solid-electrolyte cell's spectrum: the circuit chosen by BIC among candidates cut by the data, each arc
-    assigned (bulk, grain boundary, interface, electrode) by its capacitance per cell constant (Irvine, Sinclair and
-    West 1990), the bulk, grain-boundary and total resistances and, with the pellet's geometry (given, or from the
-    file), the conductivities sigma = t / (R A) in mS/cm, each with its standard error.
-
-    When the bulk arc relaxes above the highest frequency (a room-temperature argyrodite at 1 MHz), R_bulk is the
-    high-frequency intercept and the output says so."""
-    if area_cm2 is not None and diameter_mm is not None:
-        raise InputError("--area-cm2", "give the area or the diameter, not both")
-    check_output_paths(plot_out)
-    data = api.read_spectrum(spectrum, sweep=sweep)
+def _fit_cell(data, thickness_mm, diameter_mm, area_cm2, plot_out, as_json) -> None:
+    """``eis fit`` without --circuit: the cell's circuit chosen and read (:func:`argyrodb.physics.eis_models.fit_cell`)."""
     cell = services.fit_cell(data, thickness_cm=None if thickness_mm is None else thickness_mm / 10,
                              area_cm2=area_cm2, diameter_cm=None if diameter_mm is None else diameter_mm / 10)
     payload = cell.as_dict()
@@ -115,6 +122,8 @@ def eis_cell(spectrum, thickness_mm, diameter_mm, area_cm2, sweep, plot_out, as_
     else:
         f = data.frequency_hz
         click.echo(f"{data.name}: {f.size} points, {f.min():.4g} to {f.max():.4g} Hz, {data.instrument} ({data.reader})")
+        for note in data.notes:
+            click.echo(f"  read: {note}")
         click.echo(f"  chosen circuit  {chosen['circuit']} (BIC {chosen['bic']:.1f}; {len(payload['candidates'])} candidates)")
         click.echo(f"  R_bulk          {_value(payload['bulk_resistance_ohm'], 'ohm')}  [{payload['bulk_method']}]")
         click.echo(f"  R_gb            {_value(payload['grain_boundary_resistance_ohm'], 'ohm')}")

@@ -79,7 +79,7 @@ def test_eis_fit_cli(tmp_path, name):
     truth, noise = EIS_SPECTRA[name]
     path = _spectrum_file(tmp_path / "spectrum.csv", truth, noise)
     png = tmp_path / "nyquist.png"
-    result = run("eis", "fit", str(path), "--json", "--plot", str(png))
+    result = run("eis", "fit", str(path), "--circuit", "fig-s9", "--json", "--plot", str(png))
     assert result.returncode == 0 and result.stderr == "", result.stderr
     payload = json.loads(result.stdout)
     values = {p["name"]: p["value"] for p in payload["parameters"]}
@@ -101,13 +101,13 @@ def test_eis_fit_cli_warnings_and_errors(tmp_path):
         return z + 0.2 * np.clip(-np.log10(f) / 3, 0, 1) * z.real
 
     drifted = _spectrum_file(tmp_path / "drifted.csv", truth, noise, drift)
-    result = run("eis", "fit", str(drifted), "--json")
+    result = run("eis", "fit", str(drifted), "--circuit", "fig-s9", "--json")
     assert result.returncode == 0
     assert result.stderr.startswith("argyrodb: warning: drifted: unreliable fit: spectrum fails the Kramers-Kronig check")
     assert result.stderr.count("\n") == 1
     payload = json.loads(result.stdout)
     assert payload["reliable"] is False and payload["kramers_kronig"]["valid"] is False and payload["reasons"]
-    text = run("eis", "fit", str(drifted))
+    text = run("eis", "fit", str(drifted), "--circuit", "fig-s9")
     assert "NOT Kramers-Kronig consistent" in text.stdout and text.stderr == result.stderr
 
     clean = _spectrum_file(tmp_path / "clean.csv", truth, noise)
@@ -119,11 +119,11 @@ def test_eis_fit_cli_warnings_and_errors(tmp_path):
         # the unknown element named with the valid ones (was: impedance.py's dict_keys([... '__builtins__']))
         ((str(clean), "--circuit", "R0-X1"), "--circuit: unknown circuit element 'X1' in 'R0-X1'; valid elements: R, C, L, W,"),
         ((str(clean), "--circuit", "R0-p(R1,C1)"), "--initial: give starting values for a custom circuit"),
-        ((str(clean), "--initial", "50,40,1e-9"), "--initial: 3 starting values for the 11 parameters of R0-p(R1,CPE1)"),
+        ((str(clean), "--circuit", "fig-s9", "--initial", "50,40,1e-9"), "--initial: 3 starting values for the 11 parameters of R0-p(R1,CPE1)"),
         # a zero start named (was impedance.py's "Initial guess is outside of provided bounds")
         ((str(clean), "--circuit", "R0-p(R1,C1)", "--initial", "50,0,1e-9"), "--initial: R1 = 0: starting values must be above 0"),
         ((str(clean), "--circuit", "R0-p(R1,CPE1)", "--initial", "50,40,1e-9,1.3"), "--initial: CPE1_1 = 1.3: an exponent"),
-        ((str(clean), "--initial", "50,forty"), "--initial: not a list of numbers"),
+        ((str(clean), "--circuit", "fig-s9", "--initial", "50,forty"), "--initial: not a list of numbers"),
         ((str(short),), "only 5 data points"),
     ]:
         bad = run("eis", "fit", *args)

@@ -1,4 +1,4 @@
-"""`argyrodb eis cell` as a user runs it (issue 22, items 2-3): the circuit chosen, the resistances assigned, the
+"""`argyrodb eis fit` without --circuit as a user runs it (issue 22, items 2-3): the circuit chosen, the resistances assigned, the
 conductivity from the pellet's geometry - on the generated instrument-layout pellet (tests/data/eis_formats)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ R0_OHM, R1_OHM = 25.0, 180.0
 
 
 def test_cell_fit_reads_resistances_and_conductivity():
-    result = run("eis", "cell", str(PELLET), "--thickness-mm", "1", "--diameter-mm", "10", "--json")
+    result = run("eis", "fit", str(PELLET), "--thickness-mm", "1", "--diameter-mm", "10", "--json")
     assert result.returncode == 0 and result.stderr == "", result.stderr
     payload = json.loads(result.stdout)
     assert payload["chosen"]["circuit"] == "R0-p(R1,CPE1)-CPE2" and payload["chosen"]["reliable"] is True
@@ -35,10 +35,20 @@ def test_cell_fit_reads_resistances_and_conductivity():
 
 
 def test_cell_text_names_the_method_and_refuses_two_areas():
-    text = run("eis", "cell", str(PELLET), "--thickness-mm", "1", "--area-cm2", "0.785398")
+    text = run("eis", "fit", str(PELLET), "--thickness-mm", "1", "--area-cm2", "0.785398")
     assert text.returncode == 0
     assert "[intercept]" in text.stdout and "sigma_bulk      5.093" in text.stdout
-    both = run("eis", "cell", str(PELLET), "--diameter-mm", "10", "--area-cm2", "0.785")
+    both = run("eis", "fit", str(PELLET), "--diameter-mm", "10", "--area-cm2", "0.785")
     assert both.returncode == 2 and both.stderr.strip() == "argyrodb: error: --area-cm2: give the area or the diameter, not both"
-    negative = run("eis", "cell", str(PELLET), "--thickness-mm", "-1")
+    negative = run("eis", "fit", str(PELLET), "--thickness-mm", "-1")
     assert negative.returncode == 2 and "--thickness-mm" in negative.stderr
+
+
+def test_cell_options_belong_to_the_circuit_choice():
+    for args, message in [
+        (("--circuit", "fig-s9", "--thickness-mm", "1"), "--thickness-mm: the conductivity needs the bulk arc identified"),
+        (("--initial", "1,2,3"), "--initial: starting values are for --circuit"),
+        (("--weighting", "unit"), "--weighting: the circuit choice weights by |Z|"),
+    ]:
+        result = run("eis", "fit", str(PELLET), *args)
+        assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1, (args, result.stderr)
