@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .core.resources import structure_file
     from .physics.eis import FIG_S9_CIRCUIT, plot_nyquist
     from .physics.eis_models import fit_cell
+    from .physics.eis_series import fit_series, plot_arrhenius, stated_temperature
     from .physics.lattice import given as given_lattice
     from .physics.pattern_fit import fit_scale, read_xy
     from .physics.plots import describe_wavelength, plot_patterns, plot_refinement
@@ -50,6 +51,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "FIG_S9_CIRCUIT": ("argyrodb.physics.eis", "FIG_S9_CIRCUIT"),
     "plot_nyquist": ("argyrodb.physics.eis", "plot_nyquist"),
     "fit_cell": ("argyrodb.physics.eis_models", "fit_cell"),
+    "fit_series": ("argyrodb.physics.eis_series", "fit_series"),
+    "plot_arrhenius": ("argyrodb.physics.eis_series", "plot_arrhenius"),
+    "stated_temperature": ("argyrodb.physics.eis_series", "stated_temperature"),
     "fit_scale": ("argyrodb.physics.pattern_fit", "fit_scale"),
     "read_xy": ("argyrodb.physics.pattern_fit", "read_xy"),
     "given_lattice": ("argyrodb.physics.lattice", "given"),
@@ -111,6 +115,7 @@ __all__ = [
     "export_tables",
     "fit_cell",
     "fit_scale",
+    "fit_series",
     "generate_approximants",
     "given_lattice",
     "import_obelix",
@@ -118,6 +123,7 @@ __all__ = [
     "list_screen_runs",
     "migrate_file",
     "peaks_in_window",
+    "plot_arrhenius",
     "plot_literature",
     "plot_nyquist",
     "plot_patterns",
@@ -132,6 +138,7 @@ __all__ = [
     "run_screen",
     "run_sql",
     "serve",
+    "stated_temperature",
     "structure_file",
     "write_approximants",
     "write_obelix_rows",

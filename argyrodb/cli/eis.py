@@ -10,6 +10,7 @@ from .. import api, services
 from ..core.errors import InputError
 from ..core.files import check_output_paths
 from .common import Group, emit_json
+from .eis_series import arrhenius
 
 
 @click.group(cls=Group)
@@ -137,5 +138,8 @@ def _fit_cell(data, thickness_mm, diameter_mm, area_cm2, plot_out, as_json) -> N
             click.echo(f"  note: {note}")
     if not chosen["reliable"]:
         click.echo(f"argyrodb: warning: {data.name}: unreliable fit: {'; '.join(chosen['reasons'])}", err=True)
-    if plot_out:
+    if plot_out and cell.fit is not None:
         services.plot_nyquist(data, cell.fit, plot_out)
+
+
+eis.add_command(arrhenius)
