@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from .audit import summary as audit_summary
     from .core.refinement_writer import refinement_yaml
     from .core.resources import structure_file
+    from .physics.drt import fit_spectrum as fit_drt
+    from .physics.drt import plot_drt
     from .physics.eis import FIG_S9_CIRCUIT, plot_nyquist
     from .physics.eis_models import fit_cell
     from .physics.eis_series import fit_series, plot_arrhenius, stated_temperature
@@ -51,6 +53,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "FIG_S9_CIRCUIT": ("argyrodb.physics.eis", "FIG_S9_CIRCUIT"),
     "plot_nyquist": ("argyrodb.physics.eis", "plot_nyquist"),
     "fit_cell": ("argyrodb.physics.eis_models", "fit_cell"),
+    "fit_drt": ("argyrodb.physics.drt", "fit_spectrum"),
+    "plot_drt": ("argyrodb.physics.drt", "plot_drt"),
     "fit_series": ("argyrodb.physics.eis_series", "fit_series"),
     "plot_arrhenius": ("argyrodb.physics.eis_series", "plot_arrhenius"),
     "stated_temperature": ("argyrodb.physics.eis_series", "stated_temperature"),
@@ -114,6 +118,7 @@ __all__ = [
     "export_results",
     "export_tables",
     "fit_cell",
+    "fit_drt",
     "fit_scale",
     "fit_series",
     "generate_approximants",
@@ -124,6 +129,7 @@ __all__ = [
     "migrate_file",
     "peaks_in_window",
     "plot_arrhenius",
+    "plot_drt",
     "plot_literature",
     "plot_nyquist",
     "plot_patterns",

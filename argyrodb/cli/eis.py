@@ -142,4 +142,37 @@ def _fit_cell(data, thickness_mm, diameter_mm, area_cm2, plot_out, as_json) -> N
         services.plot_nyquist(data, cell.fit, plot_out)
 
 
+
+@eis.command("drt")
+@click.argument("spectrum", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--sweep", type=int, default=None, help="Read sweep K (1 = the first) of a BioLogic file that holds several.")
+@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="gamma(tau) with its peaks (PNG).")
+@click.option("--json", "as_json", is_flag=True)
+def eis_drt(spectrum, sweep, plot_out, as_json):
+    """The distribution of relaxation times of SPECTRUM: Tikhonov-regularised non-negative least squares
+    (Saccoccio et al. 2014; lambda by modified generalised cross-validation, Maradesa et al. 2023). Each peak with
+    its tau, apex frequency and resistance (area); their number is how many arcs the spectrum proposes. A spectrum
+    ending in a blocking-electrode spike has no finite DRT: said, and its peak count is not to be trusted."""
+    check_output_paths(plot_out)
+    data = api.read_spectrum(spectrum, sweep=sweep)
+    result = services.fit_drt(data)
+    payload = result.as_dict()
+    if as_json:
+        emit_json({**payload, "spectrum": data.info()})
+    else:
+        f = data.frequency_hz
+        click.echo(f"{data.name}: {f.size} points, {f.min():.4g} to {f.max():.4g} Hz, {data.instrument} ({data.reader})")
+        click.echo(f"  R_inf {payload['r_inf_ohm']:.4g} ohm, R_pol {payload['polarization_resistance_ohm']:.4g} ohm, "
+                   f"lambda {payload['lambda']:.3g} ({payload['lambda_method']}), residual rms {payload['residual_rms_percent']:.2g} % "
+                   f"of |Z|, {payload['n_arcs']} arc(s) proposed")
+        click.echo(f"  {'tau (s)':>11} {'f (Hz)':>11} {'R (ohm)':>11}")
+        for peak in payload["peaks"]:
+            edge = "  (at the grid's end: a tail, not an arc)" if peak["at_edge"] else ""
+            click.echo(f"  {peak['tau_s']:11.4g} {peak['frequency_hz']:11.4g} {peak['resistance_ohm']:11.4g}{edge}")
+        for note in payload["notes"]:
+            click.echo(f"  note: {note}")
+    if plot_out:
+        services.plot_drt(result, plot_out)
+
+
 eis.add_command(arrhenius)

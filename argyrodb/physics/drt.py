@@ -416,21 +416,30 @@ def plot_drt(result: DRTResult, out_path: str | Path, title: str | None = None) 
     Written atomically as PNG."""
     plt = pyplot()
     with publication_style():
-        fig, ax = plt.subplots(figsize=(9.0, 4.2), layout="constrained")
+        # tall enough for the legend beside the axes: two lines per peak and ~14 summary lines at 7.5 pt
+        height = max(4.2, 0.19 * (2 * len(result.peaks) + 16))
+        fig, ax = plt.subplots(figsize=(9.0, height), layout="constrained")
         ax.plot(result.tau_s, result.gamma_ohm, "-", color=COLOURS[0], lw=1.4, label="γ(τ)")
         ax.fill_between(result.tau_s, result.gamma_ohm, color=COLOURS[0], alpha=0.12, lw=0)
+        # a tail at the grid's end (blocking electrodes) can be 100x the arcs: scale to the arcs and say the tail is cut
+        inner = [p.gamma_max_ohm for p in result.peaks if not p.at_edge]
+        top = max(float(result.gamma_ohm.max()), 1e-12)
+        clipped = bool(inner) and top > 3 * max(inner)
+        if clipped:
+            top = 1.5 * max(inner)
         markers = "ovs^Dp<>h*"
         for number, peak in enumerate(result.peaks, start=1):
             kind = "grid end: a tail, not an arc" if peak.at_edge else f"f = {peak.frequency_hz:.3g} Hz"
             label = f"{number}: R = {peak.resistance_ohm:.3g} Ω, τ = {peak.tau_s:.3g} s\n     {kind}"
-            ax.plot([peak.tau_s], [peak.gamma_max_ohm], markers[(number - 1) % len(markers)], ms=7, mfc="white",
+            # a peak above the cut axis is marked at its top edge (a marker drawn outside would squeeze the axes)
+            ax.plot([peak.tau_s], [min(peak.gamma_max_ohm, top * 1.1)], markers[(number - 1) % len(markers)], ms=7, mfc="white",
                     mec=COLOURS[number % len(COLOURS)], mew=1.6, label=label, ls="none", clip_on=False, zorder=3)
         ax.set_xscale("log")
         ax.set_xlabel("τ (s)")
         ax.set_ylabel("γ (Ω)")
         pad = 10 ** 0.15  # room for the markers of peaks on the grid's ends
         ax.set_xlim(float(result.tau_s[0]) / pad, float(result.tau_s[-1]) * pad)
-        ax.set_ylim(0, max(float(result.gamma_ohm.max()), 1e-12) * 1.1)
+        ax.set_ylim(0, top * 1.1)
         ax.set_title(title if title is not None else "DRT" + (f" of {result.name}" if result.name else ""))
         lines = [f"R∞ = {result.r_inf_ohm:.3g} Ω", f"R_pol = {result.polarization_resistance_ohm:.3g} Ω"]
         if result.inductance_h:
@@ -439,6 +448,8 @@ def plot_drt(result: DRTResult, out_path: str | Path, title: str | None = None) 
                   f"{result.n_arcs} arc(s); peaks under {100 * result.min_peak_fraction:g} %", "of R_pol merged"]
         if result.capacitive_tail:
             lines += ["capacitive tail (blocking", "electrodes): peaks unreliable"]
+        if clipped:
+            lines += ["axis cut: the tail rises", f"to γ = {float(result.gamma_ohm.max()):.3g} Ω"]
         handles, labels = ax.get_legend_handles_labels()
         blank = plt.Line2D([], [], ls="none")
         fig.legend(handles + [blank], labels + ["\n".join(lines)], loc="outside right upper", fontsize=7.5, handlelength=1.5)
