@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from .core.resources import structure_file
     from .physics.drt import fit_spectrum as fit_drt
     from .physics.drt import plot_drt
-    from .physics.eis import FIG_S9_CIRCUIT, plot_nyquist
+    from .physics.eis import FIG_S9_CIRCUIT
     from .physics.eis_models import fit_cell
+    from .physics.eis_plots import plot_cell, plot_fit
     from .physics.eis_series import fit_series, plot_arrhenius, stated_temperature
     from .physics.lattice import given as given_lattice
     from .physics.pattern_fit import fit_scale, read_xy
@@ -51,8 +52,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "refinement_yaml": ("argyrodb.core.refinement_writer", "refinement_yaml"),
     "structure_file": ("argyrodb.core.resources", "structure_file"),
     "FIG_S9_CIRCUIT": ("argyrodb.physics.eis", "FIG_S9_CIRCUIT"),
-    "plot_nyquist": ("argyrodb.physics.eis", "plot_nyquist"),
     "fit_cell": ("argyrodb.physics.eis_models", "fit_cell"),
+    "plot_cell": ("argyrodb.physics.eis_plots", "plot_cell"),
+    "plot_fit": ("argyrodb.physics.eis_plots", "plot_fit"),
     "fit_drt": ("argyrodb.physics.drt", "fit_spectrum"),
     "plot_drt": ("argyrodb.physics.drt", "plot_drt"),
     "fit_series": ("argyrodb.physics.eis_series", "fit_series"),
@@ -129,9 +131,10 @@ __all__ = [
     "migrate_file",
     "peaks_in_window",
     "plot_arrhenius",
+    "plot_cell",
     "plot_drt",
+    "plot_fit",
     "plot_literature",
-    "plot_nyquist",
     "plot_patterns",
     "plot_refinement",
     "plot_screen_series",

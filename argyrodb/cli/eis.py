@@ -34,7 +34,8 @@ FIG_S9_NAME = "fig-s9"
 @click.option("--sweep", type=int, default=None, help="Read sweep K (1 = the first) of a BioLogic file that holds several.")
 @click.option("--weighting", default="modulus", show_default=True,
               help="Residual weights of a --circuit fit: modulus (1/|Z|), unit (1: large |Z| dominates) or proportional (1/|Z'|, 1/|Z''|).")
-@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="Nyquist plot with the fit (PNG).")
+@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Nyquist (arcs labelled by assignment, zoomed when a spike dwarfs them) and Bode plots with the fit (PNG).")
 @click.option("--json", "as_json", is_flag=True)
 def eis_fit(spectrum, circuit, initial, thickness_mm, diameter_mm, area_cm2, sweep, weighting, plot_out, as_json):
     """Fit SPECTRUM: without --circuit, a solid-electrolyte cell's circuit is chosen and read; with it, that circuit.
@@ -101,7 +102,7 @@ def eis_fit(spectrum, circuit, initial, thickness_mm, diameter_mm, area_cm2, swe
         label = "unreliable fit: " if not result.reliable else ""
         click.echo(f"argyrodb: warning: {data.name}: {label}{'; '.join(problems)}", err=True)
     if plot_out:
-        services.plot_nyquist(data, result, plot_out)
+        services.plot_fit(data, result, plot_out)
 
 
 def _value(entry: dict | None, unit: str, digits: int = 5) -> str:
@@ -138,8 +139,8 @@ def _fit_cell(data, thickness_mm, diameter_mm, area_cm2, plot_out, as_json) -> N
             click.echo(f"  note: {note}")
     if not chosen["reliable"]:
         click.echo(f"argyrodb: warning: {data.name}: unreliable fit: {'; '.join(chosen['reasons'])}", err=True)
-    if plot_out and cell.fit is not None:
-        services.plot_nyquist(data, cell.fit, plot_out)
+    if plot_out:
+        services.plot_cell(data, cell, plot_out)
 
 
 
