@@ -1,5 +1,7 @@
 """Start-up time of light commands against importing pymatgen and against a bare interpreter, in the same run
-(median of 7). Target (issue 15): `argyrodb --help` within 2x `python -c pass`."""
+(median of 7). Target (issue 15): `argyrodb --help` within 2x `python -c pass`. Target (issue 22): `argyrodb eis fit`
+of a pellet spectrum (the generated ZPlot file, the circuit chosen) within 1.5 s wall, imports included, reported
+beside `python -c pass` measured in the same run."""
 
 from __future__ import annotations
 
@@ -31,6 +33,12 @@ def main() -> int:
     t = timed(script)
     print(f"{'argyrodb --help (console script)':<40} {1e3 * t:6.0f} ms = {t / bare:.2f} x bare Python (target <= 2x): "
           f"{'PASS' if t <= 2 * bare else 'FAIL'}")
+    pellet = str(__import__("pathlib").Path(__file__).resolve().parent.parent / "tests" / "data" / "eis_formats" / "pellet.z")
+    for label, args in (("argyrodb eis fit pellet.z", ["eis", "fit", pellet, "--json"]),
+                        ("argyrodb eis fit pellet.z --circuit fig-s9", ["eis", "fit", pellet, "--circuit", "fig-s9", "--json"])):
+        t = timed([str(__import__("pathlib").Path(python).parent / "argyrodb"), *args], repeat=5)
+        verdict = "" if "circuit" in label else f" (target <= 1.5 s): {'PASS' if t <= 1.5 else 'FAIL'}"
+        print(f"{label:<40} {1e3 * t:6.0f} ms = {t / bare:.1f} x bare Python{verdict}")
     return 0
 
 
