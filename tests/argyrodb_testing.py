@@ -90,3 +90,31 @@ def run_process(*args: str, cwd: Path | None = None, env: dict | None = None) ->
     """``argyrodb ARGS`` as a separate process (for exit codes, signals and import cost)."""
     return subprocess.run([sys.executable, "-m", "argyrodb", *args], capture_output=True, text=True, cwd=cwd,
                           env=None if env is None else {**os.environ, **env})
+
+
+def cell_impedance(f, r0=0.0, arcs=(), spike=None, warburg=None, inductance=0.0):
+    """A cell's impedance in closed form (ohm): R0 + j omega L + sum R / (1 + R Q (j omega)^a) + 1 / (Q_s (j omega)^a_s)
+    + A_w (1 - j) / sqrt(omega); each arc given as (R, C, a) with Q = C^a R^(a - 1), so that its Brug capacitance
+    (Q R^(1-a))^(1/a) is C."""
+    import numpy as np
+
+    omega = 2 * np.pi * np.asarray(f, dtype=float)
+    z = r0 + 1j * omega * inductance + 0j * omega
+    for r, c, a in arcs:
+        z = z + r / (1 + r * c ** a * r ** (a - 1) * (1j * omega) ** a)
+    if spike is not None:
+        z = z + 1 / (spike[0] * (1j * omega) ** spike[1])
+    if warburg is not None:
+        z = z + warburg * (1 - 1j) / np.sqrt(omega)
+    return z
+
+
+def noisy_spectrum(f, z, seed, noise=0.003, name="simulated"):
+    """A Spectrum of ``z`` with seeded complex Gaussian noise of ``noise`` x |Z| on each part."""
+    import numpy as np
+
+    from argyrodb.physics.eis import Spectrum
+
+    rng = np.random.default_rng(seed)
+    return Spectrum(name, np.asarray(f, dtype=float),
+                    z + noise * np.abs(z) * (rng.standard_normal(z.size) + 1j * rng.standard_normal(z.size)))

@@ -29,28 +29,10 @@ from argyrodb.physics.eis_models import (
     kk_threshold_percent,
     lin_kk,
 )
+from argyrodb_testing import cell_impedance as impedance
+from argyrodb_testing import noisy_spectrum as noisy
 
 NOISE = 0.003
-
-
-def impedance(f, r0=0.0, arcs=(), spike=None, warburg=None, inductance=0.0):
-    """Closed form: R0 + j omega L + sum R / (1 + R Q (j omega)^a) + 1 / (Q_s (j omega)^a_s) + A_w (1 - j) / sqrt(omega),
-    each arc given as (R, C, a) with Q = C^a R^(a - 1), so that its Brug capacitance (Q R^(1-a))^(1/a) is C."""
-    omega = 2 * np.pi * np.asarray(f, dtype=float)
-    z = r0 + 1j * omega * inductance + 0j * omega
-    for r, c, a in arcs:
-        z = z + r / (1 + r * c ** a * r ** (a - 1) * (1j * omega) ** a)
-    if spike is not None:
-        z = z + 1 / (spike[0] * (1j * omega) ** spike[1])
-    if warburg is not None:
-        z = z + warburg * (1 - 1j) / np.sqrt(omega)
-    return z
-
-
-def noisy(f, z, seed, noise=NOISE, name="simulated"):
-    rng = np.random.default_rng(seed)
-    return Spectrum(name, np.asarray(f, dtype=float),
-                    z + noise * np.abs(z) * (rng.standard_normal(z.size) + 1j * rng.standard_normal(z.size)))
 
 
 # A pellet whose bulk arc is visible: 10 MHz-0.1 Hz, 10 points per decade; a 3 ohm lead, bulk 5 kohm || 5 pF

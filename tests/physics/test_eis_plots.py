@@ -27,28 +27,10 @@ from argyrodb.physics.eis_plots import (
     plot_cell,
     plot_fit,
 )
+from argyrodb_testing import cell_impedance as impedance
+from argyrodb_testing import noisy_spectrum as noisy
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def impedance(f, r0=0.0, arcs=(), spike=None, warburg=None, inductance=0.0):
-    """R0 + j omega L + sum R / (1 + R Q (j omega)^a) + 1 / (Q_s (j omega)^a_s) + A_w (1 - j) / sqrt(omega); each arc
-    (R, C, a) with Q = C^a R^(a - 1)."""
-    omega = 2 * np.pi * np.asarray(f, dtype=float)
-    z = r0 + 1j * omega * inductance + 0j * omega
-    for r, c, a in arcs:
-        z = z + r / (1 + r * c ** a * r ** (a - 1) * (1j * omega) ** a)
-    if spike is not None:
-        z = z + 1 / (spike[0] * (1j * omega) ** spike[1])
-    if warburg is not None:
-        z = z + warburg * (1 - 1j) / np.sqrt(omega)
-    return z
-
-
-def noisy(f, z, seed, noise=0.003, name="simulated"):
-    rng = np.random.default_rng(seed)
-    return Spectrum(name, np.asarray(f, dtype=float),
-                    z + noise * np.abs(z) * (rng.standard_normal(z.size) + 1j * rng.standard_normal(z.size)))
 
 
 # bulk arc visible (5 kohm || 5 pF at 6.4 MHz), grain boundary 1.5 kohm || 5 nF, blocking electrodes: the spike dwarfs
