@@ -29,7 +29,7 @@ import numpy as np
 from ..core.errors import InputError, ParameterError
 from ..core.files import pyplot, save_figure
 from .calculators import cpe_capacitance_F
-from .circuits import check_circuit, check_initial
+from .circuits import check_circuit, check_initial, closed_form_impedance, parameter_names
 from .eis_readers import Spectrum, read
 
 FIG_S9_CIRCUIT = "R0-p(R1,CPE1)-p(R2,CPE2)-p(R3,CPE3)-W1"
@@ -92,6 +92,26 @@ def _checked(spectrum: Spectrum, source: object) -> Spectrum:
     return replace(spectrum, frequency_hz=f, z=z)
 
 
+def lin_kk_fit(omega: np.ndarray, z: np.ndarray, taus: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """One lin-KK fit with time constants ``taus``: impedance.py's ``fit_linKK(..., fit_type="complex",
+    add_cap=True)`` (its normal equations, Schönleber et al. eq. 14, weighted by 1/|Z|): the elements
+    [R_ohm, R_1..R_M, 1/C, L], mu and Z_KK."""
+    modulus = np.abs(z)
+    kernel = 1 / (1 + 1j * np.outer(omega, taus))
+    a_re = np.zeros((omega.size, taus.size + 3))
+    a_im = np.zeros((omega.size, taus.size + 3))
+    a_re[:, 0] = 1 / modulus
+    a_re[:, 1:-2] = kernel.real / modulus[:, None]
+    a_im[:, 1:-2] = kernel.imag / modulus[:, None]
+    a_im[:, -2] = -1 / (omega * modulus)
+    a_im[:, -1] = omega / modulus
+    elements = np.linalg.inv(a_re.T @ a_re + a_im.T @ a_im) @ (a_re.T @ (z.real / modulus) + a_im.T @ (z.imag / modulus))
+    r_k = elements[1:-2]
+    mu = 1 - np.sum(np.abs(r_k[r_k < 0])) / np.sum(np.abs(r_k[r_k >= 0]))
+    z_kk = elements[0] + kernel @ r_k + 1j * omega * elements[-1] - 1j * elements[-2] / omega
+    return elements, float(mu), z_kk
+
+
 @dataclass
 class KramersKronig:
     """Result of the lin-KK test: ``n_rc`` RC elements, Schönleber's mu, residuals relative to |Z|."""
@@ -123,12 +143,12 @@ def kramers_kronig(spectrum: Spectrum, mu_cutoff: float = 0.85, max_rc: int = 50
     noise (rms above KK_MAX_RMS_PERCENT) mean the spectrum is not: drift, a non-stationary or
     non-linear cell.
 
-    The fits are impedance.py's (``impedance.validation.fit_linKK``); its ``linKK`` wrapper is not used
-    because it evaluates the fit through a string ``eval`` that fails under numpy 2 (impedance.py 1.7.1,
-    ECSHackWeek/impedance.py pull request 334), so M's loop and Z_KK are computed here.
+    The fit is impedance.py's ``fit_linKK(..., fit_type="complex", add_cap=True)`` (its normal equations,
+    Schönleber et al. eq. 14) with its log-spaced time constants, written out here (:func:`lin_kk_fit`) so that the
+    check does not import impedance.py (~1 s; its visualisation loads matplotlib and altair); a test compares the
+    two. (impedance.py's ``linKK`` wrapper evaluates its fit through a string ``eval`` that fails under numpy 2:
+    impedance.py 1.7.1, ECSHackWeek/impedance.py pull request 334.)
     """
-    from impedance.validation import fit_linKK, get_tc_distribution
-
     spectrum = _checked(spectrum, spectrum.name)
     f, z = spectrum.frequency_hz, spectrum.z
     omega = 2 * np.pi * f
@@ -136,13 +156,10 @@ def kramers_kronig(spectrum: Spectrum, mu_cutoff: float = 0.85, max_rc: int = 50
     fewest = min(math.ceil(KK_MIN_RC_PER_DECADE * math.log10(f.max() / f.min())), f.size // 2, most)
     with np.errstate(all="ignore"):  # mu is -inf while no R_k is positive
         for n_rc in range(max(fewest, 1), most + 1):
-            taus = get_tc_distribution(f, n_rc)
-            elements, mu = fit_linKK(f, taus, n_rc, z, fit_type="complex", add_cap=True)
+            taus = np.logspace(math.log10(1 / (2 * np.pi * f.max())), math.log10(1 / (2 * np.pi * f.min())), n_rc)
+            _, mu, z_kk = lin_kk_fit(omega, z, taus)
             if mu <= mu_cutoff:
                 break
-    r_ohm, r_k, inverse_c, inductance = elements[0], elements[1:-2], elements[-2], elements[-1]
-    z_kk = (r_ohm + np.sum(r_k / (1 + 1j * np.outer(omega, taus)), axis=1)
-            + 1j * omega * inductance - 1j * inverse_c / omega)
     residual = np.abs(z - z_kk) / np.abs(z)
     return KramersKronig(n_rc, float(mu), float(100 * np.sqrt(np.mean(residual ** 2))), float(100 * residual.max()))
 
@@ -229,6 +246,18 @@ def _circuit(circuit: str, values: list[float] | None = None, parameter: str = "
 
 
 def simulate(frequency_hz: np.ndarray, parameters: list[float], circuit: str = FIG_S9_CIRCUIT) -> np.ndarray:
+    """Z(f) (ohm) of ``circuit`` with ``parameters`` in impedance.py's order: the elements' closed forms
+    (:func:`argyrodb.physics.circuits.closed_form_impedance`, equal to impedance.py's to rounding - a test checks),
+    impedance.py's own model for an element not written out there (importing it costs ~1 s)."""
+    names, _ = parameter_names(circuit)
+    if len(parameters) != len(names):
+        raise ParameterError("parameters", f"{len(parameters)} values for the {len(names)} parameters of {circuit.replace(' ', '')}")
+    if not all(math.isfinite(float(v)) for v in parameters):
+        raise ParameterError("parameters", "values must be finite numbers")
+    try:
+        return closed_form_impedance(circuit, parameters, frequency_hz)
+    except NotImplementedError:
+        pass
     model = _circuit(circuit, parameters, "parameters")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -552,8 +581,10 @@ def fit(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT, initial: list[float] 
     """
     spectrum = _checked(spectrum, spectrum.name)
     w_re, w_im = residual_weights(spectrum.z, weighting)
-    model = _circuit(circuit, initial)
-    names, units = model.get_param_names()
+    check_circuit(circuit)
+    if initial is not None:
+        check_initial(circuit, initial)
+    names, units = parameter_names(circuit)
     blocks = _blocks(circuit)
     if blocks is None and initial is None:
         raise ParameterError("initial", "give starting values for a custom circuit")
@@ -564,6 +595,7 @@ def fit(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT, initial: list[float] 
             solution, n_starts = _multistart(spectrum, circuit, blocks, initial, weighting)
             values, stderr, converged = _from_log(solution.x, blocks), _stderr(solution, blocks), solution.status > 0
         else:
+            model = _circuit(circuit, initial)  # impedance.py's CustomCircuit, imported only for such circuits
             low = [ALPHA_BOUNDS[0] if n.startswith("CPE") and n.endswith("_1") else 0.0 for n in names]
             high = [ALPHA_BOUNDS[1] if n.startswith("CPE") and n.endswith("_1") else np.inf for n in names]
             try:

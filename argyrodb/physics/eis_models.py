@@ -39,6 +39,7 @@ from .eis import (
     FitResult,
     KramersKronig,
     Spectrum,
+    lin_kk_fit,
 )
 
 # --- lin-KK and the threshold (item 5) -----------------------------------------------------------------------------
@@ -115,25 +116,6 @@ def _checked(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray]:
     return f, z
 
 
-def _lin_kk_fit(omega: np.ndarray, z: np.ndarray, taus: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
-    """impedance.py's ``fit_linKK(..., fit_type="complex", add_cap=True)`` (its normal equations, Schönleber et al.
-    eq. 14): the elements [R_ohm, R_1..R_M, 1/C, L], mu and Z_KK."""
-    modulus = np.abs(z)
-    kernel = 1 / (1 + 1j * np.outer(omega, taus))
-    a_re = np.zeros((omega.size, taus.size + 3))
-    a_im = np.zeros((omega.size, taus.size + 3))
-    a_re[:, 0] = 1 / modulus
-    a_re[:, 1:-2] = kernel.real / modulus[:, None]
-    a_im[:, 1:-2] = kernel.imag / modulus[:, None]
-    a_im[:, -2] = -1 / (omega * modulus)
-    a_im[:, -1] = omega / modulus
-    elements = np.linalg.inv(a_re.T @ a_re + a_im.T @ a_im) @ (a_re.T @ (z.real / modulus) + a_im.T @ (z.imag / modulus))
-    r_k = elements[1:-2]
-    mu = 1 - np.sum(np.abs(r_k[r_k < 0])) / np.sum(np.abs(r_k[r_k >= 0]))
-    z_kk = elements[0] + kernel @ r_k + 1j * omega * elements[-1] - 1j * elements[-2] / omega
-    return elements, float(mu), z_kk
-
-
 def lin_kk(spectrum: Spectrum, mu_cutoff: float = 0.85, max_rc: int = 50) -> tuple[KramersKronig, np.ndarray]:
     """:func:`argyrodb.physics.eis.kramers_kronig` without importing impedance.py (the same M loop, time constants
     and fit; equal to it within rounding, which a test checks), and the residuals (Z - Z_KK) / |Z| it summarises."""
@@ -144,7 +126,7 @@ def lin_kk(spectrum: Spectrum, mu_cutoff: float = 0.85, max_rc: int = 50) -> tup
     with np.errstate(all="ignore"):
         for n_rc in range(max(fewest, 1), most + 1):
             taus = np.logspace(math.log10(1 / (2 * np.pi * f.max())), math.log10(1 / (2 * np.pi * f.min())), n_rc)
-            _, mu, z_kk = _lin_kk_fit(omega, z, taus)
+            _, mu, z_kk = lin_kk_fit(omega, z, taus)
             if mu <= mu_cutoff:
                 break
     residual = (z - z_kk) / np.abs(z)

@@ -30,7 +30,8 @@ import numpy as np
 
 from ..core.errors import ParameterError
 from ..core.files import pyplot, save_figure
-from .circuits import check_circuit
+from .circuits import _element_of as _kind
+from .circuits import closed_form_impedance
 from .eis import KK_MAX_RMS_PERCENT, FitResult, Spectrum, simulate
 from .eis_models import CellFit
 from .plots import overlaps_data, publication_style
@@ -48,90 +49,14 @@ PRETTY_LABELS = {"bulk": "bulk", "grain_boundary": "grain boundary", "interface"
 # --- closed-form impedance of a circuit string ------------------------------------------------------------------------
 
 
-def _element_impedance(kind: str, p: list[float], omega: np.ndarray) -> np.ndarray:
-    """impedance.py 1.7.1's element formulas (``impedance.models.circuits.elements``)."""
-    jw = 1j * omega
-    if kind == "R":
-        return np.full(omega.size, p[0], dtype=complex)
-    if kind == "C":
-        return 1 / (p[0] * jw)
-    if kind == "L":
-        return p[0] * jw
-    if kind == "W":
-        return p[0] * (1 - 1j) / np.sqrt(omega)
-    if kind == "Wo":
-        s = np.sqrt(jw * p[1])
-        return p[0] / (s * np.tanh(s))
-    if kind == "Ws":
-        s = np.sqrt(jw * p[1])
-        return p[0] * np.tanh(s) / s
-    if kind == "CPE":
-        return 1 / (p[0] * jw ** p[1])
-    if kind == "La":
-        return (p[0] * jw) ** p[1]
-    if kind == "G":
-        return p[0] / np.sqrt(1 + jw * p[1])
-    if kind == "K":
-        return p[0] / (1 + jw * p[1])
-    if kind == "Zarc":
-        return p[0] / (1 + (jw * p[1]) ** p[2])
-    raise NotImplementedError(kind)
-
-
-_SIZES = {"R": 1, "C": 1, "L": 1, "W": 1, "Wo": 2, "Ws": 2, "CPE": 2, "La": 2, "G": 2, "K": 2, "Zarc": 3}
-_TOKENS = re.compile(r"[ps]\(|[A-Za-z]+[0-9_]*|[-,()]")
-
-
-def _kind(name: str) -> str:
-    return "".join(c for c in name if c not in "0123456789_")
-
-
 def circuit_impedance(circuit: str, values, frequency_hz) -> np.ndarray:
-    """Z(f) of an impedance.py circuit string (elements joined by ``-`` in series and ``p(a,b,...)`` in parallel) with
-    ``values`` in impedance.py's parameter order (the elements' order in the string), from the elements' closed forms.
-    A circuit with an element not written out here (Gs, T, TLMQ) is evaluated by impedance.py
-    (:func:`argyrodb.physics.eis.simulate`)."""
-    check_circuit(circuit)
-    text = circuit.replace(" ", "")
-    omega = 2 * np.pi * np.asarray(frequency_hz, dtype=float)
-    tokens = _TOKENS.findall(text)
-    params = [float(v) for v in values]
-    position = {"token": 0, "param": 0}
-
-    def series() -> np.ndarray:
-        z = parallel_or_element()
-        while position["token"] < len(tokens) and tokens[position["token"]] == "-":
-            position["token"] += 1
-            z = z + parallel_or_element()
-        return z
-
-    def parallel_or_element() -> np.ndarray:
-        token = tokens[position["token"]]
-        position["token"] += 1
-        if token in ("p(", "s("):
-            parts = [series()]
-            while tokens[position["token"]] == ",":
-                position["token"] += 1
-                parts.append(series())
-            position["token"] += 1  # ")"
-            if token == "s(":
-                return np.sum(parts, axis=0)
-            return 1 / np.sum([1 / part for part in parts], axis=0)
-        kind = _kind(token)
-        if kind not in _SIZES:
-            raise NotImplementedError(kind)
-        start = position["param"]
-        position["param"] += _SIZES[kind]
-        return _element_impedance(kind, params[start:position["param"]], omega)
-
+    """Z(f) of an impedance.py circuit string with ``values`` in impedance.py's parameter order, from the elements'
+    closed forms (:func:`argyrodb.physics.circuits.closed_form_impedance`); a circuit with an element not written out
+    there (Gs, T, TLMQ) is evaluated by impedance.py (:func:`argyrodb.physics.eis.simulate`)."""
     try:
-        with np.errstate(all="ignore"):
-            z = series()
-        if position["param"] != len(params):
-            raise ParameterError("values", f"{len(params)} values for the {position['param']} parameters of {text}")
-        return np.asarray(z, dtype=complex)
+        return closed_form_impedance(circuit, values, frequency_hz)
     except NotImplementedError:  # impedance.py is imported by simulate, only now
-        return simulate(np.asarray(frequency_hz, dtype=float), params, circuit)
+        return simulate(np.asarray(frequency_hz, dtype=float), [float(v) for v in values], circuit)
 
 
 # --- numbers as text --------------------------------------------------------------------------------------------------

@@ -162,3 +162,33 @@ def test_read_spectrum_conventions(tmp_path):
     path.write_text("\n".join(f"10,{a},{b}" for a, b in zip(z.real, z.imag)))
     with pytest.raises(InputError, match="distinct frequencies"):
         read_spectrum(path)
+
+
+def test_closed_forms_and_lin_kk_equal_impedance_py():
+    """simulate() and kramers_kronig() no longer import impedance.py (1 s): the closed forms and the lin-KK normal
+    equations written out in argyrodb are checked here against impedance.py's own CustomCircuit.predict and
+    validation.fit_linKK. rtol 1e-10: the same formulas in another order of floating-point operations."""
+    from impedance.models.circuits import CustomCircuit
+    from impedance.validation import fit_linKK, get_tc_distribution
+
+    from argyrodb.physics.circuits import closed_form_impedance
+    from argyrodb.physics.eis import lin_kk_fit
+
+    f = np.logspace(6, -2, 60)
+    cases = [
+        (FIG_S9_CIRCUIT, [73.3, 26.3, 6.3e-7, 0.75, 27.9, 5.5e-5, 0.52, 19.7, 3.6e-2, 0.49, 10.0]),
+        ("L0-R0-p(R1,CPE1)-p(R2,C2)-CPE3", [1e-7, 5.0, 400.0, 2e-9, 0.9, 1500.0, 1e-7, 1e-6, 0.8]),
+        ("R0-p(R1-W1,CPE1)-Wo1-Ws1-G1-K1-Zarc1-La1", [3.0, 100.0, 20.0, 1e-6, 0.85, 30.0, 0.1, 40.0, 0.2, 50.0, 1e-3,
+                                                      60.0, 1e-4, 70.0, 1e-5, 0.7, 1e-6, 0.5]),
+    ]
+    for circuit, values in cases:
+        theirs = CustomCircuit(circuit, initial_guess=values).predict(f, use_initial=True)
+        np.testing.assert_allclose(closed_form_impedance(circuit, values, f), theirs, rtol=1e-10)
+        np.testing.assert_allclose(simulate(f, values, circuit), theirs, rtol=1e-10)
+    z = simulate(f, cases[0][1], FIG_S9_CIRCUIT)
+    for n_rc in (10, 25):
+        taus = get_tc_distribution(f, n_rc)
+        elements, mu = fit_linKK(f, taus, n_rc, z, fit_type="complex", add_cap=True)
+        ours, our_mu, _ = lin_kk_fit(2 * np.pi * f, z, taus)
+        np.testing.assert_allclose(ours, elements, rtol=1e-8)  # a 28x28 normal-equation solve: rtol 1e-8
+        assert our_mu == pytest.approx(mu, rel=1e-8)
