@@ -16,18 +16,22 @@ import pytest
 
 from argyrodb.core.errors import InputError, ParameterError
 from argyrodb.physics.circuits import ELEMENTS, check_circuit, check_initial, parameter_names
-from argyrodb.physics.eis import Spectrum, kramers_kronig, simulate
-from argyrodb.physics.eis_models import (
+from argyrodb.physics.eis import (
     KK_FLOOR_PERCENT,
     KK_MAX_THRESHOLD_PERCENT,
+    Spectrum,
+    kk_check,
+    kk_threshold_percent,
+    kramers_kronig,
+    lin_kk,
+    simulate,
+)
+from argyrodb.physics.eis_models import (
     candidate_circuits,
     capacitance_label,
     conductivity_mS_cm,
     fit_candidate,
     fit_cell,
-    kk_check,
-    kk_threshold_percent,
-    lin_kk,
 )
 from argyrodb_testing import cell_impedance as impedance
 from argyrodb_testing import noisy_spectrum as noisy
