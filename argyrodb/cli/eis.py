@@ -172,6 +172,8 @@ def eis_drt(spectrum, sweep, plot_out, as_json):
             click.echo(f"  {peak['tau_s']:11.4g} {peak['frequency_hz']:11.4g} {peak['resistance_ohm']:11.4g}{edge}")
         for note in payload["notes"]:
             click.echo(f"  note: {note}")
+    if not result.reliable:
+        click.echo(f"argyrodb: warning: {data.name}: unreliable DRT: {'; '.join(result.reasons)}", err=True)
     if plot_out:
         services.plot_drt(result, plot_out)
 
