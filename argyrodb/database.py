@@ -13,6 +13,7 @@ limits, plausibility, read-only queries with a time limit).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from .pipeline.build import add_user_data, build_database, remove_user_data
@@ -29,6 +30,7 @@ class Database:
     """The SQLite database at ``path`` (default: ``ARGYRODB_DB``, else the user's data folder)."""
 
     def __init__(self, path: str | Path | None = None):
+        self._given = path  # None: the default location, whose folder the build may create on a new machine
         self.path: Path = database_path(path)
 
     def __repr__(self) -> str:
@@ -39,7 +41,7 @@ class Database:
     def build(self, show_progress: bool = False) -> dict:
         """(Re)build the database atomically from the packaged data, keeping user imports, refinements and
         screening runs; returns row counts per table."""
-        return build_database(self.path, show_progress=show_progress)
+        return build_database(self._given, show_progress=show_progress)
 
     def migrate(self) -> tuple[int, int]:
         """Bring an older database to this version's schema in place: (version before, version after)."""
@@ -67,18 +69,12 @@ class Database:
     def query(self, expression: str | None = None, filters: MeasurementFilter | None = None,
               sort: str | None = None, limit: int | None = None):
         """Measurements (with material and reference) matching an expression such as ``"I>0,sigma_mS_cm>=5"``
-        (element symbols are amounts per formula unit) and/or ``filters``, as a pandas DataFrame."""
-        filters = filters if filters is not None else MeasurementFilter()
-        if expression:
-            filters.expression = expression
-        return query_measurements(filters, sort=sort, limit=limit, db_path=self.path)
+        (element symbols are amounts per formula unit) and/or ``filters`` (both must hold), as a pandas DataFrame."""
+        return query_measurements(_combined(expression, filters), sort=sort, limit=limit, db_path=self.path)
 
     def count(self, expression: str | None = None, filters: MeasurementFilter | None = None) -> int:
         """How many measurements :meth:`query` would return."""
-        filters = filters if filters is not None else MeasurementFilter()
-        if expression:
-            filters.expression = expression
-        return count_measurements(filters, db_path=self.path)
+        return count_measurements(_combined(expression, filters), db_path=self.path)
 
     def compare(self, formula: str, sigma_mS_cm: float | None = None, ccd_mA_cm2: float | None = None,
                 n_nearest: int = 5) -> dict:
@@ -118,6 +114,14 @@ class Database:
     def export_optimade(self, out_path: str | Path) -> Path:
         """The structures as OPTIMADE entries (JSON) in one file."""
         return export_optimade(out_path, self.path)
+
+
+def _combined(expression: str | None, filters: MeasurementFilter | None) -> MeasurementFilter:
+    """``filters`` (a copy: the caller's object is not changed) with ``expression`` added to its own expression."""
+    filters = filters if filters is not None else MeasurementFilter()
+    if not expression:
+        return filters
+    return dataclasses.replace(filters, expression=",".join(e for e in (filters.expression, expression) if e))
 
 
 def screen(settings: ScreenSettings, db: str | Path | Database | None = None, jobs: int = 1,

@@ -186,3 +186,37 @@ def test_the_api_reference_documents_every_public_name(tmp_path):
         words = first_line.split()[:3]  # rendered text: roles and markup change, the opening words stay
         assert all(word.strip(":`*") in page for word in words if word.isalpha()), (name, words)
     assert not [w for w in caught if "annotation" in str(w.message)], [str(w.message) for w in caught][:3]
+
+
+def test_database_build_at_the_default_location_creates_its_folder(tmp_path, monkeypatch):
+    """Database() on a new machine: the default location's folder does not exist yet; build() makes it (the CLI
+    did; the API's Database resolved the default path first and lost that)."""
+    target = tmp_path / "new" / "folder" / "argyrodb.sqlite"
+    monkeypatch.setenv("ARGYRODB_DB", str(target))
+    database = api.Database()
+    assert database.path == target and not target.parent.exists()
+    counts = database.build()
+    assert target.is_file() and counts["measurements"] == 69  # Table S3 (27) + OBELiX (42)
+
+
+def test_database_queries_leave_the_callers_filter_alone(fresh_db):
+    """An expression given beside a MeasurementFilter is added to it (both must hold) in a copy."""
+    database = api.Database(fresh_db)
+    mine = api.MeasurementFilter(expression="I>0")
+    everything_with_i = database.count(filters=mine)
+    fast_with_i = database.count("sigma_mS_cm>=5", filters=mine)
+    assert mine.expression == "I>0"  # unchanged
+    assert 0 < fast_with_i < everything_with_i
+    assert fast_with_i == database.count("I>0,sigma_mS_cm>=5") == len(database.query("sigma_mS_cm>=5", filters=mine))
+
+
+def test_a_refused_structure_is_not_forced():
+    """Li2VCl4 (OBELiX yav) analysed without force carries not_argyrodite as an error: it is not 'forced', and
+    another lattice parameter keeps it refused (was: forced=True, and at() turned the error into a warning)."""
+    from argyrodb.core.readers import read
+    from argyrodb.physics.structure import analysed
+
+    refused = analysed(read(REPO / "db" / "obelix_cifs" / "yav.cif"))
+    assert {p.severity for p in refused.problems if p.kind == "not_argyrodite"} == {"error"}
+    assert not refused.forced
+    assert {p.severity for p in refused.at(10.5).problems if p.kind == "not_argyrodite"} == {"error"}

@@ -27,11 +27,9 @@ def db() -> None:
 def db_build(db_path, quiet):
     """Build the database from the packaged literature data and structures (atomic: a failure, Ctrl-C or SIGTERM
     keeps the old file and leaves no temporary file); user imports and refinements are replayed into it."""
-    target = services.database_path(db_path)
-    if db_path is None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    counts = api.Database(target).build(show_progress=not quiet)
-    click.echo(f"built {target}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    database = api.Database(db_path)
+    counts = database.build(show_progress=not quiet)
+    click.echo(f"built {database.path}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 def _notes(frame) -> None:

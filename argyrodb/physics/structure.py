@@ -52,7 +52,7 @@ class AnalysedStructure(_core.AnalysedStructure):
     @property
     def forced(self) -> bool:
         """True when it failed the argyrodite framework check and was analysed anyway (``force``)."""
-        return any(p.kind == "not_argyrodite" for p in self.problems)
+        return any(p.kind == "not_argyrodite" and p.severity == "warning" for p in self.problems)
 
     def require_valid(self) -> AnalysedStructure:
         """``self``, or :class:`ValidationFailed` ("FILE: KIND: message") when validation found an error."""
@@ -65,7 +65,7 @@ class AnalysedStructure(_core.AnalysedStructure):
         """The same refinement analysed at another lattice parameter: ``a_angstrom`` in Å (then "given"), or a
         :class:`~argyrodb.core.refinement.LatticeParameter` that says where it came from."""
         if isinstance(a_angstrom, LatticeParameter):
-            return AnalysedStructure.of(_core.analyse(self.refinement, a_angstrom, force=self.forced))
+            return AnalysedStructure.of(super().at(a_angstrom))
         return analysed(self.refinement, a_angstrom, force=self.forced)
 
     def density(self, allow_errors: bool = False) -> StructureDensity:
