@@ -79,7 +79,7 @@ def read(path: str | Path, sweep: int | None = None) -> Spectrum:
         return _read_mpr(path, data, sweep)
     if path.suffix.lower() == ".mpr":
         raise InputError(path, "not a BioLogic .mpr file (it does not start with 'BIO-LOGIC MODULAR FILE')")
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if _binary(data):
         raise InputError(path, "a binary file: not an impedance format argyrodb reads (BioLogic .mpr, "
                                "instrument text exports, text tables)")
     text, encoding = _decode(data)
@@ -94,6 +94,20 @@ def read(path: str | Path, sweep: int | None = None) -> Spectrum:
     if kind != "biologic" and sweep not in (None, 1):
         raise ParameterError("sweep", f"{path}: holds one sweep; there is no sweep {sweep}")
     return spectrum
+
+
+def _binary(data: bytes) -> bool:
+    """NUL bytes near the start and no UTF-16 byte-order mark: not a text export."""
+    return b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff"))
+
+
+def text_lines(path: str | Path) -> list[str] | None:
+    """The lines of a text export as :func:`read` decodes and splits them (UTF-16 with its mark, UTF-8, Latin-1;
+    universal newlines), or None for a binary file (a BioLogic .mpr): for readers of the header beside the data."""
+    data = read_bytes_file(Path(path))
+    if data.startswith(b"BIO-LOGIC MODULAR FILE") or _binary(data):
+        return None
+    return _lines(_decode(data)[0])
 
 
 def _decode(data: bytes) -> tuple[str, str]:

@@ -42,7 +42,7 @@ from ..core.errors import InputError, ParameterError
 from ..core.files import pyplot, save_figure
 from .calculators import BOLTZMANN_EV_K, arrhenius_fit
 from .eis_models import CellFit, fit_cell
-from .eis_readers import Spectrum
+from .eis_readers import Spectrum, text_lines
 
 #: The temperature sigma is extrapolated (or interpolated) to: 25 C.
 REFERENCE_K = 298.15
@@ -208,15 +208,11 @@ def stated_temperature(spectrum: Spectrum) -> dict | None:
     path = Path(source)
     if not source or not path.is_file():
         return None
-    data = path.read_bytes()[:2_000_000]
-    if b"\0" in data[:4096]:
+    lines = text_lines(path)  # decoded as the reader decoded it (UTF-16 included)
+    if lines is None:
         return None  # a binary file (BioLogic .mpr): no header text
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
     found: list[tuple[float, int, str]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         if _is_data_row(line):
             break
         for m in _TEMPERATURE.finditer(line):

@@ -311,3 +311,20 @@ def test_the_real_file_shapes_state_no_temperature():
         assert stated_temperature(spectrum_) is None, path.name
         checked += 1
     assert checked >= 5
+
+
+def test_a_utf16_header_temperature_is_read_as_the_spectrum_is(tmp_path):
+    """The header's temperature is read from the text the reader decoded: a UTF-16 export (which read_spectrum reads)
+    gave None before (its bytes were decoded as UTF-8/Latin-1 on their own, and its NUL bytes taken for binary)."""
+    from argyrodb.physics.eis import read_spectrum
+    from argyrodb.physics.eis_series import stated_temperature
+
+    f = np.logspace(5, -1, 30)
+    z = 10 + 100 / (1 + 1j * 2 * np.pi * f * 1e-4)
+    text = "Temperature [°C]: 25\nfrequency_Hz,z_real_ohm,z_imag_ohm\n" + "\n".join(
+        f"{a:.8g},{b.real:.8g},{b.imag:.8g}" for a, b in zip(f, z))
+    for encoding in ("utf-8", "utf-16"):
+        path = tmp_path / f"t_{encoding}.csv"
+        path.write_bytes(text.encode(encoding))  # Python's utf-16 writes the byte-order mark
+        stated = stated_temperature(read_spectrum(path))
+        assert stated is not None and stated["temperature_K"] == pytest.approx(298.15) and stated["line"] == 1, encoding
