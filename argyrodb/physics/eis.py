@@ -1,4 +1,4 @@
-"""Equivalent-circuit fitting of impedance spectra with impedance.py (ECSHackWeek/impedance.py).
+"""Equivalent-circuit fitting of impedance spectra, checked against impedance.py (ECSHackWeek/impedance.py).
 
 Default circuit: the source's Fig. S9 model, R_bulk in series with three R||CPE elements (grain
 boundary I-1, cathode-SE interface I-2, Li-SE interface I-3) and a Warburg element:
@@ -6,13 +6,15 @@ boundary I-1, cathode-SE interface I-2, Li-SE interface I-3) and a Warburg eleme
 Warburg ``W`` is semi-infinite, Z = A_w (1 - j) / sqrt(omega).
 
 Fitting (:func:`fit`) is complex non-linear least squares weighted by |Z| (modulus weighting,
-Boukamp, J. Electrochem. Soc. 142 (1995) 1885), or by 1 or by |Z'| and |Z''| (``weighting``). For three arcs its minimum is not unique, so a fit
-starts from several points: starting values read off the spectrum (:func:`estimate_initial`) and the
-best points of a grid over the arcs' time constants; each is refined by least squares on
+Boukamp, J. Electrochem. Soc. 142 (1995) 1885), or by 1 or by |Z'| and |Z''| (``weighting``). For three
+arcs its minimum is not unique, so a fit starts from several points: starting values read off the spectrum
+(:func:`estimate_initial`) and the best points of a grid over the arcs' time constants; each is refined by least squares on
 log-parameters and the best by chi-square kept. The spectrum itself is checked for Kramers-Kronig
-consistency (:func:`kramers_kronig`, lin-KK), and the fit is judged against it (``FitResult.reasons``).
-impedance.py parses the circuits, evaluates the final model, fits circuits of other forms and provides
-the lin-KK fits.
+consistency (:func:`kramers_kronig`, lin-KK, against a threshold from its own noise: :func:`kk_check`), and the
+fit is judged against it (``FitResult.reasons``). The circuits' closed forms
+(:mod:`argyrodb.physics.circuits`) and lin-KK's normal equations are written out here and checked against
+impedance.py in the tests; impedance.py itself (~1 s to import) is used only to fit circuits outside the
+multi-start and to evaluate the elements not written out (Gs, T, TLMQ).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InputError, ParameterError
-from ..core.files import pyplot, save_figure
 from .calculators import cpe_capacitance_F
 from .circuits import check_circuit, check_initial, closed_form_impedance, parameter_names
 from .eis_readers import Spectrum, read
@@ -149,19 +150,7 @@ def kramers_kronig(spectrum: Spectrum, mu_cutoff: float = 0.85, max_rc: int = 50
     two. (impedance.py's ``linKK`` wrapper evaluates its fit through a string ``eval`` that fails under numpy 2:
     impedance.py 1.7.1, ECSHackWeek/impedance.py pull request 334.)
     """
-    spectrum = _checked(spectrum, spectrum.name)
-    f, z = spectrum.frequency_hz, spectrum.z
-    omega = 2 * np.pi * f
-    most = min(max_rc, f.size - 2)  # fewer RC elements than data points
-    fewest = min(math.ceil(KK_MIN_RC_PER_DECADE * math.log10(f.max() / f.min())), f.size // 2, most)
-    with np.errstate(all="ignore"):  # mu is -inf while no R_k is positive
-        for n_rc in range(max(fewest, 1), most + 1):
-            taus = np.logspace(math.log10(1 / (2 * np.pi * f.max())), math.log10(1 / (2 * np.pi * f.min())), n_rc)
-            _, mu, z_kk = lin_kk_fit(omega, z, taus)
-            if mu <= mu_cutoff:
-                break
-    residual = np.abs(z - z_kk) / np.abs(z)
-    return KramersKronig(n_rc, float(mu), float(100 * np.sqrt(np.mean(residual ** 2))), float(100 * residual.max()))
+    return lin_kk(spectrum, mu_cutoff, max_rc)[0]
 
 
 # --- lin-KK with a threshold from the spectrum's noise and point density (issue 22, item 5) -------------------------
@@ -224,14 +213,14 @@ class KKCheck:
 
 
 def lin_kk(spectrum: Spectrum, mu_cutoff: float = 0.85, max_rc: int = 50) -> tuple[KramersKronig, np.ndarray]:
-    """:func:`argyrodb.physics.eis.kramers_kronig` without importing impedance.py (the same M loop, time constants
-    and fit; equal to it within rounding, which a test checks), and the residuals (Z - Z_KK) / |Z| it summarises."""
+    """:func:`kramers_kronig`'s result and the residuals (Z - Z_KK) / |Z| it summarises (complex, in the spectrum's
+    order)."""
     checked = _checked(spectrum, spectrum.name)
     f, z = checked.frequency_hz, checked.z
     omega = 2 * np.pi * f
-    most = min(max_rc, f.size - 2)
+    most = min(max_rc, f.size - 2)  # fewer RC elements than data points
     fewest = min(math.ceil(KK_MIN_RC_PER_DECADE * math.log10(f.max() / f.min())), f.size // 2, most)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # mu is -inf while no R_k is positive
         for n_rc in range(max(fewest, 1), most + 1):
             taus = np.logspace(math.log10(1 / (2 * np.pi * f.max())), math.log10(1 / (2 * np.pi * f.min())), n_rc)
             _, mu, z_kk = lin_kk_fit(omega, z, taus)
@@ -239,7 +228,7 @@ def lin_kk(spectrum: Spectrum, mu_cutoff: float = 0.85, max_rc: int = 50) -> tup
                 break
     residual = (z - z_kk) / np.abs(z)
     modulus = np.abs(residual)
-    kk = KramersKronig(n_rc, mu, float(100 * np.sqrt(np.mean(modulus ** 2))), float(100 * modulus.max()))
+    kk = KramersKronig(n_rc, float(mu), float(100 * np.sqrt(np.mean(modulus ** 2))), float(100 * modulus.max()))
     return kk, residual
 
 
@@ -305,8 +294,8 @@ def kk_threshold_percent(spectrum: Spectrum) -> float:
     Parstat (scatter 8 %) fails as too scattered; PowerSuite (residual 30 %, 2.1 RC elements per decade) passes with
     the note that the check tests little (:func:`fit_cell` still refuses its 46 % fit). Every 5th point of each file
     with 8 or more left passes (1.3-2.4 points per decade; lin-KK's residual 0.3-15 %, its own error: 0.11-0.21 % on
-    the full spectra of the Circuit files, 5.8-15 % on every 5th point). The threshold is a proposal for ``eis.fit``'s
-    verdict, which still uses the fixed KK_MAX_RMS_PERCENT."""
+    the full spectra of the Circuit files, 5.8-15 % on every 5th point). :func:`fit` and
+    :func:`argyrodb.physics.eis_models.fit_cell` judge spectra by it."""
     return kk_check(spectrum).threshold_percent
 
 
@@ -786,26 +775,3 @@ def fit(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT, initial: list[float] 
                 result.reasons.append(f"the {names[r]} arc peaks at {f_apex:.2g} Hz, outside the measured "
                                       "frequencies: extrapolated")
     return result
-
-
-def plot_nyquist(spectrum: Spectrum, result: FitResult, out: str | Path) -> Path:
-    plt = pyplot()
-    f_fine = np.logspace(np.log10(spectrum.frequency_hz.max()), np.log10(spectrum.frequency_hz.min()), 400)
-    z_fit = simulate(f_fine, list(result.values), result.circuit)
-    fig, ax = plt.subplots(figsize=(6.5, 5))
-    ax.plot(spectrum.z.real, -spectrum.z.imag, "o", ms=3.5, color="#1f4e79", label=f"measured {spectrum.name}")
-    ax.plot(z_fit.real, -z_fit.imag, "-", color="#c0392b", label=f"fit {result.circuit}")
-    ax.set_xlabel("Z' (Ω)")
-    ax.set_ylabel("-Z'' (Ω)")
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.legend(fontsize=8)
-    lines = [f"{k} = {v:.3g} F" for k, v in result.capacitances.items()]
-    lines.append(f"residual rms {result.residual_rms_percent:.2g} % of |Z|")
-    if result.kramers_kronig is not None:
-        lines.append(f"lin-KK residual rms {result.kramers_kronig.residual_rms_percent:.2g} %")
-    ax.text(0.02, 0.98, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=8)
-    if not result.reliable:
-        ax.text(0.02, 0.02, "unreliable: " + "; ".join(result.reasons), transform=ax.transAxes, va="bottom",
-                fontsize=7, color="#c0392b", wrap=True)
-    fig.tight_layout()
-    return save_figure(fig, out)

@@ -9,13 +9,11 @@ parameters are all determined and whose arcs lie within the measured frequencies
 
 The fits are complex non-linear least squares weighted by |Z|, as :func:`argyrodb.physics.eis.fit`, on log-parameters
 with analytic derivatives, from several starts: a grid over the arcs' time constants whose linear coefficients are
-solved by non-negative least squares. This module does its own fitting and its own lin-KK fit (the same equations as
-:func:`argyrodb.physics.eis.kramers_kronig`, which it reproduces number for number) for two reasons: ``eis.fit``
-multi-starts only circuits of R, p(R,CPE) and W blocks (a series CPE spike or an inductor goes to impedance.py's
-single-start fit and needs starting values), and impedance.py's import alone takes over 1 s (it loads matplotlib,
-pandas and altair), which a candidate search in well under a second cannot afford. impedance.py stays the reference:
-the tests check this module's impedances against ``eis.simulate``, its lin-KK against ``eis.kramers_kronig`` and its
-parameter names against impedance.py's.
+solved by non-negative least squares. This module does its own fitting because ``eis.fit`` multi-starts only
+circuits of R, p(R,CPE) and W blocks (a series CPE spike or an inductor goes to impedance.py's single-start fit and
+needs starting values); the two engines share their equations (one engine for both is the next step). The lin-KK
+check is ``eis``'s (:func:`argyrodb.physics.eis.kk_check`). impedance.py stays the reference: the tests check this
+module's impedances against ``eis.simulate`` and its parameter names against impedance.py's.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ from itertools import combinations
 
 import numpy as np
 
-from ..core.errors import InputError, ParameterError
+from ..core.errors import ParameterError
 from .calculators import cpe_capacitance_F
 from .circuits import _element_of, check_circuit, parameter_names
 from .eis import (
@@ -39,21 +37,13 @@ from .eis import (
     Spectrum,
     kk_check,
 )
+from .eis import _checked as _eis_checked
 
 
 def _checked(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray]:
-    """Frequencies and impedances of ``spectrum``, refused (InputError naming it) unless they are 1-D arrays of one
-    length with 8 distinct positive frequencies at least and finite, non-zero impedances (as ``eis.fit`` refuses)."""
-    f, z = np.asarray(spectrum.frequency_hz, dtype=float), np.asarray(spectrum.z, dtype=complex)
-    if f.ndim != 1 or f.shape != z.shape:
-        raise InputError(spectrum.name, "frequencies and impedances must be 1-D arrays of the same length")
-    if not (np.all(np.isfinite(f)) and np.all(f > 0)):
-        raise InputError(spectrum.name, "frequencies must be positive")
-    if np.unique(f).size < 8:
-        raise InputError(spectrum.name, f"only {np.unique(f).size} distinct frequencies (need at least 8)")
-    if not (np.all(np.isfinite(z)) and np.all(np.abs(z) > 0)):
-        raise InputError(spectrum.name, "impedances must be finite and non-zero")
-    return f, z
+    """Frequencies and impedances of ``spectrum``, refused as ``eis.fit`` refuses (:func:`argyrodb.physics.eis._checked`)."""
+    checked = _eis_checked(spectrum, spectrum.name)
+    return checked.frequency_hz, checked.z
 
 
 
@@ -496,7 +486,7 @@ class CellFit:
     kramers_kronig: dict
     sigma_bulk_mS_cm: dict | None = None
     sigma_total_mS_cm: dict | None = None
-    fit: FitResult | None = None  # the chosen circuit as eis.FitResult (for plot_nyquist and eis.fit's JSON)
+    fit: FitResult | None = None  # the chosen circuit as eis.FitResult (for eis_plots and eis.fit's JSON)
 
     def as_dict(self) -> dict:
         return {"bulk_resistance_ohm": self.bulk_resistance_ohm,

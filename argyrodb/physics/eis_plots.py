@@ -31,7 +31,6 @@ import numpy as np
 from ..core.errors import ParameterError
 from ..core.files import pyplot, save_figure
 from .circuits import _element_of as _kind
-from .circuits import closed_form_impedance
 from .eis import KK_MAX_RMS_PERCENT, FitResult, Spectrum, simulate
 from .eis_models import CellFit
 from .plots import overlaps_data, publication_style
@@ -50,13 +49,9 @@ PRETTY_LABELS = {"bulk": "bulk", "grain_boundary": "grain boundary", "interface"
 
 
 def circuit_impedance(circuit: str, values, frequency_hz) -> np.ndarray:
-    """Z(f) of an impedance.py circuit string with ``values`` in impedance.py's parameter order, from the elements'
-    closed forms (:func:`argyrodb.physics.circuits.closed_form_impedance`); a circuit with an element not written out
-    there (Gs, T, TLMQ) is evaluated by impedance.py (:func:`argyrodb.physics.eis.simulate`)."""
-    try:
-        return closed_form_impedance(circuit, values, frequency_hz)
-    except NotImplementedError:  # impedance.py is imported by simulate, only now
-        return simulate(np.asarray(frequency_hz, dtype=float), [float(v) for v in values], circuit)
+    """Z(f) of an impedance.py circuit string with ``values`` in impedance.py's parameter order
+    (:func:`argyrodb.physics.eis.simulate`: the elements' closed forms, impedance.py only for Gs, T, TLMQ)."""
+    return simulate(np.asarray(frequency_hz, dtype=float), [float(v) for v in values], circuit)
 
 
 # --- numbers as text --------------------------------------------------------------------------------------------------
