@@ -11,6 +11,7 @@ from ..core.errors import InputError
 from ..core.files import check_output_paths
 from .common import Group, emit_json
 from .eis_series import arrhenius
+from .render import value_text
 
 
 @click.group(cls=Group)
@@ -105,14 +106,6 @@ def eis_fit(spectrum, circuit, initial, thickness_mm, diameter_mm, area_cm2, swe
         services.plot_fit(data, result, plot_out)
 
 
-def _value(entry: dict | None, unit: str, digits: int = 5) -> str:
-    """``{value, stderr}`` as "v +- e unit" ("-" when absent)."""
-    if not entry or entry.get("value") is None:
-        return "-"
-    error = entry.get("stderr")
-    return f"{entry['value']:.{digits}g}" + ("" if error is None else f" +- {error:.2g}") + f" {unit}"
-
-
 def _fit_cell(data, thickness_mm, diameter_mm, area_cm2, plot_out, as_json) -> None:
     """``eis fit`` without --circuit: the cell's circuit chosen and read (:func:`argyrodb.physics.eis_models.fit_cell`)."""
     cell = services.fit_cell(data, thickness_cm=None if thickness_mm is None else thickness_mm / 10,
@@ -127,11 +120,11 @@ def _fit_cell(data, thickness_mm, diameter_mm, area_cm2, plot_out, as_json) -> N
         for note in data.notes:
             click.echo(f"  read: {note}")
         click.echo(f"  chosen circuit  {chosen['circuit']} (BIC {chosen['bic']:.1f}; {len(payload['candidates'])} candidates)")
-        click.echo(f"  R_bulk          {_value(payload['bulk_resistance_ohm'], 'ohm')}  [{payload['bulk_method']}]")
-        click.echo(f"  R_gb            {_value(payload['grain_boundary_resistance_ohm'], 'ohm')}")
-        click.echo(f"  R_total         {_value(payload['total_resistance_ohm'], 'ohm')}")
-        click.echo(f"  sigma_bulk      {_value(payload['sigma_bulk_mS_cm'], 'mS/cm', 4)}")
-        click.echo(f"  sigma_total     {_value(payload['sigma_total_mS_cm'], 'mS/cm', 4)}")
+        click.echo(f"  R_bulk          {value_text(payload['bulk_resistance_ohm'], 'ohm')}  [{payload['bulk_method']}]")
+        click.echo(f"  R_gb            {value_text(payload['grain_boundary_resistance_ohm'], 'ohm')}")
+        click.echo(f"  R_total         {value_text(payload['total_resistance_ohm'], 'ohm')}")
+        click.echo(f"  sigma_bulk      {value_text(payload['sigma_bulk_mS_cm'], 'mS/cm', 4)}")
+        click.echo(f"  sigma_total     {value_text(payload['sigma_total_mS_cm'], 'mS/cm', 4)}")
         for element, assignment in payload["assignments"].items():
             click.echo(f"  {element:<8} {assignment.get('label', '?')}"
                        + (f", C = {assignment['capacitance_F']:.3g} F" if assignment.get("capacitance_F") is not None else ""))

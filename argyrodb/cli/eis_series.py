@@ -14,6 +14,7 @@ from .. import api, services
 from ..core.errors import InputError
 from ..core.files import atomic_write_text, check_output_paths
 from .common import Command, emit_json
+from .render import value_text
 
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
 _NUMBERS = re.compile(rf"{_NUMBER.pattern}(?:\s*,\s*{_NUMBER.pattern})*,?")
@@ -67,13 +68,6 @@ def _temperatures_c(values: tuple[str, ...]) -> list[float]:
                 raise InputError("--temperature-c", f"{text} °C is not a temperature (below absolute zero)")
             out.append(number)
     return out
-
-
-def _value(entry: dict | None, unit: str, digits: int = 4) -> str:
-    if not entry or entry.get("value") is None:
-        return "-"
-    error = entry.get("stderr")
-    return f"{entry['value']:.{digits}g}" + ("" if error is None else f" +- {error:.2g}") + f" {unit}"
 
 
 def _pm(value: float, error: float | None) -> str:
@@ -142,8 +136,8 @@ def arrhenius(spectra, temperature_c, thickness_mm, diameter_mm, area_cm2, exclu
         for point in payload["points"]:
             flag = "" if point["reliable"] else ("  [unreliable, left out]" if point["excluded"] else "  [unreliable]")
             click.echo(f"{point['name']}: {point['temperature_C']:.2f} °C ({point['temperature_source']}), {point['circuit']}, "
-                       f"sigma_bulk {_value(point['sigma_mS_cm']['bulk'], 'mS/cm')}, "
-                       f"sigma_total {_value(point['sigma_mS_cm']['total'], 'mS/cm')}{flag}")
+                       f"sigma_bulk {value_text(point['sigma_mS_cm']['bulk'], 'mS/cm', 4)}, "
+                       f"sigma_total {value_text(point['sigma_mS_cm']['total'], 'mS/cm', 4)}{flag}")
             for note in point["notes"]:
                 click.echo(f"  note: {note}")
         click.echo(f"Arrhenius: {payload['form']}")

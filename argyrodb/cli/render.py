@@ -134,3 +134,10 @@ def density_text(result: dict) -> str:
                      f"V_m = {result['nominal_molar_volume_cm3_mol']:.3f} cm^3/mol")
     return "\n".join(lines)
 
+
+def value_text(entry: dict | None, unit: str, digits: int = 5) -> str:
+    """A ``{value, stderr}`` entry as "v +- e unit" ("-" when absent)."""
+    if not entry or entry.get("value") is None:
+        return "-"
+    error = entry.get("stderr")
+    return f"{entry['value']:.{digits}g}" + ("" if error is None else f" +- {error:.2g}") + f" {unit}"

@@ -128,11 +128,17 @@ def _check_site(site: RefinedSite, source: str) -> None:
             raise InputError(source, f"{where}: fractional coordinate {axis} = {value:g} is not a fraction")
 
 
+def _check_site_count(n_sites: int, source: str) -> None:
+    """More than MAX_SITES sites is refused before any symmetry work (spglib on 1,404 sites: ~10 s): a refinement
+    table's rows, a CIF's rows and an in-memory cell's sites alike."""
+    if n_sites > MAX_SITES:
+        raise InputError(source, f"{n_sites} sites, over the limit of {MAX_SITES}")
+
+
 def _check_sites(sites: list[RefinedSite], source: str) -> None:
     if not sites:
         raise InputError(source, "no atom sites")
-    if len(sites) > MAX_SITES:
-        raise InputError(source, f"{len(sites)} sites, over the limit of {MAX_SITES}")
+    _check_site_count(len(sites), source)
     seen: set[str] = set()
     for site in sites:
         if site.label in seen:
@@ -744,8 +750,7 @@ def refinement_from_block(block, source: str) -> Refinement:
 
 def _listing_refinement(sites: list[CellSite], lattice: np.ndarray, name: str, source: str, provenance: dict) -> Refinement:
     """A whole cell (any setting) -> a Refinement in argyrodb's setting."""
-    if len(sites) > MAX_SITES:  # before any symmetry work (spglib on 1,404 sites: ~10 s), as for a CIF's rows
-        raise InputError(source, f"{len(sites)} sites, over the limit of {MAX_SITES}")
+    _check_site_count(len(sites), source)
     for site in sites:
         for element, occupancy in site.species.items():
             if not is_element(element):

@@ -83,11 +83,12 @@ class AnalysedStructure(_core.AnalysedStructure):
             atomic_write_text(Path(path), text)
         return text
 
-    def pattern(self, conditions: PatternConditions | None = None) -> Pattern:
+    def pattern(self, conditions: PatternConditions | None = None, allow_errors: bool = False) -> Pattern:
         """The powder pattern under ``conditions`` (default: Cu K-alpha1, 10-120 deg 2theta, anomalous
-        dispersion on, unpolarised beam)."""
+        dispersion on, unpolarised beam). ``allow_errors``: also for a structure with validation errors (the
+        database stores literature structures whatever they hold)."""
         conditions = conditions if conditions is not None else PatternConditions()
-        return XRDModel.from_analysed(self.require_valid()).pattern(**conditions.options())
+        return XRDModel.from_analysed(self if allow_errors else self.require_valid()).pattern(**conditions.options())
 
 
 def analysed(refinement: Refinement, a_angstrom: float | None = None, force: bool = False) -> AnalysedStructure:
@@ -118,6 +119,6 @@ def analyse_blocks(source, a_angstrom: float | None = None, *, block: str | None
                    force: bool = False) -> list[AnalysedStructure]:
     """Every structure of ``source`` (:func:`analyse`): each data block of a CIF, or only ``block``."""
     if isinstance(source, (str, Path)) and Path(source).suffix.lower() == ".cif" and block is None:
-        return [_core.require_argyrodite(analysed(r, a_angstrom, force=force))
+        return [analyse(r, a_angstrom, force=force)
                 for r in read_cif_blocks(read_text_file(source, MAX_FILE_BYTES), source=str(source))]
     return [analyse(source, a_angstrom, block=block, force=force)]

@@ -19,7 +19,7 @@ from ..core.resources import (
 )
 from ..physics.calculators import SOURCE_GRAVITY_M_S2, milling_gforce
 from ..physics.structure import AnalysedStructure, analyse
-from ..physics.xrd import Pattern, PatternConditions, XRDModel
+from ..physics.xrd import Pattern, PatternConditions
 from ..store.connection import database_path, signals_as_exit
 from ..store.datasets import STRUCTURES, literature
 from ..store.ingest import (
@@ -37,9 +37,9 @@ STORED_XRD = PatternConditions(wavelength="CuKa1", two_theta_range=(10.0, 120.0)
 
 
 def stored_pattern(structure: AnalysedStructure) -> Pattern:
-    """The powder pattern the database stores for every structure (:data:`STORED_XRD`). Through the model, not
-    ``structure.pattern``: a literature structure with errors is stored too (OBELiX randomised its positions)."""
-    return XRDModel.from_analysed(structure).pattern(**STORED_XRD.options())
+    """The powder pattern the database stores for every structure (:data:`STORED_XRD`), errors allowed: a
+    literature structure with errors is stored too (OBELiX randomised its positions)."""
+    return AnalysedStructure.of(structure).pattern(STORED_XRD, allow_errors=True)
 
 
 def stored_structure(structure: AnalysedStructure, **fields) -> dict:

@@ -11,7 +11,6 @@ from ..core.resources import (
     bundled_phase_file,
     phase_names,
 )
-from ..physics.parameters import parse_parameters
 from ..physics.pattern_data import read_powder_data
 from ..physics.rietveld import (
     RefinementSettings,
@@ -112,7 +111,7 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     elif sigma is None and np.any(np.abs(y - np.round(y)) > 1e-6):
         notes.append("the intensities are not whole counts and the file gives no sigma: Poisson weights, R_exp and GoF "
                      "assume counts (give raw counts or an .xye with sigma)")
-    structure = start if isinstance(start, AnalysedStructure) else analyse(start)
+    structure = analyse(start)  # an analysed structure is returned as it is
     main = argyrodite_phase(structure, tie_totals=tie_totals)
     others = [impurity_phase(*impurity_structure(p)) for p in phases]
     names = [main.name] + [p.name for p in others]
@@ -123,7 +122,7 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     settings = RefinementSettings(
         mode=mode, wavelength=used_wavelength, background_terms=background_terms,
         monochromator_two_theta_deg=monochromator_two_theta_deg,
-        refine=parse_parameters(refine, [main, *others]) if refine else None,
+        refine=tuple(refine) if refine else None,  # read against the phases by RefinementSettings.selections
         data_notes=tuple(notes), pattern_file=str(data_path), pattern_sha256=digest)
     refiner = Refiner(x, y, sigma, [main, *others], settings)
     result = refiner.run()
