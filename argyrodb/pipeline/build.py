@@ -54,19 +54,20 @@ def stored_structure(structure: AnalysedStructure, **fields) -> dict:
 
 
 @lru_cache(maxsize=256)
-def _literature_structure(path: str, mtime_ns: int, size: int) -> tuple:
-    """(analysed structure, CIF text, density, stored pattern) of a literature CIF, or (None, reason);
-    remembered per file version, so repeated builds in one process analyse each file once."""
+def _literature_structure(path: str, mtime_ns: int, size: int) -> dict | str:
+    """:func:`stored_structure` of a literature CIF, or the reason it is refused; remembered per file version, so
+    repeated builds in one process analyse each file once."""
     try:
         structure = analyse(path)
     except InputError as exc:
-        return None, exc.problem
+        return exc.problem
     # OBELiX randomised its positions: a structure with errors is kept, its problems stored with it
-    return structure, structure.cif(allow_errors=True), structure.density(allow_errors=True), stored_pattern(structure)
+    return stored_structure(structure)
 
 
-def literature_structures(folder: Path) -> list[tuple[str, Path, tuple]]:
-    """(dataset ID, path, analysis) of every CIF in ``folder`` (the file name is the ID)."""
+def literature_structures(folder: Path) -> list[tuple[str, Path, dict | str]]:
+    """(dataset ID, path, :func:`stored_structure` or the reason it is refused) of every CIF in ``folder`` (the
+    file name is the ID)."""
     out = []
     for path in sorted(folder.glob("*.cif")):
         stat = path.stat()
@@ -98,8 +99,7 @@ def build_database(db_path: str | Path | None = None, literature_dir: str | Path
             structure = analyse(path)
             if structure.errors:
                 raise InputError(path, f"{structure.errors[0].kind}: {structure.errors[0].message}")
-            build.insert_structure(structure, source_file=display_path(str(path)), cif=structure.cif(),
-                                   density=structure.density(), pattern=stored_pattern(structure))
+            build.insert_structure(**stored_structure(structure, source_file=display_path(str(path))))
             steps.update()
         for dataset in literature(STRUCTURES):
             if not literature_structures_included or dataset.structures_folder is None:
@@ -110,14 +110,12 @@ def build_database(db_path: str | Path | None = None, literature_dir: str | Path
             names = build.dataset_materials(dataset.name)
             for dataset_id, path, analysis in literature_structures(cifs):
                 where = f"{dataset.structures_folder}/{path.name}"
-                if analysis[0] is None:
-                    build.insert_refused(dataset.name, dataset_id, where, analysis[1], dataset.licence, dataset.attribution)
+                if isinstance(analysis, str):
+                    build.insert_refused(dataset.name, dataset_id, where, analysis, dataset.licence, dataset.attribution)
                     continue
-                structure, cif, density, pattern = analysis
-                build.insert_structure(structure, name=f"{dataset.title} {dataset_id} {names.get(dataset_id, structure.name)}",
-                                       source_file=where, cif=cif, density=density, pattern=pattern, dataset=dataset.name,
-                                       dataset_id=dataset_id, caveat=dataset.structure_caveat, licence=dataset.licence,
-                                       attribution=dataset.attribution)
+                name = f"{dataset.title} {dataset_id} {names.get(dataset_id, analysis['structure'].name)}"
+                build.insert_structure(**analysis, name=name, source_file=where, dataset=dataset.name, dataset_id=dataset_id,
+                                       caveat=dataset.structure_caveat, licence=dataset.licence, attribution=dataset.attribution)
         steps.update()
         milling = [{**row, "gforce_computed": milling_gforce(row["rpm"], row["effective_diameter_printed_m"], SOURCE_GRAVITY_M_S2)}
                    for row in milling_rows(folder)]
