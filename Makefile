@@ -18,7 +18,7 @@ PYTEST_ARGS ?= -q -n auto --dist loadfile --durations=15
 # $ARGYRODB_DB or ~/.local/share/argyrodb/argyrodb.sqlite.
 DEMO_DB := $(CURDIR)/db/argyrodb.sqlite
 
-.PHONY: demo test test-latest lock cifs bench fuzz clean check-web docs
+.PHONY: demo test test-latest lock cifs bench fuzz clean check-web check-eis-real docs
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "argyrodb needs Python 3.11 or newer")'
@@ -116,3 +116,9 @@ check-web: $(STAMP)
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	@test -f $(DEMO_DB) || $(BIN)/argyrodb db build --quiet
 	$(BIN)/python checks/check_web.py --db $(DEMO_DB) --out out/web
+
+# `argyrodb eis` on real instrument files against their published fits (checks/eis_real_files.md lists the files,
+# their sources, licences and SHA-256; they are not in this repository): make check-eis-real EIS_REAL_DIR=folder
+check-eis-real: $(STAMP)
+	@test -n "$(EIS_REAL_DIR)" || (echo "make check-eis-real: give EIS_REAL_DIR=folder (see checks/eis_real_files.md)" >&2; exit 2)
+	$(BIN)/python checks/eis_real.py $(EIS_REAL_DIR)

@@ -127,7 +127,8 @@ def _fit_cell(data, thickness_mm, diameter_mm, area_cm2, plot_out, as_json) -> N
         click.echo(f"  sigma_total     {value_text(payload['sigma_total_mS_cm'], 'mS/cm', 4)}")
         for element, assignment in payload["assignments"].items():
             click.echo(f"  {element:<8} {assignment.get('label', '?')}"
-                       + (f", C = {assignment['capacitance_F']:.3g} F" if assignment.get("capacitance_F") is not None else ""))
+                       + (f", C = {assignment['capacitance_F']:.3g} F" if assignment.get("capacitance_F") is not None else "")
+                       + (f" (ambiguous: {assignment['ambiguous']})" if assignment.get("ambiguous") else ""))
         for note in payload["method"]:
             click.echo(f"  note: {note}")
     if not chosen["reliable"]:

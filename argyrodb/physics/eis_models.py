@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import numpy as np
 
@@ -423,14 +423,24 @@ def candidate_circuits(spectrum: Spectrum) -> list[str]:
 
 # --- capacitances and their assignment (item 3) -----------------------------------------------------------------------
 
-#: Irvine, Sinclair & West, Adv. Mater. 2 (1990) 132, Table 1: capacitance per cell constant (F/cm) and phenomenon:
-#: 1e-12 bulk; 1e-11 minor second phase; 1e-11-1e-8 grain boundary; 1e-10-1e-9 bulk ferroelectric; 1e-9-1e-7
-#: surface layer; 1e-7-1e-5 sample-electrode interface; 1e-4 electrochemical reactions. The labels below cut that
-#: scale at its range ends: bulk below 1e-11, grain boundary to 1e-8, interface (surface layer, interphase) to 1e-7,
-#: electrode above. 1e-9-1e-8 is grain boundary or surface layer (the table's ranges overlap): labelled
-#: grain_boundary and marked ambiguous.
-LABEL_EDGES_F_CM = (("bulk", 1e-11), ("grain_boundary", 1e-8), ("interface", 1e-7), ("electrode", math.inf))
-AMBIGUOUS_F_CM = (1e-9, 1e-8)
+#: Irvine, Sinclair & West, Adv. Mater. 2 (1990) 132, Table 1, capacitances for a cell constant t/A = 1 cm^-1 and the
+#: phenomenon: 1e-12 F bulk; 1e-11 minor second phase; 1e-11-1e-8 grain boundary; 1e-10-1e-9 bulk ferroelectric;
+#: 1e-9-1e-7 surface layer; 1e-7-1e-5 sample-electrode interface; 1e-4 electrochemical reactions. Bulk and grain
+#: boundary are capacitors across the thickness and scale as A/t, so a pellet's comparable number is C t/A (F/cm);
+#: a surface layer and the electrode interface lie on a face and scale as A alone, so theirs is C/A (F/cm^2, the
+#: table's cell having A = 1 cm^2). Scaling a thin pellet's double layer by t/A would call it a grain boundary.
+#: The edges below cut the table's ranges where the next begins: bulk below 1e-11 F/cm, grain boundary to 1e-8 F/cm
+#: (C t/A); beyond that a surface layer ("interface") below 1e-7 F/cm^2 and the electrode above (C/A).
+VOLUME_EDGES_F_CM = (("bulk", 1e-11), ("grain_boundary", 1e-8))
+SURFACE_EDGES_F_CM2 = (("interface", 1e-7), ("electrode", math.inf))
+#: A grain-boundary arc whose C/A reaches the surface-layer range (1e-9 F/cm^2 and up) could be either: it is kept as
+#: grain boundary and marked ambiguous, naming the other reading.
+SURFACE_LAYER_LOW_F_CM2 = 1e-9
+#: Two arcs whose apex frequencies are closer than this factor overlap in the spectrum: their sum is well fixed, the
+#: split between them rests on the R||CPE shape (a skewed, Havriliak-Negami-like arc is split wrongly with a good
+#: residual), so the split is reported with that caution. Two ideal RC arcs a factor 20 apart share ~10 % of their
+#: span on the real axis.
+OVERLAP_APEX_RATIO = 20.0
 #: A chosen circuit whose residual rms exceeds this (per cent of |Z|) is unreliable whatever lin-KK's residual: eis's
 #: rule (poor when above both FIT_MAX_RMS_PERCENT and FIT_MAX_RMS_OVER_KK x lin-KK's) passes any fit of a spectrum
 #: that lin-KK cannot fit either (too sparse or too scattered); a pellet's circuit misses its data by ~the noise.
@@ -443,10 +453,15 @@ APEX_ABOVE_RANGE_FACTOR = 2.0
 ASSUMED_THICKNESS_CM, ASSUMED_AREA_CM2 = 0.1, 1.0
 
 
-def capacitance_label(c_per_cell_constant_F_cm: float) -> str:
-    """bulk, grain_boundary, interface or electrode for a capacitance per cell constant C t / A (F/cm)."""
-    for label, edge in LABEL_EDGES_F_CM:
+def capacitance_label(c_per_cell_constant_F_cm: float, c_per_area_F_cm2: float | None = None) -> str:
+    """bulk, grain_boundary, interface or electrode for an arc's capacitance: by C t/A (F/cm) when it is in the bulk
+    or grain-boundary range, otherwise by C/A (F/cm^2; equal to C t/A for a 1 cm thick cell when not given)."""
+    for label, edge in VOLUME_EDGES_F_CM:
         if c_per_cell_constant_F_cm < edge:
+            return label
+    per_area = c_per_cell_constant_F_cm if c_per_area_F_cm2 is None else c_per_area_F_cm2
+    for label, edge in SURFACE_EDGES_F_CM2:
+        if per_area < edge:
             return label
     return "electrode"
 
@@ -539,7 +554,8 @@ def _sum(candidate: Candidate, names: list[str]) -> dict:
 
 
 def _assign(candidate: Candidate, geometry: dict) -> tuple[dict[str, dict], list[str]]:
-    """Each arc and the low-frequency element labelled. An arc by its capacitance per cell constant C t / A with
+    """Each arc and the low-frequency element labelled. An arc by its capacitance per cell constant C t / A or per
+    area C / A (:func:`capacitance_label`) with
     C = (Q R^(1-a))^(1/a): eis.fit's ``capacitances`` (calculators.cpe_capacitance_F, Hsu & Mansfeld, Corrosion 57
     (2001) 747), the same expression as Brug et al.'s for R || CPE (J. Electroanal. Chem. 176 (1984) 275)."""
     cell_constant = geometry["thickness_cm"] / geometry["area_cm2"]
@@ -551,13 +567,24 @@ def _assign(candidate: Candidate, geometry: dict) -> tuple[dict[str, dict], list
     for b in arcs:
         r, q, a = (float(v) for v in candidate.values[b.start:b.start + 3])
         c = cpe_capacitance_F(r, q, a)
-        per_cell = c * cell_constant
-        entry = {"label": capacitance_label(per_cell), "resistance_ohm": r, "capacitance_F": c,
-                 "capacitance_per_cell_constant_F_cm": per_cell, "apex_frequency_hz": candidate.apex_hz[b.name],
-                 "alpha": a, "basis": "capacitance"}
-        if AMBIGUOUS_F_CM[0] <= per_cell < AMBIGUOUS_F_CM[1]:
-            entry["ambiguous"] = "grain boundary or surface layer (Irvine et al.'s ranges overlap at 1e-9-1e-8 F/cm)"
+        per_cell, per_area = c * cell_constant, c / geometry["area_cm2"]
+        entry = {"label": capacitance_label(per_cell, per_area), "resistance_ohm": r, "capacitance_F": c,
+                 "capacitance_per_cell_constant_F_cm": per_cell, "capacitance_per_area_F_cm2": per_area,
+                 "apex_frequency_hz": candidate.apex_hz[b.name], "alpha": a, "basis": "capacitance"}
+        if entry["label"] == "grain_boundary" and per_area >= SURFACE_LAYER_LOW_F_CM2:
+            alternative = "the electrode interface" if per_area >= SURFACE_EDGES_F_CM2[0][1] else "a surface layer"
+            entry["ambiguous"] = (f"grain boundary (C t/A {per_cell:.2g} F/cm) or {alternative} (C/A {per_area:.2g} "
+                                  "F/cm^2): Irvine et al.'s ranges overlap for this pellet's geometry")
         assignments[f"p({b.name},{b.cpe})"] = entry
+    for faster, slower in pairwise(arcs):
+        ratio = candidate.apex_hz[faster.name] / candidate.apex_hz[slower.name]
+        if ratio < OVERLAP_APEX_RATIO:
+            for one, other in ((faster, slower), (slower, faster)):
+                assignments[f"p({one.name},{one.cpe})"]["overlaps"] = f"p({other.name},{other.cpe})"
+            notes.append(f"caution: the arcs p({faster.name},{faster.cpe}) and p({slower.name},{slower.cpe}) relax "
+                         f"only a factor {ratio:.3g} apart in frequency and overlap: their sum is well determined, the "
+                         "split between them rests on the R||CPE arc shape and may be off by more than its standard "
+                         "errors (a DRT, `eis drt`, shows whether two processes are there)")
     for b in blocks:
         if b.kind == "CPE":
             q, a = float(candidate.values[b.start]), float(candidate.values[b.start + 1])
@@ -627,8 +654,11 @@ def fit_cell(spectrum: Spectrum, thickness_cm: float | None = None, area_cm2: fl
        points) against AIC's 2k guards against the error that costs most here, a spurious arc (3 parameters) that
        splits or invents a grain-boundary resistance; BIC is consistent (it finds the true circuit as data grow),
        AIC tends to over-fit. With no eligible candidate the lowest BIC is taken and marked unreliable.
-    3. Assignment (Irvine, Sinclair & West 1990): each arc by its capacitance per cell constant, C t / A with
-       C = (Q R^(1-a))^(1/a); a series CPE is the electrode spike, a Warburg electrode diffusion.
+    3. Assignment (Irvine, Sinclair & West 1990): each arc by its capacitance C = (Q R^(1-a))^(1/a), per cell constant
+       C t/A for bulk and grain boundary, per area C/A for a surface layer and the electrode (see
+       :data:`VOLUME_EDGES_F_CM`), ambiguous overlaps named; arcs closer than :data:`OVERLAP_APEX_RATIO` in frequency
+       are marked as overlapping (their split is uncertain); a series CPE is the electrode spike, a Warburg electrode
+       diffusion.
     4. R_bulk: the bulk-labelled arc's R (R0 is then the lead and contact resistance, not the bulk). With no bulk arc
        (a room-temperature argyrodite at 1 MHz: the bulk arc relaxes above f_max) R_bulk is the high-frequency
        intercept R0, said in ``method`` and ``bulk_method`` = "intercept" (R0 then also holds the leads and any

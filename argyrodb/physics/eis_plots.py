@@ -298,7 +298,8 @@ def cell_summary(cell: CellFit, features: list[_Feature] | None = None) -> tuple
                 if c is not None else "")
         lines.append(text)
     if any(v.get("ambiguous") for v in cell.assignments.values()):
-        lines.append("* C t/A in 1e-9–1e-8 F/cm: grain boundary or surface layer (Irvine, Sinclair & West 1990)")
+        lines.append("* grain boundary by C t/A, surface layer or electrode by C/A: ambiguous for this geometry "
+                     "(Irvine, Sinclair & West 1990)")
     lines += [m for m in cell.method if m.startswith("caution")]
     lines.append(_kk_line(fit))
     lines.append(_parameter_line(fit))

@@ -349,8 +349,40 @@ def test_bad_starting_value_names_the_parameter():
 
 
 def test_capacitance_labels_follow_irvine_sinclair_west():
+    # a 1 cm thick, 1 cm^2 cell (the table's own, t/A = 1 cm^-1): C t/A and C/A are the same number
     assert [capacitance_label(c) for c in (1e-12, 5e-12, 2e-11, 5e-9, 5e-8, 1e-6, 1e-4)] == [
         "bulk", "bulk", "grain_boundary", "grain_boundary", "interface", "electrode", "electrode"]
+    # a 1 mm pellet of 1 cm^2: volume processes by C t/A, surface ones by C/A. 0.3 uF/cm^2 is a double layer
+    # (electrode), though its C t/A (3e-8 F/cm) lies in the surface-layer range
+    assert capacitance_label(3e-8, 3e-7) == "electrode"
+    assert capacitance_label(2e-8, 2e-8) == "interface"
+    assert capacitance_label(5e-10, 5e-9) == "grain_boundary"
+
+
+def test_a_thin_pellets_double_layer_is_not_silently_a_grain_boundary():
+    """60 um, 1 cm^2: a 1 uF (1 uF/cm^2) double layer has C t/A = 6e-9 F/cm, inside the grain-boundary range; by
+    C/A it is the electrode interface. Both readings are possible, so the arc is marked ambiguous naming the other."""
+    f = np.logspace(7, -1, 81)
+    z = impedance(f, r0=2.0, arcs=[(500.0, 5e-10, 0.95), (2000.0, 1e-6, 0.9)])
+    result = fit_cell(noisy(f, z, 5), thickness_cm=0.006, area_cm2=1.0)
+    second = result.assignments["p(R2,CPE2)"]
+    assert second["capacitance_per_area_F_cm2"] == pytest.approx(1e-6, rel=0.1)
+    assert second["label"] == "grain_boundary"
+    assert "electrode interface" in second["ambiguous"]
+    assert result.assignments["p(R1,CPE1)"]["label"] == "bulk" and "ambiguous" not in result.assignments["p(R1,CPE1)"]
+
+
+def test_overlapping_arcs_are_reported_as_such():
+    """Two arcs a factor 5 apart in frequency (6.4 and 1.3 MHz): the sum is fixed, the split rests on the arc shape."""
+    f = np.logspace(8, 2, 61)
+    z = impedance(f, r0=3.0, arcs=[(5000.0, 5e-12, 0.95), (5000.0, 2.5e-11, 0.95)])
+    result = fit_cell(noisy(f, z, 3))
+    assert result.total_resistance_ohm["value"] == pytest.approx(10003.0, rel=0.02)
+    assert result.assignments["p(R1,CPE1)"]["overlaps"] == "p(R2,CPE2)"
+    assert result.assignments["p(R2,CPE2)"]["overlaps"] == "p(R1,CPE1)"
+    assert any(note.startswith("caution: the arcs p(R1,CPE1) and p(R2,CPE2)") for note in result.method)
+    visible = fit_cell(noisy(VISIBLE_F, impedance(VISIBLE_F, **VISIBLE), 11))
+    assert not any("overlaps" in entry for entry in visible.assignments.values())
 
 
 def test_a_bulk_arc_just_above_f_max_is_partially_measured_not_dropped():
