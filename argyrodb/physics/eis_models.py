@@ -7,11 +7,9 @@ circuit the data call for (:func:`candidate_circuits`), scores each by AIC and B
 parameters are all determined and whose arcs lie within the measured frequencies, assigns each arc by its capacitance
 (Irvine, Sinclair & West 1990) and gives R_bulk, R_gb, R_total and, with the pellet's geometry, sigma = t / (R A).
 
-The fits are complex non-linear least squares weighted by |Z|, as :func:`argyrodb.physics.eis.fit`, on log-parameters
-with analytic derivatives, from several starts: a grid over the arcs' time constants whose linear coefficients are
-solved by non-negative least squares. This module does its own fitting because ``eis.fit`` multi-starts only
-circuits of R, p(R,CPE) and W blocks (a series CPE spike or an inductor goes to impedance.py's single-start fit and
-needs starting values); the two engines share their equations (one engine for both is the next step). The lin-KK
+The fits are :func:`argyrodb.physics.eis.fit`'s: complex non-linear least squares weighted by |Z| on log-parameters
+with analytic derivatives, from several starts - a grid over the arcs' time constants whose linear coefficients are
+solved by non-negative least squares (:func:`argyrodb.physics.eis_engine.multistart`, one engine for both). The lin-KK
 check is ``eis``'s (:func:`argyrodb.physics.eis.kk_check`). impedance.py stays the reference: the tests check this
 module's impedances against ``eis.simulate`` and its parameter names against impedance.py's.
 """
@@ -19,25 +17,24 @@ module's impedances against ``eis.simulate`` and its parameter names against imp
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
-from itertools import combinations, pairwise
+from itertools import pairwise
 
 import numpy as np
 
 from ..core.errors import ParameterError
 from .calculators import cpe_capacitance_F
-from .circuits import _element_of, check_circuit, parameter_names
+from .circuits import _element_of, parameter_names
 from .eis import (
-    ALPHA_BOUNDS,
     FIT_MAX_RMS_OVER_KK,
     FIT_MAX_RMS_PERCENT,
-    TAU_MARGIN,
     FitResult,
     Spectrum,
     kk_check,
+    residual_weights,
 )
 from .eis import _checked as _eis_checked
+from .eis_engine import Block, model, multistart, series_blocks, tail_exponent
 
 
 def _checked(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray]:
@@ -46,214 +43,15 @@ def _checked(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray]:
     return checked.frequency_hz, checked.z
 
 
-
-
-# --- the series-circuit model on log-parameters ---------------------------------------------------------------------
-
-_PART = re.compile(r"(?P<L>L\d+)|(?P<R>R\d+)|(?P<CPE>CPE\d+)|(?P<W>W\d+)|p\((?P<aR>R\d+),(?P<aQ>CPE\d+)\)")
-
-
-@dataclass(frozen=True)
-class _Block:
-    kind: str  # "L", "R", "CPE", "W" or "arc" (p(R,CPE))
-    name: str  # L0, R0, CPE2, W1, or the arc's resistor R1
-    start: int  # its first parameter's index
-    cpe: str = ""  # an arc's CPE
-
-    @property
-    def size(self) -> int:
-        return {"arc": 3, "CPE": 2}.get(self.kind, 1)
-
-
-def _blocks(circuit: str) -> list[_Block]:
-    """The series blocks of ``circuit`` (L, R, CPE, W and p(R,CPE) joined by -), or a ParameterError."""
-    check_circuit(circuit)
-    blocks, start = [], 0
-    for part in circuit.replace(" ", "").split("-"):
-        match = _PART.fullmatch(part)
-        if match is None:
-            raise ParameterError("circuit", f"{circuit!r}: the candidate fits take L, R, CPE, W and p(R,CPE) in series "
-                                            f"(not {part!r}); fit other circuits with argyrodb.physics.eis.fit")
-        kind = match.lastgroup if match.lastgroup != "aQ" else "arc"
-        block = _Block("arc", match["aR"], start, match["aQ"]) if kind == "arc" else _Block(str(kind), part, start)
-        blocks.append(block)
-        start += block.size
+def _blocks(circuit: str) -> list[Block]:
+    """The series blocks of ``circuit`` (:func:`argyrodb.physics.eis_engine.series_blocks`), a ParameterError for a
+    circuit the engine does not take."""
+    blocks = series_blocks(circuit)
+    if blocks is None:
+        raise ParameterError("circuit", f"{circuit!r}: the candidate fits take L, R, CPE, W and p(R,CPE) in series; "
+                                        "fit other circuits with argyrodb.physics.eis.fit")
     return blocks
 
-
-def _n_parameters(blocks: list[_Block]) -> int:
-    return sum(b.size for b in blocks)
-
-
-def _model(theta: np.ndarray, blocks: list[_Block], omega: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Impedance and its derivatives by the log-parameters. Per block: R, L, W: ln of the value; CPE (Z = (j omega)^-a
-    / Q): ln Q, a; arc (Z = R / (1 + (j omega tau)^a)): ln R, ln tau, a, with tau = (R Q)^(1/a)."""
-    z = np.zeros(omega.size, dtype=complex)
-    jac = np.zeros((omega.size, theta.size), dtype=complex)
-    log_jw = np.log(omega) + 0.5j * np.pi
-    for b in blocks:
-        i = b.start
-        if b.kind == "R":
-            jac[:, i] = part = np.full(omega.size, math.exp(theta[i]), dtype=complex)
-        elif b.kind == "L":
-            jac[:, i] = part = 1j * omega * math.exp(theta[i])
-        elif b.kind == "W":
-            jac[:, i] = part = math.exp(theta[i]) * (1 - 1j) / np.sqrt(omega)
-        elif b.kind == "CPE":
-            part = np.exp(-theta[i + 1] * log_jw - theta[i])
-            jac[:, i], jac[:, i + 1] = -part, -log_jw * part
-        else:
-            log_jwt = log_jw + theta[i + 1]
-            u = np.exp(theta[i + 2] * log_jwt)
-            jac[:, i] = part = math.exp(theta[i]) / (1 + u)
-            jac[:, i + 1] = -theta[i + 2] * part * u / (1 + u)
-            jac[:, i + 2] = -part * u * log_jwt / (1 + u)
-        z += part
-    return z, jac
-
-
-def _values(theta: np.ndarray, blocks: list[_Block]) -> tuple[np.ndarray, np.ndarray]:
-    """impedance.py's parameters from the log-parameters, and d(parameter)/d(log-parameter)."""
-    values = np.exp(np.minimum(theta, 700.0))
-    chain = np.diag(values)
-    for b in blocks:
-        i = b.start
-        if b.kind == "CPE":
-            values[i + 1], chain[i + 1, i + 1] = theta[i + 1], 1.0
-        elif b.kind == "arc":
-            log_r, log_tau, alpha = theta[i], theta[i + 1], theta[i + 2]
-            q = math.exp(alpha * log_tau - log_r)
-            values[i + 1], values[i + 2] = q, alpha
-            chain[i + 1, :] = 0.0
-            chain[i + 1, i], chain[i + 1, i + 1], chain[i + 1, i + 2] = -q, alpha * q, log_tau * q
-            chain[i + 2, i + 2] = 1.0
-    return values, chain
-
-
-def _theta(values: np.ndarray, blocks: list[_Block]) -> np.ndarray:
-    p = np.asarray(values, dtype=float)
-    theta = np.log(np.maximum(p, 1e-300))
-    for b in blocks:
-        i = b.start
-        if b.kind == "CPE":
-            theta[i + 1] = p[i + 1]
-        elif b.kind == "arc":
-            theta[i + 1] = (theta[i] + theta[i + 1]) / p[i + 2]
-            theta[i + 2] = p[i + 2]
-    return theta
-
-
-def _bounds(blocks: list[_Block], omega: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Resistances 1e-6..100 |Z|max; inductance such that omega_max L is 1e-6..100 |Z|max; Warburg as ``eis``;
-    a spike's CPE-T such that |Z_CPE| is 1e-6..1e4 |Z|max somewhere in the measured range; exponents in
-    ALPHA_BOUNDS; arcs' apexes within the measured range widened by TAU_MARGIN (as ``eis.fit``)."""
-    z_max = float(np.abs(z).max())
-    w_min, w_max = float(omega.min()), float(omega.max())
-    lower, upper = np.zeros(_n_parameters(blocks)), np.zeros(_n_parameters(blocks))
-    for b in blocks:
-        i = b.start
-        if b.kind in ("R", "arc"):
-            lower[i], upper[i] = math.log(1e-6 * z_max), math.log(100 * z_max)
-        if b.kind == "L":
-            lower[i], upper[i] = math.log(1e-6 * z_max / w_max), math.log(100 * z_max / w_max)
-        elif b.kind == "W":
-            lower[i], upper[i] = math.log(1e-8 * z_max * math.sqrt(w_min)), math.log(100 * z_max * math.sqrt(w_max))
-        elif b.kind == "CPE":
-            ends = [-a * math.log(w) for a in ALPHA_BOUNDS for w in (w_min, w_max)]
-            lower[i], upper[i] = -math.log(1e4 * z_max) + min(ends), -math.log(1e-6 * z_max) + max(ends)
-            lower[i + 1], upper[i + 1] = ALPHA_BOUNDS
-        elif b.kind == "arc":
-            lower[i + 1], upper[i + 1] = math.log(1 / (TAU_MARGIN * w_max)), math.log(TAU_MARGIN / w_min)
-            lower[i + 2], upper[i + 2] = ALPHA_BOUNDS
-    return lower, upper
-
-
-def _tail_exponent(spectrum: Spectrum) -> float | None:
-    """The exponent a of the low-frequency tail, -d ln(-Z'') / d ln omega over the four lowest frequencies (a
-    blocking spike 0.7-1, a Warburg 0.5); None when -Z'' does not rise toward low frequency there (the spectrum
-    ends on an arc)."""
-    f, z = np.asarray(spectrum.frequency_hz, dtype=float), np.asarray(spectrum.z, dtype=complex)
-    low = np.argsort(f)[:4]
-    y = -z.imag[low]
-    if np.any(y <= 0):
-        return None
-    slope = np.polyfit(np.log(f[low]), np.log(y), 1)[0]
-    return float(np.clip(-slope, *ALPHA_BOUNDS)) if -slope > 0.2 else None
-
-
-def _grid_starts(blocks: list[_Block], omega: np.ndarray, z: np.ndarray, tail_alpha: float, keep: int) -> list[np.ndarray]:
-    """Global step: the arcs' time constants on a half-decade grid over the measured range (two arcs a decade apart
-    at least), arc exponents 0.85, the spike's exponent read off the spectrum; for each combination the
-    resistances, 1/CPE-T, L and the Warburg coefficient enter linearly and are solved by non-negative least squares
-    weighted by 1/|Z|. The ``keep`` best combinations, as log-parameters."""
-    from scipy.optimize import nnls
-
-    alpha0 = 0.85
-    taus = np.logspace(math.log10(1 / omega.max()), math.log10(1 / omega.min()),
-                       max(round(2 * math.log10(omega.max() / omega.min())) + 1, 2))
-    arc_columns = 1 / (1 + (1j * np.outer(omega, taus)) ** alpha0)
-    fixed = {"R": np.ones(omega.size, dtype=complex), "L": 1j * omega, "W": (1 - 1j) / np.sqrt(omega),
-             "CPE": (1j * omega) ** -tail_alpha}
-    arcs = [b for b in blocks if b.kind == "arc"]
-    others = [b for b in blocks if b.kind != "arc"]
-    weight = 1 / np.abs(z)
-    target = np.concatenate([(z * weight).real, (z * weight).imag])
-    base = [fixed[b.kind] for b in others]
-    scored = []
-    for combo in combinations(range(taus.size), len(arcs)):
-        if np.any(np.diff(combo) < 2):
-            continue
-        a = np.column_stack(base + [arc_columns[:, k] for k in combo]) * weight[:, None]
-        coef, norm = nnls(np.vstack([a.real, a.imag]), target)
-        scored.append((norm, combo, coef))
-    z_max = float(np.abs(z).max())
-    starts = []
-    for _, combo, coef in sorted(scored, key=lambda item: item[0])[:keep]:
-        values = np.zeros(_n_parameters(blocks))
-        for b, c in zip(others, coef):
-            if b.kind == "R":
-                values[b.start] = max(c, 1e-4 * z_max)
-            elif b.kind == "L":
-                values[b.start] = max(c, 1e-4 * z_max / omega.max())
-            elif b.kind == "W":
-                values[b.start] = max(c, 1e-4 * z_max * math.sqrt(omega.min()))
-            else:
-                values[b.start] = 1 / max(c, 1e-4 * z_max * omega.min() ** tail_alpha)
-                values[b.start + 1] = tail_alpha
-        for b, k, c in zip(arcs, combo, coef[len(others):]):
-            r = max(c, 1e-4 * z_max)
-            values[b.start], values[b.start + 1], values[b.start + 2] = r, taus[k] ** alpha0 / r, alpha0
-        starts.append(_theta(values, blocks))
-    return starts
-
-
-def _refine(theta, blocks, omega, z, bounds, max_nfev: int):
-    from scipy.optimize import least_squares
-
-    lower, upper = bounds
-    weight = 1 / np.abs(z)
-
-    def residual(t):
-        d = (_model(t, blocks, omega)[0] - z) * weight
-        return np.concatenate([d.real, d.imag])
-
-    def jacobian(t):
-        j = _model(t, blocks, omega)[1] * weight[:, None]
-        return np.vstack([j.real, j.imag])
-
-    margin = 1e-6 * (upper - lower)
-    return least_squares(residual, np.clip(theta, lower + margin, upper - margin), jac=jacobian, bounds=bounds,
-                         method="trf", max_nfev=max_nfev)
-
-
-def _sort_arcs(theta: np.ndarray, blocks: list[_Block]) -> np.ndarray:
-    """Arcs in series are interchangeable: the first arc of the circuit gets the shortest time constant."""
-    arcs = [b for b in blocks if b.kind == "arc"]
-    triples = sorted((theta[b.start + 1], theta[b.start], theta[b.start + 2]) for b in arcs)
-    out = theta.copy()
-    for b, (tau, r, alpha) in zip(arcs, triples):
-        out[b.start], out[b.start + 1], out[b.start + 2] = r, tau, alpha
-    return out
 
 
 # --- candidates -------------------------------------------------------------------------------------------------------
@@ -333,40 +131,28 @@ class Candidate:
 
 
 def fit_candidate(spectrum: Spectrum, circuit: str, kk_rms_percent: float = math.nan, keep: int = 3) -> Candidate:
-    """Fit ``circuit`` (L, R, CPE, W and p(R,CPE) in series) to the spectrum: complex least squares weighted by |Z|
-    (as ``eis.fit``) from the ``keep`` best grid starts (:func:`_grid_starts`), each refined 60 steps, the best to
-    convergence. ``reasons`` (empty when the candidate may be chosen) lists non-convergence, undetermined parameters
-    (standard error >= value, R0 apart) and arcs whose apex lies outside the measured frequencies: such an arc is
-    not identifiable (above f_max its resistance merges with R0, below f_min it is an extrapolation)."""
+    """Fit ``circuit`` (L, R, CPE, W and p(R,CPE) in series) to the spectrum by ``eis.fit``'s engine
+    (:func:`argyrodb.physics.eis_engine.multistart`): complex least squares weighted by |Z| from the ``keep`` best
+    grid starts, each refined 60 evaluations at most (a candidate is one of up to ten fitted for one answer, so its
+    budget is smaller than ``eis.fit``'s), the best to convergence. ``reasons`` (empty when the candidate may be
+    chosen) lists non-convergence, undetermined parameters (standard error >= value, R0 apart) and arcs whose apex
+    lies outside the measured frequencies: such an arc is not identifiable (above f_max its resistance merges with
+    R0, below f_min it is an extrapolation)."""
     blocks = _blocks(circuit)
     names, units = parameter_names(circuit)
     f, z = _checked(spectrum)
     omega = 2 * np.pi * f
-    tail = _tail_exponent(spectrum) or 0.8
-    bounds = _bounds(blocks, omega, z)
-    with np.errstate(all="ignore"):
-        starts = _grid_starts(blocks, omega, z, tail, keep)
-        trials = [_refine(s, blocks, omega, z, bounds, 60) for s in starts]
-        best = min(trials, key=lambda s: s.cost)
-        solution = _refine(_sort_arcs(best.x, blocks), blocks, omega, z, bounds, 2000)
-    values, chain = _values(solution.x, blocks)
-    chi_square = float(2 * solution.cost)
-    n = 2 * f.size
-    try:
-        cov_theta = np.linalg.inv(solution.jac.T @ solution.jac) * (chi_square / max(n - values.size, 1))
-        covariance = chain @ cov_theta @ chain.T
-    except np.linalg.LinAlgError:
-        covariance = np.full((values.size, values.size), np.inf)
-    variance = np.diag(covariance)
-    stderr = np.sqrt(np.where(variance >= 0, variance, np.inf))
+    # modulus weighting: the AIC/BIC below take the weighted residuals as equal-variance Gaussian ones
+    found = multistart(blocks, omega, z, residual_weights(z, "modulus"), keep=keep, trial_nfev=60, final_nfev=2000)
+    values = found.values
     apex = {}
     for b in blocks:
         if b.kind == "arc":
-            r, q, a = values[b.start:b.start + 3]
+            r, q, a = (values[i] for i in b.index)
             apex[b.name] = float(1 / (2 * np.pi * (r * q) ** (1 / a)))
-    z_fit = _model(solution.x, blocks, omega)[0]
-    candidate = Candidate(circuit, names, units, values, stderr, covariance, chi_square, f.size, solution.status > 0,
-                          len(starts), apex, (float(f.min()), float(f.max())),
+    z_fit = model(found.theta, blocks, omega)[0]
+    candidate = Candidate(circuit, names, units, values, found.stderr, found.covariance, found.chi_square, f.size,
+                          found.converged, found.n_starts, apex, (float(f.min()), float(f.max())),
                           float(np.sqrt(np.mean(np.abs(z_fit - z) ** 2))), kk_rms_percent)
     if not candidate.converged:
         candidate.reasons.append("did not converge")
@@ -409,7 +195,8 @@ def candidate_circuits(spectrum: Spectrum) -> list[str]:
     * -Z'' < 0 in the high-frequency half: each of these also with a series inductor L0 in front (the candidates
       without it stay, to show what it changes).
     """
-    alpha = _tail_exponent(spectrum)
+    f, z = np.asarray(spectrum.frequency_hz, dtype=float), np.asarray(spectrum.z, dtype=complex)
+    alpha = tail_exponent(2 * np.pi * f, z)
     if alpha is None:
         circuits = ["R0-p(R1,CPE1)", "R0-p(R1,CPE1)-p(R2,CPE2)"]
     else:
@@ -563,9 +350,9 @@ def _assign(candidate: Candidate, geometry: dict) -> tuple[dict[str, dict], list
     arcs = sorted((b for b in blocks if b.kind == "arc"), key=lambda b: -candidate.apex_hz[b.name])
     assignments: dict[str, dict] = {}
     notes: list[str] = []
-    series_r = sum(candidate.values[b.start] for b in blocks if b.kind in ("R", "arc"))
+    series_r = sum(candidate.values[b.index[0]] for b in blocks if b.kind in ("R", "arc"))
     for b in arcs:
-        r, q, a = (float(v) for v in candidate.values[b.start:b.start + 3])
+        r, q, a = (float(candidate.values[i]) for i in b.index)
         c = cpe_capacitance_F(r, q, a)
         per_cell, per_area = c * cell_constant, c / geometry["area_cm2"]
         entry = {"label": capacitance_label(per_cell, per_area), "resistance_ohm": r, "capacitance_F": c,
@@ -587,7 +374,7 @@ def _assign(candidate: Candidate, geometry: dict) -> tuple[dict[str, dict], list
                          "errors (a DRT, `eis drt`, shows whether two processes are there)")
     for b in blocks:
         if b.kind == "CPE":
-            q, a = float(candidate.values[b.start]), float(candidate.values[b.start + 1])
+            q, a = (float(candidate.values[i]) for i in b.index)
             # Brug et al., J. Electroanal. Chem. 176 (1984) 275, blocking electrode: C = Q^(1/a) R_s^((1-a)/a)
             c = float(q ** (1 / a) * series_r ** ((1 - a) / a))
             assignments[b.name] = {"label": "electrode", "capacitance_F": c,
