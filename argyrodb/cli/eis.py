@@ -27,8 +27,8 @@ FIG_S9_NAME = "fig-s9"
 @click.argument("spectrum", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--circuit", default=None,
               help="Fit this impedance.py circuit (or fig-s9, the source's Fig. S9 circuit) instead of choosing one.")
-@click.option("--initial", help="Comma-separated starting values for --circuit (required for a custom circuit; "
-                                 "one more start for fig-s9).")
+@click.option("--initial", help="Comma-separated starting values for --circuit: one more start for a series of R, L, W, CPE and "
+                                 "p(R,CPE) (fig-s9 among them), required for any other circuit.")
 @click.option("--thickness-mm", type=click.FloatRange(min=0, min_open=True), help="Pellet thickness in mm (default: the file's, if it states one).")
 @click.option("--diameter-mm", type=click.FloatRange(min=0, min_open=True), help="Pellet (electrode) diameter in mm.")
 @click.option("--area-cm2", type=click.FloatRange(min=0, min_open=True), help="Electrode area in cm^2 (instead of --diameter-mm).")

@@ -9,7 +9,8 @@ Fitting (:func:`fit`) is complex non-linear least squares weighted by |Z| (modul
 Boukamp, J. Electrochem. Soc. 142 (1995) 1885), or by 1 or by |Z'| and |Z''| (``weighting``). For three
 arcs its minimum is not unique, so a fit starts from several points: starting values read off the spectrum
 (:func:`estimate_initial`) and the best points of a grid over the arcs' time constants; each is refined by least squares on
-log-parameters and the best by chi-square kept. The spectrum itself is checked for Kramers-Kronig
+log-parameters and the best by chi-square kept (:mod:`argyrodb.physics.eis_engine`, the engine the automatic circuit
+choice of :mod:`argyrodb.physics.eis_models` uses too). The spectrum itself is checked for Kramers-Kronig
 consistency (:func:`kramers_kronig`, lin-KK, against a threshold from its own noise: :func:`kk_check`), and the
 fit is judged against it (``FitResult.reasons``). The circuits' closed forms
 (:mod:`argyrodb.physics.circuits`) and lin-KK's normal equations are written out here and checked against
@@ -31,6 +32,7 @@ import numpy as np
 from ..core.errors import InputError, ParameterError
 from .calculators import cpe_capacitance_F
 from .circuits import check_circuit, check_initial, closed_form_impedance, parameter_names
+from .eis_engine import ALPHA_BOUNDS, Block, multistart, series_blocks
 from .eis_readers import Spectrum, read
 
 FIG_S9_CIRCUIT = "R0-p(R1,CPE1)-p(R2,CPE2)-p(R3,CPE3)-W1"
@@ -56,10 +58,9 @@ FIT_MAX_RMS_PERCENT = 2.0
 #: that does not make its R wrong (the former 1 % and 2x flagged them all). A circuit that misses or lumps an arc
 #: (one arc fitted to s04147's bulk + grain boundary at 190-200 C: 2.3-2.7 % against 0.2-0.26 %) stays above.
 FIT_MAX_RMS_OVER_KK = 5.0
-#: CPE exponent range of the fit (0.3: a CPE below it is no longer a depressed arc but a diffusion tail).
-ALPHA_BOUNDS = (0.3, 1.0)
-#: An arc's apex frequency may lie at most this factor (half a decade) outside the measured range.
-TAU_MARGIN = 3.0
+#: The multistart's budget for one given circuit (a user waits for one fit; fit_cell, which fits up to ten
+#: candidates, takes fewer): the best grid points refined, evaluations per start, and for the best start.
+FIT_GRID_STARTS, FIT_TRIAL_NFEV, FIT_FINAL_NFEV = 6, 200, 5000
 
 
 def read_spectrum(path: str | Path, sweep: int | None = None) -> Spectrum:
@@ -399,172 +400,6 @@ def simulate(frequency_hz: np.ndarray, parameters: list[float], circuit: str = F
         return model.predict(np.asarray(frequency_hz, dtype=float), use_initial=True)
 
 
-# --- circuits of series blocks R, p(R,CPE) and W: a fast model on log-parameters ----------------------
-
-_BLOCK = re.compile(r"(?P<R>R[\d_]*)|(?P<W>W[\d_]*)"
-                    r"|p\((?P<R1>R[\d_]*),(?P<Q1>CPE[\d_]*)\)|p\((?P<Q2>CPE[\d_]*),(?P<R2>R[\d_]*)\)")
-
-
-def _blocks(circuit: str) -> list[tuple] | None:
-    """The series blocks of ``circuit`` as ("R", i), ("arc", i_R, i_Q, i_alpha) and ("W", i), with i the
-    positions in impedance.py's parameter list; None unless the circuit is one R, one or more
-    p(R,CPE) and at most one W in series."""
-    parts: list[str] = []
-    depth, current = 0, ""
-    for char in circuit.replace(" ", ""):
-        depth += (char == "(") - (char == ")")
-        if char == "-" and depth == 0:
-            parts, current = parts + [current], ""
-        else:
-            current += char
-    blocks: list[tuple] = []
-    index = 0
-    for part in parts + [current]:
-        match = _BLOCK.fullmatch(part)
-        if match is None:
-            return None
-        if match["R"] or match["W"]:
-            blocks.append(("R" if match["R"] else "W", index))
-            index += 1
-        elif match["R1"]:
-            blocks.append(("arc", index, index + 1, index + 2))
-            index += 3
-        else:
-            blocks.append(("arc", index + 2, index, index + 1))
-            index += 3
-    kinds = [b[0] for b in blocks]
-    if kinds.count("R") != 1 or kinds.count("W") > 1 or "arc" not in kinds:
-        return None
-    return blocks
-
-
-def _to_log(params, blocks) -> np.ndarray:
-    """impedance.py parameters -> search parameters: log R, log A_w, and per arc log R, log tau, alpha
-    with tau = (R Q)^(1/alpha), the arc's apex time constant (omega_apex = 1/tau)."""
-    p = np.maximum(np.asarray(params, dtype=float), 1e-300)
-    theta = np.log(p)
-    for block in blocks:
-        if block[0] == "arc":
-            _, r, q, a = block
-            theta[q] = (theta[r] + theta[q]) / p[a]
-            theta[a] = p[a]
-    return theta
-
-
-def _from_log(theta, blocks) -> np.ndarray:
-    p = np.exp(np.minimum(theta, 700.0))
-    for block in blocks:
-        if block[0] == "arc":
-            _, r, q, a = block
-            p[q] = math.exp(theta[a] * theta[q] - theta[r])
-            p[a] = theta[a]
-    return p
-
-
-def _model(theta, blocks, omega) -> tuple[np.ndarray, np.ndarray]:
-    """Impedance and its derivatives by the log-parameters (one column each). An arc is
-    Z = R / (1 + u) with u = (j omega tau)^alpha: dZ/dlnR = Z, dZ/dln tau = -alpha R u / (1 + u)^2,
-    dZ/dalpha = -R u ln(j omega tau) / (1 + u)^2."""
-    z = np.zeros(omega.size, dtype=complex)
-    jac = np.zeros((omega.size, theta.size), dtype=complex)
-    for block in blocks:
-        if block[0] == "R":
-            jac[:, block[1]] = math.exp(theta[block[1]])
-        elif block[0] == "W":
-            jac[:, block[1]] = math.exp(theta[block[1]]) * (1 - 1j) / np.sqrt(omega)
-        else:
-            _, r, q, a = block
-            log_jwt = np.log(omega) + theta[q] + 0.5j * np.pi
-            u = np.exp(theta[a] * log_jwt)
-            arc = math.exp(theta[r]) / (1 + u)
-            jac[:, r] = arc
-            jac[:, q] = -theta[a] * arc * u / (1 + u)
-            jac[:, a] = -arc * u * log_jwt / (1 + u)
-        z += jac[:, block[1]]
-    return z, jac
-
-
-def estimate_initial(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT) -> list[float]:
-    """Starting values read off the spectrum for a circuit of one R, R||CPE arcs and a Warburg in series:
-
-    * Warburg: on the low-frequency 45-degree line Z' and -Z'' both grow as A_w omega^(-1/2); A_w is the
-      mean of their slopes against omega^(-1/2) over the five lowest frequencies (the tail of the last
-      arc steepens -Z'' and flattens Z', so the mean is nearer A_w than either).
-    * R0: the high-frequency real-axis intercept, the line through the five highest-frequency points
-      extrapolated to Z'' = 0 (a CPE tail is straight: Z' - R0 = -Z'' cot(alpha pi / 2)).
-    * Arcs: with R0 and the Warburg subtracted, each maximum of -Z'' is an arc's apex; R_i is the rise of
-      Z' between the minima either side, alpha from the apex height h = (R/2) tan(alpha pi / 4), and
-      Q = tau^alpha / R with tau = 1/omega_apex, since omega_apex = (R Q)^(-1/alpha). Missing arcs (more
-      arcs in the circuit than maxima) split the largest arc in two, half a decade either side.
-    """
-    from scipy.signal import find_peaks
-
-    spectrum = _checked(spectrum, spectrum.name)
-    blocks = _blocks(circuit)
-    if blocks is None:
-        raise ParameterError("circuit", "starting values are estimated only for one R, p(R,CPE) blocks and a W "
-                                        "in series: give them")
-    order = np.argsort(-spectrum.frequency_hz)
-    omega = 2 * np.pi * spectrum.frequency_hz[order]
-    z = spectrum.z[order]
-    x, y = z.real, -z.imag
-    a_w = 0.0
-    if any(b[0] == "W" for b in blocks) and np.ptp(omega[-5:]) > 0:
-        s = omega[-5:] ** -0.5
-        a_w = max((np.polyfit(s, x[-5:], 1)[0] + np.polyfit(s, y[-5:], 1)[0]) / 2, 0.0)
-    intercept = np.polyfit(y[:5], x[:5], 1)[1] if np.ptp(y[:5]) > 0 else x[0]
-    r0 = float(np.clip(intercept, 0.0, x[0])) if math.isfinite(intercept) else x[0]
-    za = z - r0 - a_w * (1 - 1j) / np.sqrt(omega)
-    xa, ya = za.real, -za.imag
-    padded = np.concatenate([[0.0], ya, [0.0]])
-    peaks, props = find_peaks(padded, prominence=0.01 * max(ya.max(), 1e-300))
-    peaks = np.clip(peaks - 1, 0, ya.size - 1)
-    n_arcs = sum(b[0] == "arc" for b in blocks)
-    peaks = np.sort(peaks[np.argsort(props["prominences"])[::-1][:n_arcs]]) if peaks.size else [int(np.argmax(ya))]
-    edges = [0] + [p + int(np.argmin(ya[p:q + 1])) for p, q in pairwise(peaks)] + [ya.size - 1]
-    arcs = []  # (R, tau, alpha)
-    for i, p in enumerate(peaks):
-        low = 0.0 if i == 0 else xa[edges[i]]
-        r = max(xa[edges[i + 1]] - low, 2 * ya[p], 1e-9 * np.abs(z).max())
-        alpha = float(np.clip(4 / np.pi * math.atan(2 * ya[p] / r), 0.5, 1.0))
-        arcs.append((r, 1 / omega[p], alpha))
-    while len(arcs) < n_arcs:
-        r, tau, alpha = arcs.pop(int(np.argmax([a[0] for a in arcs])))
-        arcs += [(r / 2, tau / 10 ** 0.5, alpha), (r / 2, tau * 10 ** 0.5, alpha)]
-    arcs.sort(key=lambda a: a[1])
-    params = np.zeros(sum(1 if b[0] != "arc" else 3 for b in blocks))
-    arc_iter = iter(arcs)
-    for block in blocks:
-        if block[0] == "R":
-            params[block[1]] = max(r0, 1e-9 * np.abs(z).max())
-        elif block[0] == "W":
-            params[block[1]] = max(a_w, 1e-9 * np.abs(z).max() * math.sqrt(omega.min()))
-        else:
-            r, tau, alpha = next(arc_iter)
-            params[block[1]], params[block[2]], params[block[3]] = r, tau ** alpha / r, alpha
-    return [float(v) for v in params]
-
-
-def _search_bounds(blocks, omega, z) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds of the log-parameters: resistances 1e-6..100 |Z|max, apex frequencies within the measured
-    range widened by TAU_MARGIN (an arc outside it is not resolved, and one far below it mimics the
-    Warburg), CPE exponents in ALPHA_BOUNDS, Warburg 1e-8..100 |Z|max sqrt(omega)."""
-    n = sum(1 if b[0] != "arc" else 3 for b in blocks)
-    z_max = np.abs(z).max()
-    lower, upper = np.zeros(n), np.zeros(n)
-    for block in blocks:
-        if block[0] == "W":
-            lower[block[1]] = math.log(1e-8 * z_max * math.sqrt(omega.min()))
-            upper[block[1]] = math.log(100 * z_max * math.sqrt(omega.max()))
-        else:
-            lower[block[1]], upper[block[1]] = math.log(1e-6 * z_max), math.log(100 * z_max)
-        if block[0] == "arc":
-            _, _, q, a = block
-            lower[q], upper[q] = math.log(1 / (TAU_MARGIN * omega.max())), math.log(TAU_MARGIN / omega.min())
-            lower[a], upper[a] = ALPHA_BOUNDS
-    return lower, upper
-
-
 #: The residual weightings of :func:`fit` (``--weighting``).
 WEIGHTINGS = ("modulus", "unit", "proportional")
 #: Proportional weighting divides by |Z'| and |Z''|; near an intercept Z'' passes through 0, so each is floored at
@@ -588,109 +423,76 @@ def residual_weights(z: np.ndarray, weighting: str = "modulus") -> tuple[np.ndar
     raise ParameterError("weighting", f"{weighting!r} is not one of {', '.join(WEIGHTINGS)}")
 
 
-def _refine(theta, blocks, omega, z, bounds, max_nfev: int = 200, weighting: str = "modulus"):
-    """Least squares on log-parameters from ``theta``, residuals (Z_model - Z) weighted by
-    :func:`residual_weights` and stacked real and imaginary, analytic Jacobian (scipy's trust-region
-    reflective method)."""
-    from scipy.optimize import least_squares
-
-    lower, upper = bounds
-    w_re, w_im = residual_weights(z, weighting)
-
-    def residual(t):
-        d = _model(t, blocks, omega)[0] - z
-        return np.concatenate([d.real * w_re, d.imag * w_im])
-
-    def jacobian(t):
-        j = _model(t, blocks, omega)[1]
-        return np.vstack([j.real * w_re[:, None], j.imag * w_im[:, None]])
-
-    margin = 1e-6 * (upper - lower)
-    return least_squares(residual, np.clip(theta, lower + margin, upper - margin), jac=jacobian,
-                         bounds=bounds, method="trf", max_nfev=max_nfev)
+# --- starting values read off the spectrum -----------------------------------------------------------------
 
 
-def _stderr(solution, blocks) -> np.ndarray:
-    """Standard errors of impedance.py's parameters: covariance s^2 (J^T J)^-1 of the log-parameters
-    (s^2 = chi^2 / (2N - n), as scipy's curve_fit), carried to R, Q, alpha, A_w by the chain rule
-    (R = e^lnR; Q = exp(alpha ln tau - ln R): dQ = Q (-dlnR + alpha dln tau + ln tau dalpha))."""
-    theta, jac = solution.x, solution.jac
-    dof = max(jac.shape[0] - jac.shape[1], 1)
-    try:
-        cov = np.linalg.inv(jac.T @ jac) * (2 * solution.cost / dof)
-    except np.linalg.LinAlgError:
-        return np.full(theta.size, np.inf)
-    values = _from_log(theta, blocks)
-    chain = np.diag(values)
+def _readable(blocks: list[Block] | None) -> bool:
+    """Whether :func:`estimate_initial` reads starting values for these blocks: one R, one or more arcs, at most
+    one W (its reading subtracts one intercept and one 45-degree line; the multistart's grid covers the rest)."""
+    kinds = [b.kind for b in blocks or []]
+    return kinds.count("R") == 1 and kinds.count("W") <= 1 and "arc" in kinds and set(kinds) <= {"R", "W", "arc"}
+
+
+def estimate_initial(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT) -> list[float]:
+    """Starting values read off the spectrum for a circuit of one R, R||CPE arcs and a Warburg in series:
+
+    * Warburg: on the low-frequency 45-degree line Z' and -Z'' both grow as A_w omega^(-1/2); A_w is the
+      mean of their slopes against omega^(-1/2) over the five lowest frequencies (the tail of the last
+      arc steepens -Z'' and flattens Z', so the mean is nearer A_w than either).
+    * R0: the high-frequency real-axis intercept, the line through the five highest-frequency points
+      extrapolated to Z'' = 0 (a CPE tail is straight: Z' - R0 = -Z'' cot(alpha pi / 2)).
+    * Arcs: with R0 and the Warburg subtracted, each maximum of -Z'' is an arc's apex; R_i is the rise of
+      Z' between the minima either side, alpha from the apex height h = (R/2) tan(alpha pi / 4), and
+      Q = tau^alpha / R with tau = 1/omega_apex, since omega_apex = (R Q)^(-1/alpha). Missing arcs (more
+      arcs in the circuit than maxima) split the largest arc in two, half a decade either side.
+    """
+    from scipy.signal import find_peaks
+
+    spectrum = _checked(spectrum, spectrum.name)
+    blocks = series_blocks(circuit)
+    if blocks is None or not _readable(blocks):
+        raise ParameterError("circuit", "starting values are read off the spectrum only for one R, p(R,CPE) blocks "
+                                        "and at most one W in series")
+    order = np.argsort(-spectrum.frequency_hz)
+    omega = 2 * np.pi * spectrum.frequency_hz[order]
+    z = spectrum.z[order]
+    x, y = z.real, -z.imag
+    a_w = 0.0
+    if any(b.kind == "W" for b in blocks) and np.ptp(omega[-5:]) > 0:
+        s = omega[-5:] ** -0.5
+        a_w = max((np.polyfit(s, x[-5:], 1)[0] + np.polyfit(s, y[-5:], 1)[0]) / 2, 0.0)
+    intercept = np.polyfit(y[:5], x[:5], 1)[1] if np.ptp(y[:5]) > 0 else x[0]
+    r0 = float(np.clip(intercept, 0.0, x[0])) if math.isfinite(intercept) else x[0]
+    za = z - r0 - a_w * (1 - 1j) / np.sqrt(omega)
+    xa, ya = za.real, -za.imag
+    padded = np.concatenate([[0.0], ya, [0.0]])
+    peaks, props = find_peaks(padded, prominence=0.01 * max(ya.max(), 1e-300))
+    peaks = np.clip(peaks - 1, 0, ya.size - 1)
+    n_arcs = sum(b.kind == "arc" for b in blocks)
+    peaks = np.sort(peaks[np.argsort(props["prominences"])[::-1][:n_arcs]]) if peaks.size else [int(np.argmax(ya))]
+    edges = [0] + [p + int(np.argmin(ya[p:q + 1])) for p, q in pairwise(peaks)] + [ya.size - 1]
+    arcs = []  # (R, tau, alpha)
+    for i, p in enumerate(peaks):
+        low = 0.0 if i == 0 else xa[edges[i]]
+        r = max(xa[edges[i + 1]] - low, 2 * ya[p], 1e-9 * np.abs(z).max())
+        alpha = float(np.clip(4 / np.pi * math.atan(2 * ya[p] / r), 0.5, 1.0))
+        arcs.append((r, 1 / omega[p], alpha))
+    while len(arcs) < n_arcs:
+        r, tau, alpha = arcs.pop(int(np.argmax([a[0] for a in arcs])))
+        arcs += [(r / 2, tau / 10 ** 0.5, alpha), (r / 2, tau * 10 ** 0.5, alpha)]
+    arcs.sort(key=lambda a: a[1])
+    params = np.zeros(sum(len(b.index) for b in blocks))
+    arc_iter = iter(arcs)
     for block in blocks:
-        if block[0] == "arc":
-            _, r, q, a = block
-            chain[q, :] = 0.0
-            chain[q, r], chain[q, q], chain[q, a] = -values[q], theta[a] * values[q], theta[q] * values[q]
-            chain[a, a] = 1.0
-    variance = np.diag(chain @ cov @ chain.T)
-    return np.sqrt(np.where(variance >= 0, variance, np.inf))
-
-
-def _sort_arcs(theta, blocks) -> np.ndarray:
-    """Arcs in series are interchangeable: the first arc of the circuit gets the shortest time constant."""
-    arcs = [b for b in blocks if b[0] == "arc"]
-    triples = sorted((theta[q], theta[r], theta[a]) for _, r, q, a in arcs)
-    out = theta.copy()
-    for (_, r, q, a), (tau, res, alpha) in zip(arcs, triples):
-        out[r], out[q], out[a] = res, tau, alpha
-    return out
-
-
-def _grid_starts(blocks, omega, z, keep: int = 6) -> list[np.ndarray]:
-    """Global step: the arcs' apex time constants on a half-decade grid over the measured range, a decade
-    apart at least (alpha 0.8); for each combination the resistances and the Warburg coefficient enter
-    linearly and are solved by non-negative least squares. The ``keep`` best combinations, as parameters."""
-    from itertools import combinations
-
-    from scipy.optimize import nnls
-
-    taus = np.logspace(math.log10(1 / omega.max()), math.log10(1 / omega.min()),
-                       round(2 * math.log10(omega.max() / omega.min())) + 1)
-    columns = {"R": np.ones(omega.size), "W": (1 - 1j) / np.sqrt(omega)}
-    arc_columns = 1 / (1 + (1j * np.outer(omega, taus)) ** 0.8)
-    arcs = [b for b in blocks if b[0] == "arc"]
-    others = [b for b in blocks if b[0] != "arc"]
-    target = np.concatenate([(z / np.abs(z)).real, (z / np.abs(z)).imag])
-    scored = []
-    for combo in combinations(range(taus.size), len(arcs)):
-        if np.any(np.diff(combo) < 2):  # arcs a decade apart at least: closer ones come from the refinement
-            continue
-        a = np.column_stack([columns[b[0]] for b in others] + [arc_columns[:, k] for k in combo]) / np.abs(z)[:, None]
-        coef, norm = nnls(np.vstack([a.real, a.imag]), target)
-        scored.append((norm, combo, coef))
-    starts = []
-    floor = 1e-4 * np.abs(z).max()
-    for _, combo, coef in sorted(scored, key=lambda item: item[0])[:keep]:
-        params = np.zeros(sum(1 if b[0] != "arc" else 3 for b in blocks))
-        for b, c in zip(others, coef):
-            params[b[1]] = max(c, floor if b[0] == "R" else floor * math.sqrt(omega.min()))
-        for (_, r, q, al), k, c in zip(arcs, combo, coef[len(others):]):
-            params[r] = max(c, floor)
-            params[q], params[al] = taus[k] ** 0.8 / params[r], 0.8
-        starts.append(params)
-    return starts
-
-
-def _multistart(spectrum, circuit, blocks, initial, weighting: str = "modulus"):
-    """Every start refined (200 evaluations at most), the best by chi-square refined to convergence;
-    returns the least-squares solution with its arcs sorted by time constant, and the number of starts."""
-    omega = 2 * np.pi * spectrum.frequency_hz
-    starts = [estimate_initial(spectrum, circuit)] + _grid_starts(blocks, omega, spectrum.z)
-    if circuit == FIG_S9_CIRCUIT:
-        starts.append(FIG_S9_INITIAL)
-    if initial is not None:
-        starts.append(initial)
-    bounds = _search_bounds(blocks, omega, spectrum.z)
-    solutions = [_refine(_to_log(s, blocks), blocks, omega, spectrum.z, bounds, weighting=weighting) for s in starts]
-    best = min(solutions, key=lambda solution: solution.cost)
-    return (_refine(_sort_arcs(best.x, blocks), blocks, omega, spectrum.z, bounds, max_nfev=5000, weighting=weighting),
-            len(starts))
+        if block.kind == "R":
+            params[block.index[0]] = max(r0, 1e-9 * np.abs(z).max())
+        elif block.kind == "W":
+            params[block.index[0]] = max(a_w, 1e-9 * np.abs(z).max() * math.sqrt(omega.min()))
+        else:
+            r, tau, alpha = next(arc_iter)
+            r_i, q_i, a_i = block.index
+            params[r_i], params[q_i], params[a_i] = r, tau ** alpha / r, alpha
+    return [float(v) for v in params]
 
 
 def fit(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT, initial: list[float] | None = None,
@@ -698,14 +500,16 @@ def fit(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT, initial: list[float] 
     """Fit ``circuit`` to the spectrum (complex non-linear least squares, residuals weighted as ``weighting``
     says: :func:`residual_weights`; default by 1/|Z|) and judge it.
 
-    A circuit of one R, p(R,CPE) arcs and at most one W in series (the default Fig. S9 circuit among
-    them) is fitted from several starts: the values estimated from the spectrum (:func:`estimate_initial`),
-    the best few points of a grid over the arcs' time constants (with the resistances solved linearly),
-    Table S4's values (default circuit) and ``initial`` if given. Each is refined by least squares on
-    log-parameters (ln R, ln tau, alpha, ln A_w: positive, and scaled alike), the best by chi-square to
-    convergence; standard errors from its Jacobian. Any other circuit needs ``initial`` and is fitted by
-    impedance.py's ``CustomCircuit.fit`` (weighted by |Z|). The equivalent capacitance of each p(R, CPE)
-    pair is C = (Q R^(1-alpha))^(1/alpha) (Hsu and Mansfeld, Corrosion 57 (2001) 747).
+    A series of R, L, W, CPE and p(R,CPE) arcs (the default Fig. S9 circuit among them; a spike CPE, an inductor)
+    is fitted by :func:`argyrodb.physics.eis_engine.multistart`, the engine :func:`argyrodb.physics.eis_models.fit_cell`'s
+    candidates use: from the values estimated from the spectrum (:func:`estimate_initial`; one R, arcs and a W), the
+    best FIT_GRID_STARTS points of a grid over the arcs' time constants (the linear coefficients solved by
+    non-negative least squares), Table S4's values (default circuit) and ``initial`` if given. Each is refined by
+    least squares on log-parameters (ln R, ln L, ln A_w, ln Q and alpha of a spike, ln R, ln tau and alpha of an arc:
+    positive, and scaled alike), the best by chi-square to convergence; standard errors from its Jacobian. Any other
+    circuit needs ``initial`` and is fitted by impedance.py's ``CustomCircuit.fit`` (with the same weights). The
+    equivalent capacitance of each p(R, CPE) pair is C = (Q R^(1-alpha))^(1/alpha) (Hsu and Mansfeld, Corrosion 57
+    (2001) 747).
 
     Quality: chi^2 = sum |Z_fit - Z|^2 / |Z|^2 and the residual rms 100 sqrt(chi^2 / N) per cent, with
     Z_fit from impedance.py's model. The fit is unreliable (``reasons`` lists why) when the spectrum
@@ -720,15 +524,20 @@ def fit(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT, initial: list[float] 
     if initial is not None:
         check_initial(circuit, initial)
     names, units = parameter_names(circuit)
-    blocks = _blocks(circuit)
+    blocks = series_blocks(circuit)
     if blocks is None and initial is None:
-        raise ParameterError("initial", "give starting values for a custom circuit")
+        raise ParameterError("initial", "give starting values for a custom circuit (one that is not a series of R, L, "
+                                        "W, CPE and p(R,CPE))")
     n_starts, converged = 1, True
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         if blocks is not None:
-            solution, n_starts = _multistart(spectrum, circuit, blocks, initial, weighting)
-            values, stderr, converged = _from_log(solution.x, blocks), _stderr(solution, blocks), solution.status > 0
+            starts = [estimate_initial(spectrum, circuit)] if _readable(blocks) else []
+            starts += [FIG_S9_INITIAL] if circuit == FIG_S9_CIRCUIT else []
+            starts += [initial] if initial is not None else []
+            found = multistart(blocks, 2 * np.pi * spectrum.frequency_hz, spectrum.z, (w_re, w_im), starts,
+                               keep=FIT_GRID_STARTS, trial_nfev=FIT_TRIAL_NFEV, final_nfev=FIT_FINAL_NFEV)
+            values, stderr, converged, n_starts = found.values, found.stderr, found.converged, found.n_starts
         else:
             model = _circuit(circuit, initial)  # impedance.py's CustomCircuit, imported only for such circuits
             low = [ALPHA_BOUNDS[0] if n.startswith("CPE") and n.endswith("_1") else 0.0 for n in names]
@@ -768,8 +577,8 @@ def fit(spectrum: Spectrum, circuit: str = FIG_S9_CIRCUIT, initial: list[float] 
         result.reasons.append(f"poor fit: residual rms {rms_percent:.2g} % of |Z| "
                               f"(lin-KK {kk.residual_rms_percent:.2g} %)")
     for block in blocks or []:
-        if block[0] == "arc":
-            _, r, q, a = block
+        if block.kind == "arc":
+            r, q, a = block.index
             f_apex = 1 / (2 * np.pi * (values[r] * values[q]) ** (1 / values[a]))
             if not spectrum.frequency_hz.min() <= f_apex <= spectrum.frequency_hz.max():
                 result.reasons.append(f"the {names[r]} arc peaks at {f_apex:.2g} Hz, outside the measured "

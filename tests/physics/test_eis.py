@@ -17,6 +17,7 @@ from argyrodb.physics.eis import (
     read_spectrum,
     simulate,
 )
+from argyrodb_testing import cell_impedance, noisy_spectrum
 
 # Table S4, LMA-Cl0.8I0.6 cycle 20: R_bulk, R_i-1, CPE-T, CPE-P, R_i-2, ..., R_i-4, ...; Warburg 20 ohm s^-1/2
 TABLE_S4_CYCLE_20 = [73.31, 31.65, 6.32e-7, 0.729, 31.64, 5.21e-5, 0.512, 20.64, 5.30e-2, 0.493, 20.0]
@@ -151,6 +152,52 @@ def test_custom_circuit_needs_starting_values():
     with pytest.raises(ParameterError) as error:
         fit(spectrum, "R0-p(R1,X1)", [15.0, 150.0, 2e-6])
     assert error.value.parameter == "circuit"
+
+
+def _cpe_t(r_ohm, c_farad, alpha):
+    """Q of an R||CPE arc whose Brug capacitance is C (cell_impedance's convention)."""
+    return c_farad ** alpha * r_ohm ** (alpha - 1)
+
+
+# Circuits fit() multi-starts since eis_models' shapes share its engine (before, each needed starting values and got
+# one start, impedance.py's): a series CPE spike, and an inductor in front. Each row: circuit, frequencies, the
+# spectrum's elements, the true parameters, a poor guess (an arc in the wrong place, off by one to three decades) and
+# rtol per parameter, about 5x its standard deviation over 20 noise seeds and above its largest error over them
+# (spike: sd 0.8 % R0, 0.1 % R1, 1 % CPE1_0, 0.09 % CPE1_1, 0.07 % CPE2_0, 0.02 % CPE2_1; inductor: sd 0.15 % L0,
+# 0.3 % R0, 0.05 % R1, 0.8 % CPE1_0, 0.08 % CPE1_1).
+SERIES_CIRCUITS = {
+    "spike": ("R0-p(R1,CPE1)-CPE2", np.logspace(6, -1, 71), {"r0": 20.0, "arcs": [(500.0, 5e-9, 0.9)], "spike": (1e-6, 0.85)},
+              [20.0, 500.0, _cpe_t(500.0, 5e-9, 0.9), 0.9, 1e-6, 0.85], [2.0, 5000.0, 1e-4, 0.6, 1e-3, 0.5],
+              [0.04, 0.006, 0.05, 0.005, 0.004, 0.001]),
+    "inductor": ("L0-R0-p(R1,CPE1)", np.logspace(6, 0, 61), {"r0": 5.0, "arcs": [(100.0, 1e-7, 0.85)], "inductance": 2e-6},
+                 [2e-6, 5.0, 100.0, _cpe_t(100.0, 1e-7, 0.85), 0.85], [1e-6, 10.0, 10.0, 1e-5, 0.8],
+                 [0.01, 0.015, 0.003, 0.04, 0.004]),
+}
+
+
+@pytest.mark.parametrize("circuit, f, elements, truth, poor, rtol", SERIES_CIRCUITS.values(), ids=SERIES_CIRCUITS.keys())
+def test_spike_and_inductor_circuits_are_multistarted(circuit, f, elements, truth, poor, rtol):
+    from impedance.models.circuits import CustomCircuit
+
+    from argyrodb.physics.eis import residual_weights
+
+    spectrum = noisy_spectrum(f, cell_impedance(f, **elements), seed=5)
+    result = fit(spectrum, circuit)  # no starting values needed any more
+    assert result.n_starts > 1 and result.reliable and result.undetermined == [], result.reasons
+    error = np.abs(result.values / truth - 1)
+    assert np.all(error <= rtol), dict(zip(result.names, error))
+    # the poor guess is one start among several: the same minimum
+    error = np.abs(fit(spectrum, circuit, poor).values / truth - 1)
+    assert np.all(error <= rtol), dict(zip(result.names, error))
+    # one start from it, as fit() ran such circuits before (impedance.py's curve_fit with fit()'s bounds and weights),
+    # stops far from the truth: some parameter is off by more than 100 %
+    single = CustomCircuit(circuit, initial_guess=poor)
+    names = single.get_param_names()[0]
+    exponent = [n.startswith("CPE") and n.endswith("_1") for n in names]
+    w_re, w_im = residual_weights(spectrum.z)
+    single.fit(f, spectrum.z, bounds=([0.3 if e else 0.0 for e in exponent], [1.0 if e else np.inf for e in exponent]),
+               maxfev=20000, sigma=np.hstack([1 / w_re, 1 / w_im]))
+    assert np.max(np.abs(np.asarray(single.parameters_) / truth - 1)) > 1.0
 
 
 def test_read_spectrum_conventions(tmp_path):
