@@ -113,7 +113,7 @@ def density(file_or_formula: str, a_angstrom: float | None, z: float, as_json: b
 @click.option("--xy", "xy_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the profile as two columns.")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG plot with labelled reflection ticks.")
 @click.option("--compare", "compare_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path), help="Overlay another structure (repeatable).")
-@click.option("--measured", "measured_file", type=click.Path(dir_okay=False, path_type=Path), help="Measured two-column pattern: fit scale, report R_wp, overlay.")
+@click.option("--measured", "measured_file", type=click.Path(dir_okay=False, path_type=Path), help="Measured pattern (.xy/.xye/.csv, .xrdml, .brml, .raw, .ras/.rasx, GSAS .gsa/.fxye): fit scale, report R_wp, overlay.")
 @click.option("--block", help="The data block of a CIF with several.")
 @click.option("--force", is_flag=True, help="Proceed with a structure that fails the argyrodite framework check.")
 def xrd(file, a_angstrom, wavelength, two_theta_range, no_anomalous, monochromator_two_theta_deg, size_nm, caglioti_uvw,
@@ -136,11 +136,13 @@ def xrd(file, a_angstrom, wavelength, two_theta_range, no_anomalous, monochromat
     measured = fit = None
     if measured_file is not None:
         measured = services.read_xy(measured_file)
+        for note in measured.notes:
+            click.echo(f"warning: {measured_file}: {note}", err=True)
         fit = services.fit_scale(measured, pattern)
     if as_json:
         payload = pattern.to_json_dict()
         if fit is not None:
-            payload["measured"] = {"file": str(measured_file), **fit.as_dict()}
+            payload["measured"] = {"file": str(measured_file), **fit.as_dict(), "notes": list(measured.notes)}
         emit_json(payload)
     else:
         click.echo(f"{pattern.name}: a = {pattern.a_angstrom:.5f} A, "

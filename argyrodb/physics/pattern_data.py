@@ -17,24 +17,45 @@ Formats (chosen by the file's extension, or ``fmt=``):
   is kept so counts/s can be formed (:meth:`PowderData.counts_per_second`); ``<usedWavelength>`` gives
   K-alpha1, K-alpha2, their ratio and K-beta, and the tube's ``<anodeMaterial>`` the anode. A file with
   several scans is read at its first scan (or ``scan=``), with a note in ``metadata["notes"]``.
+* ``.brml`` (Bruker DIFFRAC.SUITE), ``.raw`` (Bruker RAW1.01 "version 3" and RAW4.00 "version 4"; a
+  ``.raw`` that is GSAS text is read as GSAS), ``.ras`` and ``.rasx`` (Rigaku SmartLab), ``.gsa``,
+  ``.gsas``, ``.gss``, ``.fxye``, ``.xra`` (GSAS raw files: ``BANK`` lines with CONS binning and STD,
+  ESD or FXYE records): see :mod:`argyrodb.physics.pattern_formats`, which says what is read from each
+  and how. Their wavelengths go into ``metadata["wavelength"]`` with the XRDML keys, so
+  :meth:`PowderData.wavelength_components` serves every format alike.
+
+A file with a sigma column (``.xye``, 3-column text, GSAS ESD/FXYE) may hold negative intensities
+(background-subtracted data): it is read with kind ``"intensity"`` and a note in ``metadata["notes"]``.
+Formats of raw counts (XRDML, BRML, RAW, RAS, RASX, GSAS STD, 2-column text) refuse negative counts.
 
 Why no library: xrayutilities' XRDML reader (``xrayutilities.io.XRDMLFile``) divides every scan by the
 counting time (the raw counts needed for Poisson weights are lost for ``<intensities>``), reads no
 wavelength, and fails with AttributeError/ValueError on a missing element; xylib (LGPL, C++ with Python
 bindings) reads ``<intensities>`` only (``<counts>`` is in an unmerged pull request) and no wavelength;
-xrdtools 0.1.1 (2018) is unmaintained.
+xrdtools 0.1.1 (2018) is unmaintained. For the Bruker, Rigaku and GSAS formats (looked at 2026-12):
+geddes 1.0.1 (MIT, Rust) reads all of them but returns 2theta and intensity only (no wavelength, counting
+time, sigma or attenuation); openreadout 0.4.0 (a 22 MB native wheel for 120 instrument formats, first
+released 2026, "beta") reads RAW/BRML/RAS/RASX with wavelengths but leaves absorber and attenuation
+factors unapplied and reads no GSAS; bruker-powderxrd-parser needs Python 3.13; fairmat-readers-xrd
+0.0.10 returns pint quantities and reads no RAW1.01, RAS or GSAS; xylib's Debian build (1.6) reads RAW1.01 only
+and has no Python binding on PyPI. The readers here use only the standard library (``zipfile``,
+``struct``, ``xml.etree``) and are checked against those libraries on real files by
+``checks/xrd_real.py`` (``make check-xrd-real``).
+
+:class:`PowderData`, the limits and the array checks live in :mod:`argyrodb.physics.powder_data` (shared with the
+instrument readers) and are imported here.
 
 Every problem becomes an :class:`~argyrodb.core.errors.InputError` whose source is the file or
 ``file:line`` and whose message is one line: a non-numeric data line, a wrong number of columns, NaN or
 infinity, fewer than :data:`MIN_POINTS` points, 2theta not strictly increasing or outside 0-180 deg,
-negative counts, sigma <= 0, malformed XML, an XRDML file without a 2theta scan.
+negative counts, sigma <= 0, malformed XML, an XRDML file without a 2theta scan, a truncated or foreign
+archive or binary file, arrays of different lengths.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -42,143 +63,30 @@ import numpy as np
 
 from ..core.errors import InputError, ParameterError
 from ..core.files import read_bytes_file, read_text_file
-from .scattering import WavelengthComponent
+from . import pattern_formats
+from .powder_data import KINDS, MAX_BYTES, MAX_POINTS, MIN_POINTS, PowderData, negative_note, wavelength_text
 
-#: Fewest points a pattern may have.
-MIN_POINTS = 10
-#: Most points a pattern may have (a 0.001 deg step over 0-180 deg is 180,000).
-MAX_POINTS = 2_000_000
-#: Largest file read (bytes).
-MAX_BYTES = 200_000_000
+__all__ = [
+    "FORMATS",
+    "KINDS",
+    "MAX_BYTES",
+    "MAX_POINTS",
+    "MIN_POINTS",
+    "MULTI_SCAN_FORMATS",
+    "TEXT_EXTENSIONS",
+    "PowderData",
+    "read_powder_data",
+]
+
 #: Extensions of each format.
 TEXT_EXTENSIONS = (".xy", ".dat", ".txt")
-FORMATS = {".xy": "xy", ".dat": "xy", ".txt": "xy", ".xye": "xye", ".csv": "csv", ".xrdml": "xrdml"}
-#: What ``PowderData.kind`` may be.
-KINDS = ("counts", "counts_per_second", "intensity")
-
+FORMATS = {".xy": "xy", ".dat": "xy", ".txt": "xy", ".xye": "xye", ".csv": "csv", ".xrdml": "xrdml",
+           ".brml": "brml", ".raw": "raw", ".ras": "ras", ".rasx": "rasx",
+           ".gsa": "gsas", ".gsas": "gsas", ".gss": "gsas", ".fxye": "gsas", ".xra": "gsas"}
+#: Formats whose files may hold several scans (``scan=`` picks one).
+MULTI_SCAN_FORMATS = ("xrdml", "brml", "raw", "ras", "rasx", "gsas")
 _COMMENT_STARTS = ("#", "!", ";")
 _SPLIT = re.compile(r"[\s,;]+")
-
-
-@dataclass(frozen=True)
-class PowderData:
-    """A measured powder pattern. The arrays are read-only.
-
-    ``kind`` says what ``counts`` holds: ``"counts"`` (detector counts, Poisson statistics apply),
-    ``"counts_per_second"`` (an XRDML file whose intensities are in cps; :meth:`counts_total` gives counts
-    back when the counting time is known) or ``"intensity"`` (a text file: units not stated, taken as
-    counts for Poisson weights unless the file gives sigma).
-    """
-
-    two_theta_deg: np.ndarray  # strictly increasing, within (0, 180)
-    counts: np.ndarray  # >= 0, finite
-    sigma: np.ndarray | None  # > 0, from the file (xye, 3-column csv, attenuated XRDML counts) or None
-    source: str  # the file path
-    wavelength: str | None  # e.g. "Cu K-alpha1 1.540598 A, K-alpha2 1.544426 A, K-alpha2/K-alpha1 0.5"
-    metadata: dict = field(default_factory=dict)
-    kind: str = "intensity"
-
-    def __post_init__(self):
-        for name in ("two_theta_deg", "counts", "sigma"):
-            value = getattr(self, name)
-            if value is not None:
-                array = np.array(value, dtype=float)
-                array.setflags(write=False)
-                object.__setattr__(self, name, array)
-        if self.kind not in KINDS:
-            raise ParameterError("kind", f"unknown kind {self.kind!r} (one of {', '.join(KINDS)})")
-        _check_arrays(self.two_theta_deg, self.counts, self.sigma, self.source)
-
-    @property
-    def name(self) -> str:
-        """The file's name without folder and extension."""
-        return Path(self.source).stem
-
-    @property
-    def n_points(self) -> int:
-        return int(self.two_theta_deg.size)
-
-    @property
-    def two_theta_range(self) -> tuple[float, float]:
-        return float(self.two_theta_deg[0]), float(self.two_theta_deg[-1])
-
-    @property
-    def counting_time_s(self) -> float | np.ndarray | None:
-        """Counting time per point (s) when the file gives it (XRDML), else None."""
-        return self.metadata.get("counting_time_s")
-
-    def counts_per_second(self) -> np.ndarray | None:
-        """Counts divided by the counting time (or the counts themselves when already in cps); None when
-        the time is unknown."""
-        if self.kind == "counts_per_second":
-            return self.counts
-        time = self.counting_time_s
-        return None if time is None else self.counts / np.asarray(time, dtype=float)
-
-    def counts_total(self) -> np.ndarray | None:
-        """Counts (Poisson statistics): the counts themselves, or counts/s times the counting time; None
-        for cps data without a counting time."""
-        if self.kind != "counts_per_second":
-            return self.counts
-        time = self.counting_time_s
-        return None if time is None else self.counts * np.asarray(time, dtype=float)
-
-    def wavelength_components(self) -> list[WavelengthComponent] | None:
-        """The file's wavelengths as components for :mod:`argyrodb.physics.xrd` (``wavelength=`` of
-        ``peak_arrays``): K-alpha1 (weight 1) and K-alpha2 (weight = the file's ratio), or K-alpha1 alone
-        when the file has no K-alpha2 or the incident beam has a monochromator; None when the file states
-        no wavelength (text formats)."""
-        info = self.metadata.get("wavelength") or {}
-        ka1 = info.get("kalpha1_angstrom")
-        if ka1 is None:
-            return None
-        anode = info.get("anode") or ""
-        components = [WavelengthComponent(ka1, 1.0, f"{anode}Ka1")]
-        ka2, ratio = info.get("kalpha2_angstrom"), info.get("ratio_kalpha2_kalpha1")
-        if ka2 is not None and ratio and not info.get("incident_monochromator"):
-            components.append(WavelengthComponent(ka2, ratio, f"{anode}Ka2"))
-        return components
-
-    def select(self, two_theta_range: tuple[float, float], min_points: int = MIN_POINTS) -> PowderData:
-        """The points with lo <= 2theta <= hi (refused when fewer than ``min_points`` remain)."""
-        lo, hi = (float(v) for v in two_theta_range)
-        if not lo < hi:
-            raise ParameterError("two_theta_range", f"minimum {lo:g} must be below maximum {hi:g}")
-        keep = (self.two_theta_deg >= lo) & (self.two_theta_deg <= hi)
-        if keep.sum() < min_points:
-            raise ParameterError("two_theta_range", f"only {int(keep.sum())} of the {self.n_points} measured points lie in "
-                                                    f"{lo:g}-{hi:g} deg (need at least {min_points})")
-        time = self.counting_time_s
-        metadata = dict(self.metadata)
-        if isinstance(time, np.ndarray):
-            metadata["counting_time_s"] = time[keep]
-        return replace(self, two_theta_deg=self.two_theta_deg[keep], counts=self.counts[keep],
-                       sigma=None if self.sigma is None else self.sigma[keep], metadata=metadata)
-
-
-def _check_arrays(x: np.ndarray, y: np.ndarray, sigma: np.ndarray | None, source: str) -> None:
-    """Whole-array checks (the readers check line by line first, naming the line)."""
-    if x.ndim != 1 or x.shape != y.shape or (sigma is not None and sigma.shape != x.shape):
-        raise InputError(source, "2theta, counts and sigma must be 1-D arrays of one length")
-    if x.size < MIN_POINTS:
-        raise InputError(source, f"only {x.size} data points (need at least {MIN_POINTS})")
-    if x.size > MAX_POINTS:
-        raise InputError(source, f"{x.size} data points, more than {MAX_POINTS}")
-    for label, values in (("2theta", x), ("counts", y), ("sigma", sigma)):
-        if values is not None and not np.all(np.isfinite(values)):
-            raise InputError(source, f"{label} values must be finite (point {int(np.argmin(np.isfinite(values))) + 1} is not)")
-    steps = np.diff(x)
-    if np.any(steps <= 0):
-        i = int(np.argmax(steps <= 0)) + 1
-        raise InputError(source, f"2theta values must increase strictly: point {i + 1} ({x[i]:g}) after {x[i - 1]:g}")
-    if not (x[0] > 0 and x[-1] < 180):
-        raise InputError(source, f"2theta values must lie between 0 and 180 degrees (file has {x[0]:g}-{x[-1]:g})")
-    if np.any(y < 0):
-        i = int(np.argmax(y < 0))
-        raise InputError(source, f"counts must not be negative (point {i + 1}: {y[i]:g})")
-    if sigma is not None and np.any(sigma <= 0):
-        i = int(np.argmax(sigma <= 0))
-        raise InputError(source, f"sigma must be positive (point {i + 1}: {sigma[i]:g})")
 
 
 # --------------------------------------------------------------------------- entry point
@@ -187,8 +95,9 @@ def _check_arrays(x: np.ndarray, y: np.ndarray, sigma: np.ndarray | None, source
 def read_powder_data(path: str | Path, fmt: str | None = None, scan: int | None = None) -> PowderData:
     """Read a measured powder pattern (see the module docstring for the formats).
 
-    ``fmt`` overrides the extension ('xy', 'xye', 'csv' or 'xrdml'); ``scan`` picks one scan of an XRDML
-    file with several (0 = the first, the default)."""
+    ``fmt`` overrides the extension (one of :data:`FORMATS`' values: 'xy', 'xye', 'csv', 'xrdml', 'brml',
+    'raw', 'ras', 'rasx', 'gsas'); ``scan`` picks one scan (XRDML scan, BRML raw-data route, RAW range,
+    RAS/RASX scan, GSAS bank) of a file with several (0 = the first, the default)."""
     path = Path(path)
     if fmt is None:
         fmt = FORMATS.get(path.suffix.lower())
@@ -196,12 +105,16 @@ def read_powder_data(path: str | Path, fmt: str | None = None, scan: int | None 
             raise InputError(path, f"unknown pattern format {path.suffix or '(no extension)'!r}: expected "
                                    f"{', '.join(sorted(FORMATS))}")
     elif fmt not in set(FORMATS.values()):
-        raise ParameterError("fmt", f"unknown format {fmt!r} (one of xy, xye, csv, xrdml)")
-    if scan is not None and fmt != "xrdml":
-        raise ParameterError("scan", "only an XRDML file has several scans")
+        raise ParameterError("fmt", f"unknown format {fmt!r} (one of {', '.join(sorted(set(FORMATS.values())))})")
+    if scan is not None and fmt not in MULTI_SCAN_FORMATS:
+        raise ParameterError("scan", f"only {', '.join(f.upper() for f in MULTI_SCAN_FORMATS)} files have several scans")
+    if scan is not None and (isinstance(scan, bool) or not isinstance(scan, int) or scan < 0):
+        raise ParameterError("scan", f"scan {scan!r} does not exist: scans are numbered from 0")
     if fmt == "xrdml":
         return _read_xrdml(path, 0 if scan is None else scan)
-    return _read_columns(path, fmt)
+    if fmt in ("xy", "xye", "csv"):
+        return _read_columns(path, fmt)
+    return pattern_formats.read(path, fmt, scan)
 
 
 # --------------------------------------------------------------------------- text formats
@@ -259,8 +172,8 @@ def _read_columns(path: Path, fmt: str) -> PowderData:
         x, y = values[0], values[1]
         if x <= previous_x:
             raise InputError(where, f"2theta values must increase strictly: {x:g} after {previous_x:g}")
-        if y < 0:
-            raise InputError(where, f"negative counts {y:g}")
+        if y < 0 and n_columns == 2:
+            raise InputError(where, f"negative counts {y:g} (negative intensities are read only with a sigma column)")
         if n_columns == 3 and values[2] <= 0:
             raise InputError(where, f"sigma must be positive, got {values[2]:g}")
         previous_x = x
@@ -270,8 +183,9 @@ def _read_columns(path: Path, fmt: str) -> PowderData:
     if len(rows) < MIN_POINTS:
         raise InputError(source, f"only {len(rows)} data points (need at least {MIN_POINTS})")
     data = np.array(rows, dtype=float)
-    metadata = {"format": fmt, "columns": n_columns, "header": header, "comments": comments}
     sigma = data[:, 2] if n_columns == 3 else None
+    notes = [note] if (note := negative_note(data[:, 0], data[:, 1])) else []
+    metadata = {"format": fmt, "columns": n_columns, "header": header, "comments": comments, "notes": notes}
     return PowderData(data[:, 0], data[:, 1], sigma, source, None, metadata, kind="intensity")
 
 
@@ -359,6 +273,8 @@ def _read_xml(path: Path):
         where = f"{path}:{line}" if line else str(path)
         message = str(exc).split(":")[0]
         raise InputError(where, f"malformed XML ({message}{f', column {column}' if column is not None else ''})") from None
+    except (LookupError, ValueError) as exc:  # an unknown encoding declared, e.g. <?xml encoding="utf-99"?>
+        raise InputError(path, f"unreadable XML ({exc})") from None
 
 
 def _wavelength_info(measurement, root) -> dict:
@@ -389,20 +305,6 @@ def _wavelength_info(measurement, root) -> dict:
         if mono is not None:
             info["incident_monochromator"] = mono.get("name") or "present"
     return info
-
-
-def _wavelength_text(info: dict) -> str | None:
-    ka1 = info.get("kalpha1_angstrom")
-    if ka1 is None:
-        return None
-    words = [f"{info.get('anode', '')} K-alpha1 {ka1:.7g} A".strip()]
-    if info.get("kalpha2_angstrom") is not None:
-        words.append(f"K-alpha2 {info['kalpha2_angstrom']:.7g} A")
-    if info.get("ratio_kalpha2_kalpha1") is not None:
-        words.append(f"K-alpha2/K-alpha1 {info['ratio_kalpha2_kalpha1']:g}")
-    if info.get("incident_monochromator"):
-        words.append(f"incident monochromator {info['incident_monochromator']}")
-    return ", ".join(words)
 
 
 def _read_xrdml(path: Path, scan_index: int) -> PowderData:
@@ -535,4 +437,4 @@ def _read_xrdml(path: Path, scan_index: int) -> PowderData:
         metadata["goniometer_radius_mm"] = _xml_number(radius, source, "incident beam <radius>")
     comments = [e.text.strip() for e in root.iter() if _local(e.tag) == "entry" and e.text and e.text.strip()]
     metadata["comments"] = comments[:50]
-    return PowderData(two_theta, counts, sigma, source, _wavelength_text(info), metadata, kind=kind)
+    return PowderData(two_theta, counts, sigma, source, wavelength_text(info), metadata, kind=kind)

@@ -25,15 +25,18 @@ class MeasuredPattern:
     name: str
     two_theta_deg: np.ndarray
     intensity: np.ndarray
+    notes: tuple[str, ...] = ()  # the reader's notes (several scans, attenuation, negative intensities...)
 
 
 def read_xy(path: str | Path) -> MeasuredPattern:
-    """Read a measured pattern (xy, xye, csv or xrdml by extension; any other name is read as two columns)
-    through :func:`argyrodb.physics.pattern_data.read_powder_data`, the one reader of powder data."""
+    """Read a measured pattern (any format of :data:`argyrodb.physics.pattern_data.FORMATS` by extension; any other
+    name is read as two columns) through :func:`argyrodb.physics.pattern_data.read_powder_data`, the one reader of
+    powder data."""
     path = Path(path)
     fmt = None if path.suffix.lower() in FORMATS else "xy"
     data = read_powder_data(path, fmt=fmt)
-    return MeasuredPattern(path.stem, np.asarray(data.two_theta_deg, float), np.asarray(data.counts, float))
+    return MeasuredPattern(path.stem, np.asarray(data.two_theta_deg, float), np.asarray(data.counts, float),
+                           tuple(data.metadata.get("notes", ())))
 
 
 @dataclass

@@ -140,6 +140,8 @@ def test_malformed_and_foreign_xml(tmp_path):
     assert "root element is <html>" in error.problem
     error = _error(_write(tmp_path, "empty.xrdml", _xrdml("").replace("<scan", "<notascan").replace("</scan>", "</notascan>")))
     assert "no <xrdMeasurement><scan>" in error.problem
+    error = _error(_write(tmp_path, "encoding.xrdml", '<?xml version="1.0" encoding="utf-99"?><xrdMeasurements/>'))
+    assert "unreadable XML (unknown encoding: utf-99)" in error.problem
 
 
 # --------------------------------------------------------------------------- text formats
@@ -175,13 +177,16 @@ def test_three_columns_in_an_xy_file_are_sigma(tmp_path):
 
 
 def test_format_override_and_unknown_extension(tmp_path):
-    path = _write(tmp_path, "pattern.raw", "\n".join(f"{x} {y}" for x, y in _rows()))
-    assert _error(path).problem.startswith("unknown pattern format '.raw'")
+    path = _write(tmp_path, "pattern.bin", "\n".join(f"{x} {y}" for x, y in _rows()))
+    assert _error(path).problem.startswith("unknown pattern format '.bin'")
     assert read_powder_data(path, fmt="xy").n_points == 12
-    with pytest.raises(ParameterError, match="unknown format"):
-        read_powder_data(path, fmt="gsas")
-    with pytest.raises(ParameterError, match="only an XRDML file"):
+    with pytest.raises(ParameterError, match="unknown format 'cif'"):
+        read_powder_data(path, fmt="cif")
+    with pytest.raises(ParameterError, match="only XRDML, BRML, RAW, RAS, RASX, GSAS files have several scans"):
         read_powder_data(path, fmt="xy", scan=1)
+    # .raw is Bruker's binary or GSAS text: two text columns are neither
+    raw = _write(tmp_path, "pattern.raw", "\n".join(f"{x} {y}" for x, y in _rows()))
+    assert _error(raw).problem.startswith("neither a Bruker RAW file")
 
 
 def _numbered(rows, bad_index, bad_line):
