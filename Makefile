@@ -12,13 +12,16 @@ LOCK := requirements/dev.lock
 UV_VERSION := 0.13.9
 LOCK_TOOLS := .venv-lock
 LATEST_VENV := .venv-latest
+# The other readers check-xrd-real compares argyrodb's diffractometer readers with (a scratch venv, never the lock)
+XRD_REF_VENV := .venv-xrd-ref
+XRD_REF_PACKAGES := geddes==1.0.1 openreadout==0.4.0
 # pytest on both cores (pytest-xdist); a test file stays on one worker so its module fixtures are built once
 PYTEST_ARGS ?= -q -n auto --dist loadfile --durations=15
 # The demo's database lives in the checkout (db/argyrodb.sqlite, git-ignored); elsewhere argyrodb's default is
 # $ARGYRODB_DB or ~/.local/share/argyrodb/argyrodb.sqlite.
 DEMO_DB := $(CURDIR)/db/argyrodb.sqlite
 
-.PHONY: demo test test-latest lock cifs bench fuzz clean check-web check-eis-real docs
+.PHONY: demo test test-latest lock cifs bench fuzz clean check-web check-eis-real check-xrd-real docs
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "argyrodb needs Python 3.11 or newer")'
@@ -95,7 +98,7 @@ docs: $(STAMP)
 	@echo "wrote docs/api/index.html"
 
 clean:
-	rm -rf $(VENV) $(LOCK_TOOLS) $(LATEST_VENV) .pytest_cache
+	rm -rf $(VENV) $(LOCK_TOOLS) $(LATEST_VENV) $(XRD_REF_VENV) .pytest_cache
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_xrd.py
@@ -122,3 +125,12 @@ check-web: $(STAMP)
 check-eis-real: $(STAMP)
 	@test -n "$(EIS_REAL_DIR)" || (echo "make check-eis-real: give EIS_REAL_DIR=folder (see checks/eis_real_files.md)" >&2; exit 2)
 	$(BIN)/python checks/eis_real.py $(EIS_REAL_DIR)
+
+# The diffractometer readers (.brml, .raw, .ras, .rasx, GSAS) on real files against xylib (Debian's libxy-bin), geddes and
+# openreadout (a scratch venv) and xrayutilities: checks/xrd_real_files.md lists the files, their sources, licences and
+# SHA-256 (they are not in this repository): make check-xrd-real XRD_REAL_DIR=folder
+check-xrd-real: $(STAMP)
+	@test -n "$(XRD_REAL_DIR)" || (echo "make check-xrd-real: give XRD_REAL_DIR=folder (see checks/xrd_real_files.md)" >&2; exit 2)
+	@command -v xyconv >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxy-bin)
+	@test -x $(XRD_REF_VENV)/bin/python || ($(PYTHON) -m venv $(XRD_REF_VENV) && $(XRD_REF_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(XRD_REF_PACKAGES))
+	$(BIN)/python checks/xrd_real.py $(XRD_REAL_DIR) --reference-python $(XRD_REF_VENV)/bin/python
