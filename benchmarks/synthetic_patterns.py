@@ -290,7 +290,85 @@ def _cases() -> dict[str, CaseSpec]:
                    "to recover a; they are separable only through the angular dependence"],
         ),
     ]
+    cases += _nominal_cases(li_lma, lma_prov, licl)
     return {c.name: c for c in cases}
+
+
+LI2S_A = 5.708
+LI2S_SOURCE = ("a = 5.708 A: COD 9009060 (after R. W. G. Wyckoff, Crystal Structures, 2nd ed., 1963), antifluorite "
+               "Fm-3m, as argyrodb's bundled Li2S (argyrodb/data/phases/phases.yaml); B (Li 1.5, S 1.0 A^2) chosen, "
+               "the source gives none.")
+
+
+def li2s_rows() -> list[SiteRow]:
+    return [("S1", "S", "4a", 0.0, 0.0, 0.0, 1.0, 1.0), ("Li1", "Li", "8c", 0.25, 0.25, 0.25, 1.0, 1.5)]
+
+
+def _nominal_cases(li_lma: list[SiteRow], lma_prov: dict, licl: PhaseSpec) -> list[CaseSpec]:
+    """Cases whose truth IS the nominal, charge-neutral composition (issue 23: the defaults hold it), each started
+    from a file whose totals are not the truth's."""
+    # (e) LMA-Cl0.8I0.6 at its nominal composition: I 0.50/0.10, Cl 0.30/0.50 on 4a/4d, Li Table S2's distribution
+    # scaled to 5.6 per f.u. (charge balanced). Started from Table S2 as printed (Cl 0.451, I 0.899, 4d sum 0.8322,
+    # Li 6.54): the start file's totals are the wrong ones to hold.
+    li_printed = sum(r[6] * {"48h": 48, "24g": 24, "16e": 16}[r[2]] for r in li_lma) / 4
+    li_nominal = [(*r[:6], round(r[6] * 5.6 / li_printed, 4), r[7]) for r in li_lma]
+    lma_nom_4a, lma_nom_4d = {"S": 0.20, "Cl": 0.30, "I": 0.50}, {"S": 0.40, "Cl": 0.50, "I": 0.10}
+    table_s2 = {r[0]: r for r in _rows_from_refinement("LMA-Cl0.8I0.6")}
+    printed_4a = {el: table_s2[label][6] for el, label in (("S", "S2"), ("Cl", "Cl1"), ("I", "I1"))}
+    printed_4d = {el: table_s2[label][6] for el, label in (("S", "S3"), ("Cl", "Cl2"), ("I", "I2"))}
+    lma_nom_prov = dict(lma_prov, structure=(
+        "LMA-Cl0.8I0.6 at its nominal composition (Li5.6PS4.6Cl0.8I0.6): coordinates and B of Table S2; 4a S 0.20 / "
+        "Cl 0.30 / I 0.50, 4d S 0.40 / Cl 0.50 / I 0.10 (totals S 4.6, Cl 0.8, I 0.6 per f.u.); Li rows of Table S2 "
+        "scaled to 5.6 per f.u., charge balanced. Not a measurement."))
+    # (f) Li6PS5Cl with Cl 0.40 / 0.60 on 4a / 4d (as issue 23's Li6PS5Cl case), Li 6 as Li6PS5Br's rows
+    li_six = [("Li1", "Li", "48h", 0.3142, 0.6858, 0.0148, 0.44, 2.607),
+              ("Li2", "Li", "24g", 0.0250, 0.2500, 0.7500, 0.12, 2.607)]
+    cl_4a, cl_4d = {"S": 0.60, "Cl": 0.40}, {"S": 0.40, "Cl": 0.60}
+    # (g) Li6PS5Br0.7Cl0.3 + 5 wt% Li2S: Br prefers 4a as in Li6PS5Br, Cl as in Li6PS5Cl
+    brcl_4a, brcl_4d = {"S": 0.35, "Cl": 0.10, "Br": 0.55}, {"S": 0.65, "Cl": 0.20, "Br": 0.15}
+    return [
+        CaseSpec(
+            "lma_nominal", "e", "LMA-Cl0.8I0.6 at its nominal composition + 3.0 wt% LiCl, started from Table S2 as printed",
+            [PhaseSpec("LMA-Cl0.8I0.6", "main", "F -4 3 m", 216, 10.0030, argyrodite_rows(li_nominal, lma_nom_4a, lma_nom_4d),
+                       0.970, 120.0, 0.0008, lma_nom_prov),
+             copy.deepcopy(licl)],
+            seed=23001, zero_shift_deg=0.020, specimen_displacement_mm=0.0,
+            soller_incident_deg=2.5, soller_diffracted_deg=2.5, target_peak_counts=30000.0,
+            background={"b0": 180.0, "A": 900.0, "tau": 7.0, "H": 350.0, "c": 23.0, "w": 7.0},
+            start={"a_angstrom": 10.0230, "4a": printed_4a, "4d": printed_4d, "li": li_lma,
+                   "note": "Table S2 as printed (Cl 0.451, I 0.899 per f.u., 4d sum 0.8322, Li 6.54 per f.u.)"},
+        ),
+        CaseSpec(
+            "cl_pure", "f", "Li6PS5Cl, Cl 0.40 on 4a / 0.60 on 4d, no impurity",
+            [PhaseSpec("Li6PS5Cl", "main", "F -4 3 m", 216, 9.8499, argyrodite_rows(li_six, cl_4a, cl_4d), 1.0, 150.0,
+                       0.0005, {"structure": "modelled Li6PS5Cl: coordinates and B of Table S2; 4a S 0.60 / Cl 0.40, 4d "
+                                             "S 0.40 / Cl 0.60; Li 48h 0.44 + 24g 0.12 = 6 per f.u. Not a measurement.",
+                                "a": "9.84988 A, Rao & Adams, phys. status solidi a 208 (2011) 1804, "
+                                     "doi:10.1002/pssa.201001117 (structures/lattice_parameters.csv)"})],
+            seed=23002, zero_shift_deg=-0.015, specimen_displacement_mm=0.0,
+            soller_incident_deg=2.5, soller_diffracted_deg=5.0, target_peak_counts=25000.0,
+            background={"b0": 150.0, "A": 700.0, "tau": 8.0, "H": 300.0, "c": 24.0, "w": 6.0},
+            start={"a_angstrom": 9.8699, "4a": {"S": 0.5, "Cl": 0.5}, "4d": {"S": 0.5, "Cl": 0.5},
+                   "note": "nominal Li6PS5Cl spread evenly over 4a and 4d; Li as the truth"},
+        ),
+        CaseSpec(
+            "brcl_li2s", "g", "Li6PS5Br0.7Cl0.3 + 5.0 wt% Li2S",
+            [PhaseSpec("Li6PS5Br0.7Cl0.3", "main", "F -4 3 m", 216, 9.940, argyrodite_rows(li_six, brcl_4a, brcl_4d), 0.95,
+                       110.0, 0.0008,
+                       {"structure": "modelled Li6PS5Br0.7Cl0.3: coordinates and B of Table S2; 4a S 0.35 / Cl 0.10 / "
+                                     "Br 0.55, 4d S 0.65 / Cl 0.20 / Br 0.15 (totals S 5, Br 0.7, Cl 0.3); Li 6 per f.u. "
+                                     "Not a measurement.",
+                        "a": "9.940 A: Vegard between Li6PS5Cl 9.84988 and Li6PS5Br 9.97873 A (Rao & Adams 2011), "
+                             "0.3 : 0.7"}),
+             PhaseSpec("Li2S", "impurity", "F m -3 m", 225, LI2S_A, li2s_rows(), 0.05, 150.0, 0.0003,
+                       {"a": LI2S_SOURCE, "structure": "antifluorite: S 4a (0,0,0), Li 8c (1/4,1/4,1/4)"})],
+            seed=23003, zero_shift_deg=0.025, specimen_displacement_mm=0.0,
+            soller_incident_deg=2.5, soller_diffracted_deg=5.0, target_peak_counts=30000.0,
+            background={"b0": 200.0, "A": 1000.0, "tau": 6.0, "H": 400.0, "c": 22.0, "w": 7.0},
+            start={"a_angstrom": 9.960, "4a": {"S": 0.5, "Cl": 0.15, "Br": 0.35}, "4d": {"S": 0.5, "Cl": 0.15, "Br": 0.35},
+                   "note": "nominal Li6PS5Br0.7Cl0.3 spread evenly over 4a and 4d; Li as the truth"},
+        ),
+    ]
 
 
 CASES = _cases()
@@ -611,7 +689,7 @@ def xye_text(tt, counts, sigma, truth) -> str:
 def start_yaml_text(spec: CaseSpec) -> str:
     """The nominal start structure as an argyrodb refinement file (argyrodb-refinement/1), a = truth + 0.02."""
     main = spec.phases[0]
-    li = [r for r in main.rows if r[1] == "Li"]
+    li = spec.start.get("li") or [r for r in main.rows if r[1] == "Li"]
     rows = argyrodite_rows(li, spec.start["4a"], spec.start["4d"])
     lines = [
         f"# Nominal START structure for the synthetic pattern {spec.name}.xye (not the truth: see {spec.name}.truth.yaml).",

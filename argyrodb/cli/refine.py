@@ -25,22 +25,27 @@ from .render import refinement_json
 @click.option("--refine", "refine", help="Comma-separated parameters to refine (default: all but the displacement), "
               "e.g. zero_shift_deg,a:,occ:,B:,U:,V,W,X,Y:,axial_deg,displacement_deg.")
 @click.option("--background-terms", type=int, default=12, show_default=True, help="Chebyshev background terms.")
-@click.option("--tie-totals", "tie_totals", help="Elements whose total per formula unit stays at the start structure's "
-              "(only their 4a/4d split is refined), e.g. Cl or Br,I; 'none' for no ties. Default: Br and I when a site holds S, Br "
-              "and I (one electron count, two occupancies), else none.")
+@click.option("--nominal", "nominal", metavar="FORMULA", help="The composition to hold, e.g. Li5.6PS4.6Cl0.8I0.6 (any "
+              "element order). Default: the start file's nominal formula, else its own composition if charge-neutral.")
+@click.option("--tie-totals", "tie_totals", help="Only these halides' totals per formula unit are held at the nominal "
+              "(only their 4a/4d split is refined), e.g. Cl or Br,I; the others are free. Default: every halide's, with the "
+              "anion sites full and Li at the nominal.")
+@click.option("--free-totals", "free_totals", is_flag=True, help="Refine every anion-site occupancy freely (the totals "
+              "and the start file's site sums are not held); the refined composition is compared with the nominal.")
 @click.option("--monochromator-2theta", "monochromator", type=float, help="Monochromator 2theta_M (deg) for the polarisation factor.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Fig. S2-style plot (PNG).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the refined structure as a refinement YAML (and a CIF beside it).")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Also store the refinement in this database.")
-def refine(data, start, phases, mode, wavelength, two_theta_range, refine, background_terms, tie_totals, monochromator,
-           as_json, plot_path, out_path, db_path):
+def refine(data, start, phases, mode, wavelength, two_theta_range, refine, background_terms, nominal, tie_totals,
+           free_totals, monochromator, as_json, plot_path, out_path, db_path):
     """Rietveld or Pawley refinement of a measured powder pattern (xy, xye, csv, xrdml).
 
     DATA is refined from the start structure: scale, Chebyshev background, zero shift, transparency, a, TCH
-    profile, axial asymmetry, anion occupancies on 4a/4d with the site sums kept, one B per non-Li site; second
-    phases (--phase) with their weight fractions (Hill-Howard)."""
+    profile, axial asymmetry, anion occupancies on 4a/4d, one B per non-Li site; second phases (--phase) with their
+    weight fractions (Hill-Howard). The nominal, charge-neutral composition is held (each halide's total, the anion
+    sites full, Li): only the halides' 4a/4d split is refined, unless --free-totals."""
     outputs = [p for p in (plot_path, out_path) if p is not None]
     if out_path is not None:
         if out_path.suffix.lower() not in (".yaml", ".yml"):
@@ -54,8 +59,11 @@ def refine(data, start, phases, mode, wavelength, two_theta_range, refine, backg
         data, start, tuple(phases), mode=mode, wavelength=None if wavelength is None else wavelength_value(wavelength),
         two_theta_range=two_theta_range,
         refine=refine_names, background_terms=background_terms, tie_totals=_ties(tie_totals),
-        monochromator_two_theta_deg=monochromator)
+        monochromator_two_theta_deg=monochromator, nominal=nominal, free_totals=free_totals)
     structure = api.analyse(refined) if refined is not None else None
+    if out_path is not None and refined is None:
+        raise api.InputError(data, "the main phase is not detected: there is no refined structure to write (--out); "
+                                   + "; ".join(result.reasons))
     if out_path is not None:
         atomic_write_text(out_path, services.refinement_yaml(refined))
         structure.cif(out_path.with_suffix(".cif"))
@@ -101,6 +109,10 @@ def _print_text(payload: dict, out_path, plot_path, stored) -> None:
                f"R_exp {100 * payload['r_exp']:.2f} %, GoF {payload['gof']:.3f} ({payload['n_points']} points, "
                f"{payload['n_parameters']} parameters, {payload['seconds']:.1f} s)")
     for phase in payload["phases"]:
+        if phase.get("detected") is False:
+            bound = phase.get("weight_fraction_upper_bound")
+            click.echo(f"  {phase['name']}: not detected" + (f" (at most {100 * bound:.2g} wt %)" if bound is not None else ""))
+            continue
         wf = phase["weight_fraction"]
         a = phase["a_angstrom"]
         click.echo(f"  {phase['name']}: " + (f"a = {a:.5f}" + (f" +- {phase['a_esd']:.5f}" if phase["a_esd"] else "") + " A"
@@ -110,15 +122,28 @@ def _print_text(payload: dict, out_path, plot_path, stored) -> None:
         for site in phase["sites"]:
             if site["wyckoff"] in ("4a", "4c", "4d"):
                 esd = site.get("occupancy_esds", {})
-                occ = ", ".join(f"{el} {v:.4f}" + (f" +- {esd[el]:.4f}" if el in esd else "") for el, v in site["occupancies"].items())
+                occ = ", ".join(f"{el} {v:.4f}" + (f" +- {esd[el]:.4f}" if el in esd else "")
+                                + (" (undetermined)" if el in site.get("undetermined", ()) else "")
+                                for el, v in site["occupancies"].items())
                 click.echo(f"    {site['label']} @ {site['wyckoff']}: {occ}; B {site['b_iso']:.3f} A^2")
+        if phase.get("composition_per_fu"):
+            held = (phase.get("held") or {}).get("totals_per_fu", {})
+            esds = phase.get("composition_esd_per_fu", {})
+            parts = [f"{el} {v:.4g}" + (" (held)" if el in held else f" +- {esds[el]:.2g}" if esds.get(el) else "")
+                     for el, v in phase["composition_per_fu"].items()]
+            charge = phase.get("charge_per_fu")
+            click.echo("    per formula unit: " + ", ".join(parts)
+                       + (f"; charge {charge:+.3f} e" if charge is not None else ""))
+    absent = tuple(f"{sep}{ph['name']}" for ph in payload["phases"] if ph.get("detected") is False for sep in (":", "@"))
     for name, p in payload["parameters"].items():
-        if p["refined"] and not name.startswith(("a:", "occ:")):
+        if p["refined"] and not name.startswith(("a:", "occ:")) and not name.endswith(absent):
             click.echo(f"  {name:<28} {p['value']:.6g}" + (f" +- {p['esd']:.2g}" if p["esd"] else ""))
     for c in payload["correlations"]:
         click.echo(f"  correlation {c['a']} / {c['b']}: {c['r']:+.3f}")
     for w in payload["warnings"]:
         click.echo(f"warning: {w}", err=True)
+    if not payload["reliable"]:
+        click.echo("argyrodb: warning: unreliable refinement: " + "; ".join(payload["reasons"]), err=True)
     if out_path is not None:
         click.echo(f"wrote {out_path} and {out_path.with_suffix('.cif')}")
     if plot_path is not None:

@@ -76,7 +76,8 @@ def refinement_json(result) -> dict:
     """The JSON of ``argyrodb refine --json`` (keys in the README)."""
     parameters = {name: {"value": p.value, "esd": p.esd, "refined": p.refine} for name, p in result.parameters.items()}
     return {
-        "mode": result.mode, "r_p": result.r_p, "r_wp": result.r_wp, "r_exp": result.r_exp, "gof": result.gof,
+        "mode": result.mode, "reliable": result.reliable, "reasons": list(result.reasons),
+        "r_p": result.r_p, "r_wp": result.r_wp, "r_exp": result.r_exp, "gof": result.gof,
         "zero_shift_deg": result.parameters["zero_shift_deg"].value,
         "zero_shift_esd": result.parameters["zero_shift_deg"].esd,
         "n_points": result.n_points, "n_parameters": result.n_parameters,

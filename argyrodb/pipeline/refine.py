@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..core.chemistry import parse_formula
 from ..core.errors import InputError, ParameterError
 from ..core.refinement_writer import refinement_yaml
 from ..core.resources import (
@@ -77,14 +78,20 @@ REFINE_MIN_POINTS = 50
 def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), mode: str = "rietveld",
                    wavelength: str | float | None = None, two_theta_range: tuple[float, float] | None = None,
                    refine: list[str] | None = None, background_terms: int = 12, tie_totals: tuple[str, ...] | None = None,
-                   monochromator_two_theta_deg: float | None = None):
+                   monochromator_two_theta_deg: float | None = None, nominal: str | dict[str, float] | None = None,
+                   free_totals: bool = False):
     """Refine a measured powder pattern from a start structure (path, pymatgen Structure, ASE Atoms or analysed
     structure) plus second phases (bundled names such as LiCl, or CIF files). Returns (result, refined
     Refinement or None in Pawley mode, PowderData); see :mod:`argyrodb.physics.rietveld`.
 
     ``wavelength`` None: the file's (XRDML states its anode, K-alpha1/2 and ratio), else Cu K-alpha1/2. Poisson
     weights need counts: counts/s are multiplied by the counting time; intensities that are not whole counts (and
-    no sigma) are refined with a warning that R_exp and GoF assume counts."""
+    no sigma) are refined with a warning that R_exp and GoF assume counts.
+
+    Composition (:func:`~argyrodb.physics.rietveld.held_composition`): by default the nominal, charge-neutral
+    composition is held - ``nominal`` (a formula such as "Li5.6PS4.6Cl0.8I0.6", any element order, or element ->
+    amount per formula unit), else the start's nominal formula - and only each halide's 4a/4d split is refined;
+    ``tie_totals`` names the halides held (the others free); ``free_totals`` frees every total."""
     import hashlib
 
     import numpy as np
@@ -112,7 +119,12 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
         notes.append("the intensities are not whole counts and the file gives no sigma: Poisson weights, R_exp and GoF "
                      "assume counts (give raw counts or an .xye with sigma)")
     structure = analyse(start)  # an analysed structure is returned as it is
-    main = argyrodite_phase(structure, tie_totals=tie_totals)
+    if free_totals and tie_totals is not None:
+        raise ParameterError("free_totals", "give --free-totals or --tie-totals, not both")
+    if free_totals and nominal is not None:
+        raise ParameterError("nominal", "--nominal sets the composition to hold; with --free-totals nothing is held")
+    nominal_amounts = parse_formula(nominal, source="--nominal") if isinstance(nominal, str) else nominal
+    main = argyrodite_phase(structure, tie_totals=() if free_totals else tie_totals, nominal=nominal_amounts)
     others = [impurity_phase(*impurity_structure(p)) for p in phases]
     names = [main.name] + [p.name for p in others]
     if len(set(names)) != len(names):
@@ -125,7 +137,12 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
         refine=tuple(refine) if refine else None,  # read against the phases by RefinementSettings.selections
         data_notes=tuple(notes), pattern_file=str(data_path), pattern_sha256=digest)
     refiner = Refiner(x, y, sigma, [main, *others], settings)
-    result = refiner.run()
+    try:
+        result = refiner.run()
+    except InputError as exc:
+        if exc.source == "data":  # the refiner's refusals of the data name the file
+            raise InputError(data_path, exc.problem) from None
+        raise
     if not np.all(np.isfinite(result.calculated)):  # before the displacement probes: they would refit a diverged fit
         raise InputError(data_path, "the refinement diverged (non-finite calculated pattern)")
     result.warnings.extend(n for n in notes if "assume" in n)
@@ -133,7 +150,8 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
         note = displacement_check(refiner, result)
         if note:
             result.warnings.append(note)
-    refined = refined_refinement(main, result, str(Path(data_path).name), digest) if mode == "rietveld" else None
+    detected = result.phases[0].get("detected") is not False
+    refined = refined_refinement(main, result, str(Path(data_path).name), digest) if mode == "rietveld" and detected else None
     return result, refined, data
 
 

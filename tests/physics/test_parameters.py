@@ -38,7 +38,16 @@ X = np.arange(10.0, 90.0001, 0.05)
 
 @pytest.fixture(scope="module")
 def lma_phase():
-    return argyrodite_phase(api.analyse(LMA))
+    """Table S2 with free totals (--free-totals): every anion-site occupancy is a parameter."""
+    return argyrodite_phase(api.analyse(LMA), tie_totals=())
+
+
+def test_the_default_holds_the_totals_so_4d_follows_4a():
+    """By default the nominal totals are held: a halide on 4a and 4d has one parameter (4a), 4d follows."""
+    phase = argyrodite_phase(api.analyse(LMA))
+    names = set(_refiner([phase]).params)
+    assert {f"occ:4a:Cl@{phase.name}", f"occ:4a:I@{phase.name}"} <= names
+    assert not any(n.startswith("occ:4d:") for n in names)
 
 
 @pytest.fixture(scope="module")
