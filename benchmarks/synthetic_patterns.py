@@ -291,7 +291,55 @@ def _cases() -> dict[str, CaseSpec]:
         ),
     ]
     cases += _nominal_cases(li_lma, lma_prov, licl)
+    cases.append(_si_standard_case())
     return {c.name: c for c in cases}
+
+
+#: NIST SRM 640d silicon, certificate (revised 26 May 2010): a = 0.543123(8) nm at 22.5 C (the certification paper,
+#: Black et al., Powder Diffr. 25 (2010) 187, gives 0.543159(20) nm; the certificate's revision supersedes it).
+SI_A = 5.43123
+#: Si B at room temperature (A^2): Sears & Shelley, Acta Cryst. A47 (1991) 441.
+SI_B = 0.4632
+
+
+def si_cif_text() -> str:
+    """The Si standard as a CIF in Fd-3m (origin choice 2, Si on 8a at 1/8, 1/8, 1/8), as a user would give it."""
+    return "\n".join([
+        "# Si, NIST SRM 640d: a = 5.43123(8) A at 22.5 C (certificate, revised 26 May 2010); B = 0.4632 A^2 at room",
+        "# temperature (Sears & Shelley, Acta Cryst. A47 (1991) 441). Written by benchmarks/synthetic_patterns.py.",
+        "data_Si_SRM640d",
+        f"_cell_length_a {SI_A}", f"_cell_length_b {SI_A}", f"_cell_length_c {SI_A}",
+        "_cell_angle_alpha 90", "_cell_angle_beta 90", "_cell_angle_gamma 90",
+        "_symmetry_space_group_name_H-M 'F d -3 m :2'", "_space_group_IT_number 227",
+        "loop_", "_space_group_symop_operation_xyz", *[f"'{op}'" for op in _fd3m_operations()],
+        "loop_", "_atom_site_label", "_atom_site_type_symbol", "_atom_site_fract_x", "_atom_site_fract_y",
+        "_atom_site_fract_z", "_atom_site_occupancy", "_atom_site_B_iso_or_equiv",
+        f"Si1 Si 0.125 0.125 0.125 1.0 {SI_B}", ""])
+
+
+def _fd3m_operations() -> list[str]:
+    """The 192 general positions of Fd-3m (origin choice 2) as CIF xyz strings, from gemmi's tables."""
+    import gemmi
+
+    return [op.triplet() for op in gemmi.find_spacegroup_by_name("F d -3 m:2").operations()]
+
+
+def _si_standard_case() -> CaseSpec:
+    """(h) The Si standard measured on case e's instrument (same optics, zero shift): a calibration pattern. Si as
+    its F-43m description (4a + 4c = the diamond structure's 8a) for xrayutilities' P1 expansion; the size (10 um)
+    and strain (0) add no broadening, so the lines are the instrument's."""
+    rows = [("Si1", "Si", "4a", 0.0, 0.0, 0.0, 1.0, SI_B), ("Si2", "Si", "4c", 0.25, 0.25, 0.25, 1.0, SI_B)]
+    return CaseSpec(
+        "si_standard", "h", "Si standard (NIST SRM 640d a and B) on case e's instrument, for calibration",
+        [PhaseSpec("Si", "main", "F -4 3 m", 216, SI_A, rows, 1.0, 10000.0, 0.0,
+                   {"a": "5.43123 A, NIST SRM 640d certificate (revised 26 May 2010), 22.5 C",
+                    "structure": "diamond: Si 8a of Fd-3m, written as 4a + 4c of F-43m"}, z=8)],
+        seed=23004, zero_shift_deg=0.020, specimen_displacement_mm=0.0,
+        soller_incident_deg=2.5, soller_diffracted_deg=2.5, target_peak_counts=40000.0,
+        background={"b0": 150.0, "A": 400.0, "tau": 7.0, "H": 100.0, "c": 25.0, "w": 8.0},
+        start={"cif": si_cif_text(), "note": "the certificate's a and Sears & Shelley's B (a CIF, not a refinement file)"},
+        notes=["a calibration pattern: no size or strain broadening; refined with --calibrate on the CIF's a"],
+    )
 
 
 LI2S_A = 5.708
@@ -656,7 +704,8 @@ def _truth(spec, seed, i0, nums, vfrac, mu_solid, mu_eff, settings, per_phase, c
                        "at_deg": {str(t): round(float(_background(np.array([t]), spec.background)[0]), 2)
                                   for t in (10, 20, 30, 45, 60, 90)}},
         "phases": phases,
-        "start": {**spec.start, "a_offset_angstrom": round(spec.start["a_angstrom"] - spec.phases[0].a, 6)},
+        "start": ({**spec.start, "a_offset_angstrom": round(spec.start["a_angstrom"] - spec.phases[0].a, 6)}
+                  if "a_angstrom" in spec.start else {k: v for k, v in spec.start.items() if k != "cif"}),
         "notes": list(spec.notes),
     }
 
@@ -737,7 +786,10 @@ def write_case(name: str, out_dir: Path) -> dict:
     (out_dir / f"{name}.truth.yaml").write_text(
         "# Truth of a synthetic pattern (tests/data/refine/README.md). Generated; do not edit.\n"
         + yaml.safe_dump(truth, sort_keys=False, width=110, allow_unicode=False))
-    (out_dir / f"{name}.start.yaml").write_text(start_yaml_text(CASES[name]))
+    if "cif" in CASES[name].start:
+        (out_dir / f"{name}.start.cif").write_text(CASES[name].start["cif"])
+    else:
+        (out_dir / f"{name}.start.yaml").write_text(start_yaml_text(CASES[name]))
     return truth
 
 

@@ -32,6 +32,12 @@ from .render import refinement_json
               "anion sites full and Li at the nominal.")
 @click.option("--free-totals", "free_totals", is_flag=True, help="Refine every anion-site occupancy freely (the totals "
               "and the start file's site sums are not held); the refined composition is compared with the nominal.")
+@click.option("--calibrate", is_flag=True, help="DATA is a standard (NIST Si, LaB6) and --start its CIF: refine the "
+              "instrument (zero, displacement, transparency, U V W X Y, axial divergence) with a held at the CIF's; "
+              "--out writes the instrument file.")
+@click.option("--instrument", "instrument", type=click.Path(dir_okay=False, path_type=Path),
+              help="An instrument file from --calibrate: its zero shift, widths and axial divergence are held, and sizes "
+              "and strains are the sample's (instrument-corrected).")
 @click.option("--monochromator-2theta", "monochromator", type=float, help="Monochromator 2theta_M (deg) for the polarisation factor.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Fig. S2-style plot (PNG).")
@@ -39,7 +45,7 @@ from .render import refinement_json
               help="Write the refined structure as a refinement YAML (and a CIF beside it).")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Also store the refinement in this database.")
 def refine(data, start, phases, mode, wavelength, two_theta_range, refine, background_terms, nominal, tie_totals,
-           free_totals, monochromator, as_json, plot_path, out_path, db_path):
+           free_totals, calibrate, instrument, monochromator, as_json, plot_path, out_path, db_path):
     """Rietveld or Pawley refinement of a measured powder pattern (xy, xye, csv, xrdml).
 
     DATA is refined from the start structure: scale, Chebyshev background, zero shift, transparency, a, TCH
@@ -47,20 +53,34 @@ def refine(data, start, phases, mode, wavelength, two_theta_range, refine, backg
     weight fractions (Hill-Howard). The nominal, charge-neutral composition is held (each halide's total, the anion
     sites full, Li): only the halides' 4a/4d split is refined, unless --free-totals."""
     outputs = [p for p in (plot_path, out_path) if p is not None]
+    if calibrate and db_path is not None:
+        raise api.InputError("--db", "a calibration is kept as its instrument file (--out), not in the database")
+    if calibrate and out_path is None:
+        raise api.InputError("--calibrate", "give --out INSTRUMENT.yaml: the calibration is written there")
     if out_path is not None:
         if out_path.suffix.lower() not in (".yaml", ".yml"):
-            raise api.InputError("--out", f"{out_path} must end in .yaml (the CIF is written beside it)")
-        if mode == "pawley":
+            raise api.InputError("--out", f"{out_path} must end in .yaml" + ("" if calibrate else " (the CIF is written beside it)"))
+        if mode == "pawley" and not calibrate:
             raise api.InputError("--out", "a Pawley fit refines no structure: --out needs --mode rietveld")
-        outputs.append(out_path.with_suffix(".cif"))
+        if not calibrate:
+            outputs.append(out_path.with_suffix(".cif"))
     check_output_paths(*outputs)
     refine_names = [r.strip() for r in refine.split(",") if r.strip()] if refine else None
     result, refined, _ = api.refine(
         data, start, tuple(phases), mode=mode, wavelength=None if wavelength is None else wavelength_value(wavelength),
         two_theta_range=two_theta_range,
         refine=refine_names, background_terms=background_terms, tie_totals=_ties(tie_totals),
-        monochromator_two_theta_deg=monochromator, nominal=nominal, free_totals=free_totals)
+        monochromator_two_theta_deg=monochromator, nominal=nominal, free_totals=free_totals, instrument=instrument,
+        calibrate=calibrate)
     structure = api.analyse(refined) if refined is not None else None
+    if calibrate:
+        if not result.reliable:
+            raise api.InputError(data, "the calibration is unreliable, no instrument file written: " + "; ".join(result.reasons))
+        atomic_write_text(out_path, result.calibration.yaml_text())
+        out_path = None  # written: not a refined structure
+    elif out_path is not None and refined is None and result.phases[0].get("detected") is not False:
+        raise api.InputError("--out", f"{result.phases[0]['name']} is not an argyrodite: there is no refinement file to "
+                                      "write (--out writes a refined argyrodite; --calibrate an instrument)")
     if out_path is not None and refined is None:
         raise api.InputError(data, "the main phase is not detected: there is no refined structure to write (--out); "
                                    + "; ".join(result.reasons))
@@ -73,6 +93,9 @@ def refine(data, start, phases, mode, wavelength, two_theta_range, refine, backg
     if db_path is not None:
         stored = api.Database(db_path).store_refinement(result, refined, structure, data)
     payload = refinement_json(result)
+    if calibrate:
+        payload["calibration"] = result.calibration.as_dict()
+        payload["calibration"]["written"] = str(outputs[-1] if outputs else "")
     if stored is not None:
         payload["stored"] = stored
     if as_json:
@@ -118,7 +141,10 @@ def _print_text(payload: dict, out_path, plot_path, stored) -> None:
         click.echo(f"  {phase['name']}: " + (f"a = {a:.5f}" + (f" +- {phase['a_esd']:.5f}" if phase["a_esd"] else "") + " A"
                                              if a else "a fixed")
                    + (f", {100 * wf:.2f} wt %" if wf is not None else "")
-                   + (f", apparent size {phase['size_nm']:.0f} nm" if phase["size_nm"] else ""))
+                   + (f", {phase.get('size_kind', 'apparent')} size {phase['size_nm']:.0f}"
+                      + (f" +- {phase['size_esd_nm']:.0f}" if phase.get("size_esd_nm") else "") + " nm"
+                      if phase["size_nm"] else "")
+                   + (f", microstrain {phase['microstrain']:.2e}" if phase.get("microstrain") is not None else ""))
         for site in phase["sites"]:
             if site["wyckoff"] in ("4a", "4c", "4d"):
                 esd = site.get("occupancy_esds", {})
@@ -144,7 +170,9 @@ def _print_text(payload: dict, out_path, plot_path, stored) -> None:
         click.echo(f"warning: {w}", err=True)
     if not payload["reliable"]:
         click.echo("argyrodb: warning: unreliable refinement: " + "; ".join(payload["reasons"]), err=True)
-    if out_path is not None:
+    if payload.get("calibration"):
+        click.echo(f"wrote the instrument file {payload['calibration']['written']}")
+    elif out_path is not None:
         click.echo(f"wrote {out_path} and {out_path.with_suffix('.cif')}")
     if plot_path is not None:
         click.echo(f"wrote {plot_path}")

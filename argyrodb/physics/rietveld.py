@@ -56,6 +56,7 @@ import numpy as np
 from ..core.analysis import AnalysedStructure
 from ..core.chemistry import atomic_mass, formal_charge
 from ..core.errors import InputError, ParameterError
+from .instrument import Instrument
 from .parameters import (
     KIND_SPECS,
     ParameterKind,
@@ -635,6 +636,7 @@ class RefinementResult:
     settings: dict = field(default_factory=dict)
     reliable: bool = True
     reasons: list[str] = field(default_factory=list)
+    calibration: Instrument | None = None  # what --calibrate found on a standard
 
 
 #: Refinement modes: Rietveld (the structure's intensities) or Pawley (free line intensities).
@@ -656,7 +658,9 @@ class RefinementSettings:
     * ``restarts``, ``scan_lattice``, ``tolerance``: the solver's perturbed restarts (taken only while the fit is
       poor), the start scan of a over +-1.5 %, and its ftol/xtol.
     * ``data_notes``, ``pattern_file``, ``pattern_sha256``: the data's provenance, copied into the result's
-      ``settings`` record (None: left out)."""
+      ``settings`` record (None: left out).
+    * ``instrument``: a calibration (:class:`~argyrodb.physics.instrument.Instrument`) whose zero shift, widths and
+      axial divergence are held; U, X, Y are then the sample's increments and sizes instrument-corrected."""
 
     mode: str = "rietveld"
     wavelength: str | float | tuple[WavelengthComponent, ...] = "CuKa12"
@@ -670,6 +674,7 @@ class RefinementSettings:
     data_notes: tuple[str, ...] | None = None
     pattern_file: str | None = None
     pattern_sha256: str | None = None
+    instrument: Instrument | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -812,11 +817,26 @@ class Refiner:
             self._profile_parameters[phase.name] = (
                 *own_a, ZERO_SHIFT, DISPLACEMENT, TRANSPARENCY, self.width_parameter(phase, ParameterKind.U), V, W,
                 self.width_parameter(phase, ParameterKind.X), phase.parameter(ParameterKind.Y), AXIAL)
+        self.instrument = self.settings.instrument
+        if self.instrument is not None:
+            self._hold_instrument(self.instrument)
         if refine is not None:
             chosen = set(selected(refine, self.parameters))
             for p in self.params.values():
                 p.refine = p.definition in chosen
         self.default_refined = refine is None
+
+    def _hold_instrument(self, instrument: Instrument) -> None:
+        """Hold the calibration's zero shift, V, W and axial divergence; U, X, Y become the sample's increments
+        (start 0, >= 0) over the instrument's; the sample's displacement and transparency are refined."""
+        held = {ZERO_SHIFT.name: instrument.values["zero_shift_deg"], V.name: instrument.values["V"],
+                W.name: instrument.values["W"], AXIAL.name: instrument.values["axial_deg"]}
+        for name, value in held.items():
+            self.params[name].value, self.params[name].refine = float(value), False
+        self.params[DISPLACEMENT.name].refine = True
+        for p in self.params.values():
+            if p.definition.kind in (ParameterKind.U, ParameterKind.X, ParameterKind.Y):
+                p.value = 0.0
 
     # ------------------------------------------------------------ model
 
@@ -849,8 +869,12 @@ class Refiner:
                 - values[TRANSPARENCY.name] * np.sin(np.radians(two_theta_deg)))
 
     def width(self, phase: Phase, term: str, values: dict[str, float]) -> float:
-        """The phase's U or X: its own when refined per phase (phase_widths), else the shared one."""
-        return values[self.width_parameter(phase, ParameterKind(term)).name]
+        """The phase's U, X or Y as the profile uses it: its own when refined per phase (phase_widths), else the
+        shared one; with an instrument, the instrument's plus the sample's increment."""
+        kind = ParameterKind(term)
+        parameter = phase.parameter(kind) if kind is ParameterKind.Y else self.width_parameter(phase, kind)
+        offset = self.instrument.values[term] if self.instrument is not None else 0.0
+        return offset + values[parameter.name]
 
     def _profiles(self, phase: Phase, lines: dict[str, np.ndarray], values: dict[str, float]) -> LineProfiles:
         # the profiles follow from the line positions (a and the shifts) and the widths: their values are the key
@@ -859,8 +883,7 @@ class Refiner:
         if cached is None:
             tt = lines["two_theta_deg"]
             centres = tt + self.shift(tt, values)
-            u, x = self.width(phase, "U", values), self.width(phase, "X", values)
-            y = values[phase.parameter(ParameterKind.Y).name]
+            u, x, y = (self.width(phase, term, values) for term in ("U", "X", "Y"))
             fwhm, eta = tch_widths(tt, u, values[V.name], values[W.name], x, y)
             cached = line_profiles(self.x, centres, fwhm, eta, values[AXIAL.name])
             if len(self._profile_cache) > 64:
@@ -1052,7 +1075,7 @@ class Refiner:
                      "weight_fraction": (phase_scale * masses[phase.name] / total) if phase_scale is not None and total > 0 else None,
                      "a_angstrom": phase.a(values) if phase.cubic else None,
                      "a_esd": self.params[lattice.name].esd if lattice is not None and lattice.name in self.params else None,
-                     "size_nm": _size_nm(values[phase.parameter(ParameterKind.Y).name], self.components[0].wavelength_angstrom),
+                     **self._size_and_strain(phase, values),
                      "sites": _sites(phase, values, self.mode, _occupancy_esds(phase, names, cov))}
             if phase.structure is not None and self.mode == "rietveld":
                 composition, notes = _composition_report(phase, values, names, cov)
@@ -1076,6 +1099,7 @@ class Refiner:
                     reasons.append(f"a of {phase.name} ran to its bound ({value:.5f} A, start {phase.a0:.5f} A +- 3 %): "
                                    "a wrong start structure, wavelength or x axis")
         record = {"mode": self.mode, "wavelength": self.settings.wavelength_text, "weighting": weighting,
+                  "instrument": None if self.instrument is None else (self.instrument.source or "given"),
                   "background_terms": self.basis.shape[1], "refined": names,
                   "two_theta_range": [float(self.x[0]), float(self.x[-1])], "restarts": restarts,
                   "model_evaluations": self.n_evaluations}
@@ -1090,6 +1114,24 @@ class Refiner:
             background=background, phase_patterns=phase_patterns, tick_positions=ticks, correlations=correlations,
             warnings=warnings, seconds=time.perf_counter() - started, settings=record, reliable=not reasons,
             reasons=reasons)
+
+    def _size_and_strain(self, phase: Phase, values: dict[str, float]) -> dict:
+        """The phase's crystallite size (nm, Scherrer with K = 0.9 from its Lorentzian Y) and, with an instrument,
+        its Gaussian microstrain e = sqrt(U_s) pi/720 (Stokes-Wilson, FWHM = 4 e tan theta); with esds propagated
+        from Y's and U's (sigma_D = D sigma_Y / Y). Without an instrument the size is "apparent": Y also holds the
+        instrument's Lorentzian width, so the size is a lower bound."""
+        y_name = phase.parameter(ParameterKind.Y).name
+        y, y_esd = values[y_name], self.params[y_name].esd
+        size = _size_nm(y, self.components[0].wavelength_angstrom)
+        out: dict[str, Any] = {"size_nm": size, "size_esd_nm": None if size is None or y_esd is None else size * y_esd / y,
+                               "size_kind": "instrument-corrected" if self.instrument is not None else "apparent"}
+        if self.instrument is not None:
+            u_name = self.width_parameter(phase, ParameterKind.U).name
+            u, u_esd = values[u_name], self.params[u_name].esd
+            strain = math.sqrt(max(u, 0.0)) * math.pi / 720.0
+            out["microstrain"] = strain
+            out["microstrain_esd"] = (None if u_esd is None or u <= 0 else math.pi / 720.0 * u_esd / (2 * math.sqrt(u)))
+        return out
 
     def _check_observations(self, names: list[str]) -> None:
         """Refuse a problem the data cannot determine: fewer than MIN_POINTS_PER_PARAMETER points per parameter
@@ -1202,6 +1244,7 @@ def _esds(jac: np.ndarray, names: list[str], gof: float, warnings: list[str]) ->
 
 
 def _size_nm(y_deg: float, wavelength_angstrom: float) -> float | None:
+    """Scherrer size K lambda / Y (Y in rad) in nm; None without size broadening (Y ~ 0)."""
     if y_deg <= 1e-6:
         return None
     return SCHERRER_K * wavelength_angstrom / np.radians(y_deg) / 10.0

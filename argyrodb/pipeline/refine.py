@@ -12,6 +12,8 @@ from ..core.resources import (
     bundled_phase_file,
     phase_names,
 )
+from ..physics.instrument import Instrument
+from ..physics.parameters import ParameterKind
 from ..physics.pattern_data import read_powder_data
 from ..physics.rietveld import (
     RefinementSettings,
@@ -79,7 +81,8 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
                    wavelength: str | float | None = None, two_theta_range: tuple[float, float] | None = None,
                    refine: list[str] | None = None, background_terms: int = 12, tie_totals: tuple[str, ...] | None = None,
                    monochromator_two_theta_deg: float | None = None, nominal: str | dict[str, float] | None = None,
-                   free_totals: bool = False):
+                   free_totals: bool = False, instrument: str | Path | Instrument | None = None,
+                   calibrate: bool = False):
     """Refine a measured powder pattern from a start structure (path, pymatgen Structure, ASE Atoms or analysed
     structure) plus second phases (bundled names such as LiCl, or CIF files). Returns (result, refined
     Refinement or None in Pawley mode, PowderData); see :mod:`argyrodb.physics.rietveld`.
@@ -91,7 +94,14 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     Composition (:func:`~argyrodb.physics.rietveld.held_composition`): by default the nominal, charge-neutral
     composition is held - ``nominal`` (a formula such as "Li5.6PS4.6Cl0.8I0.6", any element order, or element ->
     amount per formula unit), else the start's nominal formula - and only each halide's 4a/4d split is refined;
-    ``tie_totals`` names the halides held (the others free); ``free_totals`` frees every total."""
+    ``tie_totals`` names the halides held (the others free); ``free_totals`` frees every total.
+
+    Any crystal structure: a start CIF that is not an argyrodite (a standard, Si or LaB6) is refined as a fixed
+    structure (scale, a, profile). ``calibrate``: the start is a standard, its a held at the CIF's (the
+    certificate's); zero shift, displacement, transparency, U V W X Y and the axial divergence are refined and the
+    result's ``calibration`` is the :class:`~argyrodb.physics.instrument.Instrument` to write. ``instrument``
+    (a file or an Instrument): its zero shift, widths and axial divergence are held and the sizes and strains are
+    the sample's (:mod:`argyrodb.physics.instrument`)."""
     import hashlib
 
     import numpy as np
@@ -100,7 +110,7 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     if two_theta_range is not None:
         data = data.select(two_theta_range, min_points=REFINE_MIN_POINTS)
     x, y, sigma = data.two_theta_deg, data.counts, data.sigma
-    notes = []
+    notes = list(data.metadata.get("notes", []))  # the reader's (several scans, negative intensities, ...)
     used_wavelength: str | float | tuple[WavelengthComponent, ...]
     if wavelength is None:
         components = data.wavelength_components()
@@ -118,13 +128,21 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     elif sigma is None and np.any(np.abs(y - np.round(y)) > 1e-6):
         notes.append("the intensities are not whole counts and the file gives no sigma: Poisson weights, R_exp and GoF "
                      "assume counts (give raw counts or an .xye with sigma)")
-    structure = analyse(start)  # an analysed structure is returned as it is
+    if calibrate and instrument is not None:
+        raise ParameterError("instrument", "--calibrate makes an instrument file; --instrument uses one: not both")
+    held_instrument = Instrument.read(instrument) if isinstance(instrument, (str, Path)) else instrument
     if free_totals and tie_totals is not None:
         raise ParameterError("free_totals", "give --free-totals or --tie-totals, not both")
     if free_totals and nominal is not None:
         raise ParameterError("nominal", "--nominal sets the composition to hold; with --free-totals nothing is held")
     nominal_amounts = parse_formula(nominal, source="--nominal") if isinstance(nominal, str) else nominal
-    main = argyrodite_phase(structure, tie_totals=() if free_totals else tie_totals, nominal=nominal_amounts)
+    main = _main_phase(start, tie_totals=() if free_totals else tie_totals, nominal=nominal_amounts)
+    if main.structure is None and (nominal is not None or free_totals or tie_totals is not None):
+        raise ParameterError("nominal" if nominal is not None else "free_totals" if free_totals else "tie_totals",
+                             f"{main.name} is not an argyrodite: it has no anion-site totals to hold or free")
+    if calibrate and refine is None:
+        # the standard's a is the certificate's: everything else that places and shapes its lines is refined
+        refine = ["zero_shift_deg", "displacement_deg", "transparency_deg", "U", "V", "W", "X", "Y:", "axial_deg"]
     others = [impurity_phase(*impurity_structure(p)) for p in phases]
     names = [main.name] + [p.name for p in others]
     if len(set(names)) != len(names):
@@ -135,7 +153,10 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
         mode=mode, wavelength=used_wavelength, background_terms=background_terms,
         monochromator_two_theta_deg=monochromator_two_theta_deg,
         refine=tuple(refine) if refine else None,  # read against the phases by RefinementSettings.selections
-        data_notes=tuple(notes), pattern_file=str(data_path), pattern_sha256=digest)
+        data_notes=tuple(notes), pattern_file=str(data_path), pattern_sha256=digest, instrument=held_instrument)
+    if held_instrument is not None and held_instrument.wavelength != settings.wavelength_text:
+        raise ParameterError("instrument", f"{held_instrument.source}: calibrated with {held_instrument.wavelength}, "
+                                           f"the data are refined with {settings.wavelength_text}")
     refiner = Refiner(x, y, sigma, [main, *others], settings)
     try:
         result = refiner.run()
@@ -145,14 +166,53 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
         raise
     if not np.all(np.isfinite(result.calculated)):  # before the displacement probes: they would refit a diverged fit
         raise InputError(data_path, "the refinement diverged (non-finite calculated pattern)")
-    result.warnings.extend(n for n in notes if "assume" in n)
-    if settings.refine is None:  # default settings: say whether a hinges on the zero-shift/displacement choice
+    result.warnings.extend(n for n in notes if "assume" in n or n in data.metadata.get("notes", []))
+    if settings.refine is None and held_instrument is None:  # say whether a hinges on the zero/displacement choice
         note = displacement_check(refiner, result)
         if note:
             result.warnings.append(note)
+    if calibrate:
+        result.calibration = _calibration(refiner, result, main, data_path, digest)
     detected = result.phases[0].get("detected") is not False
-    refined = refined_refinement(main, result, str(Path(data_path).name), digest) if mode == "rietveld" and detected else None
+    refined = (refined_refinement(main, result, str(Path(data_path).name), digest)
+               if mode == "rietveld" and detected and main.structure is not None else None)
     return result, refined, data
+
+
+def _main_phase(start, tie_totals, nominal):
+    """The refinement's main phase: an argyrodite (occupancies, held composition) or, for a CIF of any other
+    structure (a standard), a fixed structure."""
+    try:
+        structure = analyse(start)  # an analysed structure is returned as it is
+    except InputError as exc:
+        if not ("not an argyrodite" in exc.problem and isinstance(start, (str, Path))
+                and Path(start).suffix.lower() == ".cif"):
+            raise
+        phase = impurity_phase(*impurity_structure(str(start)))
+        phase.messages.insert(0, f"{phase.name}: not an argyrodite ({exc.problem.split(': ', 1)[-1].split(',')[0]}): "
+                                 "refined as a fixed structure (scale, a, profile; no occupancies)")
+        return phase
+    return argyrodite_phase(structure, tie_totals=tie_totals, nominal=nominal)
+
+
+def _calibration(refiner: Refiner, result, main, data_path, digest: str) -> Instrument:
+    """The instrument a calibration on a standard found (values held for samples, see physics.instrument)."""
+    p = result.parameters
+    u = refiner.width_parameter(main, ParameterKind.U).name
+    x = refiner.width_parameter(main, ParameterKind.X).name
+    y = main.parameter(ParameterKind.Y).name
+    names = {"zero_shift_deg": "zero_shift_deg", "U": u, "V": "V", "W": "W", "X": x, "Y": y, "axial_deg": "axial_deg"}
+    entry = result.phases[0]
+    return Instrument(
+        values={k: float(p[n].value) for k, n in names.items()},
+        esds={k: (None if p[n].esd is None or not p[n].refine else float(p[n].esd)) for k, n in names.items()},
+        wavelength=refiner.settings.wavelength_text, monochromator_two_theta_deg=refiner.monochromator,
+        standard={"file": Path(data_path).name, "sha256": digest, "phase": main.name,
+                  "a_angstrom_held": entry["a_angstrom"], "gof": round(result.gof, 4),
+                  "two_theta_range_deg": [float(result.two_theta_deg[0]), float(result.two_theta_deg[-1])],
+                  "displacement_deg": float(p["displacement_deg"].value),
+                  "transparency_deg": float(p["transparency_deg"].value),
+                  "note": "the standard's displacement and transparency are its own: samples refine theirs"})
 
 
 

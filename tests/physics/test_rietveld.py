@@ -360,3 +360,76 @@ def test_intensities_that_are_not_counts_are_flagged(tmp_path):
     np.savetxt(scaled, np.c_[data[:, 0], data[:, 1] * 1.37], fmt="%.4f %.3f")
     result, _, _ = refine_pattern(scaled, REFINE / "clbr_pure.start.yaml")
     assert any("not whole counts" in w for w in result.warnings)
+
+
+@pytest.fixture(scope="module")
+def calibration(tmp_path_factory):
+    """`refine --calibrate` on the synthetic Si standard (si_standard: SRM 640d's a and B on case e's instrument)."""
+    out = tmp_path_factory.mktemp("calibrate") / "instrument.yaml"
+    done = run("refine", str(REFINE / "si_standard.xye"), "--start", str(REFINE / "si_standard.start.cif"),
+               "--calibrate", "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout), out
+
+
+def test_a_standard_of_any_structure_calibrates_the_instrument(calibration):
+    from argyrodb.physics.instrument import Instrument
+
+    payload, path = calibration
+    truth = _truth("si_standard")
+    assert payload["reliable"] and payload["gof"] < 1.2
+    assert payload["phases"][0]["a_angstrom"] == 5.43123  # held at the CIF's (the certificate's)
+    assert any("not an argyrodite (space group Fd-3m (227))" in w for w in payload["warnings"])
+    instrument = Instrument.read(path)
+    assert instrument.wavelength == "CuKa12" and instrument.standard["sha256"] == truth["data"]["sha256"]
+    # the true zero is +0.020 deg; the standard's displacement and transparency share the line shift with it
+    # (correlation -0.99), so the zero is found within 0.01 deg
+    assert instrument.values["zero_shift_deg"] == pytest.approx(truth["instrument"]["zero_shift_deg"], abs=0.01)
+    assert 0.5 < instrument.values["axial_deg"] < 5  # 2.5 deg Sollers (an effective, one-parameter angle)
+    # the same standard with a free: within 0.0002 A of the certificate (the issue asks 0.0005 on real data)
+    result, refined, _ = refine_pattern(REFINE / "si_standard.xye", REFINE / "si_standard.start.cif")
+    assert refined is None and result.phases[0]["a_angstrom"] == pytest.approx(5.43123, abs=2e-4)
+
+
+@pytest.mark.parametrize("mode", ["rietveld", "pawley"])
+def test_an_instrument_file_gives_the_samples_own_size_and_strain(calibration, mode):
+    """lma_nominal (crystallites 120 nm, microstrain 8e-4 as xrayutilities defines them) refined with the Si
+    calibration held: the size and strain are the sample's. xrayutilities' size is lambda / (FWHM cos theta), i.e.
+    Scherrer with K = 1; argyrodb reports K = 0.9, so the comparison divides by 0.9."""
+    _, path = calibration
+    truth = _truth("lma_nominal")["phases"]
+    result, _, _ = refine_pattern(REFINE / "lma_nominal.xye", REFINE / "lma_nominal.start.yaml", ("LiCl",),
+                                  instrument=path, mode=mode)
+    main, licl = refinement_json(result)["phases"]
+    assert main["size_kind"] == "instrument-corrected"
+    # 5 %: the one-parameter axial model and TCH against xrayutilities' fundamental parameters
+    assert main["size_nm"] / 0.9 == pytest.approx(truth[0]["crystallite_size_nm"], rel=0.05)
+    assert main["microstrain"] == pytest.approx(truth[0]["microstrain_eps"], rel=0.05)
+    assert main["size_esd_nm"] > 0 and main["microstrain_esd"] > 0
+    # LiCl (3 wt %, 200 nm): 20 %
+    assert licl["size_nm"] / 0.9 == pytest.approx(truth[1]["crystallite_size_nm"], rel=0.2)
+    assert main["a_angstrom"] == pytest.approx(truth[0]["a_angstrom"], abs=5e-4)
+    held = result.parameters
+    instrument_values = yaml.safe_load(path.read_text())["values"]
+    assert held["zero_shift_deg"].value == instrument_values["zero_shift_deg"] and not held["zero_shift_deg"].refine
+    assert held["displacement_deg"].refine  # the sample's own
+
+
+def test_bad_instrument_files_and_options_exit_2(calibration, tmp_path):
+    _, path = calibration
+    bad = tmp_path / "bad.yaml"
+    for text, message in (("format: other\n", "not an instrument file"),
+                          (path.read_text().replace("axial_deg: ", "axial_deg: -", 1), "axial_deg must be 0 or more"),
+                          ("format: argyrodb-instrument/1\nvalues: {U: 1}\nesds: {}\nwavelength: CuKa12\n", "no value for")):
+        bad.write_text(text)
+        done = run("refine", str(REFINE / "cl_pure.xye"), "--start", str(REFINE / "cl_pure.start.yaml"), "--instrument", str(bad))
+        assert done.returncode == 2 and message in done.stderr and str(bad) in done.stderr, done.stderr
+    done = run("refine", str(REFINE / "cl_pure.xye"), "--start", str(REFINE / "cl_pure.start.yaml"), "--instrument", str(path),
+               "--wavelength", "CuKa1")
+    assert done.returncode == 2 and "calibrated with CuKa12" in done.stderr
+    done = run("refine", str(REFINE / "si_standard.xye"), "--start", str(REFINE / "si_standard.start.cif"), "--calibrate")
+    assert done.returncode == 2 and "--calibrate: give --out" in done.stderr
+    done = run("refine", str(REFINE / "si_standard.xye"), "--start", str(REFINE / "si_standard.start.cif"),
+               "--out", str(tmp_path / "si.yaml"))
+    assert done.returncode == 2 and "not an argyrodite: there is no refinement file" in done.stderr
+    assert not (tmp_path / "si.yaml").exists()

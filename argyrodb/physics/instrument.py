@@ -1,0 +1,104 @@
+"""A diffractometer's calibration: the instrument part of the line positions and widths, refined on a standard.
+
+``argyrodb refine STANDARD --start Si.cif --calibrate --out instrument.yaml`` refines a standard (NIST SRM 640d Si,
+LaB6 SRM 660, ... : strain-free, 1-10 um crystallites, so its lines are the instrument's) with its lattice parameter
+held at the certificate's, and writes this file; ``--instrument instrument.yaml`` then holds these values for a
+sample and refines only what the sample adds:
+
+* line position: the zero shift dz is the instrument's (held); the sample's displacement D cos(theta) and
+  transparency -T sin(2 theta) are refined (they are the specimen's, not the instrument's);
+* line width (Thompson-Cox-Hastings, J. Appl. Cryst. 20 (1987) 79): Gamma_G^2 = (U_i + U_s) tan^2 theta + V_i tan
+  theta + W_i and Gamma_L = (X_i + X_s) tan theta + (Y_i + Y_s) / cos theta, the instrument's U_i..Y_i held and the
+  sample's increments U_s, X_s (microstrain) and Y_s (crystallite size) refined >= 0. Adding the Gaussian variances
+  and the Lorentzian widths is exact for the Voigt components (a Gaussian convolved with a Gaussian adds variances,
+  a Lorentzian with a Lorentzian adds widths), so the sample's size D = K lambda / Y_s (Scherrer, K = 0.9) and its
+  Gaussian microstrain e = sqrt(U_s) pi / 720 (Stokes-Wilson apparent strain, FWHM(2theta, rad) = 4 e tan theta)
+  are instrument-corrected;
+* asymmetry: the axial-divergence angle is the instrument's (held).
+
+The file is YAML, ``format: argyrodb-instrument/1``: ``values`` (zero_shift_deg, U, V, W, X, Y, axial_deg), their
+``esds``, the wavelength and monochromator it was measured with, the standard (file, SHA-256, phase, a held) and
+the calibration's GoF and 2theta range. A sample refined with another wavelength is refused.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.errors import InputError
+from ..core.files import read_text_file
+
+INSTRUMENT_FORMAT = "argyrodb-instrument/1"
+#: What a calibration holds for samples.
+INSTRUMENT_VALUES = ("zero_shift_deg", "U", "V", "W", "X", "Y", "axial_deg")
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A calibration (see the module docstring): ``values`` by name (INSTRUMENT_VALUES), their ``esds`` (None when
+    held in the calibration), the ``wavelength`` text and monochromator 2theta_M it holds for, and the record of the
+    standard it came from."""
+
+    values: dict[str, float]
+    esds: dict[str, float | None]
+    wavelength: str
+    monochromator_two_theta_deg: float | None = None
+    standard: dict = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        missing = [k for k in INSTRUMENT_VALUES if k not in self.values]
+        if missing:
+            raise InputError(self.source or "instrument", f"no value for {', '.join(missing)}")
+        for key in INSTRUMENT_VALUES:
+            value = self.values[key]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise InputError(self.source or "instrument", f"{key} must be a finite number, got {value!r}")
+        for key in ("U", "X", "Y", "axial_deg"):
+            if self.values[key] < 0:
+                raise InputError(self.source or "instrument", f"{key} must be 0 or more, got {self.values[key]!r}")
+
+    def as_dict(self) -> dict:
+        return {"format": INSTRUMENT_FORMAT, "values": {k: float(self.values[k]) for k in INSTRUMENT_VALUES},
+                "esds": {k: _number_or_none(self.esds.get(k)) for k in INSTRUMENT_VALUES},
+                "wavelength": self.wavelength, "monochromator_two_theta_deg": self.monochromator_two_theta_deg,
+                "standard": self.standard}
+
+    def yaml_text(self) -> str:
+        import yaml
+
+        return ("# argyrodb instrument calibration (argyrodb/physics/instrument.py): held for samples with --instrument\n"
+                + yaml.safe_dump(self.as_dict(), sort_keys=False, width=110))
+
+    @classmethod
+    def read(cls, path: str | Path) -> Instrument:
+        """Read an instrument file; every problem is an InputError naming the file."""
+        import yaml
+
+        path = Path(path)
+        text = read_text_file(path)
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+            raise InputError(where, f"not YAML: {getattr(exc, 'problem', exc)}") from None
+        if not isinstance(doc, dict) or doc.get("format") != INSTRUMENT_FORMAT:
+            raise InputError(path, f"not an instrument file (format: {INSTRUMENT_FORMAT} expected)")
+        values, esds = doc.get("values"), doc.get("esds") or {}
+        if not isinstance(values, dict) or not isinstance(esds, dict):
+            raise InputError(path, "values and esds must be mappings")
+        wavelength = doc.get("wavelength")
+        if not isinstance(wavelength, str) or not wavelength:
+            raise InputError(path, "no wavelength: a calibration holds for the wavelength it was measured with")
+        mono = doc.get("monochromator_two_theta_deg")
+        if mono is not None and not isinstance(mono, (int, float)):
+            raise InputError(path, f"monochromator_two_theta_deg must be a number or null, got {mono!r}")
+        return cls(values=dict(values), esds=dict(esds), wavelength=wavelength, monochromator_two_theta_deg=mono,
+                   standard=doc.get("standard") or {}, source=str(path))
+
+
+def _number_or_none(value: float | None) -> float | None:
+    return None if value is None else float(value)
