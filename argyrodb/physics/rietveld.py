@@ -1026,7 +1026,14 @@ class Refiner:
         r_exp = math.sqrt(max(n - p, 1) / sw_sum)
         r_p = float(np.sum(np.abs(self.y - calc)) / np.sum(self.y))
         gof = r_wp / r_exp
-        esd, correlations, cov = _esds(best.jac[: self.y.size], names, gof, warnings)
+        at_bound = [name for name, v, lo, hi in zip(names, best.x, lower, upper)
+                    if min(v - lo, hi - v) <= 1e-9 * max(abs(lo), abs(hi), 1.0) + 1e-12]
+        esd, correlations, cov = _esds(best.jac[: self.y.size], names, gof, warnings, at_bound)
+        for name in at_bound:
+            if not name.startswith(("occ:", "U", "X", "Y")):  # a width or an occupancy at 0 is an ordinary answer
+                parameter = self.params[name]
+                bound = parameter.lower if values[name] <= parameter.lower + 1e-9 else parameter.upper
+                warnings.append(f"{name} ran to its bound ({bound:g}) and is held there: no esd")
         for name, e in zip(names, esd):
             self.params[name].value = values[name]
             self.params[name].esd = e
@@ -1224,10 +1231,16 @@ def _perturbed(x, steps, lower, upper, attempt) -> np.ndarray:
     return np.clip(x + rng.normal(0, 3, size=x.size) * steps, lower, upper)
 
 
-def _esds(jac: np.ndarray, names: list[str], gof: float, warnings: list[str]) -> tuple[list[float | None], list, np.ndarray | None]:
+def _esds(jac: np.ndarray, names: list[str], gof: float, warnings: list[str], at_bound: list[str] | None = None
+          ) -> tuple[list[float | None], list, np.ndarray | None]:
+    """esds (covariance (J^T J)^-1 GoF^2), the correlations above CORRELATION_REPORTED and the covariance. A parameter
+    at a bound is held there for the covariance (its row and column zero, esd None): at a bound the curvature says
+    nothing about its uncertainty, and its near-zero column made pinv return correlations beyond +-1."""
+    free = np.array([name not in (at_bound or ()) for name in names], dtype=bool)
+    cov = np.zeros((len(names), len(names)))
     try:
-        jtj = jac.T @ jac
-        cov = np.linalg.pinv(jtj) * gof**2
+        sub = jac[:, free]
+        cov[np.ix_(free, free)] = np.linalg.pinv(sub.T @ sub) * gof**2
     except np.linalg.LinAlgError:
         warnings.append("the covariance matrix is singular: no esds")
         return [None] * len(names), [], None
@@ -1240,7 +1253,7 @@ def _esds(jac: np.ndarray, names: list[str], gof: float, warnings: list[str]) ->
             if abs(corr[i, j]) > CORRELATION_REPORTED:
                 pairs.append((names[i], names[j], float(corr[i, j])))
     pairs.sort(key=lambda t: -abs(t[2]))
-    return [float(e) for e in esd], pairs, cov
+    return [float(e) if keep else None for e, keep in zip(esd, free)], pairs, cov
 
 
 def _size_nm(y_deg: float, wavelength_angstrom: float) -> float | None:

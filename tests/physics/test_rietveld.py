@@ -145,6 +145,11 @@ def test_default_holds_the_nominal_composition_not_the_start_files(case, phases,
     for impurity, true in zip(payload["phases"][1:], truth["phases"][1:]):
         assert impurity["detected"] is True
         assert 100 * impurity["weight_fraction"] == pytest.approx(100 * true["weight_fraction"], abs=0.5)
+    # a correlation is a correlation; a parameter at a bound is held there for the covariance (no esd)
+    assert all(abs(c["r"]) <= 1 + 1e-9 for c in payload["correlations"])
+    for p in result.parameters.values():
+        if p.refine and min(p.value - p.lower, p.upper - p.value) <= 1e-9 * max(abs(p.lower), abs(p.upper), 1.0):
+            assert p.esd is None, p.name
     if case == "lma_nominal":
         assert any("the start file's totals (Cl 0.4508, I 0.8989) differ from the held ones (Cl 0.8, I 0.6)" in w
                    for w in payload["warnings"])
