@@ -327,12 +327,12 @@ def test_the_stored_patterns_are_what_the_generator_makes():
 
 
 def _xrdml_from_xye(tmp_path, case: str, counting_time_s: float):
-    """The case's pattern written as an XRDML scan in counts per second (the header of a real Empyrean file,
-    tests/data/patterns, with this scan's positions and counting time): what a lab diffractometer exports."""
+    """The case's pattern written as an XRDML scan in counts per second (tests/data/patterns' file in an Empyrean
+    export's layout, with this scan's positions and counting time): what a lab diffractometer exports."""
     from argyrodb_testing import DATA as ROOT
 
     data = np.loadtxt(REFINE / f"{case}.xye")
-    text = (ROOT / "patterns" / "xylib_empyrean.xrdml").read_text(encoding="utf-8")
+    text = (ROOT / "patterns" / "empyrean_layout.xrdml").read_text(encoding="utf-8")
     text = text.replace("<startPosition>30.0500</startPosition>", f"<startPosition>{data[0, 0]:.4f}</startPosition>")
     text = text.replace("<endPosition>41.7500</endPosition>", f"<endPosition>{data[-1, 0]:.4f}</endPosition>")
     text = text.replace('<commonCountingTime unit="seconds">0.440</commonCountingTime>',
