@@ -1,10 +1,14 @@
-"""The peer baseline for ``argyrodb refine`` (issue 14): rietx on the synthetic patterns of tests/data/refine.
+"""The peer baseline for ``argyrodb refine`` (issues 14, 23): rietx on the synthetic patterns of tests/data/refine
+and on standards (synthetic Si, case h; the real LaB6 NIST SRM 660c pattern when ``$XRD_REAL_DIR`` is set).
 
 Each pattern (made by xrayutilities, ``benchmarks/synthetic_patterns.py``; truth in ``<case>.truth.yaml``) is
 refined by rietx (PyPI ``rietx``, a bench-only dependency) the way a careful user would:
 
-* start from ``<case>.start.yaml``: the nominal anion distribution, a = true a + 0.02 A, Li, coordinates and
-  B of the model; LiCl (where present) from its literature cell (5.12952 A, COD 1011314) with B fixed;
+* start from ``<case>.start.yaml``: a = true a + 0.02 A, Li, coordinates and B of the model, the anion
+  distribution of the start file (the nominal one spread evenly over 4a and 4d, except case e, which starts
+  from Table S2 as printed); impurities from their literature cells with B fixed: LiCl 5.12952 A (COD 1011314,
+  B Li 1.8, Cl 1.1), Li2S 5.708 A (antifluorite, COD 9009060 as argyrodb's bundled Li2S; B Li 1.5, S 1.0 as
+  the truth file says);
 * Cu K-alpha1/K-alpha2 at the generator's wavelengths (from the truth file), ratio 0.5, Bragg-Brentano,
   R = 240 mm, unpolarised; Chebyshev background sized by ``rx.auto_background``; TCH widths seeded from
   ``rx.pick_peaks`` as the rietx manual says;
@@ -13,16 +17,27 @@ refined by rietx (PyPI ``rietx``, a bench-only dependency) the way a careful use
 * anion sites: on 4a and on 4d the halides are free and S follows as ``1 - sum(halides)`` (``ref.tie``),
   one B per site (the species' B tied equal); B of P, S1, 4a, 4d free; Li, coordinates fixed.
 
-Configurations (``--configs``; default: symmetric, axial, axial_comp):
+Configurations (``--configs``; default: symmetric, axial, axial_clheld where Cl is present, axial_comp):
   symmetric   zero shift, symmetric TCH profile (no asymmetry model)          - what a first fit does
   axial       + Finger-Cox-Jephcoat axial asymmetry (S/L tied equal to H/L)
   axial_clheld  axial, Cl held at its start value on both sites (rietx flags Cl ~ S at rho ~ -0.997:
               S and Cl differ by one electron); the other halides free, S = 1 - sum(halides)
-  axial_comp  axial + each halide's total over 4a + 4d held at the start file's (nominal) composition:
-              only the 4a occupancies are free, 4d and S follow. X-rays at one wavelength measure little
-              more than the electron count of a site, so three species on a site need this relation
+  axial_comp  axial + each halide's total over 4a + 4d held at the nominal composition (the start file's
+              ``nominal_formula``; in cases a-d, f, g the start file's totals are the same numbers, in case e
+              they are Table S2's refined Cl 0.451, I 0.899, not the nominal 0.8, 0.6): only the 4a
+              occupancies are free, 4d and S follow. X-rays at one wavelength measure little more than the
+              electron count of a site, so three species on a site need this relation
   axial_disp  axial + specimen displacement freed with the zero shift
   untied      S and every halide free on each site, no site-sum tie
+
+Standards (``--standards``; default: si_standard, and lab6_srm660c when ``$XRD_REAL_DIR`` holds the file): a
+fixed structure from its CIF (B held), rietx's own CIF reader; the same instrument model (Cu K-alpha1/2 2:1,
+Bragg-Brentano, R = 240 mm, unpolarised, FCJ axial asymmetry, TCH profile) and the same staged plan without
+occupancies and B:
+  free_a      a free with the zero shift and the transparency (what ``argyrodb refine STD --start STD.cif``
+              refines), compared with the certificate
+  calibrate   a held at the certificate's, zero shift, displacement and transparency free (what
+              ``argyrodb refine --calibrate`` refines)
 
 Prints a recovered-vs-true table per case and writes everything as JSON to
 ``$ARGYRODB_BENCH_CACHE/refine_peer_rietx.json`` (default ``/tmp/argyrodb-bench``) or ``--json PATH``, so that
@@ -53,17 +68,45 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "refine"
-CASES = ["lma_licl", "bri_licl", "clbr_pure", "lma_licl10_disp"]
+CASES = ["lma_licl", "bri_licl", "clbr_pure", "lma_licl10_disp", "lma_nominal", "cl_pure", "brcl_li2s"]
+STANDARDS = ["si_standard", "lab6_srm660c"]
+STANDARD_CONFIGS = ["free_a", "calibrate"]
 ALL_CONFIGS = ["symmetric", "axial", "axial_clheld", "axial_comp", "axial_disp", "untied"]
 DEFAULT_CONFIGS = ["symmetric", "axial", "axial_clheld", "axial_comp"]
 #: the configuration a careful rietx user would quote per case (rietx's own advice: refine the zero shift OR
 #: the displacement, never both on one uncalibrated pattern - measured here, freeing both made a worse)
 #: and fix what the data cannot separate (rietx rule 7): Cl vs S on a site (HIGH_CORRELATION rho ~ -0.997) -> hold
 #: Cl; two heavy halides and S on one site -> hold the halide totals at the nominal composition.
+#: Cases e, f, g (issue 23) by the same rules, read off rietx's own diagnostics and not off the truth:
+#: * lma_nominal (e, Cl + I + S from Table S2 as printed): "axial" aborts (S on 4a driven to -0.22 breaks its
+#:   bounds), "axial_comp" (totals at the nominal) flags Cl(4a) ~ I(4a) at rho = -0.999 with Cl(4a) at its 0 bound;
+#:   holding Cl (rule 7) is the fit rietx does not flag: axial_clheld, as cases a and d of the same chemistry. Its
+#:   Cl is the start file's - Table S2 as printed, 0.451 per f.u. against the nominal 0.8: rietx knows no nominal
+#:   composition, the start file is what its user has.
+#: * cl_pure (f, Cl + S only): "axial" (Cl free on both sites, S = 1 - Cl) converges with no correlation flagged;
+#:   holding Cl would leave no occupancy to refine, so nothing more is fixed: axial.
+#: * brcl_li2s (g, Cl + Br + S): "axial" and "axial_comp" flag Cl ~ Br on 4a (and 4d) at rho = -0.999; with Cl
+#:   held nothing is flagged: axial_clheld, as case c of the same chemistry.
 BEST_CONFIG = {"lma_licl": "axial_clheld", "bri_licl": "axial_comp", "clbr_pure": "axial_clheld",
-               "lma_licl10_disp": "axial_clheld"}
+               "lma_licl10_disp": "axial_clheld", "lma_nominal": "axial_clheld", "cl_pure": "axial",
+               "brcl_li2s": "axial_clheld"}
 HALIDES = ("F", "Cl", "Br", "I")
-LICL_A_LITERATURE = 5.12952  # COD 1011314 (Ievins, Straumanis & Karlsons 1938), the start for LiCl
+#: Impurity models: space group, literature a (the start), atoms (label, element, x, y, z, B).
+IMPURITIES = {
+    # COD 1011314 (Ievins, Straumanis & Karlsons 1938); B chosen as in the generator (the source gives none)
+    "LiCl": ("F m -3 m", 5.12952, [("Li1", "Li", 0, 0, 0, 1.8), ("Cl1", "Cl", 0.5, 0.5, 0.5, 1.1)]),
+    # COD 9009060, antifluorite, as argyrodb's bundled Li2S; B as the truth file (chosen there: no source gives one)
+    "Li2S": ("F m -3 m", 5.708, [("S1", "S", 0, 0, 0, 1.0), ("Li1", "Li", 0.25, 0.25, 0.25, 1.5)]),
+}
+#: The real standard: the GSAS-II tutorial's LaB6 NIST SRM 660c pattern (not in this repository; its SHA-256
+#: is read from checks/xrd_real_files.md) and the committed structure with the certificate's a.
+LAB6_FILE = "gsas2_tutorials/NIST660CBI.gsas"
+LAB6_CIF = REPO / "benchmarks" / "data" / "LaB6_SRM660c.cif"
+LAB6_A_CERTIFICATE = 4.156826  # NIST SRM 660c certificate (2014), 22.5 C
+SI_A_CERTIFICATE = 5.43123  # NIST SRM 640d certificate (2010), 22.5 C: the truth of case h
+#: Goniometer radius given to rietx for the standards (argyrodb's displacement is in degrees, D cos theta with
+#: D = -2 s / R; rietx's s in mm is converted back with this R, so the comparison does not depend on it)
+STANDARD_RADIUS_MM = 240.0
 
 
 def cache_folder() -> Path:
@@ -74,6 +117,44 @@ def load_case(name: str) -> dict:
     truth = yaml.safe_load((DATA / f"{name}.truth.yaml").read_text())
     start = yaml.safe_load((DATA / f"{name}.start.yaml").read_text())
     return {"name": name, "truth": truth, "start": start, "data_path": DATA / f"{name}.xye"}
+
+
+def real_standard_file() -> tuple[Path | None, str]:
+    """The LaB6 SRM 660c pattern under ``$XRD_REAL_DIR`` with its SHA-256 checked, or None and why not."""
+    import hashlib
+    import re
+
+    how = (f"set XRD_REAL_DIR to a folder holding {LAB6_FILE} (AdvancedPhotonSource/GSAS-II-tutorials, "
+           "MDtutorials/CWInstDemo/data/NIST660CBI.gsas; checks/xrd_real_files.md gives the commit and SHA-256)")
+    folder = os.environ.get("XRD_REAL_DIR")
+    if not folder:
+        return None, f"XRD_REAL_DIR is not set: {how}"
+    path = Path(folder) / LAB6_FILE
+    if not path.is_file():
+        return None, f"{path} is missing: {how}"
+    listed = re.findall(r"^([0-9a-f]{64})  (.+)$", (REPO / "checks" / "xrd_real_files.md").read_text(encoding="utf-8"),
+                        flags=re.M)
+    digest = {name: d for d, name in listed}.get(LAB6_FILE)
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest is None or actual != digest:
+        return None, f"{path}: SHA-256 {actual[:16]}... is not checks/xrd_real_files.md's {str(digest)[:16]}...: {how}"
+    return path, f"{path} (SHA-256 {actual[:16]}... as checks/xrd_real_files.md)"
+
+
+def load_standard(name: str) -> dict | None:
+    """Si (case h, synthetic) or the real LaB6 pattern; None (with the reason printed) when it is not there."""
+    if name == "si_standard":
+        truth = yaml.safe_load((DATA / "si_standard.truth.yaml").read_text())
+        return {"name": name, "truth": truth, "data_path": DATA / "si_standard.xye", "cif": DATA / "si_standard.start.cif",
+                "a_certificate": SI_A_CERTIFICATE, "certificate": "NIST SRM 640d (synthetic pattern, case h)",
+                "zero_true": truth["instrument"]["zero_shift_deg"], "real": False}
+    path, why = real_standard_file()
+    if path is None:
+        print(f"\n== lab6_srm660c skipped: {why}")
+        return None
+    return {"name": name, "truth": None, "data_path": path, "cif": LAB6_CIF, "a_certificate": LAB6_A_CERTIFICATE,
+            "certificate": "NIST SRM 660c (measured, GSAS-II tutorial NIST660CBI.gsas)", "zero_true": None,
+            "real": True, "found": why}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -105,11 +186,11 @@ def build_model(rx, case: dict):
     phases = [rx.Phase(name=truth["phases"][0]["name"], space_group="F -4 3 m",
                        cell=_cubic(rx, start["lattice"]["a_angstrom"]), atoms=atoms)]
     for ph in truth["phases"][1:]:
-        if ph["name"] != "LiCl":
+        if ph["name"] not in IMPURITIES:
             raise ValueError(f"no rietx model for impurity {ph['name']}")
-        phases.append(rx.Phase(name="LiCl", space_group="F m -3 m", cell=_cubic(rx, LICL_A_LITERATURE),
-                               atoms=[_atom(rx, "Li1", "Li", 0, 0, 0, 1.0, 1.8),
-                                      _atom(rx, "Cl1", "Cl", 0.5, 0.5, 0.5, 1.0, 1.1)]))
+        group, a, atoms = IMPURITIES[ph["name"]]
+        phases.append(rx.Phase(name=ph["name"], space_group=group, cell=_cubic(rx, a),
+                               atoms=[_atom(rx, label, el, x, y, z, 1.0, b) for label, el, x, y, z, b in atoms]))
     inst = rx.Instrument.bragg_brentano(radiation="CuKa", goniometer_radius_mm=truth["instrument"]["radius_mm"],
                                         ka2_ratio=truth["instrument"]["ka2_over_ka1"])
     wl = truth["instrument"]["wavelengths_angstrom"]
@@ -156,7 +237,9 @@ def plan_for(rx, config: str, rows: list[dict], layout: dict):
     ]
     if config != "symmetric":
         stages.append(rx.Stage("axial", ["instrument.geometry.axial_sl"]))
-    stages += [rx.Stage("occupancies", occ_paths), rx.Stage("biso", b_paths)]
+    if occ_paths:  # none free: cl_pure with Cl held (S and Cl the only anions)
+        stages.append(rx.Stage("occupancies", occ_paths))
+    stages.append(rx.Stage("biso", b_paths))
     return rx.RefinementPlan(stages=stages)
 
 
@@ -197,6 +280,26 @@ def halide_totals(rows: list[dict]) -> dict[str, float]:
     return totals
 
 
+def formula_amounts(formula: str) -> dict[str, float]:
+    """'Li5.6PS4.6Cl0.8I0.6' -> {'Li': 5.6, 'P': 1.0, 'S': 4.6, 'Cl': 0.8, 'I': 0.6}."""
+    import re
+
+    out: dict[str, float] = {}
+    for el, n in re.findall(r"([A-Z][a-z]?)(\d*\.?\d*)", formula):
+        out[el] = out.get(el, 0.0) + (float(n) if n else 1.0)
+    return out
+
+
+def nominal_totals(case: dict, rows: list[dict]) -> dict[str, float]:
+    """The halide totals per f.u. a careful user holds: the sample's nominal composition (the start file's
+    ``nominal_formula``), else the start file's own totals."""
+    formula = case["start"].get("nominal_formula")
+    if not formula:
+        return halide_totals(rows)
+    amounts = formula_amounts(formula)
+    return {el: amounts[el] for el in halide_totals(rows) if el in amounts}
+
+
 # --------------------------------------------------------------------------------------------------------
 # One fit
 # --------------------------------------------------------------------------------------------------------
@@ -219,12 +322,15 @@ def run_one(case: dict, config: str) -> dict:
         strong = sorted(rx.pick_peaks(data, inst).peaks, key=lambda p: -p.intensity)[:12]
         h = float(np.median([p.fwhm for p in strong]))
         inst.profile.w.value, inst.profile.x.value = (0.6 * h) ** 2, 0.6 * h
+        totals = nominal_totals(case, rows)
         if config == "axial_comp":  # keep occ(X, 4d) = total - occ(X, 4a) inside [0, 1]
-            totals = halide_totals(rows)
+            out["held_totals"] = totals
             for el, i in layout["4a"]["halides"].items():
-                structure.phases[0].atoms[i].occ.max = min(1.0, totals[el])
+                atom = structure.phases[0].atoms[i]
+                atom.occ.max = min(1.0, totals[el])
+                atom.occ.value = min(atom.occ.value, totals[el])
         ref = rx.Refinement(structure, inst, history=False)
-        out["ties"] = apply_ties(ref, config, layout, halide_totals(rows))
+        out["ties"] = apply_ties(ref, config, layout, totals)
         plan = plan_for(rx, config, rows, layout)
         out["plan"] = [{"stage": s.name, "free": list(s.turn_on)} for s in plan.stages]
         result = ref.fit(data, plan=plan, two_theta_limits=limits, telemetry=False)
@@ -288,6 +394,108 @@ def summarise(result, case: dict, rows: list[dict], layout: dict) -> dict:
                               if r["label"] in ("P1", "S1")}
         out["phases"].append(entry)
     return out
+
+
+# --------------------------------------------------------------------------------------------------------
+# Standards: a fixed structure from its CIF
+# --------------------------------------------------------------------------------------------------------
+
+
+def run_standard(std: dict, config: str) -> dict:
+    """rietx on a standard: ``free_a`` (a, zero, transparency) or ``calibrate`` (a held at the certificate's;
+    zero, displacement, transparency). The rest as the argyrodite cases: background sized by rietx, TCH widths
+    seeded from its peak picks, FCJ axial asymmetry with H/L = S/L, B held at the CIF's."""
+    import rietx as rx
+    from rietx.crystallography.cif import structure_from_cif
+
+    out: dict = {"case": std["name"], "config": config, "tool": "rietx", "version": rx.__version__}
+    t0 = time.perf_counter()
+    try:
+        structure = structure_from_cif(str(std["cif"]))
+        phase = structure.phases[0]
+        cell = phase.cell
+        for name in ("a", "b", "c"):
+            getattr(cell, name).value = std["a_certificate"]
+        inst = rx.Instrument.bragg_brentano(radiation="CuKa", goniometer_radius_mm=STANDARD_RADIUS_MM)
+        data = rx.read_pattern(str(std["data_path"]))
+        limits = (float(np.min(data.two_theta)), float(np.max(data.two_theta)))
+        inst.background = rx.auto_background(data, kind="chebyshev", two_theta_limits=limits).background
+        strong = sorted(rx.pick_peaks(data, inst).peaks, key=lambda p: -p.intensity)[:12]
+        h = float(np.median([p.fwhm for p in strong]))
+        inst.profile.w.value, inst.profile.x.value = (0.6 * h) ** 2, 0.6 * h
+        ref = rx.Refinement(structure, inst, history=False)
+        ref.tie("instrument.geometry.axial_hl", "instrument.geometry.axial_sl")
+        shifts = ["instrument.zero_shift", "instrument.geometry.sample_transparency"]
+        if config == "calibrate":
+            shifts.insert(1, "instrument.geometry.sample_displacement")
+        stages = [rx.Stage("scale_bkg", ["phases.*.scale", "instrument.background.*"]), rx.Stage("zero", shifts)]
+        if config == "free_a":
+            stages.append(rx.Stage("cell", ["phases.*.cell.*"]))
+        stages += [rx.Stage("profile_w", ["instrument.profile.w"]),
+                   rx.Stage("profile", ["instrument.profile.u", "instrument.profile.v", "instrument.profile.x",
+                                        "instrument.profile.y"]),
+                   rx.Stage("axial", ["instrument.geometry.axial_sl"])]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = ref.fit(data, plan=rx.RefinementPlan(stages=stages), two_theta_limits=limits, telemetry=False)
+    except Exception as exc:  # an abort is a result here
+        out.update(status="aborted", seconds=round(time.perf_counter() - t0, 2), error=f"{type(exc).__name__}: {exc}")
+        return out
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    par = {p.path: p for p in result.parameters}
+
+    def val(path, held=None):
+        p = par.get(path)
+        if p is None:
+            return None if held is None else {"value": held, "esd": None, "vary": False, "held": True}
+        return {"value": p.value, "esd": p.stderr, "vary": p.vary}
+
+    st = result.statistics
+    disp = val("instrument.geometry.sample_displacement")
+    transp = val("instrument.geometry.sample_transparency")
+    out.update({
+        "status": result.status, "r_wp": st.rwp, "r_exp": st.rexp, "gof": st.gof, "n_points": st.n_points,
+        "two_theta_range": list(limits), "sigma": "from the file" if data.sigma is not None else "sqrt(counts) (rietx's default)",
+        "a_angstrom": val("phases.0.cell.a", held=std["a_certificate"]),
+        "zero_shift_deg": val("instrument.zero_shift"),
+        "specimen_displacement_mm": disp,
+        # argyrodb's D (deg): shift D cos(theta), D = -2 s / R
+        "displacement_deg": None if disp is None else {
+            "value": float(np.degrees(-2 * disp["value"] / STANDARD_RADIUS_MM)),
+            "esd": None if disp["esd"] is None else float(np.degrees(2 * disp["esd"] / STANDARD_RADIUS_MM))},
+        # argyrodb's T (deg): shift -T sin(2 theta); rietx's t is in radians
+        "transparency_deg": None if transp is None else {
+            "value": float(np.degrees(transp["value"])),
+            "esd": None if transp["esd"] is None else float(np.degrees(transp["esd"]))},
+        "axial_sl": val("instrument.geometry.axial_sl"),
+        "profile": {k: val(f"instrument.profile.{k}") for k in "uvwxy"},
+        "diagnostics": [{"level": d.level, "code": d.code, "message": d.message}
+                        for d in result.diagnostics if d.level in ("warning", "error")],
+    })
+    return out
+
+
+def print_standard(std: dict, runs: list[dict]) -> None:
+    cert = std["a_certificate"]
+    print(f"\n== {std['name']}: {std['certificate']}, certificate a = {cert} A")
+    if std.get("found"):
+        print(f"   file: {std['found']}")
+    for r in runs:
+        if r.get("status") == "aborted":
+            print(f"  [{r['config']}] ABORTED: {r['error'][:300]}")
+            continue
+        a = r["a_angstrom"]
+        da = a["value"] - cert
+        parts = [f"a {a['value']:.6f}" + (f"({1e6 * a['esd']:.0f}e-6)" if a.get("esd") else " held"),
+                 f"a - cert {da:+.6f} A ({1e6 * da / cert:+.0f} ppm)" if not a.get("held") else "",
+                 f"zero {r['zero_shift_deg']['value']:+.4f} deg"]
+        if r["displacement_deg"]:
+            parts.append(f"displacement D {r['displacement_deg']['value']:+.4f} deg "
+                         f"(s {r['specimen_displacement_mm']['value']:+.3f} mm at R {STANDARD_RADIUS_MM:g})")
+        parts.append(f"transparency T {r['transparency_deg']['value']:.4f} deg")
+        parts.append(f"GoF {r['gof']:.3f}, R_wp {100 * r['r_wp']:.2f} %, {r['seconds']:.1f} s")
+        codes = sorted({d["code"] for d in r["diagnostics"]})
+        print(f"  [{r['config']:<9}] " + "; ".join(x for x in parts if x) + (f"; warnings: {', '.join(codes)}" if codes else ""))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -416,6 +624,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cases", nargs="*", default=CASES, help=f"default: {' '.join(CASES)}")
     parser.add_argument("--configs", nargs="*", default=None,
                         help=f"from {' '.join(ALL_CONFIGS)} or 'all'; default: {' '.join(DEFAULT_CONFIGS)}")
+    parser.add_argument("--standards", nargs="*", default=STANDARDS,
+                        help=f"default: {' '.join(STANDARDS)} (lab6_srm660c needs $XRD_REAL_DIR); none: --standards")
     parser.add_argument("--json", type=Path, default=None, help="output JSON (default: the bench cache folder)")
     args = parser.parse_args(argv)
     try:
@@ -428,7 +638,7 @@ def main(argv=None) -> int:
         "tool": "rietx", "version": rietx.__version__, "data": str(DATA.relative_to(REPO)),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "rietx_compiled_threads": os.environ.get("RIETX_COMPILED_THREADS", "default (min(8, cpus))")},
-        "best_config": BEST_CONFIG, "cases": {},
+        "best_config": BEST_CONFIG, "cases": {}, "standards": {},
     }
     print(f"rietx {rietx.__version__} on the synthetic patterns in {DATA.relative_to(REPO)} "
           f"(time = background + peak seeding + staged fit, {os.cpu_count()} CPUs)")
@@ -447,6 +657,15 @@ def main(argv=None) -> int:
                                  "best": BEST_CONFIG.get(name)}
         print_case(case, runs)
     print_best(report)
+    for name in args.standards:
+        std = load_standard(name)
+        if std is None:
+            report["standards"][name] = {"skipped": real_standard_file()[1]}
+            continue
+        runs = [run_standard(std, c) for c in STANDARD_CONFIGS]
+        report["standards"][name] = {"a_certificate": std["a_certificate"], "certificate": std["certificate"],
+                                     "file": str(std["data_path"]), "runs": {r["config"]: r for r in runs}}
+        print_standard(std, runs)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(report, indent=1, default=float))
     print(f"\nwrote {out_path}")
