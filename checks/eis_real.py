@@ -17,13 +17,13 @@ Prints a table and exits 1 if any row fails, 2 if the folder is missing or a fil
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import real_files  # checks/real_files.py (the script's folder is on sys.path)
 
 FILES_MD = Path(__file__).with_name("eis_real_files.md")
 #: The issue's criterion for a resistance against a published or independent fit.
@@ -81,22 +81,6 @@ def argyrodb(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "argyrodb", *args], capture_output=True, text=True, timeout=120)
 
 
-def expected_sums(folder: Path) -> dict[str, str]:
-    sums = dict(re.findall(r"^([0-9a-f]{64})  (\S+)$", FILES_MD.read_text(encoding="utf-8"), flags=re.M))
-    return {path: digest for digest, path in sums.items()}
-
-
-def check_bytes(folder: Path) -> list[str]:
-    problems = []
-    for path, digest in expected_sums(folder).items():
-        file = folder / path
-        if not file.is_file():
-            problems.append(f"{file}: missing")
-        elif hashlib.sha256(file.read_bytes()).hexdigest() != digest:
-            problems.append(f"{file}: SHA-256 differs from {FILES_MD.name}'s")
-    return problems
-
-
 def value_of(payload: dict, name: str) -> float | None:
     key = {"bulk": "bulk_resistance_ohm", "gb": "grain_boundary_resistance_ohm", "total": "total_resistance_ohm"}
     if name in key:
@@ -148,7 +132,7 @@ def main() -> int:
     if not folder.is_dir():
         print(f"eis_real: {folder}: no such folder (fetch the files listed in {FILES_MD})", file=sys.stderr)
         return 2
-    problems = check_bytes(folder)
+    problems = real_files.check_bytes(folder, FILES_MD)
     if problems:
         print("eis_real: " + "; ".join(problems), file=sys.stderr)
         return 2

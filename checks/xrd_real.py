@@ -32,7 +32,6 @@ Prints a table and exits 1 if any row fails, 2 if the folder, a file's bytes or 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 import shutil
@@ -43,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import real_files  # checks/real_files.py (the script's folder is on sys.path)
 
 FILES_MD = Path(__file__).with_name("xrd_real_files.md")
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,22 +125,6 @@ print(json.dumps(out))
 
 def key(case: Case) -> str:
     return case.path + ("" if case.scan is None else f"[{case.scan}]")
-
-
-def expected_sums() -> dict[str, str]:
-    sums = re.findall(r"^([0-9a-f]{64})  (.+)$", FILES_MD.read_text(encoding="utf-8"), flags=re.M)
-    return {path: digest for digest, path in sums}
-
-
-def check_bytes(folder: Path) -> list[str]:
-    problems = []
-    for path, digest in expected_sums().items():
-        file = folder / path
-        if not file.is_file():
-            problems.append(f"{file}: missing")
-        elif hashlib.sha256(file.read_bytes()).hexdigest() != digest:
-            problems.append(f"{file}: SHA-256 differs from {FILES_MD.name}'s")
-    return problems
 
 
 def references(folder: Path, python: str) -> dict:
@@ -327,7 +311,7 @@ def main() -> int:
     if not folder.is_dir():
         print(f"xrd_real: {folder}: no such folder (fetch the files listed in {FILES_MD})", file=sys.stderr)
         return 2
-    problems = check_bytes(folder)
+    problems = real_files.check_bytes(folder, FILES_MD)
     if shutil.which("xyconv") is None:
         problems.append("xyconv (Debian package libxy-bin) is not installed")
     if problems:
