@@ -303,6 +303,11 @@ def print_summary(rows: list[dict]) -> None:
             target += " (loaded)"
         print(f"{r['letter']} {r['case']:<16} {diff(m, 'a'):>11} {diff(p, 'a'):>9} {hv:>12} {wt:>14} {gof:>11} "
               f"{m['wall_s']:>7.1f} {m['fit_s']:>6.1f} {fmt(p.get('fit_s'), 1):>7}  {target}")
+    print("wall s: a new process (imports, reading, the fit and, with no --refine given, the two displacement-check "
+          "refits that argyrodb runs after the fit); fit s: the JSON's seconds, the fit alone; rietx s: its in-process fit")
+    if any(loaded(r["payload"]["load"]) for r in rows):
+        print(f"load average >= {os.cpu_count()} CPUs during the runs marked 'loaded': their wall times are inflated by "
+              "other work on this machine (the CPU times in the case lines are the less load-sensitive numbers)")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -470,7 +475,9 @@ def run_lab6(report: dict | None, workdir: Path) -> None:
 
 
 def pymatgen_ratio(case: str, n_evaluations: int) -> dict:
-    """One model pattern: pymatgen XRDCalculator vs argyrodb's refinement model (same structure, 10-90 deg)."""
+    """One model pattern: pymatgen XRDCalculator (line positions and intensities) vs one evaluation of argyrodb's
+    refinement model (lines, profiles on 8,001 points and the linear solve for scales and background; same
+    structure, 10-90 deg). Each the fastest of its calls."""
     import warnings
 
     from pymatgen.analysis.diffraction.xrd import XRDCalculator
@@ -500,11 +507,12 @@ def pymatgen_ratio(case: str, n_evaluations: int) -> dict:
     timings = {}
     for name, fn in (("argyrodb", ours), ("pymatgen", theirs)):
         fn(0)
-        start = time.perf_counter()
-        n = 20 if name == "argyrodb" else 5
-        for i in range(1, n + 1):
+        calls = []
+        for i in range(1, (20 if name == "argyrodb" else 5) + 1):
+            start = time.perf_counter()
             fn(i)
-        timings[name] = (time.perf_counter() - start) / n
+            calls.append(time.perf_counter() - start)
+        timings[name] = min(calls)  # the fastest call: the least disturbed by other work on a shared machine
     return {"argyrodb_ms": 1e3 * timings["argyrodb"], "pymatgen_ms": 1e3 * timings["pymatgen"],
             "ratio": timings["pymatgen"] / timings["argyrodb"],
             "fd_fit_estimate_s": n_evaluations * timings["pymatgen"]}
@@ -544,7 +552,8 @@ def main(argv=None) -> int:
         row = next((r for r in rows if r["case"] == "lma_nominal"), rows[0])
         evaluations = row["payload"]["settings"].get("model_evaluations", 0)
         ratio = pymatgen_ratio(row["case"], n_evaluations=evaluations)
-        print(f"\none model pattern ({row['case']}): argyrodb {ratio['argyrodb_ms']:.2f} ms, pymatgen XRDCalculator "
+        print(f"\none model pattern ({row['case']}, fastest call): argyrodb {ratio['argyrodb_ms']:.1f} ms (profiles on 8,001 "
+              f"points and the linear solve), pymatgen XRDCalculator "
               f"{ratio['pymatgen_ms']:.1f} ms ({ratio['ratio']:.0f}x); the fit's {evaluations} model evaluations on "
               f"pymatgen patterns (finite differences): ~{ratio['fd_fit_estimate_s']:.0f} s vs argyrodb's "
               f"{row['argyrodb']['fit_s']:.1f} s")
