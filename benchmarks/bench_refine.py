@@ -270,6 +270,10 @@ def print_case(case: str, truth: dict, payload: dict, peer: dict) -> dict:
     if da is not None:
         checks.append(f"|a - true| {da:.5f} A (target {A_TARGET}: {'PASS' if da < A_TARGET else 'FAIL'})")
     print("   argyrodb: " + "; ".join(checks))
+    if da is not None and da >= A_TARGET:  # what argyrodb itself says about a (its displacement probes)
+        for w in payload.get("warnings", []):
+            if "sample displacement" in w:
+                print(f"   argyrodb warns: {w[:240]}...")
     heavy = {}
     for who, got in (("argyrodb", mine), ("rietx", peer)):
         devs = [abs(number(got[k]) - v) for k, v in true.items()
