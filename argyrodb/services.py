@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from .physics.pattern_fit import fit_scale, read_xy
     from .physics.plots import describe_wavelength, plot_patterns, plot_refinement
     from .physics.scattering import resolve_wavelength
+    from .physics.series_plots import plot_refinement_series
     from .physics.structure import analyse_blocks
+    from .pipeline.series import refine_series
     from .screening.approximants import CompositionWarning, check_formats
     from .screening.approximants import generate as generate_approximants
     from .screening.approximants import write as write_approximants
@@ -66,8 +68,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "describe_wavelength": ("argyrodb.physics.plots", "describe_wavelength"),
     "plot_patterns": ("argyrodb.physics.plots", "plot_patterns"),
     "plot_refinement": ("argyrodb.physics.plots", "plot_refinement"),
+    "plot_refinement_series": ("argyrodb.physics.series_plots", "plot_refinement_series"),
     "resolve_wavelength": ("argyrodb.physics.scattering", "resolve_wavelength"),
     "analyse_blocks": ("argyrodb.physics.structure", "analyse_blocks"),
+    "refine_series": ("argyrodb.pipeline.series", "refine_series"),
     "CompositionWarning": ("argyrodb.screening.approximants", "CompositionWarning"),
     "check_formats": ("argyrodb.screening.approximants", "check_formats"),
     "generate_approximants": ("argyrodb.screening.approximants", "generate"),
@@ -137,10 +141,12 @@ __all__ = [
     "plot_literature",
     "plot_patterns",
     "plot_refinement",
+    "plot_refinement_series",
     "plot_screen_series",
     "query_measurements",
     "query_screen",
     "read_xy",
+    "refine_series",
     "refinement_yaml",
     "resolve_wavelength",
     "run_results",

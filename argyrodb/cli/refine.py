@@ -1,19 +1,66 @@
-"""``argyrodb refine``: Rietveld or Pawley refinement of a measured powder pattern."""
+"""``argyrodb refine``: Rietveld or Pawley refinement of a measured powder pattern, or of a series of them in
+order (``--series``: each from the previous fit; a table, a CSV and a plot of the series)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import math
+import re
 from pathlib import Path
 
 import click
 
 from .. import api, services
 from ..core.files import atomic_write_text, check_output_paths
-from .common import Group, emit_json, wavelength_value
+from .common import Command, emit_json, wavelength_value
 from .render import refinement_json
 
+#: A number in a warning (members whose warnings differ only in their numbers share one line).
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+#: A token that reads as a formula (Li6PS5Cl0.5Br0.5, Li5PS4(BH4)2): element symbols, amounts and parentheses.
+_FORMULA = re.compile(r"(?:[A-Z][a-z]?(?:\d+(?:\.\d*)?|\.\d+)?|\(|\)(?:\d+(?:\.\d*)?)?)+")
 
-@click.command(cls=Group.command_class)
-@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+
+def _gather_nominals(args: list[str]) -> list[str]:
+    """``--nominal F1 F2 F3`` as ``--nominal F1,F2,F3``: the formulas after the flag (up to the next option, a ``--``,
+    an existing file or a token that is not a formula) are its values, so they are not taken for DATA arguments."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if token == "--":
+            out += args[i:]
+            break
+        if token == "--nominal" or token.startswith("--nominal="):
+            values = [token.split("=", 1)[1]] if "=" in token else []
+            i += 1
+            if not values and i < len(args):
+                values.append(args[i])
+                i += 1
+            while (i < len(args) and not args[i].startswith("-") and _FORMULA.fullmatch(args[i].strip())
+                   and not Path(args[i]).exists()):
+                values.append(args[i])
+                i += 1
+            out += ["--nominal", ",".join(v.strip().strip(",") for v in values)] if values else [token]
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
+class RefineCommand(Command):
+    """The command, its --nominal formulas gathered first (:func:`_gather_nominals`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _gather_nominals(list(args)))
+
+
+@click.command(cls=RefineCommand)
+@click.argument("data", nargs=-1, required=True, metavar="DATA...", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--series", is_flag=True, help="Refine the DATA files in order, each from the previous reliable fit (its a "
+              "and profile), each holding its own --nominal: a table (and --csv, --plot) of a, occupancies, size and "
+              "wt % along the series; --db stores every member.")
 @click.option("--start", "start", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Start structure: refinement YAML or CIF of the argyrodite.")
 @click.option("--phase", "phases", multiple=True,
@@ -25,8 +72,10 @@ from .render import refinement_json
 @click.option("--refine", "refine", help="Comma-separated parameters to refine (default: all but the displacement), "
               "e.g. zero_shift_deg,a:,occ:,B:,U:,V,W,X,Y:,axial_deg,displacement_deg.")
 @click.option("--background-terms", type=int, default=12, show_default=True, help="Chebyshev background terms.")
-@click.option("--nominal", "nominal", metavar="FORMULA", help="The composition to hold, e.g. Li5.6PS4.6Cl0.8I0.6 (any "
-              "element order). Default: the start file's nominal formula, else its own composition if charge-neutral.")
+@click.option("--nominal", "nominal", metavar="FORMULA...", multiple=True, help="The composition to hold, e.g. "
+              "Li5.6PS4.6Cl0.8I0.6 (any element order). Default: the start file's nominal formula, else its own "
+              "composition if charge-neutral. With --series: one formula per DATA file, in order (--nominal F1 F2 F3 "
+              "or F1,F2,F3), or one for all.")
 @click.option("--tie-totals", "tie_totals", help="Only these halides' totals per formula unit are held at the nominal "
               "(only their 4a/4d split is refined), e.g. Cl or Br,I; the others are free. Default: every halide's, with the "
               "anion sites full and Li at the nominal.")
@@ -44,14 +93,34 @@ from .render import refinement_json
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the refined structure as a refinement YAML (and a CIF beside it).")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Also store the refinement in this database.")
-def refine(data, start, phases, mode, wavelength, two_theta_range, refine, background_terms, nominal, tie_totals,
-           free_totals, calibrate, instrument, monochromator, as_json, plot_path, out_path, db_path):
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), help="With --series: write the "
+              "series table (one row per DATA file) as CSV.")
+@click.option("--quiet", is_flag=True, help="With --series: no progress bar.")
+def refine(data, series, start, phases, mode, wavelength, two_theta_range, refine, background_terms, nominal, tie_totals,
+           free_totals, calibrate, instrument, monochromator, as_json, plot_path, out_path, db_path, csv_out, quiet):
     """Rietveld or Pawley refinement of a measured powder pattern (xy, xye, csv, xrdml).
 
     DATA is refined from the start structure: scale, Chebyshev background, zero shift, transparency, a, TCH
     profile, axial asymmetry, anion occupancies on 4a/4d, one B per non-Li site; second phases (--phase) with their
     weight fractions (Hill-Howard). The nominal, charge-neutral composition is held (each halide's total, the anion
-    sites full, Li): only the halides' 4a/4d split is refined, unless --free-totals."""
+    sites full, Li): only the halides' 4a/4d split is refined, unless --free-totals.
+
+    With --series, DATA... is a series (a composition series with one --nominal per file, or a temperature or time
+    series with one or none), refined in order: the first as above, each next one from the last reliable fit's
+    lattice and profile parameters. A file that cannot be refined is a row with its error; the others go on."""
+    formulas = [f.strip() for text in nominal for f in text.split(",") if f.strip()]
+    if series:
+        _refine_series(list(data), start, tuple(phases), mode, wavelength, two_theta_range,
+                       refine, background_terms, formulas, tie_totals, free_totals, calibrate, instrument, monochromator,
+                       as_json, plot_path, out_path, db_path, csv_out, quiet)
+        return
+    if len(data) != 1:
+        raise api.InputError("DATA", f"{len(data)} patterns: give one, or --series to refine several in order")
+    if csv_out is not None:
+        raise api.InputError("--csv", "writes the table of a series: give --series")
+    if len(formulas) > 1:
+        raise api.InputError("--nominal", f"{len(formulas)} formulas for one pattern (one per pattern with --series)")
+    data, nominal = data[0], (formulas[0] if formulas else None)
     outputs = [p for p in (plot_path, out_path) if p is not None]
     if calibrate and db_path is not None:
         raise api.InputError("--db", "a calibration is kept as its instrument file (--out), not in the database")
@@ -186,3 +255,169 @@ def _ties(text: str | None) -> tuple[str, ...] | None:
     if text.strip().lower() == "none":
         return ()
     return tuple(el.strip() for el in text.split(",") if el.strip())
+
+
+# --------------------------------------------------------------------------- --series
+
+
+def _refine_series(data: list[Path], start: Path, phases: tuple[str, ...], mode, wavelength,
+                   two_theta_range, refine, background_terms, formulas: list[str], tie_totals, free_totals, calibrate,
+                   instrument, monochromator, as_json, plot_path, out_path, db_path, csv_out, quiet) -> None:
+    """``refine --series``: every option checked before the first pattern is refined (exit 2, nothing written)."""
+    if len(data) < 2:
+        raise api.InputError("--series", f"a series needs at least 2 patterns (DATA...), got {len(data)}")
+    if out_path is not None:
+        raise api.InputError("--out", "writes one refined structure: a series stores each member's with --db and "
+                                      "tabulates them with --csv (refine one pattern alone for its --out)")
+    if calibrate:
+        raise api.InputError("--calibrate", "calibrates on one standard: calibrate first, then give the series "
+                                            "--instrument INSTRUMENT.yaml")
+    if csv_out is not None and csv_out.suffix.lower() != ".csv":
+        raise api.InputError("--csv", f"{csv_out} must end in .csv")
+    check_output_paths(plot_path, csv_out)
+    refine_names = [r.strip() for r in refine.split(",") if r.strip()] if refine else None
+    result = services.refine_series(
+        data, start, formulas or None, phases, mode=mode,
+        wavelength=None if wavelength is None else wavelength_value(wavelength), two_theta_range=two_theta_range,
+        refine=refine_names, background_terms=background_terms, tie_totals=_ties(tie_totals),
+        monochromator_two_theta_deg=monochromator, free_totals=free_totals, instrument=instrument, db_path=db_path,
+        show_progress=not quiet)
+    table = result.table()
+    refined = result.refined_members
+    if refined:
+        if csv_out is not None:
+            atomic_write_text(csv_out, _csv_text(table))
+        if plot_path is not None:
+            services.plot_refinement_series(
+                table, result.variable, result.occupancy_columns, result.second_phases, plot_path,
+                title=f"Sequential refinement of {len(table)} patterns from {Path(start).name}"
+                      + (f", instrument {Path(instrument).name}" if instrument is not None else ""))
+    payload = {"series": {"start": str(start), "patterns": len(table), "refined": len(refined),
+                          "reliable": sum(1 for m in refined if m.reliable), "variable": result.variable,
+                          "instrument": None if instrument is None else str(instrument), "seconds": result.seconds},
+               "members": [_member_json(m) for m in result.members], "table": table}
+    if as_json:
+        emit_json(payload)
+    else:
+        _print_series(result, table, plot_path if refined else None, csv_out if refined else None)
+    if not refined:
+        raise api.InputError("--series", f"none of the {len(table)} patterns could be refined (the first: "
+                                         f"{result.members[0].error})")
+
+
+def _member_json(member) -> dict:
+    """A member as ``refine --json`` gives one pattern, with its place in the series (or its error)."""
+    head = {"member": member.index, "file": str(member.data_path), "nominal": member.nominal,
+            "started_from": member.started_from, "wall_seconds": member.seconds, "error": member.error}
+    if member.result is None:
+        return head
+    out = {**head, **refinement_json(member.result)}
+    if member.stored is not None:
+        out["stored"] = member.stored
+    return out
+
+
+def _csv_text(table: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(table[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in table:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def _esd_text(value: float | None, esd: float | None, decimals: int = 4) -> str:
+    """``value(esd)`` with the esd in the last digits (two when it starts with 1), e.g. 9.87543(19), 135.4(5)."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    if esd is None or not (math.isfinite(esd) and esd > 0):
+        return f"{value:.{decimals}f}"
+    places = -math.floor(math.log10(esd))
+    if esd * 10**places < 2:  # a leading 1: two digits
+        places += 1
+    places = max(places, 0)
+    return f"{value:.{places}f}({round(esd * 10**places):d})"
+
+
+def _members_text(indices: list[int]) -> str:
+    """1, 2, 3, 5 -> '1-3, 5'."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs)
+
+
+def _print_series(result, table: list[dict], plot_path, csv_out) -> None:
+    start_name = next((m.result.phases[0]["name"] for m in result.refined_members), None)
+    click.echo(f"sequential refinement of {len(table)} patterns from {result.start}"
+               + (f" ({start_name})" if start_name else "") + f": each from the last reliable fit; "
+               f"series variable: {result.variable['label']}")
+    header = ["#", "file", "nominal", "from", "a (A)"]
+    marked = set()
+    for el, wyckoff in result.occupancy_columns:
+        if any(f"{el} {wyckoff}" in (row["undetermined"] or "").split(", ") for row in table):
+            marked.add((el, wyckoff))
+        header.append(f"{el} {wyckoff}" + ("*" if (el, wyckoff) in marked else ""))
+    header.append("size (nm)")
+    header += [f"{name} (wt %)" for name in result.second_phases]
+    header += ["GoF", "reliable"]
+    rows = []
+    for row in table:
+        line = [str(row["member"]), Path(row["file"]).name, row["nominal"] or "-",
+                "start" if row["started_from"] is None else str(row["started_from"]),
+                _esd_text(row["a_angstrom"], row["a_esd_angstrom"], 5)]
+        line += [_esd_text(row[f"{el}_{w}"], None if (el, w) in marked else row[f"{el}_{w}_esd"], 3)
+                 for el, w in result.occupancy_columns]
+        line.append(_esd_text(row["size_nm"], row["size_esd_nm"], 0))
+        for name in result.second_phases:
+            bound = row[f"{name}_wt_percent_upper_bound"]
+            line.append(("not detected < " + (f"{bound:.2g}" if bound < 10 else f"{bound:.0f}")) if bound is not None
+                        else _esd_text(row[f"{name}_wt_percent"], None, 2))
+        line.append("-" if row["gof"] is None else f"{row['gof']:.3f}")
+        line.append("refused" if row["error"] else "yes" if row["reliable"] else "no")
+        rows.append(line)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) if i in (1, 2, 3) else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths))).rstrip())
+    if marked:
+        click.echo("* undetermined: S and Cl differ by one electron; X-rays do not tell their split (no esd shown)")
+    kinds = {row["size_kind"] for row in table if row["size_kind"]}
+    if kinds:
+        click.echo("size: " + ", ".join(sorted(kinds)) + (" (no --instrument: the instrument's width is in it, a lower "
+                                                          "bound)" if kinds == {"apparent"} else ""))
+    refined = result.refined_members
+    if refined:
+        wall = [m.seconds for m in refined]
+        click.echo(f"{len(refined)} of {len(table)} patterns refined in {sum(wall):.1f} s "
+                   f"({sum(wall) / len(wall):.1f} s a pattern, {min(wall):.1f}-{max(wall):.1f} s)")
+    # one line for a warning the members share; one that differs only in its numbers (the held totals) once, with
+    # the first member's numbers (each member's in --json)
+    warnings: dict[str, list[tuple[int, str]]] = {}
+    for member in refined:
+        for text in dict.fromkeys(member.result.warnings):
+            warnings.setdefault(_NUMBER.sub("#", text), []).append((member.index, text))
+    for found in warnings.values():
+        indices = [i for i, _ in found]
+        which = "all members" if len(indices) == len(table) else ("member " if len(indices) == 1 else "members ") + _members_text(indices)
+        if len({text for _, text in found}) > 1:
+            which += f"; the numbers of member {indices[0]}"
+        click.echo(f"warning: ({which}) {found[0][1]}", err=True)
+    for member in result.members:
+        if member.error:
+            click.echo(f"argyrodb: warning: member {member.index} ({member.data_path.name}) not refined: {member.error}",
+                       err=True)
+        elif not member.reliable:
+            click.echo(f"argyrodb: warning: member {member.index} ({member.data_path.name}): unreliable refinement "
+                       "(not started from): " + "; ".join(member.result.reasons), err=True)
+    if csv_out is not None:
+        click.echo(f"wrote {csv_out}")
+    if plot_path is not None:
+        click.echo(f"wrote {plot_path}")
+    stored = [m.stored for m in result.members if m.stored is not None]
+    if stored:
+        ids = [s["refinement_id"] for s in stored]
+        click.echo(f"stored as refinement{'s' if len(ids) > 1 else ''} {_members_text(ids)} in {stored[0]['database']}")
+

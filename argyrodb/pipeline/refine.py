@@ -82,7 +82,7 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
                    refine: list[str] | None = None, background_terms: int = 12, tie_totals: tuple[str, ...] | None = None,
                    monochromator_two_theta_deg: float | None = None, nominal: str | dict[str, float] | None = None,
                    free_totals: bool = False, instrument: str | Path | Instrument | None = None,
-                   calibrate: bool = False):
+                   calibrate: bool = False, start_values: dict[str, float] | None = None):
     """Refine a measured powder pattern from a start structure (path, pymatgen Structure, ASE Atoms or analysed
     structure) plus second phases (bundled names such as LiCl, or CIF files). Returns (result, refined
     Refinement or None in Pawley mode, PowderData); see :mod:`argyrodb.physics.rietveld`.
@@ -101,7 +101,13 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     certificate's); zero shift, displacement, transparency, U V W X Y and the axial divergence are refined and the
     result's ``calibration`` is the :class:`~argyrodb.physics.instrument.Instrument` to write. ``instrument``
     (a file or an Instrument): its zero shift, widths and axial divergence are held and the sizes and strains are
-    the sample's (:mod:`argyrodb.physics.instrument`)."""
+    the sample's (:mod:`argyrodb.physics.instrument`).
+
+    ``start_values``: parameter name -> value to start from (a previous fit's, e.g. ``a:PHASE``, ``zero_shift_deg``,
+    ``U:PHASE``, ``Y:PHASE``; :mod:`argyrodb.pipeline.series` passes the previous member's). A cubic phase's a
+    becomes its start (the +-3 % bounds and the start scan centred there); another parameter starts there when this
+    refinement refines it (held ones, an instrument's, keep their values); names of no parameter here are ignored.
+    The values used are recorded in the result's ``settings['start_values']``."""
     import hashlib
 
     import numpy as np
@@ -147,6 +153,12 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     names = [main.name] + [p.name for p in others]
     if len(set(names)) != len(names):
         raise ParameterError("phases", f"phase names must differ: {names}")
+    given_start = dict(start_values or {})
+    used_start: dict[str, float] = {}
+    for phase in (main, *others):  # a previous fit's a: the start, the bounds and the scan centred there
+        a_start = given_start.get(phase.key("a"))
+        if phase.cubic and a_start is not None and np.isfinite(a_start) and a_start > 0:
+            phase.a0 = used_start[phase.key("a")] = float(a_start)
     # the digest first: the result's settings record names exactly the bytes that were refined
     digest = hashlib.sha256(Path(data_path).read_bytes()).hexdigest()
     settings = RefinementSettings(
@@ -158,6 +170,11 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
         raise ParameterError("instrument", f"{held_instrument.source}: calibrated with {held_instrument.wavelength}, "
                                            f"the data are refined with {settings.wavelength_text}")
     refiner = Refiner(x, y, sigma, [main, *others], settings)
+    for name, value in given_start.items():
+        parameter = refiner.params.get(name)
+        if (parameter is not None and parameter.refine and name not in used_start and np.isfinite(value)
+                and parameter.definition.kind is not ParameterKind.A):
+            parameter.value = used_start[name] = float(np.clip(value, parameter.lower, parameter.upper))
     try:
         result = refiner.run()
     except InputError as exc:
@@ -167,6 +184,8 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     if not np.all(np.isfinite(result.calculated)):  # before the displacement probes: they would refit a diverged fit
         raise InputError(data_path, "the refinement diverged (non-finite calculated pattern)")
     result.warnings.extend(n for n in notes if "assume" in n or n in data.metadata.get("notes", []))
+    if used_start:
+        result.settings["start_values"] = used_start
     if settings.refine is None and held_instrument is None:  # say whether a hinges on the zero/displacement choice
         note = displacement_check(refiner, result)
         if note:
