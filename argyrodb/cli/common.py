@@ -105,3 +105,32 @@ def wavelength_value(text: str):
         return float(text)
     except ValueError:
         return text
+
+
+def gather_option_values(args: list[str], option: str, is_value) -> list[str]:
+    """``OPTION V1 V2 V3`` as ``OPTION V1,V2,V3``: the tokens after the flag for which ``is_value(token)`` holds (up
+    to the next option, a ``--``, an existing file or a token that is not a value) are its values, so that a
+    command with variadic file arguments does not take them for files. The first token after the flag is always
+    its value (click then checks it)."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if token == "--":
+            out += args[i:]
+            break
+        if token == option or token.startswith(option + "="):
+            values = [token.split("=", 1)[1]] if "=" in token else []
+            i += 1
+            if not values and i < len(args):
+                values.append(args[i])
+                i += 1
+            while (i < len(args) and not args[i].startswith("--") and is_value(args[i].strip())
+                   and not Path(args[i]).exists()):
+                values.append(args[i])
+                i += 1
+            out += [option, ",".join(v.strip().strip(",") for v in values)] if values else [token]
+            continue
+        out.append(token)
+        i += 1
+    return out

@@ -13,44 +13,18 @@ import click
 from .. import api, services
 from ..core.errors import InputError
 from ..core.files import atomic_write_text, check_output_paths
-from .common import Command, emit_json
+from .common import Command, emit_json, gather_option_values
 from .render import value_text
 
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
 _NUMBERS = re.compile(rf"{_NUMBER.pattern}(?:\s*,\s*{_NUMBER.pattern})*,?")
 
 
-def _gather_temperatures(args: list[str]) -> list[str]:
-    """``--temperature-c 140 150 160`` as ``--temperature-c 140,150,160``: the numbers after the flag (up to the next
-    option, a ``--`` or an existing file) are its values, so they are not taken for FILE arguments."""
-    out: list[str] = []
-    i = 0
-    while i < len(args):
-        token = args[i]
-        if token == "--":
-            out += args[i:]
-            break
-        if token == "--temperature-c" or token.startswith("--temperature-c="):
-            values = [token.split("=", 1)[1]] if "=" in token else []
-            i += 1
-            if not values and i < len(args):
-                values.append(args[i])
-                i += 1
-            while i < len(args) and _NUMBERS.fullmatch(args[i].strip()) and not Path(args[i]).is_file():
-                values.append(args[i])
-                i += 1
-            out += ["--temperature-c", ",".join(v.strip().strip(",") for v in values)] if values else [token]
-            continue
-        out.append(token)
-        i += 1
-    return out
-
-
 class ArrheniusCommand(Command):
-    """The command, its temperatures gathered first (:func:`_gather_temperatures`)."""
+    """The command, its temperatures gathered first (``--temperature-c 140 150`` as ``--temperature-c 140,150``)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, _gather_temperatures(list(args)))
+        return super().parse_args(ctx, gather_option_values(list(args), "--temperature-c", _NUMBERS.fullmatch))
 
 
 def _temperatures_c(values: tuple[str, ...]) -> list[float]:

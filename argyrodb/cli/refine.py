@@ -13,7 +13,7 @@ import click
 
 from .. import api, services
 from ..core.files import atomic_write_text, check_output_paths
-from .common import Command, emit_json, wavelength_value
+from .common import Command, emit_json, gather_option_values, wavelength_value
 from .render import refinement_json
 
 #: A number in a warning (members whose warnings differ only in their numbers share one line).
@@ -22,38 +22,11 @@ _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _FORMULA = re.compile(r"(?:[A-Z][a-z]?(?:\d+(?:\.\d*)?|\.\d+)?|\(|\)(?:\d+(?:\.\d*)?)?)+")
 
 
-def _gather_nominals(args: list[str]) -> list[str]:
-    """``--nominal F1 F2 F3`` as ``--nominal F1,F2,F3``: the formulas after the flag (up to the next option, a ``--``,
-    an existing file or a token that is not a formula) are its values, so they are not taken for DATA arguments."""
-    out: list[str] = []
-    i = 0
-    while i < len(args):
-        token = args[i]
-        if token == "--":
-            out += args[i:]
-            break
-        if token == "--nominal" or token.startswith("--nominal="):
-            values = [token.split("=", 1)[1]] if "=" in token else []
-            i += 1
-            if not values and i < len(args):
-                values.append(args[i])
-                i += 1
-            while (i < len(args) and not args[i].startswith("-") and _FORMULA.fullmatch(args[i].strip())
-                   and not Path(args[i]).exists()):
-                values.append(args[i])
-                i += 1
-            out += ["--nominal", ",".join(v.strip().strip(",") for v in values)] if values else [token]
-            continue
-        out.append(token)
-        i += 1
-    return out
-
-
 class RefineCommand(Command):
-    """The command, its --nominal formulas gathered first (:func:`_gather_nominals`)."""
+    """The command, its --nominal formulas gathered first (``--nominal F1 F2 F3`` as ``--nominal F1,F2,F3``)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, _gather_nominals(list(args)))
+        return super().parse_args(ctx, gather_option_values(list(args), "--nominal", _FORMULA.fullmatch))
 
 
 @click.command(cls=RefineCommand)

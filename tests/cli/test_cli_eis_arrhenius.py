@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from argyrodb import services
+from argyrodb.cli.common import gather_option_values
 from argyrodb.cli.eis import eis
-from argyrodb.cli.eis_series import _gather_temperatures, arrhenius
+from argyrodb.cli.eis_series import _NUMBERS, arrhenius
 from argyrodb.physics import eis_series
 from argyrodb.physics.calculators import BOLTZMANN_EV_K
 from argyrodb_testing import run
@@ -88,6 +89,10 @@ def test_temperature_c_in_every_spelling(tmp_path, order):
     payload = json.loads(result.stdout)
     assert [p["temperature_C"] for p in payload["points"]] == pytest.approx(CELSIUS)
     assert payload["arrhenius"]["bulk"]["ea_eV"] == pytest.approx(0.35, abs=0.005)
+
+
+def _gather_temperatures(args: list[str]) -> list[str]:
+    return gather_option_values(args, "--temperature-c", _NUMBERS.fullmatch)
 
 
 def test_gathering_stops_at_options_and_files(tmp_path):
