@@ -16,14 +16,23 @@ import time
 import urllib.request
 from pathlib import Path
 
+#: Page name -> path on the server ({db}: the database's name in Datasette). The researcher's pages first (issue 24).
 PAGES = {
-    "index": "",
-    "table_s3": "table_s3",
-    "measurements_full": "measurements_full?_sort_desc=sigma_mS_cm",
-    "structures": "structures",
-    "measurement_structures": "measurement_structures",
-    "where_does_a_material_stand": "where_does_a_material_stand?formula=Li6PS5Cl",
+    "landing": "",
+    "search_elements_sigma": "search?elements=Cl&elements=I&sigma_min=2",
+    "material_Li5.6PS4.6I0.6Cl0.8": "material/Li5.6PS4.6I0.6Cl0.8",
+    "material_Li6PS5Cl1": "material/Li6PS5Cl1",
+    "chart": "chart",
+    "bad_parameter_400": "search?sigma_min=abc",
+    "index": "{db}",
+    "table_s3": "{db}/table_s3",
+    "measurements_full": "{db}/measurements_full?_sort_desc=sigma_mS_cm",
+    "structures": "{db}/structures",
+    "measurement_structures": "{db}/measurement_structures",
+    "where_does_a_material_stand": "{db}/where_does_a_material_stand?formula=Li6PS5Cl",
 }
+#: Window heights (pixels) of the long pages; every other page is shot at 1400 x 1000.
+HEIGHTS = {"material_Li5.6PS4.6I0.6Cl0.8": 2000, "material_Li6PS5Cl1": 2600, "search_elements_sigma": 1500, "chart": 1000}
 
 
 def free_port() -> int:
@@ -45,7 +54,8 @@ def main() -> int:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "argyrodb", "db", "serve", "--db", str(args.db), "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/{args.db.stem}/"
+    root = f"http://127.0.0.1:{port}/"
+    base = root + args.db.stem
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -61,8 +71,8 @@ def main() -> int:
             target = args.out / f"{name}.png"
             subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                            f"--user-data-dir={args.out / '.chromium'}", "--window-size=1400,1000",
-                            f"--screenshot={target.resolve()}", base + path],
+                            f"--user-data-dir={args.out / '.chromium'}", f"--window-size=1400,{HEIGHTS.get(name, 1000)}",
+                            f"--screenshot={target.resolve()}", root + path.format(db=args.db.stem)],
                            check=True, capture_output=True, timeout=120)
             print(f"wrote {target}")
     finally:

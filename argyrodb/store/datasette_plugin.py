@@ -21,13 +21,16 @@ because one function call is one step of SQLite's program and the time-limit han
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sqlite3
 import weakref
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote, unquote
 
 from datasette import hookimpl
 
+from ..core.errors import InputError
+from . import site
 from .connection import MAX_VALUE_BYTES
 
 #: SQLite's heap in the serving process (all connections): a few of the largest values plus page caches.
@@ -114,6 +117,14 @@ class ArgyrodbPlugin:
             answer = ("Invalid sort", f"{exception.message} ({given or 'the table default'}: no such column here)")
         elif isinstance(exception, sqlite3.DataError):  # "string or blob too big" (SQLITE_LIMIT_LENGTH)
             answer = ("Query too large", f"{exception} (the server's limit is {MAX_VALUE_BYTES // 1_000_000} MB per value)")
+        elif isinstance(exception, ValueError) and _bad_argument(request):
+            # Datasette parses some arguments without checking them (_next of a view, _through, _timelimit):
+            # int('abc') or json.loads('abc') there is the caller's mistake, not the server's
+            answer = ("Invalid parameter", f"{_bad_argument(request)}: {exception}")
+        elif _is_not_found(exception) and exception.__traceback__ is None:
+            # no route matched: Datasette's default handler prints the traceback of an exception never raised,
+            # and rich's printer then fails (HTTP 500 for /material/Li5.6PS4.6I0.6Cl0.8 before the material pages)
+            return [lambda: error_response(datasette, request, 404, "Not found", str(exception) or "Not found")]
         elif isinstance(exception, MemoryError):  # SQLite's hard heap limit (SQLITE_NOMEM arrives as MemoryError)
             answer = ("Query too large",
                       f"the query needs more than the server's {SQLITE_HEAP_LIMIT_BYTES // 1_000_000} MB of SQLite memory")
@@ -138,6 +149,74 @@ class ArgyrodbPlugin:
 
         return wrap
 
+    @hookimpl
+    def register_routes(self, datasette):
+        """The researcher's pages (issue 24): the landing page, the search, a page per material, CIF downloads,
+        the literature chart."""
+        plugin = self
+
+        def page(function):
+            async def view(request, datasette):
+                try:
+                    return await function(plugin, datasette, request)
+                except InputError as exc:  # ParameterError too: a bad formula, element or number
+                    return await error_response(datasette, request, 400, "Invalid parameter", str(exc))
+                except LookupError as exc:
+                    return await error_response(datasette, request, 404, "Not found", str(exc.args[0] if exc.args else exc))
+
+            return view
+
+        return [(r"^/$", page(ArgyrodbPlugin._home)),
+                (r"^/search$", page(ArgyrodbPlugin._search)),
+                (r"^/material/(?P<formula>[^/]*)$", page(ArgyrodbPlugin._material)),
+                (r"^/structure/(?P<structure>[^/]*)\.cif$", page(ArgyrodbPlugin._cif)),
+                (r"^/chart$", page(ArgyrodbPlugin._chart)),
+                (r"^/chart\.png$", page(ArgyrodbPlugin._chart_png))]
+
+    def _path(self, datasette) -> str:
+        return datasette.get_database(self.database).path
+
+    async def _render(self, datasette, request, template: str, context: dict):
+        from datasette.utils.asgi import Response
+
+        context = {"database": self.database, "number": site.number, "quote": quote, **context}
+        return Response.html(await datasette.render_template(template, context, request=request))
+
+    async def _home(self, datasette, request):
+        facts = await asyncio.to_thread(site.home, self._path(datasette))
+        return await self._render(datasette, request, "argyrodb_home.html", {"facts": facts})
+
+    async def _search(self, datasette, request):
+        from datasette.utils.asgi import Response
+
+        args = parse_qs(request.query_string, keep_blank_values=True)
+        result = await asyncio.to_thread(site.search, args, self._path(datasette))
+        if result["redirect"]:
+            return Response.redirect("/material/" + quote(result["redirect"], safe=""))
+        home = await asyncio.to_thread(site.home, self._path(datasette))
+        return await self._render(datasette, request, "argyrodb_search.html", {"result": result, "facts": home, "args": args})
+
+    async def _material(self, datasette, request):
+        text = unquote(request.url_vars["formula"])
+        data = await asyncio.to_thread(site.material_page, text, self._path(datasette))
+        return await self._render(datasette, request, "argyrodb_material.html", {"m": data})
+
+    async def _cif(self, datasette, request):
+        from datasette.utils.asgi import Response
+
+        name, text = await asyncio.to_thread(site.cif_file, unquote(request.url_vars["structure"]), self._path(datasette))
+        return Response(text, status=200, content_type="chemical/x-cif; charset=utf-8",
+                        headers={"content-disposition": f'attachment; filename="{name}"'})
+
+    async def _chart(self, datasette, request):
+        return await self._render(datasette, request, "argyrodb_chart.html", {})
+
+    async def _chart_png(self, datasette, request):
+        from datasette.utils.asgi import Response
+
+        png = await asyncio.to_thread(site.literature_chart_png, self._path(datasette))
+        return Response(png, status=200, content_type="image/png")
+
     def _canned_query_problem(self, datasette, scope) -> str | None:
         path = scope.get("path", "")
         for query, types in self.parameter_types.items():
@@ -151,6 +230,26 @@ class ArgyrodbPlugin:
                     if problem:
                         return problem
         return None
+
+
+#: Arguments Datasette parses without checking them, and what it needs them to be.
+_PARSED_ARGUMENTS = {"_next": "an offset or a key from a 'next' link", "_through": "a JSON object",
+                     "_timelimit": "an integer (milliseconds)"}
+
+
+def _bad_argument(request) -> str | None:
+    """The first argument of :data:`_PARSED_ARGUMENTS` the request gives, as 'name=value (should be ...)', or None."""
+    for name, wanted in _PARSED_ARGUMENTS.items():
+        value = request.args.get(name)
+        if value is not None:
+            return f"{name}={value!r} (should be {wanted})"
+    return None
+
+
+def _is_not_found(exception) -> bool:
+    from datasette.utils.asgi import NotFound
+
+    return isinstance(exception, NotFound)
 
 
 async def error_response(datasette, request, status: int, title: str, message: str):

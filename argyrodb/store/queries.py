@@ -271,7 +271,16 @@ def _target_formula(formula_or_structure: str) -> tuple[str, dict[str, float]]:
         if not composition:
             raise InputError(path, "no nominal formula to compare")
         return refinement.name, composition
-    return formula_or_structure, parse_formula(formula_or_structure, source=formula_or_structure)
+    return formula_or_structure, normalise_formula(formula_or_structure)[0]
+
+
+def normalise_formula(text: str) -> tuple[dict[str, float], dict]:
+    """A formula as written (any element order or spelling `parse_formula` reads: 'Li6PS5Cl1', 'Li5.6PS4.6I0.6Cl0.8')
+    -> (element amounts, :func:`~argyrodb.store.literature.formula_facts`): ``facts["formula"]`` is the database's
+    normalised formula and ``facts["element_fractions_key"]`` what :func:`compare` matches compositions by. The one
+    normalisation of `db compare` and the web site's material pages; a non-formula raises InputError."""
+    amounts = parse_formula(text, source=text)
+    return amounts, formula_facts(amounts)
 
 
 def _summary(frame, prefix: str = "") -> dict:

@@ -35,6 +35,11 @@ def metadata_file() -> dict:
     return yaml.safe_load((resources.files("argyrodb.store") / "datasette.yaml").read_text(encoding="utf-8"))
 
 
+def template_dir() -> Path:
+    """The researcher's pages' templates (``store/templates``, shipped in the wheel)."""
+    return Path(str(resources.files("argyrodb.store") / "templates"))
+
+
 def column_descriptions() -> dict[str, dict[str, str]]:
     """table -> column -> description, each with its unit in brackets where the column has one."""
     data = metadata_file()
@@ -148,7 +153,8 @@ def serve(db_path: str | Path | None, host: str = "127.0.0.1", port: int = 8001,
         plugin = ArgyrodbPlugin(name, writable, parameter_types())
         pm.register(plugin, name="argyrodb")
         try:
-            app = Datasette([str(path)], immutables=[], metadata=datasette_metadata(name), settings=DATASETTE_SETTINGS)
+            app = Datasette([str(path)], immutables=[], metadata=datasette_metadata(name), settings=DATASETTE_SETTINGS,
+                            template_dir=str(template_dir()))
             if on_ready is not None:
                 on_ready(_url(sock))
             asyncio.run(_run(app, sock))

@@ -1,0 +1,205 @@
+"""The researcher's pages of `argyrodb db serve` (issue 24), over HTTP from a real server on a free loopback port:
+a page per material at /material/<formula> in any spelling with the numbers `db compare` gives, its CIF as a
+download pymatgen reads, its simulated pattern as a plot; the landing page and its search answering what `db query`
+answers; a bad parameter answers 400 with a message, never 500. The server is stopped and its port free after."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import tomllib
+import urllib.error
+import urllib.parse
+import urllib.request
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("datasette")
+
+from test_serve_limits import _get, _port_answers, serving  # tests/store is on sys.path, as pytest runs it
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def site(db_path, tmp_path_factory):
+    """(base URL of the site, process); the test database is only read."""
+    with serving(db_path, tmp_path_factory.mktemp("site-logs")) as (process, base):
+        yield base.rsplit("/", 1)[0], process
+    port = int(urllib.parse.urlsplit(base).port)
+    assert process.poll() is not None and not _port_answers(port), "the server still answers after the tests"
+
+
+def _page(url: str) -> str:
+    status, body = _get(url)
+    assert status == 200, (url, status, body[:500])
+    return body.decode()
+
+
+def _measurement_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'<tr class="measurement" data-measurement="(\d+)"', html)]
+
+
+def _cli(*args: str, db: Path) -> str:
+    result = subprocess.run([sys.executable, "-m", "argyrodb", *args, "--db", str(db)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+@pytest.mark.parametrize(("written", "normalised", "sigma"), [
+    ("Li6PS5Cl1", "Li6PS5Cl", "2.05"),
+    ("Li5.6PS4.6I0.6Cl0.8", "Li5.6PS4.6Cl0.8I0.6", "2.44"),
+    ("ClLi6PS5", "Li6PS5Cl", "2.05"),
+])
+def test_a_material_page_in_any_spelling_shows_what_db_compare_shows(site, db_path, written, normalised, sigma):
+    base, _ = site
+    html = _page(f"{base}/material/{urllib.parse.quote(written)}")
+    assert f"<h1>{normalised}</h1>" in html
+    compared = json.loads(_cli("db", "compare", written, "--json", db=db_path))
+    assert compared["formula"] == normalised
+    values = [f"{m['sigma_mS_cm']:g}" for m in compared["exact_matches"]]
+    assert sigma in values
+    # every measurement of the composition, each σ shown in mS/cm, in the order highest first
+    cells = re.findall(r'<tr class="measurement".*?<td class="num">([^<]*)</td>', html, flags=re.S)
+    assert sorted(cells, key=float, reverse=True) == sorted(values, key=float, reverse=True)
+    assert f"σ = {compared['sigma_mS_cm']:g} mS/cm: rank {compared['sigma_rank']} of {compared['sigma_of']}" in html
+    assert "σ (mS/cm)" in html
+    # the rank of each measurement among the argyrodite measurements, as the canned query counts it
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        higher = conn.execute("SELECT COUNT(*) FROM measurements_full WHERE sigma_mS_cm > ? AND duplicate_of IS NULL "
+                              "AND structure_type IS NOT 'other'", [float(sigma)]).fetchone()[0]
+    assert re.search(rf'<td class="num">{re.escape(sigma)}</td>.*?<td class="num">{higher + 1}</td>', html, flags=re.S)
+    # the pattern plot (inline SVG with its axis) and the nearest literature materials
+    assert "<svg" in html and "2θ (degrees)" in html
+    for near in compared["nearest"][:3]:
+        assert f">{near['formula']}</a>" in html
+
+
+def test_the_cif_link_downloads_the_whole_file_which_pymatgen_reads(site, db_path, tmp_path):
+    from pymatgen.core import Structure
+
+    base, _ = site
+    html = _page(f"{base}/material/Li5.6PS4.6I0.6Cl0.8")
+    links = re.findall(r'href="(/structure/\d+\.cif)"', html)
+    assert links
+    with urllib.request.urlopen(base + links[0], timeout=30) as response:
+        assert response.headers.get_content_type() == "chemical/x-cif"
+        assert "attachment" in response.headers["content-disposition"]
+        text = response.read().decode()
+    structure_id = int(re.search(r"(\d+)\.cif", links[0]).group(1))
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        stored = conn.execute("SELECT cif_text FROM structures WHERE id = ?", [structure_id]).fetchone()[0]
+    assert text == stored and len(text) > 1000  # the whole file, not the table cell's 120 characters
+    path = tmp_path / "downloaded.cif"
+    path.write_text(text)
+    structure = Structure.from_file(path)
+    assert structure.lattice.a == pytest.approx(9.988, abs=0.01)
+    assert {"Li", "P", "S", "Cl", "I"} <= {el.symbol for el in structure.composition.elements}
+
+
+def test_the_landing_page_links_the_main_views_and_offers_element_chips(site):
+    base, _ = site
+    html = _page(base + "/")
+    for link in ("/table_s3_as_printed", "/chart", "/measurements_full", "/screen_runs", 'action="/search"'):
+        assert link in html, link
+    for element in ("Cl", "Br", "I"):
+        assert f'name="elements" value="{element}"' in html
+    chart = _page(base + "/chart")
+    assert 'src="/chart.png"' in chart
+    with urllib.request.urlopen(base + "/chart.png", timeout=60) as response:
+        assert response.headers.get_content_type() == "image/png" and response.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("written", ["Cl1Li6PS5", "li6ps5cl", " Li6PS5Cl "])
+def test_a_formula_search_redirects_to_the_material_page(site, written):
+    base, _ = site
+    opener = urllib.request.build_opener(_NoRedirect)
+    url = f"{base}/search?{urllib.parse.urlencode({'formula': written})}"
+    if written == "li6ps5cl":  # lower case is not a formula: 400 with the parser's message
+        status, body = _get(url)
+        assert status == 400 and b"cannot parse formula" in body
+        return
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        opener.open(url, timeout=30)
+    assert answer.value.code == 302 and answer.value.headers["location"].endswith("/material/Li6PS5Cl")
+
+
+def test_a_formula_not_in_the_database_lists_its_nearest_materials(site):
+    base, _ = site
+    html = _page(f"{base}/search?formula=Li6PS5Cl0.9I0.1")
+    assert "is not in the database" in html and ">Li6PS5Cl</a>" in html
+
+
+@pytest.mark.parametrize(("query", "options"), [
+    ({"elements": "I"}, ["--contains", "I"]),
+    ({"elements": "Cl,I"}, ["--contains", "Cl", "--contains", "I"]),
+    ({"elements": "Br", "sigma_min": "2"}, ["--contains", "Br", "--sigma-min", "2"]),
+    ({"sigma_min": "1", "sigma_max": "5"}, ["--sigma-min", "1", "--sigma-max", "5"]),
+    ({"process": "MM", "anode": "Li"}, ["--process", "MM", "--anode", "Li"]),
+])
+def test_element_and_sigma_searches_return_what_db_query_returns(site, db_path, query, options):
+    base, _ = site
+    html = _page(f"{base}/search?{urllib.parse.urlencode(query)}")
+    rows = json.loads(_cli("db", "query", *options, "--format", "json", "--columns", "measurement_id", db=db_path))
+    expected = {r["measurement_id"] for r in rows}
+    assert expected, "the comparison needs rows"
+    assert sorted(_measurement_ids(html)) == sorted(expected)
+    assert f"{len(expected)} measurement" in html
+
+
+def test_chips_as_repeated_parameters_search_as_one_list(site):
+    base, _ = site
+    repeated = _measurement_ids(_page(f"{base}/search?elements=Cl&elements=I"))
+    assert repeated == _measurement_ids(_page(f"{base}/search?elements=Cl+I"))
+
+
+@pytest.mark.parametrize(("path", "message"), [
+    ("/material/Xx9", "unknown element 'Xx'"),
+    ("/material/", "cannot parse formula"),
+    ("/material/Li6PS5Cl(", "cannot parse formula"),
+    ("/structure/abc.cif", "is not a structure ID"),
+    ("/search?elements=Qq", "'Qq' is not an element"),
+    ("/search?sigma_min=abc", "sigma_min: 'abc' is not a number"),
+    ("/search?sigma_min=nan", "not a finite number"),
+    ("/search?sigma_min=5&sigma_max=1", "greater than the maximum"),
+    ("/search?process=XX", "unknown process"),
+    ("/search?sigma_min=1&sigma_min=2", "given 2 times"),
+    ("/search?colour=red", "unknown search parameter"),
+    ("/{db}/measurements_full?_next=abc", "_next='abc'"),
+    ("/{db}/materials?_through=abc", "_through='abc' (should be a JSON object)"),
+    ("/{db}/materials?_timelimit=abc", "_timelimit='abc'"),
+    ("/{db}/materials.json?_through=abc", "_through"),
+])
+def test_bad_parameters_answer_400_with_a_message(site, db_path, path, message):
+    base, _ = site
+    status, body = _get(base + path.format(db=db_path.stem))
+    assert status == 400, (path, status, body[:300])
+    text = body.decode().replace("&#39;", "'")
+    assert message in text, text[-1500:]
+
+
+@pytest.mark.parametrize("path", ["/material/Li6PS5Cl/extra", "/nothing/here/at/all", "/structure/999999.cif"])
+def test_unknown_pages_answer_404_not_500(site, path):
+    """/material/Li5.6PS4.6I0.6Cl0.8 answered 500 before: no route matched and Datasette's 404 handler failed."""
+    base, _ = site
+    status, _ = _get(base + path)
+    assert status == 404
+
+
+def test_the_templates_ship_in_the_wheel():
+    """setuptools takes only the package data pyproject.toml names: every template must match a pattern there."""
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["argyrodb.store"]
+    store = REPO / "argyrodb" / "store"
+    files = [p.relative_to(store).as_posix() for p in (store / "templates").iterdir() if p.is_file()]
+    assert files
+    assert [f for f in files if not any(fnmatch(f, pattern) for pattern in patterns)] == []
