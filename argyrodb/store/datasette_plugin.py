@@ -22,16 +22,18 @@ because one function call is one step of SQLite's program and the time-limit han
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import sqlite3
 import weakref
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from datasette import hookimpl
 
 from ..core.errors import InputError
 from . import site
 from .connection import MAX_VALUE_BYTES
+from .queries import normalise_formula
 
 #: SQLite's heap in the serving process (all connections): a few of the largest values plus page caches.
 SQLITE_HEAP_LIMIT_BYTES = 4 * MAX_VALUE_BYTES
@@ -42,6 +44,10 @@ SQLITE_HEAP_LIMIT_BYTES = 4 * MAX_VALUE_BYTES
 WEB_QUERY_MAX_BYTES = 20_000_000
 #: Datasette's messages for a bad ``_sort``/``_sort_desc`` of a table page, which it answers with status 500.
 _SORT_MESSAGES = ("Cannot sort table by ", "Cannot use _sort and _sort_desc at the same time")
+#: The canned query whose ``formula`` parameter is normalised (a redirect) before it runs.
+FORMULA_QUERY = "where_does_a_material_stand"
+#: Datasette's messages for a ``_through`` naming no foreign key, which it answers with status 500.
+_THROUGH_MESSAGES = ("Invalid _through",)
 
 
 def _value_bytes(value) -> int:
@@ -115,6 +121,11 @@ class ArgyrodbPlugin:
         if isinstance(exception, DatasetteError) and exception.status == 500 and str(exception.message).startswith(_SORT_MESSAGES):
             given = ", ".join(f"{k}={request.args.get(k)}" for k in ("_sort", "_sort_desc") if request.args.get(k) is not None)
             answer = ("Invalid sort", f"{exception.message} ({given or 'the table default'}: no such column here)")
+        elif isinstance(exception, DatasetteError) and exception.status == 500 and str(exception.message).startswith(_THROUGH_MESSAGES):
+            answer = ("Invalid parameter", f"{exception.message} (_through={request.args.get('_through')})")
+        elif _is_interrupted(exception):  # a CSV export past the time limit (_timelimit or sql_time_limit_ms)
+            answer = ("SQL interrupted", "the query took longer than its time limit (_timelimit, or the server's "
+                                         f"{datasette.setting('sql_time_limit_ms')} ms): select fewer rows")
         elif isinstance(exception, sqlite3.DataError):  # "string or blob too big" (SQLITE_LIMIT_LENGTH)
             answer = ("Query too large", f"{exception} (the server's limit is {MAX_VALUE_BYTES // 1_000_000} MB per value)")
         elif isinstance(exception, ValueError) and _bad_argument(request):
@@ -137,11 +148,20 @@ class ArgyrodbPlugin:
     def asgi_wrapper(self, datasette):
         def wrap(app):
             async def checked(scope, receive, send):
-                problem = self._canned_query_problem(datasette, scope) if scope["type"] == "http" else None
-                if problem is None:
+                if scope["type"] != "http":
                     return await app(scope, receive, send)
-                from datasette.utils.asgi import Request
+                from datasette.utils.asgi import Request, Response
 
+                problem = self._request_problem(datasette, scope)
+                if problem is None:
+                    try:
+                        normalised = self._normalised_formula_url(datasette, scope)
+                    except InputError as exc:
+                        problem = str(exc)
+                    else:
+                        if normalised is None:
+                            return await app(scope, receive, send)
+                        return await Response.redirect(normalised).asgi_send(send)
                 response = await error_response(datasette, Request(scope, receive), 400, "Invalid parameter", problem)
                 await response.asgi_send(send)
 
@@ -217,8 +237,29 @@ class ArgyrodbPlugin:
         png = await asyncio.to_thread(site.literature_chart_png, self._path(datasette))
         return Response(png, status=200, content_type="image/png")
 
-    def _canned_query_problem(self, datasette, scope) -> str | None:
+    def _normalised_formula_url(self, datasette, scope) -> str | None:
+        """For the canned query where_does_a_material_stand with a formula written otherwise than the database
+        writes it ('Li6PS5Cl1', 'Li5.6PS4.6I0.6Cl0.8'): the same URL with the normalised formula (it matched no row
+        and said nothing before); else None. A non-formula raises InputError."""
+        page = datasette.urls.table(self.database, FORMULA_QUERY)
         path = scope.get("path", "")
+        if path != page and not (path.startswith(page + ".") and "/" not in path[len(page):]):
+            return None
+        args = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        written = [v for v in args.get("formula", []) if v.strip()]
+        if len(written) != 1:
+            return None
+        _, facts = normalise_formula(written[0])
+        if facts["formula"] == written[0]:
+            return None
+        args["formula"] = [facts["formula"]]
+        return path + "?" + urlencode(args, doseq=True)
+
+    def _request_problem(self, datasette, scope) -> str | None:
+        path = scope.get("path", "")
+        problem = argument_problem(parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        if problem:
+            return problem
         for query, types in self.parameter_types.items():
             page = datasette.urls.table(self.database, query)
             if path != page and not (path.startswith(page + ".") and "/" not in path[len(page):]):
@@ -232,9 +273,33 @@ class ArgyrodbPlugin:
         return None
 
 
-#: Arguments Datasette parses without checking them, and what it needs them to be.
+#: Arguments Datasette parses without checking them, and what it needs them to be (_through and _timelimit are
+#: checked before Datasette sees them: argument_problem).
 _PARSED_ARGUMENTS = {"_next": "an offset or a key from a 'next' link", "_through": "a JSON object",
                      "_timelimit": "an integer (milliseconds)"}
+
+
+def argument_problem(args: dict[str, list[str]]) -> str | None:
+    """Why Datasette's ``_timelimit`` (a positive integer of milliseconds) or ``_through`` (a JSON object with
+    table, column and value) in ``args`` is unusable, or None: Datasette uses both unchecked (HTTP 500)."""
+    for value in args.get("_timelimit", []):
+        if value.strip() and (not value.strip().isdigit() or int(value) <= 0):
+            return f"_timelimit: {value!r} is not a positive integer (milliseconds)"
+    for value in args.get("_through", []):
+        try:
+            through = json.loads(value)
+        except ValueError:
+            through = None
+        if not (isinstance(through, dict) and isinstance(through.get("table"), str) and isinstance(through.get("column"), str)
+                and isinstance(through.get("value"), str | int | float)):
+            return f'_through: {value!r} is not a JSON object {{"table": ..., "column": ..., "value": ...}}'
+    return None
+
+
+def _is_interrupted(exception) -> bool:
+    from datasette.database import QueryInterrupted
+
+    return isinstance(exception, QueryInterrupted)
 
 
 def _bad_argument(request) -> str | None:

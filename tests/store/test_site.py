@@ -176,16 +176,34 @@ def test_chips_as_repeated_parameters_search_as_one_list(site):
     ("/search?sigma_min=1&sigma_min=2", "given 2 times"),
     ("/search?colour=red", "unknown search parameter"),
     ("/{db}/measurements_full?_next=abc", "_next='abc'"),
-    ("/{db}/materials?_through=abc", "_through='abc' (should be a JSON object)"),
-    ("/{db}/materials?_timelimit=abc", "_timelimit='abc'"),
+    ("/{db}/materials?_through=abc", "_through: 'abc' is not a JSON object"),
+    ("/{db}/materials?_timelimit=abc", "_timelimit: 'abc' is not a positive integer"),
     ("/{db}/materials.json?_through=abc", "_through"),
+    ("/{db}/materials?_through=[]", "is not a JSON object"),
+    ('/{db}/materials?_through={{"table":1,"column":2,"value":3}}', "is not a JSON object"),
+    ('/{db}/materials?_through={{"table":"nonexistent","column":"id","value":"1"}}', "could not find corresponding foreign key"),
+    ("/{db}/materials.csv?_timelimit=-1", "_timelimit: '-1' is not a positive integer"),
+    ("/{db}/materials?_timelimit=0", "_timelimit: '0' is not a positive integer"),
+    ("/{db}/where_does_a_material_stand?formula=Xx", "unknown element 'Xx'"),
 ])
 def test_bad_parameters_answer_400_with_a_message(site, db_path, path, message):
     base, _ = site
-    status, body = _get(base + path.format(db=db_path.stem))
+    status, body = _get(base + urllib.parse.quote(path.format(db=db_path.stem), safe="/?=&_.,"))
     assert status == 400, (path, status, body[:300])
     text = body.decode().replace("&#39;", "'")
     assert message in text, text[-1500:]
+
+
+@pytest.mark.parametrize(("written", "normalised"), [("Li6PS5Cl1", "Li6PS5Cl"), ("Li5.6PS4.6I0.6Cl0.8", "Li5.6PS4.6Cl0.8I0.6")])
+def test_the_canned_query_takes_any_spelling_of_a_formula(site, db_path, written, normalised):
+    """It matched the exact normalised string and gave "0 results" silently for Li6PS5Cl1; now it redirects."""
+    base, _ = site
+    url = f"{base}/{db_path.stem}/where_does_a_material_stand.json?" + urllib.parse.urlencode({"formula": written, "_shape": "array"})
+    with urllib.request.urlopen(url, timeout=30) as response:
+        rows = json.load(response)
+        assert urllib.parse.parse_qs(urllib.parse.urlsplit(response.url).query)["formula"] == [normalised]
+    compared = json.loads(_cli("db", "compare", written, "--json", db=db_path))
+    assert sorted(r["sigma_mS_cm"] for r in rows) == sorted(m["sigma_mS_cm"] for m in compared["exact_matches"])
 
 
 @pytest.mark.parametrize("path", ["/material/Li6PS5Cl/extra", "/nothing/here/at/all", "/structure/999999.cif"])
