@@ -16,7 +16,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-#: Page name -> path on the server ({db}: the database's name in Datasette). The researcher's pages first (issue 24).
+from argyrodb.store.site import measurements_view_path
+
+#: Page name -> path on the server ({db}: the database's name in Datasette; {measurements}: the measurements view with
+#: the site's narrow column set). The researcher's pages first (issue 24).
 PAGES = {
     "landing": "",
     "search_elements_sigma": "search?elements=Cl&elements=I&sigma_min=2",
@@ -26,6 +29,7 @@ PAGES = {
     "bad_parameter_400": "search?sigma_min=abc",
     "index": "{db}",
     "table_s3": "{db}/table_s3",
+    "measurements": "{measurements}",
     "measurements_full": "{db}/measurements_full?_sort_desc=sigma_mS_cm",
     "structures": "{db}/structures",
     "measurement_structures": "{db}/measurement_structures",
@@ -67,12 +71,13 @@ def main() -> int:
                     print("check-web: the server did not start", file=sys.stderr)
                     return 1
                 time.sleep(0.3)
+        narrow = measurements_view_path(args.db.stem).lstrip("/")
         for name, path in PAGES.items():
             target = args.out / f"{name}.png"
             subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                             "--disable-background-networking", "--disable-component-update", "--disable-sync",
                             f"--user-data-dir={args.out / '.chromium'}", f"--window-size=1400,{HEIGHTS.get(name, 1000)}",
-                            f"--screenshot={target.resolve()}", root + path.format(db=args.db.stem)],
+                            f"--screenshot={target.resolve()}", root + path.format(db=args.db.stem, measurements=narrow)],
                            check=True, capture_output=True, timeout=120)
             print(f"wrote {target}")
     finally:

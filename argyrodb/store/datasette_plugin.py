@@ -82,6 +82,15 @@ def limit_connection(conn: sqlite3.Connection, read_only: bool) -> None:
         conn.execute("PRAGMA query_only = 1")
 
 
+def display_number(value: float, decimals: int | None) -> str:
+    """``value`` rounded to ``decimals`` (None: 6 significant figures), trailing zeros dropped: 9.98842310115908 with
+    5 decimals is '9.98842', 4.0 with 0 is '4', 0.4345654345654346 with 4 is '0.4346', 9.8499 with 5 stays '9.8499'."""
+    text = f"{value:.{decimals}f}" if decimals is not None else f"{value:.6g}"
+    if "e" not in text and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
 def parameter_problem(name: str, value: str, kind: str) -> str | None:
     """Why ``value`` is not a usable ``kind`` ('real' or 'integer') for the canned-query parameter ``name``, or
     None. A blank value is left to Datasette (the query page shows its form)."""
@@ -102,11 +111,38 @@ class ArgyrodbPlugin:
     connections may write, ``parameter_types`` query name -> parameter -> 'real' | 'integer' (from
     ``datasette.yaml``): SQL's CAST turns 'abc' into 0, so a typo would silently give another answer."""
 
-    def __init__(self, database: str, writable: bool, parameter_types: dict[str, dict[str, str]]):
+    def __init__(self, database: str, writable: bool, parameter_types: dict[str, dict[str, str]],
+                 precision: dict[str, int] | None = None):
         self.__name__ = __name__  # Datasette lists plugins (/-/plugins) by their module's name
         self.database = database
         self.writable = writable
         self.parameter_types = parameter_types
+        self.precision = precision or {}
+
+    @hookimpl
+    def extra_template_vars(self, datasette):
+        return {"measurements_url": site.measurements_view_path(self.database)}
+
+    @hookimpl
+    def render_cell(self, row, value, column, table, database, datasette):
+        """HTML cells only (the JSON and CSV keep the stored values): a number to its column's decimals
+        (``precision`` of datasette.yaml) or else 6 significant figures, trailing zeros dropped (a = 9.98842,
+        z = 4); a structure's CIF as a link to the whole file (/structure/<id>.cif) instead of 120 characters; a
+        material's formula as a link to its page."""
+        if database != self.database:
+            return None
+        if column == "cif_text" and table == "structures" and isinstance(value, str) and "id" in row.keys():  # noqa: SIM118 (in a sqlite3.Row, `in` looks at the values)
+            from markupsafe import Markup, escape
+
+            return Markup(f'<a href="/structure/{int(row["id"])}.cif" download>download CIF</a> '
+                          f'({len(value):,} characters) <code>{escape(value[:60])}...</code>')
+        if column == "formula" and table in ("measurements_full", "materials") and isinstance(value, str) and value:
+            from markupsafe import Markup, escape
+
+            return Markup(f'<a href="/material/{quote(value, safe="")}">{escape(value)}</a>')
+        if isinstance(value, float) and math.isfinite(value):
+            return display_number(value, self.precision.get(column))
+        return None
 
     @hookimpl
     def prepare_connection(self, conn, database, datasette):

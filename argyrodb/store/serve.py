@@ -40,20 +40,65 @@ def template_dir() -> Path:
     return Path(str(resources.files("argyrodb.store") / "templates"))
 
 
+#: Units of columns not in ``units`` of datasette.yaml, by the end of their name (sigma_bound_mS_cm, temperature_K).
+UNIT_SUFFIXES = (("_mS_cm", "mS/cm"), ("_mA_cm2", "mA/cm^2"), ("_angstrom3", "angstrom^3"), ("_angstrom2", "angstrom^2"),
+                 ("_angstrom", "angstrom"), ("_deg", "degree"), ("_g_cm3", "g/cm^3"), ("_cm3_mol", "cm^3/mol"),
+                 ("_K", "K"), ("_eV", "eV"), ("_ohm", "ohm"))
+
+
+def column_unit(column: str) -> str | None:
+    """The unit of a column: ``units`` of datasette.yaml, else by the end of its name; None without one."""
+    units = metadata_file()["units"]
+    if column in units:
+        return units[column]
+    return next((unit for suffix, unit in UNIT_SUFFIXES if column.endswith(suffix)), None)
+
+
 def column_descriptions() -> dict[str, dict[str, str]]:
     """table -> column -> description, each with its unit in brackets where the column has one."""
     data = metadata_file()
-    units = data["units"]
+    precision = data.get("precision") or {}
     out: dict[str, dict[str, str]] = {}
     for table, spec in data["tables"].items():
-        out[table] = {column: f"{text} [{units[column]}]" if column in units else text
-                      for column, text in (spec.get("columns") or {}).items()}
+        texts: dict[str, str] = {}
+        for other in spec.get("describe_from") or []:  # a view: the descriptions of the tables it joins
+            for column, text in (data["tables"][other].get("columns") or {}).items():
+                texts.setdefault(column, text)
+        texts.update(spec.get("columns") or {})
+        out[table] = {}
+        for column, text in texts.items():
+            unit = column_unit(column)
+            if unit:
+                text = f"{text} [{unit}]"
+            if column in precision:
+                text += f" (page: {precision[column]} decimals; JSON, CSV: as stored)"
+            out[table][column] = text
     return out
 
 
-def datasette_metadata(database_name: str = "argyrodb") -> dict:
+def precision() -> dict[str, int]:
+    """Column -> decimals its numbers are shown with on HTML pages (``precision`` of ``datasette.yaml``)."""
+    return dict(metadata_file().get("precision") or {})
+
+
+def table_columns(db: ReadOnlyDatabase) -> dict[str, set[str]]:
+    """Table or view -> its columns, for the tables ``datasette.yaml`` describes that the database has."""
+    out = {}
+    for name in metadata_file()["tables"]:
+        names = {row[1] for row in db.execute("SELECT * FROM pragma_table_info(?)", [name])[1]}
+        if names:
+            out[name] = names
+    return out
+
+
+def datasette_metadata(database_name: str = "argyrodb", existing: dict[str, set[str]] | None = None) -> dict:
+    """Datasette's metadata; ``existing`` (table -> columns, :func:`table_columns`) keeps each table's descriptions to
+    the columns it has (a view's borrowed ones included)."""
     data = metadata_file()
     columns = column_descriptions()
+    if existing is not None:
+        columns = {table: {c: text for c, text in described.items() if table not in existing or c in existing[table]}
+                   for table, described in columns.items()}
     labels = data.get("label_columns") or {}
     tables = {}
     for name, spec in data["tables"].items():
@@ -140,8 +185,8 @@ def serve(db_path: str | Path | None, host: str = "127.0.0.1", port: int = 8001,
         raise InputError("db serve", f"Datasette is installed but does not import ({PLUGIN_IMPORT_ERROR}): "
                                      "pip install --upgrade 'argyrodb[serve]'")
     path = database_path(db_path)
-    with ReadOnlyDatabase(path):  # a missing file, another file or another schema version: one line, before binding
-        pass
+    with ReadOnlyDatabase(path) as db:  # a missing file, another file or another schema version: one line, before binding
+        existing = table_columns(db)
     sock = bind_socket(host, port)
     try:
         import asyncio
@@ -150,10 +195,10 @@ def serve(db_path: str | Path | None, host: str = "127.0.0.1", port: int = 8001,
         from datasette.plugins import pm
 
         name = path.stem
-        plugin = ArgyrodbPlugin(name, writable, parameter_types())
+        plugin = ArgyrodbPlugin(name, writable, parameter_types(), precision())
         pm.register(plugin, name="argyrodb")
         try:
-            app = Datasette([str(path)], immutables=[], metadata=datasette_metadata(name), settings=DATASETTE_SETTINGS,
+            app = Datasette([str(path)], immutables=[], metadata=datasette_metadata(name, existing), settings=DATASETTE_SETTINGS,
                             template_dir=str(template_dir()))
             if on_ready is not None:
                 on_ready(_url(sock))

@@ -25,6 +25,18 @@ PAGE_COLUMNS = ("measurement_id", "dataset", "dataset_row", "dataset_id", "mater
                 "anode", "role", "own_work", "duplicate_of", "duplicate_reason", "source_key", "ref_number", "doi")
 #: Parameters the search form sends; anything else is refused (400), so a typo is not a silently ignored filter.
 SEARCH_PARAMETERS = ("formula", "elements", "excludes", "sigma_min", "sigma_max", "process", "anode")
+#: The narrow column set the site links the measurements view with (all 48 columns are 5,000 px wide).
+MEASUREMENT_VIEW_COLUMNS = ("formula", "material_printed", "sigma_mS_cm", "sigma_printed", "ccd_mA_cm2", "process",
+                            "anode", "structure_type", "dataset", "dataset_row", "dataset_id", "doi", "duplicate_of")
+
+
+def measurements_view_path(database: str) -> str:
+    """The measurements view, highest σ first, with :data:`MEASUREMENT_VIEW_COLUMNS` (every column: drop the _col)."""
+    from urllib.parse import urlencode
+
+    return f"/{database}/measurements_full?" + urlencode([("_sort_desc", "sigma_mS_cm")] + [("_col", c) for c in MEASUREMENT_VIEW_COLUMNS])
+
+
 #: matplotlib's pyplot keeps global state; the server answers in threads.
 _PLOT_LOCK = threading.Lock()
 

@@ -221,3 +221,58 @@ def test_the_templates_ship_in_the_wheel():
     files = [p.relative_to(store).as_posix() for p in (store / "templates").iterdir() if p.is_file()]
     assert files
     assert [f for f in files if not any(fnmatch(f, pattern) for pattern in patterns)] == []
+
+
+# --- readable tables (item 4) -------------------------------------------------------------------------------------
+
+def _cell(html: str, column: str) -> list[str]:
+    return re.findall(rf'<td class="col-{column} type-\w+">([^<]*)</td>', html)
+
+
+def test_table_numbers_are_shown_to_their_column_precision_and_json_keeps_them(site, db_path):
+    base, _ = site
+    db = db_path.stem
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        a, z = conn.execute("SELECT a_angstrom, z FROM structures WHERE id = 1").fetchone()
+    html = _page(f"{base}/{db}/structures?id=1")
+    assert _cell(html, "a_angstrom") == [f"{a:.5f}".rstrip("0").rstrip(".")] and len(repr(a)) > 9  # 9.98842310115908
+    assert _cell(html, "z") == ["4"] and z == 4.0
+    sites = _page(f"{base}/{db}/structure_sites?_size=5")
+    occupancies = [r["occupancy"] for r in json.loads(_page(f"{base}/{db}/structure_sites.json?_size=5&_shape=array"))]
+    assert _cell(sites, "occupancy") == [f"{o:.4f}".rstrip("0").rstrip(".") for o in occupancies]
+    rows = json.loads(_page(f"{base}/{db}/structures.json?id=1&_shape=array"))
+    assert rows[0]["a_angstrom"] == a  # the stored value, unrounded
+
+
+def test_a_structure_row_links_its_whole_cif(site, db_path):
+    base, _ = site
+    html = _page(f"{base}/{db_path.stem}/structures/1")
+    assert 'href="/structure/1.cif"' in html
+
+
+def test_every_column_with_a_unit_is_described_with_it_and_the_main_views_come_first(site, db_path):
+    base, _ = site
+    db = db_path.stem
+    metadata = json.loads(_page(f"{base}/-/metadata.json"))["databases"][db]["tables"]
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        view_columns = [r[1] for r in conn.execute("PRAGMA table_info(measurements_full)")]
+    described = metadata["measurements_full"]["columns"]
+    assert [c for c in view_columns if c not in described] == []
+    assert described["sigma_mS_cm"].endswith("[mS/cm]")
+    for table, spec in metadata.items():
+        for column, text in spec.get("columns", {}).items():
+            if column.endswith(("_mS_cm", "_angstrom", "_deg", "_g_cm3")):
+                assert "[" in text and text.split(" [")[0] != column.replace("_", " "), (table, column, text)
+    index = _page(f"{base}/{db}")
+    assert index.index("Start here") < index.index(">conditions</a>")
+    assert f'href="/{db}/table_s3_as_printed"' in index.split("Start here")[1].split("</section>")[0]
+
+
+def test_the_site_links_a_narrow_measurements_view_with_sigma_on_screen_and_formulas_linked(site, db_path):
+    base, _ = site
+    landing = _page(base + "/")
+    url = re.search(r'href="([^"]*measurements_full\?[^"]*)"', landing).group(1).replace("&amp;", "&")
+    html = _page(base + url)
+    headers = re.findall(r'<th [^>]*data-column="(\w+)"', html)
+    assert headers.index("sigma_mS_cm") < 4 and len(headers) <= 15
+    assert 'href="/material/Li5.6PS4.6Cl0.8I0.6"' in html
