@@ -276,3 +276,11 @@ def test_the_site_links_a_narrow_measurements_view_with_sigma_on_screen_and_form
     headers = re.findall(r'<th [^>]*data-column="(\w+)"', html)
     assert headers.index("sigma_mS_cm") < 4 and len(headers) <= 15
     assert 'href="/material/Li5.6PS4.6Cl0.8I0.6"' in html
+
+
+def test_the_researchers_canned_queries_hide_their_sql(site, db_path):
+    base, _ = site
+    html = _page(f"{base}/{db_path.stem}/where_does_a_material_stand?formula=Li6PS5Cl")
+    assert '<pre id="sql-query"' not in html and "_show_sql=1" in html and '<td class="col-sigma_mS_cm">2.05</td>' in html
+    table = _page(f"{base}/{db_path.stem}/table_s3_as_printed")
+    assert '<pre id="sql-query"' not in table and "_show_sql=1" in table
