@@ -36,7 +36,7 @@ PAGES = {
     "where_does_a_material_stand": "{db}/where_does_a_material_stand?formula=Li6PS5Cl",
 }
 #: Window heights (pixels) of the long pages; every other page is shot at 1400 x 1000.
-HEIGHTS = {"material_Li5.6PS4.6I0.6Cl0.8": 2000, "material_Li6PS5Cl1": 2600, "search_elements_sigma": 1500, "chart": 1000}
+HEIGHTS = {"material_Li5.6PS4.6I0.6Cl0.8": 2000, "material_Li6PS5Cl1": 2600, "search_elements_sigma": 1500, "chart": 1700}
 
 
 def free_port() -> int:

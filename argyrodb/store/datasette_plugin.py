@@ -227,7 +227,8 @@ class ArgyrodbPlugin:
                 (r"^/material/(?P<formula>[^/]*)$", page(ArgyrodbPlugin._material)),
                 (r"^/structure/(?P<structure>[^/]*)\.cif$", page(ArgyrodbPlugin._cif)),
                 (r"^/chart$", page(ArgyrodbPlugin._chart)),
-                (r"^/chart\.png$", page(ArgyrodbPlugin._chart_png))]
+                (r"^/chart\.png$", page(ArgyrodbPlugin._chart_png)),
+                (r"^/chart/composition\.png$", page(ArgyrodbPlugin._composition_png))]
 
     def _path(self, datasette) -> str:
         return datasette.get_database(self.database).path
@@ -271,6 +272,12 @@ class ArgyrodbPlugin:
         from datasette.utils.asgi import Response
 
         png = await asyncio.to_thread(site.literature_chart_png, self._path(datasette))
+        return Response(png, status=200, content_type="image/png")
+
+    async def _composition_png(self, datasette, request):
+        from datasette.utils.asgi import Response
+
+        png = await asyncio.to_thread(site.composition_chart_png, self._path(datasette))
         return Response(png, status=200, content_type="image/png")
 
     def _normalised_formula_url(self, datasette, scope) -> str | None:

@@ -268,3 +268,45 @@ def literature_chart_png(db_path: str | Path | None) -> bytes:
         finally:
             pyplot().close(fig)
     return out.getvalue()
+
+
+#: Colours of the composition chart by process as stored (measurements.process); other values and none: grey.
+PROCESS_COLOURS = {"MM": "#1f77b4", "MM + HT": "#d62728", "HT": "#ff7f0e", "SS": "#2ca02c"}
+
+
+def composition_chart_png(db_path: str | Path | None) -> bytes:
+    """σ against I/(Cl+Br+I) and against the halide content per formula unit, every argyrodite measurement with a
+    conductivity (duplicates left out, as `db query --structure-type argyrodite`), coloured by process, the source's
+    own marked with a star; PNG bytes."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    frame = query_measurements(MeasurementFilter(structure_type="argyrodite"), db_path=db_path,
+                               columns=("formula", "sigma_mS_cm", "i_fraction", "halide_total", "process", "own_work"))
+    frame = frame.dropna(subset=["sigma_mS_cm"])
+    with _PLOT_LOCK:
+        fig = Figure(figsize=(12, 4.8))
+        panels = fig.subplots(1, 2, sharey=True)
+        for ax, column, label in ((panels[0], "i_fraction", "I / (Cl + Br + I)"), (panels[1], "halide_total", "halide per formula unit")):
+            shown = frame.dropna(subset=[column])
+            colours = [PROCESS_COLOURS.get(p or "", "#7f7f7f") for p in shown["process"]]
+            sizes = [140 if own else 28 for own in shown["own_work"]]
+            markers = shown["own_work"] == 1
+            ax.scatter(shown.loc[~markers, column], shown.loc[~markers, "sigma_mS_cm"],
+                       c=[c for c, m in zip(colours, markers) if not m], s=28, alpha=0.85)
+            ax.scatter(shown.loc[markers, column], shown.loc[markers, "sigma_mS_cm"],
+                       c=[c for c, m in zip(colours, markers) if m], s=[s for s, m in zip(sizes, markers) if m], marker="*",
+                       edgecolors="black", linewidths=0.6, zorder=3)
+            ax.set_yscale("log")
+            ax.set_xlabel(label)
+            ax.grid(True, which="major", alpha=0.3)
+        panels[0].set_ylabel("σ (mS/cm)")
+        handles = [Line2D([], [], marker="o", ls="none", color=c, label=p) for p, c in PROCESS_COLOURS.items()]
+        handles += [Line2D([], [], marker="o", ls="none", color="#7f7f7f", label="not recorded"),
+                    Line2D([], [], marker="*", ls="none", color="white", markeredgecolor="black", ms=11, label="the source's own")]
+        panels[1].legend(handles=handles, loc="lower right", fontsize=8)
+        fig.suptitle(f"Conductivity against composition: {len(frame)} argyrodite measurements (duplicates left out)", fontsize=11)
+        fig.tight_layout()
+        out = io.BytesIO()
+        fig.savefig(out, format="png", dpi=110)
+    return out.getvalue()

@@ -116,8 +116,10 @@ def test_the_landing_page_links_the_main_views_and_offers_element_chips(site):
         assert f'name="elements" value="{element}"' in html
     chart = _page(base + "/chart")
     assert 'src="/chart.png"' in chart
-    with urllib.request.urlopen(base + "/chart.png", timeout=60) as response:
-        assert response.headers.get_content_type() == "image/png" and response.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert 'src="/chart/composition.png"' in chart
+    for png in ("/chart.png", "/chart/composition.png"):
+        with urllib.request.urlopen(base + png, timeout=60) as response:
+            assert response.headers.get_content_type() == "image/png" and response.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize("written", ["Cl1Li6PS5", "li6ps5cl", " Li6PS5Cl "])
