@@ -16,7 +16,9 @@ from pathlib import Path
 
 from ..core.chemistry import atomic_mass, is_element
 from ..core.errors import InputError, ParameterError
+from ..core.files import pyplot
 from .connection import ReadOnlyDatabase
+from .plots import literature_figure
 from .queries import MeasurementFilter, compare, normalise_formula, query_measurements
 
 #: Columns of a measurement the pages show (measurements_full).
@@ -256,9 +258,6 @@ def _element_order(symbol: str) -> float:
 
 def literature_chart_png(db_path: str | Path | None) -> bytes:
     """`argyrodb db plot`'s figure (Table S3: sigma versus CCD and sigma by primary phase) as PNG bytes."""
-    from ..core.files import pyplot
-    from .plots import literature_figure
-
     frame = query_measurements(MeasurementFilter(dataset="table_s3"), db_path=db_path)
     with _PLOT_LOCK:
         fig = literature_figure(frame)
