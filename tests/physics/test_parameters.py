@@ -68,9 +68,19 @@ def refiner(request, lma_phase, licl_phase):
 
 
 def test_every_kind_renders_and_parses_back(refiner):
-    """Each parameter's name parses to a selection of exactly that parameter, with its kind, phase, site, element."""
+    """Each parameter's name parses to a selection of exactly that parameter, with its kind, phase, site, element.
+    Every kind occurs in a two-phase Rietveld refinement: S_L and H_L (Finger-Cox-Jephcoat) instead of axial_deg
+    with asymmetry="fcj"."""
+    fcj = _refiner(refiner.phases, phase_widths=refiner.phase_widths, asymmetry="fcj")
+    fcj_kinds = {ParameterKind.S_L, ParameterKind.H_L}
+    assert {p.kind for p in refiner.parameters} == set(ParameterKind) - fcj_kinds
+    assert {p.kind for p in fcj.parameters} == set(ParameterKind) - {ParameterKind.AXIAL}
+    for each in (refiner, fcj):
+        _render_and_parse_back(each)
+
+
+def _render_and_parse_back(refiner) -> None:
     parameters = refiner.parameters
-    assert {p.kind for p in parameters} == set(ParameterKind)  # every kind occurs in a two-phase Rietveld refinement
     for p in parameters:
         assert refiner.params[p.name].definition == p
         selection = parse_parameter(p.name, refiner.phases)
