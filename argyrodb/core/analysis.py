@@ -55,7 +55,7 @@ from .chemistry import (
     parse_formula,
 )
 from .contacts import check_contacts, shortest_distance
-from .errors import InputError
+from .errors import InputError, NotArgyrodite
 from .framework import framework_reasons, framework_remarks
 from .refinement import LatticeParameter, Refinement
 from .setting import FRAMEWORK_CATIONS
@@ -597,9 +597,10 @@ _Analysed = TypeVar("_Analysed", bound="AnalysedStructure")
 
 
 def require_argyrodite(structure: _Analysed) -> _Analysed:
-    """``structure``, or an InputError "not an argyrodite: <why>" (one line) when the framework check failed."""
+    """``structure``, or a :class:`~argyrodb.core.errors.NotArgyrodite` (an InputError) "not an argyrodite: <why>" (one
+    line) when the framework check failed."""
     failed = [p for p in structure.problems if p.kind == "not_argyrodite" and p.severity == "error"]
     if failed:
         reasons = "; ".join(p.message.removeprefix("not an argyrodite: ") for p in failed)
-        raise InputError(structure.source, f"not an argyrodite: {reasons} (force=True / --force proceeds anyway)")
+        raise NotArgyrodite(structure.source, f"not an argyrodite: {reasons} (force=True / --force proceeds anyway)")
     return structure

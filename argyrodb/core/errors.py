@@ -29,6 +29,11 @@ class InputError(ArgyrodbError, ValueError):
         super().__init__(f"{self.source}: {self.problem}")
 
 
+class NotArgyrodite(InputError):
+    """A structure that fails the argyrodite framework check (``not_argyrodite``): callers that take any structure
+    (a refinement's standard) catch this, not a message."""
+
+
 class ParameterError(InputError):
     """A function argument out of its domain; ``parameter`` is the Python parameter's name."""
 

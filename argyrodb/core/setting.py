@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, NotArgyrodite
 from .symmetry import (
     SPACE_GROUP_NUMBER,
     SPGLIB_SYMPREC,
@@ -278,7 +278,7 @@ def standardise(listing: CellListing) -> Standardised:
             break
         attempts.append((symprec, _found(candidate)))
     if dataset is None:
-        raise InputError(listing.source, f"not an argyrodite: space group {attempts[0][1]}, not F-43m (216), at any spglib "
+        raise NotArgyrodite(listing.source, f"not an argyrodite: space group {attempts[0][1]}, not F-43m (216), at any spglib "
                                          f"tolerance from {SPGLIB_SYMPREC_STEPS[0]:g} to {SPGLIB_SYMPREC_STEPS[-1]:g} A "
                                          f"({_describe_attempts(attempts)})")
     found = _found(dataset)

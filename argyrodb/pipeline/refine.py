@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.chemistry import parse_formula
-from ..core.errors import InputError, ParameterError
+from ..core.errors import InputError, NotArgyrodite, ParameterError
 from ..core.refinement_writer import refinement_yaml
 from ..core.resources import (
     bundled_phase_file,
@@ -203,9 +203,8 @@ def _main_phase(start, tie_totals, nominal):
     structure (a standard), a fixed structure."""
     try:
         structure = analyse(start)  # an analysed structure is returned as it is
-    except InputError as exc:
-        if not ("not an argyrodite" in exc.problem and isinstance(start, (str, Path))
-                and Path(start).suffix.lower() == ".cif"):
+    except NotArgyrodite as exc:
+        if not (isinstance(start, (str, Path)) and Path(start).suffix.lower() == ".cif"):
             raise
         phase = impurity_phase(*impurity_structure(str(start)))
         phase.messages.insert(0, f"{phase.name}: not an argyrodite ({exc.problem.split(': ', 1)[-1].split(',')[0]}): "
