@@ -13,11 +13,13 @@ import yaml
 from argyrodb import api
 from argyrodb.cli.render import refinement_json
 from argyrodb.core.errors import ParameterError
+from argyrodb.physics import rietveld
 from argyrodb.physics.rietveld import (
     Refiner,
     argyrodite_phase,
     impurity_phase,
 )
+from argyrodb.pipeline import refine as refine_module
 from argyrodb.pipeline.build import build_database
 from argyrodb.pipeline.refine import impurity_structure, refine_pattern
 from argyrodb.store.queries import run_sql
@@ -290,11 +292,18 @@ def test_bad_data_file_names_the_line(tmp_path):
     assert result.returncode == 2 and f"{bad}:3" in result.stderr, result.stderr
 
 
-def test_a_that_hinges_on_an_unseen_displacement_is_flagged():
+def test_a_that_hinges_on_an_unseen_displacement_is_flagged(monkeypatch):
     """lma_licl10_disp has a 0.1 mm sample displacement the default model (zero shift + transparency) does not
     refine: zero shift, displacement, transparency and a are nearly collinear over 10-90 deg, so argyrodb probes
     displacements of +-0.05 deg and reports the range of a at equal fit - which holds the truth."""
     truth = _truth("lma_licl10_disp")
+    seen = {}
+
+    def check_and_keep(refiner, result):  # the pipeline's own check, with its refiner kept for the cross-check below
+        seen["refiner"], seen["result"] = refiner, result
+        return rietveld.displacement_check(refiner, result)
+
+    monkeypatch.setattr(refine_module, "displacement_check", check_and_keep)
     # this case's truth is Table S2's off-nominal composition (see tests/data/refine/README.md): totals free
     result, _, _ = refine_pattern(REFINE / "lma_licl10_disp.xye", REFINE / "lma_licl10_disp.start.yaml", ("LiCl",),
                                   free_totals=True)
@@ -302,6 +311,19 @@ def test_a_that_hinges_on_an_unseen_displacement_is_flagged():
     low, high = sorted(float(v) for v in note.split("and a = ")[1].split(" A:")[0].split(" / "))
     assert low <= truth["phases"][0]["a_angstrom"] <= high
     assert 100 * result.phases[1]["weight_fraction"] == pytest.approx(10.0, abs=0.5)
+    # the probes refit only the line positions (zero shift, transparency, a): against full refits with the
+    # displacement held at +-0.05 deg (everything else free from the fit's values), a within 1e-4 A (the note's
+    # spread is 4e-3 A) and GoF within 0.002 (the note's "as good" is 1 %)
+    refiner = seen["refiner"]
+    probes = rietveld.displacement_probes(refiner, seen["result"])
+    saved = {k: (p.value, p.refine) for k, p in refiner.params.items()}
+    for d, a_probe, gof_probe in probes:
+        for k, (value, refine) in saved.items():
+            refiner.params[k].value, refiner.params[k].refine = value, refine
+        refiner.params[rietveld.DISPLACEMENT.name].value = d
+        full = refiner.run(restarts=0, scan_lattice=False)
+        assert a_probe == pytest.approx(full.phases[0]["a_angstrom"], abs=1e-4)
+        assert gof_probe == pytest.approx(full.r_wp / seen["result"].r_exp, abs=2e-3)
 
 
 def test_the_stored_patterns_are_what_the_generator_makes():
