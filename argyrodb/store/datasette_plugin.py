@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode
 from datasette import hookimpl
 
 from ..core.errors import InputError
-from . import site
+from . import optimade_server, site
 from .connection import MAX_VALUE_BYTES
 from .queries import normalise_formula
 
@@ -228,7 +228,29 @@ class ArgyrodbPlugin:
                 (r"^/structure/(?P<structure>[^/]*)\.cif$", page(ArgyrodbPlugin._cif)),
                 (r"^/chart$", page(ArgyrodbPlugin._chart)),
                 (r"^/chart\.png$", page(ArgyrodbPlugin._chart_png)),
-                (r"^/chart/composition\.png$", page(ArgyrodbPlugin._composition_png))]
+                (r"^/chart/composition\.png$", page(ArgyrodbPlugin._composition_png)),
+                (r"^/optimade(/.*)?$", ArgyrodbPlugin._optimade_view(plugin))]
+
+    @staticmethod
+    def _optimade_view(plugin):
+        """The OPTIMADE API (:mod:`argyrodb.store.optimade_server`): its own JSON:API error documents, not the site's
+        pages; a missing optimade package is a 501 document saying how to install it."""
+        async def view(request, datasette):
+            from datasette.utils.asgi import Response
+
+            origin = f"{request.scheme}://{request.host}"
+            try:
+                import optimade  # noqa: F401 (the optimade extra: the filter grammar and the entries' models)
+            except ImportError:
+                error = optimade_server.OptimadeError(501, "the OPTIMADE API needs optimade-python-tools: "
+                                                           "pip install 'argyrodb[optimade]'")
+                return Response(json.dumps(optimade_server.error_document(error, request.path)), status=501,
+                                content_type=optimade_server.JSON_API)
+            status, content_type, body = await asyncio.to_thread(
+                optimade_server.answer, plugin._path(datasette), request.path, request.query_string, origin)
+            return Response(body, status=status, content_type=content_type)
+
+        return view
 
     def _path(self, datasette) -> str:
         return datasette.get_database(self.database).path
