@@ -68,6 +68,13 @@ def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength
             click.echo(f"  skipped {row.formula}: {row.reason}")
     if n_skipped > 10:
         click.echo(f"  ... and {n_skipped - 10} more skipped")
+    n_extrapolated = services.query_screen(summary["run_id"], "extrapolated=1", db_path=db_path, count=True)
+    if n_extrapolated:
+        n_ok = services.query_screen(summary["run_id"], "status=ok", db_path=db_path, count=True)
+        reasons = services.query_screen(summary["run_id"], "extrapolated=1", columns=("a_note",), db_path=db_path)["a_note"]
+        reason = reasons.iloc[0].removeprefix("extrapolated: ") if reasons.nunique() == 1 else "see a_note of each row"
+        click.echo(f"  a extrapolated for {n_extrapolated} of {n_ok} compositions (outside the lattice model's calibration: "
+                   f"{reason}; db query --screen {summary['run_id']} \"extrapolated=1\")")
     if not (export_out or plots_dir):
         return
     results = services.run_results(summary["run_id"], db_path)

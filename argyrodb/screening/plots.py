@@ -22,6 +22,26 @@ from ..physics.xrd import hkl_label
 ZOOM_EXTRA_FAMILIES = ((2, 2, 2),)
 #: Full widths at half maximum kept on each side of the outermost zoomed line.
 ZOOM_MARGIN_FWHM = 4.0
+#: Mark of a curve or label at an extrapolated lattice parameter, explained in a footnote of the figure.
+EXTRAPOLATED_MARK = "†"
+#: The footnote of a figure holding patterns at extrapolated lattice parameters.
+EXTRAPOLATED_FOOTNOTE = (f"{EXTRAPOLATED_MARK} dashed: a extrapolated by the lattice model (outside its calibrated "
+                         "compositions), peak positions uncertain")
+
+
+def extrapolated(row) -> bool:
+    """Whether a result row's lattice parameter is the lattice model's extrapolation (its ``extrapolated``
+    flag, else its ``a_note``)."""
+    flag = row.get("extrapolated") if hasattr(row, "get") else getattr(row, "extrapolated", None)
+    if flag is not None and flag == flag:  # not None / NaN
+        return bool(flag)
+    note = row.get("a_note") if hasattr(row, "get") else getattr(row, "a_note", None)
+    return isinstance(note, str) and note.startswith("extrapolated")
+
+
+def extrapolation_mask(results) -> np.ndarray:
+    """:func:`extrapolated` of every row of a results DataFrame."""
+    return np.array([extrapolated(row) for _, row in results.iterrows()], dtype=bool)
 
 
 def series_patterns(screener, results, variable: str, max_patterns: int = 15) -> list:
@@ -46,7 +66,6 @@ def plot_screen_series(screener, results, out_dir: str | Path, variable: str, re
     """Three figures for a screened series: stacked simulated patterns with reference reflection ticks
     (like the source's Fig. S1, :func:`series_figure`), lattice parameter and density versus the variable,
     and a zoom on the strongest reflections and 222 showing their shift (:func:`zoom_figure`)."""
-    plt = pyplot()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ok = results[results["status"] == "ok"].sort_values(variable)
@@ -58,21 +77,49 @@ def plot_screen_series(screener, results, out_dir: str | Path, variable: str, re
     written.append(save_figure(fig, out_dir / "series-patterns.png"))
 
     # 2. a and density versus the variable
-    fig, ax1 = plt.subplots(figsize=(6.5, 4))
-    ax1.errorbar(ok[variable], ok["a_angstrom"], yerr=ok["a_sigma_angstrom"], fmt="o-", ms=3, color=COLOURS[0], capsize=2)
-    ax1.set_xlabel(variable)
-    ax1.set_ylabel("a (Å), Vegard fit ± 1σ", color=COLOURS[0])
-    ax2 = ax1.twinx()
-    ax2.plot(ok[variable], ok["density_g_cm3"], "s--", ms=3, color=COLOURS[1])
-    ax2.set_ylabel("X-ray density (g/cm³)", color=COLOURS[1])
-    ax1.set_title(f"{screener.settings.family}: lattice parameter and density", fontsize=10)
-    fig.tight_layout()
+    fig = lattice_density_figure(ok, variable, screener.settings.family)
     written.append(save_figure(fig, out_dir / "series-lattice-density.png"))
 
     # 3. zoom on the strongest reflections and 222, labelled
     fig = zoom_figure(patterns, variable, step_deg=min(step_deg, 0.002))
     written.append(save_figure(fig, out_dir / "series-zoom.png"))
     return written
+
+
+def lattice_density_figure(ok, variable: str, family: str):
+    """The predicted lattice parameter (± 1σ of the lattice model) and the X-ray density against ``variable``.
+    Points the lattice model extrapolates are open markers over a hatched ± 1σ band, apart from the filled
+    calibrated ones, with a legend entry each and the model's reason under the axes."""
+    plt = pyplot()
+    ok = ok.sort_values(variable)
+    x = ok[variable].to_numpy(dtype=float)
+    a = ok["a_angstrom"].to_numpy(dtype=float)
+    sigma = ok["a_sigma_angstrom"].to_numpy(dtype=float)
+    outside = extrapolation_mask(ok)
+    fig, ax1 = plt.subplots(figsize=(6.5, 4.4 if outside.any() else 4))
+    ax1.plot(x, a, "-", lw=0.8, color=COLOURS[0], zorder=1)
+    if (~outside).any():
+        ax1.errorbar(x[~outside], a[~outside], yerr=sigma[~outside], fmt="o", ms=4, color=COLOURS[0], capsize=2,
+                     label="a predicted (inside the calibration) ± 1σ", zorder=3)
+    if outside.any():
+        ax1.fill_between(x, a - sigma, a + sigma, where=outside, interpolate=False, facecolor="none", edgecolor=COLOURS[0],
+                         hatch="////", lw=0.0, alpha=0.6, label="± 1σ of the extrapolation", zorder=0)
+        ax1.errorbar(x[outside], a[outside], yerr=sigma[outside], fmt="o", ms=5, mfc="white", mec=COLOURS[0], color=COLOURS[0],
+                     capsize=2, label="a extrapolated (outside the calibration)", zorder=3)
+        notes = ok["a_note"][outside].dropna().astype(str).str.removeprefix("extrapolated: ")
+        reason = notes.iloc[0] if len(notes) and (notes == notes.iloc[0]).all() else "several reasons (a_note of each row)"
+        fig.text(0.01, 0.01, f"extrapolated: {reason}", fontsize=7, color="0.3", ha="left", va="bottom")
+    ax1.set_xlabel(variable)
+    ax1.set_ylabel("a (Å), lattice model ± 1σ", color=COLOURS[0])
+    ax2 = ax1.twinx()
+    ax2.plot(x, ok["density_g_cm3"], "s--", ms=3, color=COLOURS[1], label="X-ray density")
+    ax2.set_ylabel("X-ray density (g/cm³)", color=COLOURS[1])
+    handles, labels = ax1.get_legend_handles_labels()
+    more_handles, more_labels = ax2.get_legend_handles_labels()
+    ax1.legend(handles + more_handles, labels + more_labels, fontsize=7, loc="best", framealpha=0.9)
+    ax1.set_title(f"{family}: lattice parameter and density", fontsize=10)
+    fig.tight_layout(rect=(0, 0.04 if outside.any() else 0, 1, 1))
+    return fig
 
 
 def series_figure(patterns, variable: str, family: str, references=(), step_deg: float = 0.01):
@@ -84,10 +131,12 @@ def series_figure(patterns, variable: str, family: str, references=(), step_deg:
     lam = describe_wavelength(patterns[0][1].components)
     with publication_style():
         fig, ax = plt.subplots(figsize=(9, 1.6 + 0.55 * len(patterns) + 0.3 * len(references)))
+        marked = [extrapolated(row) for row, _ in patterns]
         for k, (_row, pattern) in enumerate(patterns):
             x, y = pattern.profile(step_deg=step_deg)
-            ax.plot(x, y / y.max() * 0.9 + k, lw=0.8, color=colour_of(values[k]))
-            ax.text(1.005, k + 0.05, f"{variable} = {values[k]:g}", fontsize=7, va="bottom", transform=ax.get_yaxis_transform())
+            ax.plot(x, y / y.max() * 0.9 + k, lw=0.8, color=colour_of(values[k]), ls="--" if marked[k] else "-")
+            ax.text(1.005, k + 0.05, f"{variable} = {values[k]:g}" + (f" {EXTRAPOLATED_MARK}" if marked[k] else ""), fontsize=7,
+                    va="bottom", transform=ax.get_yaxis_transform())
         for j, ref in enumerate(references):
             peaks = ref.peaks[(ref.peaks["component"] == ref.components[0].name) & (ref.peaks["intensity_rel"] >= 1)]
             base = -0.35 - 0.3 * j
@@ -102,7 +151,11 @@ def series_figure(patterns, variable: str, family: str, references=(), step_deg:
         ax.set_xlabel("2θ (°)")
         ax.set_ylabel("Intensity (normalised, offset)")
         ax.set_title(f"{family}: simulated XRD ({lam})")
-        fig.tight_layout()
+        if any(marked):
+            fig.text(0.01, 0.005, EXTRAPOLATED_FOOTNOTE, fontsize=7, color="0.3", ha="left", va="bottom")
+            fig.tight_layout(rect=(0, 0.03, 1, 1))
+        else:
+            fig.tight_layout()
     return fig
 
 
@@ -164,11 +217,17 @@ def zoom_figure(patterns, variable: str, step_deg: float = 0.002):
         fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
         grid = np.arange(lo, hi + step_deg / 2, step_deg)
         profiles = []
+        marked = [extrapolated(row) for row, _ in patterns]
         for k, (_, pattern) in enumerate(patterns):
             x, y = pattern.profile(two_theta=grid)
             y = y / max(float(y.max()), 1e-12)
             profiles.append(y)
-            ax.plot(x, y, lw=0.9, color=colour_of(values[k]))
+            ax.plot(x, y, lw=0.9, color=colour_of(values[k]), ls="--" if marked[k] else "-")
+        if any(marked):
+            which = "every curve dashed" if all(marked) else f"dashed curves ({sum(marked)} of {len(marked)})"
+            fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))
+            fig.text(0.01, 0.005, f"{which.capitalize()}: a extrapolated by the lattice model (outside its calibrated "
+                     "compositions), the shift is a prediction", fontsize=7, color="0.3", ha="left", va="bottom")
         upper = np.max(profiles, axis=0)
         ax.set_xlim(lo, hi)
         ax.set_ylim(-0.03, 1.12)

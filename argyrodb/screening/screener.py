@@ -165,7 +165,8 @@ class Screener:
 
         Each result: ``idx``, the variables and amounts (JSON), formula, ``status`` ('ok', or 'skipped' with the
         ``reason``: a negative amount, not charge-neutral, no site for an anion, no lattice parameter), a with its
-        sigma and extrapolation note, volume, X-ray density, charge, the number of lines and the strongest one,
+        sigma, extrapolation note and ``extrapolated`` (outside the lattice model's calibration), volume, X-ray
+        density, charge, the number of lines and the strongest one,
         the nearest literature material when :attr:`nearest` is set, and (with ``store_peaks``) the relative
         intensities ``intensities_rel`` (fixed-width text, 3 decimals, blank where a line is outside the 2theta range) over
         the lines of ``lines`` (:class:`ScreenLines`, shared by the chunk): plain values, cheap to send from a
@@ -210,6 +211,7 @@ class Screener:
                 result.update({"status": "ok", "reason": None, "a_angstrom": float(a[row]),
                                "a_sigma_angstrom": float(a_sigma[row]),
                                "a_note": f"extrapolated: {'; '.join(notes[row])}" if notes[row] else None,
+                               "extrapolated": bool(notes[row]),
                                "volume_angstrom3": float(a[row]) ** 3, "density_g_cm3": float(density[row]),
                                "charge_per_fu": float(charge[row])})
             else:

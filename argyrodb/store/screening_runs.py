@@ -191,7 +191,8 @@ def run_results(run_id: int, db_path: str | Path | None = None):
     import pandas as pd
 
     with ReadOnlyDatabase(db_path) as db:
-        frame = db.dataframe("SELECT * FROM screen_results WHERE run_id = ? ORDER BY idx", (run_id,))
+        frame = db.dataframe(f"SELECT *, {EXTRAPOLATED_SQL} AS extrapolated FROM screen_results WHERE run_id = ? ORDER BY idx",
+                             (run_id,))
     variables = pd.DataFrame([json.loads(v) for v in frame["variables_json"]], index=frame.index)
     return pd.concat([frame.drop(columns=["variables_json"]), variables], axis=1)
 
@@ -204,6 +205,9 @@ def require_run(run: int, runs: list[int]) -> int:
     return int(run)
 
 
+#: SQL of a result's ``extrapolated`` flag, from the lattice model's note (stored since migration 0004).
+EXTRAPOLATED_SQL = "(CASE WHEN a_angstrom IS NULL THEN NULL WHEN a_note LIKE 'extrapolated%' THEN 1 ELSE 0 END)"
+
 #: Names an expression over screening results may use (``argyrodb db query --screen RUN EXPR``).
 SCREEN_FIELDS = {
     **{c: Field(c, "number") for c in ("idx", "a_angstrom", "a_sigma_angstrom", "volume_angstrom3", "density_g_cm3",
@@ -211,8 +215,10 @@ SCREEN_FIELDS = {
                                         "nearest_n", "nearest_sigma_mS_cm", "nearest_sigma_min_mS_cm",
                                         "nearest_sigma_max_mS_cm")},
     **{c: Field(c, "text") for c in ("formula", "status", "reason", "a_note", "strongest_hkl", "nearest_formula")},
+    # 1 when a is the lattice model's extrapolation (its a_note says so), 0 when inside its calibration, NULL without a
+    "extrapolated": Field(EXTRAPOLATED_SQL, "number"),
 }
-SCREEN_COLUMNS = ("idx", "formula", "status", "a_angstrom", "a_sigma_angstrom", "density_g_cm3", "charge_per_fu",
+SCREEN_COLUMNS = ("idx", "formula", "status", "a_angstrom", "a_sigma_angstrom", "extrapolated", "density_g_cm3", "charge_per_fu",
                   "strongest_hkl", "strongest_two_theta_deg", "nearest_formula", "nearest_distance", "nearest_sigma_mS_cm",
                   "a_note", "reason")
 

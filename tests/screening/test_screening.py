@@ -22,6 +22,7 @@ from argyrodb.pipeline.build import build_database
 from argyrodb.screening.families import grid, parse_family, parse_range
 from argyrodb.screening.runs import run_results, run_screen
 from argyrodb.screening.screener import Screener, ScreenSettings
+from argyrodb.store.screening_runs import query_screen
 from argyrodb_testing import run, structure
 
 X_SERIES = ScreenSettings("Li5.6PS4.6Cl1.4-xIx", {"x": parse_range("0:1.4:0.1", "x")})
@@ -196,6 +197,10 @@ def test_cli_screen_export_and_plots(fresh_db, tmp_path):
 
     frame = pd.read_parquet(out)
     assert frame["formula"].tolist() == ["Li5.6PS4.6Cl1.4", "Li5.6PS4.6Cl1.05I0.35", "Li5.6PS4.6Cl0.7I0.7", "Li5.6PS4.6Cl0.35I1.05", "Li5.6PS4.6I1.4"]
+    # the whole series has the uncalibrated halide excess 0.4: the export and the summary say so
+    assert frame["extrapolated"].tolist() == [1] * 5
+    assert ("a extrapolated for 5 of 5 compositions (outside the lattice model's calibration: halide excess y - 1 = +0.4 "
+            "has no calibration data;") in result.stdout
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["series-lattice-density.png", "series-patterns.png", "series-zoom.png"]
 
 
@@ -265,3 +270,6 @@ def test_screening_stores_the_nearest_materials_spread_and_the_extrapolation(fre
     assert (cl["nearest_sigma_min_mS_cm"], cl["nearest_sigma_mS_cm"], cl["nearest_sigma_max_mS_cm"]) == pytest.approx((0.033, 1.3, 2.05))
     assert cl["a_note"] is None or cl["a_note"] != cl["a_note"]  # inside the calibration: no note
     assert "extrapolated: halide excess" in rows.loc["Li5.6PS4.6Cl0.8I0.6", "a_note"]
+    assert rows["extrapolated"].to_dict() == {"Li6PS5Cl": 0, "Li5.6PS4.6Cl0.8I0.6": 1}
+    assert query_screen(summary["run_id"], "extrapolated=1", columns=("formula",), db_path=db)["formula"].tolist() == [
+        "Li5.6PS4.6Cl0.8I0.6"]

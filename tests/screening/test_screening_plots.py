@@ -10,6 +10,8 @@ import pytest
 from argyrodb.physics.plots import overlaps_data
 from argyrodb.screening.families import parse_range
 from argyrodb.screening.plots import (
+    EXTRAPOLATED_FOOTNOTE,
+    lattice_density_figure,
     plot_screen_series,
     series_figure,
     series_patterns,
@@ -86,10 +88,44 @@ def test_stacked_patterns_name_every_curve_and_reference_without_overlaps(series
     ax = fig.axes[0]
     renderer = fig.canvas.get_renderer()
     texts = [t.get_text() for t in ax.texts]
-    assert texts == ["x = 0", "x = 0.35", "x = 0.7", "x = 1.05", "x = 1.4",
+    # every member of the source's series has the uncalibrated halide excess 0.4: each curve is marked
+    assert texts == ["x = 0 †", "x = 0.35 †", "x = 0.7 †", "x = 1.05 †", "x = 1.4 †",
                      f"Li6PS5Cl, a = {references[0].a_angstrom:.4f} Å", f"Li6PS5I, a = {references[1].a_angstrom:.4f} Å"]
+    assert all(line.get_linestyle() == "--" for line in ax.lines)
+    assert [t.get_text() for t in fig.texts] == [EXTRAPOLATED_FOOTNOTE]
     boxes = [t.get_window_extent(renderer) for t in ax.texts]
     for index, box in enumerate(boxes):
         assert not any(box.overlaps(other) for other in boxes[index + 1:]), texts[index]
         assert box.x1 <= fig.bbox.x1 and box.y0 >= fig.bbox.y0  # nothing cut off
     assert ax.get_title() == "Li5.6PS4.6Cl1.4-xIx: simulated XRD (Cu Kα₁, λ = 1.5406 Å)"
+
+
+def test_the_lattice_plot_tells_extrapolated_points_from_calibrated_ones():
+    """Li6+xP1-xGexS5Cl0.5I0.5: up to x = 0.4 a mix of calibrated compositions (Li6PS5Cl and Li6.8P0.2Ge0.8S5I), from
+    x = 0.5 on outside the calibrated hull (and beyond Ge 0.8 at x = 0.9, 1): open markers over a hatched band."""
+    screener = Screener(ScreenSettings("Li6+xP1-xGexS5Cl0.5I0.5", {"x": parse_range("0:1:0.1", "x")}))
+    results = pd.DataFrame([{**screener.evaluate(i), **values} for i, (values, _) in enumerate(screener.points)])
+    assert results["extrapolated"].tolist() == [False] * 5 + [True] * 6
+    fig = lattice_density_figure(results, "x", screener.settings.family)
+    ax = fig.axes[0]
+    labels = ax.get_legend().get_texts()
+    assert [t.get_text() for t in labels] == ["± 1σ of the extrapolation", "a predicted (inside the calibration) ± 1σ",
+                                              "a extrapolated (outside the calibration)", "X-ray density"]
+    markers = {tuple(line.get_xdata()): line.get_markerfacecolor() for line in ax.lines if line.get_marker() == "o"}
+    assert markers == {(0.0, 0.1, 0.2, 0.3, 0.4): markers[(0.0, 0.1, 0.2, 0.3, 0.4)], (0.5, 0.6, 0.7, 0.8, 0.9, 1.0): "white"}
+    assert markers[(0.0, 0.1, 0.2, 0.3, 0.4)] != "white"
+    band = [c for c in ax.collections if c.get_hatch()]
+    assert len(band) == 1 and band[0].get_hatch() == "////"
+    assert [t.get_text() for t in fig.texts] == ["extrapolated: several reasons (a_note of each row)"]
+
+
+def test_a_calibrated_series_has_no_extrapolation_marks():
+    screener = Screener(ScreenSettings("Li6PS5Cl1-xBrx", {"x": parse_range("0:1:0.25", "x")}))
+    results = pd.DataFrame([{**screener.evaluate(i), **values} for i, (values, _) in enumerate(screener.points)])
+    assert not results["extrapolated"].any()
+    fig = lattice_density_figure(results, "x", screener.settings.family)
+    assert not fig.texts and not [c for c in fig.axes[0].collections if c.get_hatch()]
+    patterns = series_patterns(screener, results, "x")
+    fig = series_figure(patterns, "x", screener.settings.family)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["x = 0", "x = 0.25", "x = 0.5", "x = 0.75", "x = 1"]
+    assert not fig.texts and all(line.get_linestyle() == "-" for line in fig.axes[0].lines)
