@@ -203,12 +203,14 @@ class LatticeModel:
             scatter = np.where(flagged_excess, max(self.residual_std, self.loo_rms[HALIDE_RICH]), scatter)
         var = np.einsum("ni,ij,nj->n", x, np.array(self.covariance), x) + scatter**2
         notes: list[list[str]] = [[] for _ in range(n)]
+        out_of_range = np.zeros(n, dtype=bool)  # beyond a calibrated range, hence outside the hull too
         for j, (feature, coefficient) in enumerate(zip(self.features, coefficients)):
             if feature.startswith("f_"):
                 continue
             low, high = self.ranges[feature]
             outside = np.maximum(np.maximum(x[:, j] - high, low - x[:, j]), 0.0)
             flagged = outside > 1e-6
+            out_of_range |= flagged
             var = var + np.where(flagged, (EXTRAPOLATION_FRACTION * abs(coefficient) * outside
                                            + EXTRAPOLATION_FLOOR_ANGSTROM) ** 2, 0.0)
             name = "halide excess y - 1" if feature == EXCESS_FEATURE else feature[2:]
@@ -219,7 +221,7 @@ class LatticeModel:
             for row in np.flatnonzero(flagged_excess):
                 notes[row].append(f"halide excess y - 1 = {excess[row]:+g} has no calibration data")
         if self.hull is not None:
-            outside_hull = ~self.hull.contains(x) & np.array([not note for note in notes])
+            outside_hull = ~self.hull.contains(x) & ~out_of_range
             var = var + np.where(outside_hull, EXTRAPOLATION_FLOOR_ANGSTROM**2, 0.0)
             for row in np.flatnonzero(outside_hull):
                 notes[row].append("a combination of halides and substituents outside the calibrated compositions "
