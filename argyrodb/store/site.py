@@ -23,10 +23,11 @@ from .queries import MeasurementFilter, compare, normalise_formula, query_measur
 
 #: Columns of a measurement the pages show (measurements_full).
 PAGE_COLUMNS = ("measurement_id", "dataset", "dataset_row", "dataset_id", "material_printed", "formula", "structure_type",
-                "process", "sigma_mS_cm", "sigma_printed", "sigma_bound", "sigma_bound_mS_cm", "temperature_K", "ccd_mA_cm2",
+                "process", "sigma_mS_cm", "sigma_printed", "sigma_bound", "sigma_bound_mS_cm", "temperature_K", "ccd_mA_cm2", "i_fraction",
                 "anode", "role", "own_work", "duplicate_of", "duplicate_reason", "source_key", "ref_number", "doi")
 #: Parameters the search form sends; anything else is refused (400), so a typo is not a silently ignored filter.
-SEARCH_PARAMETERS = ("formula", "elements", "excludes", "sigma_min", "sigma_max", "process", "anode")
+SEARCH_PARAMETERS = ("formula", "elements", "excludes", "sigma_min", "sigma_max", "i_fraction_min", "i_fraction_max",
+                     "process", "anode")
 #: The narrow column set the site links the measurements view with (all 48 columns are 5,000 px wide).
 MEASUREMENT_VIEW_COLUMNS = ("formula", "material_printed", "sigma_mS_cm", "sigma_printed", "ccd_mA_cm2", "process",
                             "anode", "structure_type", "dataset", "dataset_row", "dataset_id", "doi", "duplicate_of")
@@ -103,6 +104,7 @@ def material_page(text: str, db_path: str | Path | None) -> dict:
                                            "ORDER BY two_theta_deg", [structure["pattern_id"]]) if structure["pattern_id"] else []
             structure["wavelength"] = (_rows(db, "SELECT wavelength FROM xrd_patterns WHERE id = ?", [structure["pattern_id"]])[0]["wavelength"]
                                        if structure["pattern_id"] else None)
+        refinements = material_refinements(db, key)
     nearest = comparison["nearest"]
     return {
         "query": text,
@@ -111,9 +113,33 @@ def material_page(text: str, db_path: str | Path | None) -> dict:
         "measurements": measurements,
         "n_ranked": ranked,
         "structures": structures,
+        "refinements": refinements,
         "nearest": [] if nearest.empty else nearest.to_dict("records"),
         "pattern_svg": pattern_svg(structures) if any(s["peaks"] for s in structures) else None,
     }
+
+
+def material_refinements(db: ReadOnlyDatabase, key: str) -> list[dict]:
+    """The powder refinements stored for a composition (``argyrodb refine DATA --start ... --db``, table refinements):
+    those whose refined structure's material (its nominal formula) has the element-fractions ``key``, newest first,
+    each with its date (``created_at``'s day), a and its esd (Å), GoF, R_wp in % (stored as a fraction), and every phase's weight fraction in
+    wt % (None where the fit gives none). A Pawley fit stores no structure, so it belongs to no material and is not
+    listed here (the refinements table has it). Measured patterns themselves are not stored: a refinement keeps its
+    data file's name and SHA-256."""
+    import json
+
+    rows = _rows(db, """
+        SELECT r.id, r.name, r.data_file, r.mode, r.wavelength, r.gof, r.r_wp, r.a_angstrom, r.a_esd_angstrom,
+               r.phases_json, r.created_at, r.structure_id
+        FROM refinements r JOIN structures s ON s.id = r.structure_id JOIN materials mat ON mat.id = s.material_id
+        WHERE mat.element_fractions_key = ? ORDER BY r.created_at DESC, r.id DESC""", [key])
+    for row in rows:
+        phases = json.loads(row.pop("phases_json") or "[]")
+        row["phases"] = [{"name": p.get("name"), "wt_percent": None if p.get("weight_fraction") is None else 100.0 * p["weight_fraction"]}
+                         for p in phases]
+        row["date"] = (row["created_at"] or "")[:10]
+        row["r_wp_percent"] = 100.0 * row.pop("r_wp")
+    return rows
 
 
 def pattern_svg(structures: list[dict]) -> str:
@@ -203,10 +229,17 @@ def search_filter(args: dict[str, list[str]]) -> MeasurementFilter:
             raise ParameterError(name, f"given {len(values)} times")
         return values[0].strip() if values else None
 
+    fractions = {}
+    for name in ("i_fraction_min", "i_fraction_max"):
+        value = _number_parameter(name, one(name))
+        if value is not None and not 0.0 <= value <= 1.0:  # I/(Cl+Br+I) is a fraction: 1.5 would match nothing, silently
+            raise ParameterError(name, f"{value:g} is not a fraction I/(Cl+Br+I) between 0 and 1")
+        fractions[name] = value
     return MeasurementFilter(contains=element_list("elements", args.get("elements", [])),
                              excludes=element_list("excludes", args.get("excludes", [])),
                              sigma_min=_number_parameter("sigma_min", one("sigma_min")),
                              sigma_max=_number_parameter("sigma_max", one("sigma_max")),
+                             i_fraction_min=fractions["i_fraction_min"], i_fraction_max=fractions["i_fraction_max"],
                              process=one("process"), anode=one("anode"))
 
 
@@ -231,6 +264,7 @@ def search(args: dict[str, list[str]], db_path: str | Path | None) -> dict:
         result["nearest"] = [] if nearest.empty else nearest.to_dict("records")
         result["notes"].append(f"{formula} is not in the database; the nearest compositions are listed.")
     if filters.contains or filters.excludes or any(v is not None for v in (filters.sigma_min, filters.sigma_max,
+                                                                         filters.i_fraction_min, filters.i_fraction_max,
                                                                          filters.process, filters.anode)) or not formula_text:
         frame = query_measurements(filters, sort="-sigma_mS_cm", db_path=db_path, columns=PAGE_COLUMNS)
         result["rows"] = frame.astype(object).where(frame.notna(), None).to_dict("records")

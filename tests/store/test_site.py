@@ -148,6 +148,9 @@ def test_a_formula_not_in_the_database_lists_its_nearest_materials(site):
     ({"elements": "Br", "sigma_min": "2"}, ["--contains", "Br", "--sigma-min", "2"]),
     ({"sigma_min": "1", "sigma_max": "5"}, ["--sigma-min", "1", "--sigma-max", "5"]),
     ({"process": "MM", "anode": "Li"}, ["--process", "MM", "--anode", "Li"]),
+    ({"i_fraction_min": "0.4", "i_fraction_max": "0.8"}, ["--i-fraction-min", "0.4", "--i-fraction-max", "0.8"]),
+    ({"elements": "Cl", "i_fraction_min": "0.5", "sigma_min": "1"}, ["--contains", "Cl", "--i-fraction-min", "0.5", "--sigma-min", "1"]),
+    ({"i_fraction_max": "0"}, ["--i-fraction-max", "0"]),
 ])
 def test_element_and_sigma_searches_return_what_db_query_returns(site, db_path, query, options):
     base, _ = site
@@ -157,6 +160,11 @@ def test_element_and_sigma_searches_return_what_db_query_returns(site, db_path, 
     assert expected, "the comparison needs rows"
     assert sorted(_measurement_ids(html)) == sorted(expected)
     assert f"{len(expected)} measurement" in html
+    # the I fraction each row shows lies in the range asked for (3 significant figures shown)
+    cells = re.findall(r'<td class="num ifrac">([^<]*)</td>', html)
+    assert len(cells) == len(expected)
+    fractions = [float(f) for f in cells if f or "i_fraction_min" in query or "i_fraction_max" in query]  # no halide: blank
+    assert all(float(query.get("i_fraction_min", 0)) - 5e-4 <= f <= float(query.get("i_fraction_max", 1)) + 5e-4 for f in fractions)
 
 
 def test_chips_as_repeated_parameters_search_as_one_list(site):
@@ -176,6 +184,9 @@ def test_chips_as_repeated_parameters_search_as_one_list(site):
     ("/search?sigma_min=5&sigma_max=1", "greater than the maximum"),
     ("/search?process=XX", "unknown process"),
     ("/search?sigma_min=1&sigma_min=2", "given 2 times"),
+    ("/search?i_fraction_min=1.5", "1.5 is not a fraction I/(Cl+Br+I) between 0 and 1"),
+    ("/search?i_fraction_max=abc", "i_fraction_max: 'abc' is not a number"),
+    ("/search?i_fraction_min=0.8&i_fraction_max=0.2", "greater than the maximum"),
     ("/search?colour=red", "unknown search parameter"),
     ("/{db}/measurements_full?_next=abc", "_next='abc'"),
     ("/{db}/materials?_through=abc", "_through: 'abc' is not a JSON object"),

@@ -172,3 +172,20 @@ def test_element_chips_and_a_sigma_bound_give_the_rows_of_db_query(site, page, d
                             capture_output=True, text=True, timeout=120, check=True)
     assert shown == sorted(r["measurement_id"] for r in json.loads(result.stdout))
     assert shown and re.search(r"elements=Cl&elements=I&sigma_min=2", page.current_url())
+
+
+def test_the_halide_fraction_range_gives_the_rows_of_db_query(site, page, db_path):
+    """Item 1's halide-fraction filter typed into the landing page: I/(Cl+Br+I) from 0.5 to 0.9 with the Cl chip."""
+    page.go(site + "/")
+    page.click(page.find('input[name=elements][value="Cl"]'))
+    page.type(page.find("#i_fraction_min"), "0.5")
+    page.type(page.find("#i_fraction_max"), "0.9")
+    page.click(page.find("form.search input[type=submit]"))
+    page.wait_for_url("/search?")
+    shown = sorted(int(page.attribute(row, "data-measurement")) for row in page.find_all("tr.measurement"))
+    result = subprocess.run([sys.executable, "-m", "argyrodb", "db", "query", "--contains", "Cl", "--i-fraction-min", "0.5",
+                             "--i-fraction-max", "0.9", "--format", "json", "--columns", "measurement_id", "--db", str(db_path)],
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert shown and shown == sorted(r["measurement_id"] for r in json.loads(result.stdout))
+    fractions = [float(page.text(cell)) for cell in page.find_all("tr.measurement td.ifrac")]
+    assert all(0.5 - 5e-4 <= f <= 0.9 + 5e-4 for f in fractions) and len(fractions) == len(shown)
