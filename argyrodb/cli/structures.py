@@ -102,7 +102,9 @@ def density(file_or_formula: str, a_angstrom: float | None, z: float, as_json: b
 @click.command(cls=Command)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--a", "a_angstrom", type=float, help="Lattice parameter in angstrom (default: the file's, else the lattice model's).")
-@click.option("--wavelength", default="CuKa1", show_default=True, help="CuKa1, CuKa12 (K-alpha1+2 at 2:1), CuKa, MoKa1, MoKa12, ... or a value in angstrom (e.g. 1.542).")
+@click.option("--wavelength", help="CuKa1 (default for X-rays), CuKa12 (K-alpha1+2 at 2:1), CuKa, MoKa1, MoKa12, ... or a value in angstrom (e.g. 1.542); neutrons: the value in angstrom, required (e.g. 1.594).")
+@click.option("--radiation", type=click.Choice(["xray", "neutron"]), default="xray", show_default=True, help="X-rays or constant-wavelength neutrons (Sears 1992 scattering lengths, no polarisation factor).")
+@click.option("--scattering-length", "scattering_lengths_fm", multiple=True, metavar="EL=FM", help="Neutrons: this b (fm) for an element instead of Sears' natural-abundance b_c (e.g. Li=-2.22 for a 7Li-enriched sample; repeatable).")
 @click.option("--two-theta", "two_theta_range", nargs=2, type=float, default=(10.0, 120.0), show_default=True, metavar="MIN MAX", help="2theta range in degrees.")
 @click.option("--no-anomalous", is_flag=True, help="Switch off anomalous dispersion (f', f'').")
 @click.option("--monochromator-2theta", "monochromator_two_theta_deg", type=float, help="Monochromator 2theta in degrees (graphite 002 with Cu: 26.57); default: unpolarised beam.")
@@ -116,20 +118,26 @@ def density(file_or_formula: str, a_angstrom: float | None, z: float, as_json: b
 @click.option("--measured", "measured_file", type=click.Path(dir_okay=False, path_type=Path), help="Measured pattern (.xy/.xye/.csv, .xrdml, .brml, .raw, .ras/.rasx, GSAS .gsa/.fxye): fit scale, report R_wp, overlay.")
 @click.option("--block", help="The data block of a CIF with several.")
 @click.option("--force", is_flag=True, help="Proceed with a structure that fails the argyrodite framework check.")
-def xrd(file, a_angstrom, wavelength, two_theta_range, no_anomalous, monochromator_two_theta_deg, size_nm, caglioti_uvw,
-        as_json, csv_out, xy_out, plot_out, compare_files, measured_file, block, force):
-    """Simulate the powder X-ray pattern of a refinement file or CIF.
+def xrd(file, a_angstrom, wavelength, radiation, scattering_lengths_fm, two_theta_range, no_anomalous,
+        monochromator_two_theta_deg, size_nm, caglioti_uvw, as_json, csv_out, xy_out, plot_out, compare_files,
+        measured_file, block, force):
+    """Simulate the powder X-ray (or, with --radiation neutron, neutron) pattern of a refinement file or CIF.
 
     Per-site occupancies and B, Waasmaier-Kirfel form factors, anomalous dispersion (xraydb),
-    Bragg-Brentano Lorentz-polarisation, K-alpha doublet, pseudo-Voigt profiles.
+    Bragg-Brentano Lorentz-polarisation, K-alpha doublet, pseudo-Voigt profiles. Neutrons: Sears' bound
+    coherent scattering lengths, the constant-wavelength Lorentz factor, no polarisation; --wavelength in
+    angstrom is required.
     """
     if compare_files and plot_out is None:
         raise InputError("--compare", "overlays are drawn on the plot: give --plot OUT.png as well")
+    if wavelength is None and radiation == "neutron":
+        raise InputError("--wavelength", "a neutron pattern needs the wavelength in angstrom (e.g. --wavelength 1.594)")
     check_output_paths(csv_out, xy_out, plot_out)
     conditions = api.PatternConditions(
-        wavelength=wavelength_value(wavelength), two_theta_range=tuple(two_theta_range),
+        wavelength=wavelength_value(wavelength or "CuKa1"), two_theta_range=tuple(two_theta_range),
         anomalous_dispersion=not no_anomalous, monochromator_two_theta_deg=monochromator_two_theta_deg,
-        size_nm=size_nm, caglioti_uvw=tuple(caglioti_uvw) if caglioti_uvw else None,
+        size_nm=size_nm, caglioti_uvw=tuple(caglioti_uvw) if caglioti_uvw else None, radiation=radiation,
+        scattering_lengths_fm=_scattering_lengths(scattering_lengths_fm),
     )
     pattern = api.analyse(file, a_angstrom, block=block, force=force).pattern(conditions)
     others = [api.analyse(other).pattern(conditions) for other in compare_files]
@@ -148,7 +156,8 @@ def xrd(file, a_angstrom, wavelength, two_theta_range, no_anomalous, monochromat
         click.echo(f"{pattern.name}: a = {pattern.a_angstrom:.5f} A, "
                    + ", ".join(f"{c.name} {c.wavelength_angstrom:.5f} A" for c in pattern.components)
                    + f", 2theta {pattern.two_theta_range[0]:g}-{pattern.two_theta_range[1]:g} deg, "
-                   + f"anomalous {'off' if no_anomalous else 'on'}")
+                   + (f"neutrons (b in fm: {pattern.conventions['scattering_lengths_fm']})" if radiation == "neutron"
+                      else f"anomalous {'off' if no_anomalous else 'on'}"))
         click.echo(f"{'hkl':<16} {'2theta':>9} {'d (A)':>8} {'mult':>5} {'|F|^2':>10} {'I_rel':>7}  line")
         every = pattern.lines(min_intensity_rel=0.0)
         shown = [row for row in every if row["intensity_rel"] >= XRD_TABLE_MIN_INTENSITY_REL]
@@ -167,6 +176,20 @@ def xrd(file, a_angstrom, wavelength, two_theta_range, no_anomalous, monochromat
         atomic_write_text(xy_out, pattern.xy_text())
     if plot_out:
         services.plot_patterns([pattern, *others], plot_out, measured=measured, fit=fit)
+
+
+def _scattering_lengths(items: tuple[str, ...]) -> dict[str, float] | None:
+    """``--scattering-length Li=-2.22 ...`` as {"Li": -2.22}; a malformed item is an error naming the option."""
+    if not items:
+        return None
+    out: dict[str, float] = {}
+    for item in items:
+        element, _, value = item.partition("=")
+        try:
+            out[element.strip()] = float(value)
+        except ValueError:
+            raise InputError("--scattering-length", f"{item!r} is not ELEMENT=FM (e.g. Li=-2.22)") from None
+    return out
 
 
 def _xrd_table_note(shown: list[dict], every: list[dict], two_theta_range: tuple[float, float]) -> str:

@@ -369,8 +369,9 @@ def pattern_figure(patterns, measured=None, fit=None, title: str | None = None, 
         ax.set_yticks([])
         ax.tick_params(axis="y", which="both", left=False, right=False)
         lam = describe_wavelength(first.components)
-        ax.set_title(title or (f"{first.name}: measured and simulated powder XRD ({lam})" if with_measured
-                               else f"Simulated powder XRD ({lam})"))
+        kind = "neutron diffraction" if str(first.conventions.get("radiation", "")).startswith("neutron") else "XRD"
+        ax.set_title(title or (f"{first.name}: measured and simulated powder {kind} ({lam})" if with_measured
+                               else f"Simulated powder {kind} ({lam})"))
         top = restack(1.0)
         ax.set_ylim(ymin, top + 0.1)
         fig.tight_layout()

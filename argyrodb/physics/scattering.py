@@ -8,6 +8,13 @@
 * ``form_factors="pymatgen"`` reproduces pymatgen's XRDCalculator convention instead:
   f(s) = Z - 41.78214 s^2 sum_i a_i exp(-b_i s^2) with its ATOMIC_SCATTERING_PARAMS (used only for the
   cross-check against pymatgen).
+* Neutrons (``radiation="neutron"``): the bound coherent scattering length b_c (fm) of each element in natural
+  abundance, independent of s (the nucleus is a point scatterer for thermal neutrons), from V. F. Sears, "Neutron
+  scattering lengths and cross sections", Neutron News 3(3) (1992) 26-37, doi:10.1080/10448639208218770 (the
+  table of International Tables for Crystallography Vol. C, section 4.4.4), bundled in
+  ``data/neutron_scattering_lengths.json`` (:func:`coherent_scattering_length_fm`). Li -1.90, P 5.13, S 2.847,
+  Cl 9.577, Br 6.795, I 5.28 fm. periodictable's table has moved on from Sears for a few elements (natural Li
+  -1.93 fm, Gehlhaar et al. 2025); tests/physics/test_neutron_tables.py lists every difference.
 """
 
 from __future__ import annotations
@@ -164,3 +171,98 @@ def anomalous(element: str, wavelength_angstrom: float) -> tuple[float, float]:
 
     energy_ev = HC_EV_ANGSTROM / wavelength_angstrom
     return float(xraydb.f1_chantler(element, energy_ev)), float(xraydb.f2_chantler(element, energy_ev))
+
+
+# --------------------------------------------------------------------------- neutrons
+
+#: The kinds of radiation a powder pattern is simulated or refined for.
+RADIATIONS = ("xray", "neutron")
+#: The bundled neutron table (``data/neutron_scattering_lengths.json``): Sears (1992) b_c of the natural elements.
+NEUTRON_TABLE = "neutron_scattering_lengths.json"
+SEARS_1992 = ("V. F. Sears, Neutron News 3(3) (1992) 26-37, doi:10.1080/10448639208218770 (International Tables for "
+              "Crystallography Vol. C, section 4.4.4)")
+#: |b''| (fm) from which an element absorbs enough that a pattern computed without absorption (and with the real
+#: b_c only) needs saying so: B (0.21), Cd, Sm, Eu, Gd, Dy are above it; In (0.054) is not.
+NEUTRON_ABSORBER_FM = 0.1
+#: Dans_Diffraction's copy of Sears' table, which :func:`neutron_table` transcribes.
+_DANS_SEARS_FILE = "neutron_isotope_scattering_lengths_sears.dat"
+
+
+def check_radiation(radiation: str, wavelength=None, option: str = "radiation") -> bool:
+    """True for neutrons, False for X-rays; refuses another radiation and, for neutrons, a wavelength that is a
+    named X-ray line (CuKa1, CuKa12, ...) or none: a neutron pattern needs its monochromator's wavelength in Å.
+    ``wavelength`` None is not checked (the caller checks it where a default could stand in)."""
+    if radiation not in RADIATIONS:
+        raise ParameterError(option, f"{radiation!r} is not {' or '.join(RADIATIONS)}")
+    neutron = radiation == "neutron"
+    if neutron and wavelength is not None:
+        names = [wavelength] if isinstance(wavelength, str) else [getattr(c, "name", None) for c in wavelength] \
+            if isinstance(wavelength, (list, tuple)) else []
+        for name in names:
+            if isinstance(name, str) and name.strip().lower() in {k.lower() for k in named_wavelengths()}:
+                raise ParameterError("wavelength", f"{name.strip()} is an X-ray emission line: a neutron pattern needs the "
+                                                   "wavelength in angstrom (e.g. --wavelength 1.594)")
+        if isinstance(wavelength, (list, tuple)) and len(wavelength) != 1:
+            raise ParameterError("wavelength", f"{len(wavelength)} wavelength components: constant-wavelength neutrons "
+                                               "have one")
+    return neutron
+
+
+def neutron_table() -> dict:
+    """The table of ``data/neutron_scattering_lengths.json`` rebuilt from its source: the natural elements' rows
+    of Dans_Diffraction's transcription of Sears (1992) (``neutron_isotope_scattering_lengths_sears.dat``), b_c
+    real part and |imaginary part| in fm (that file's signs of b'' are mixed; only the size is used, to flag
+    absorbers). Needs Dans_Diffraction (the test extra)."""
+    import importlib.metadata
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("Dans_Diffraction")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("Dans_Diffraction", "not installed: the neutron table is transcribed from its copy of Sears' table")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / _DANS_SEARS_FILE
+    lengths: dict[str, list[float]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, real, imag = (part.strip() for part in line.split(","))
+        if is_element(name):  # natural elements only ("7-Li" is an isotope)
+            lengths[name] = [float(real), abs(float(imag))]
+    return {"about": "Bound coherent neutron scattering lengths b_c (fm) of the elements in natural abundance: "
+                     "[real part, |imaginary part|]. Regenerate: python -c 'import argyrodb.physics.scattering as s; "
+                     "s.write_neutron_table()'",
+            "source": SEARS_1992,
+            "transcribed_from": f"Dans_Diffraction {importlib.metadata.version('Dans_Diffraction')} data/{_DANS_SEARS_FILE}",
+            "units": "fm", "b_c_fm": lengths}
+
+
+def write_neutron_table() -> None:
+    """Rewrite the bundled ``data/neutron_scattering_lengths.json`` (:func:`neutron_table`)."""
+    import json
+
+    with open(data_file(NEUTRON_TABLE), "w", encoding="utf-8") as fh:
+        json.dump(neutron_table(), fh, indent=0, sort_keys=True)
+        fh.write("\n")
+
+
+@lru_cache(maxsize=1)
+def _bundled_neutron_table() -> dict:
+    import json
+
+    with open(data_file(NEUTRON_TABLE), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@cache
+def coherent_scattering_length_fm(element: str) -> float:
+    """Bound coherent neutron scattering length b_c (fm, real part) of an element in natural abundance (Sears 1992)."""
+    row = _bundled_neutron_table()["b_c_fm"].get(element)
+    if row is None:
+        raise InputError("scattering lengths", f"no neutron scattering length for {element!r} in Sears (1992)")
+    return float(row[0])
+
+
+def neutron_absorbers(elements) -> list[str]:
+    """The elements whose |b''| >= :data:`NEUTRON_ABSORBER_FM`: their absorption (and imaginary b) is not modelled."""
+    table = _bundled_neutron_table()["b_c_fm"]
+    return [el for el in elements if el in table and table[el][1] >= NEUTRON_ABSORBER_FM]

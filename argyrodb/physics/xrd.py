@@ -17,6 +17,17 @@ the Lorentz-polarisation factor of Bragg-Brentano geometry (K = 1: unpolarised b
 2theta_M the monochromator's diffraction angle, e.g. 26.57 deg for graphite (002) with Cu K-alpha).
 Relative intensities put the strongest line at 100.
 
+Constant-wavelength neutrons (``radiation="neutron"``): the scattering factor of an element is its bound
+coherent scattering length b_c (fm; Sears 1992, :mod:`argyrodb.physics.scattering`), the same at every s
+(no form-factor fall-off, no anomalous dispersion; the Debye-Waller factor exp(-B s^2) stays), and a neutron beam
+is not polarised, so the intensity carries the Lorentz factor of a constant-wavelength powder pattern alone,
+
+    L = 1 / (sin^2 theta cos theta)
+
+(the LP above with K = 0; Debye-Scherrer and Bragg-Brentano differ by a constant). b_Li < 0: Li sites scatter in
+antiphase with the anions, and S (2.847 fm) and Cl (9.577 fm) differ by a factor 3.4, where for X-rays they
+differ by one electron in 17.
+
 Speed: for a structure with F-43m symmetry in the standard setting only reflections allowed by the
 F-centring (h, k, l all odd or all even) and one representative per orbit of the point group -43m are
 computed, each weighted by its orbit size. Because F-43m is acentric, h and -h are in different -43m
@@ -34,16 +45,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..core.analysis import AnalysedStructure
+from ..core.chemistry import is_element
 from ..core.errors import InputError, ParameterError, ValidationFailed
 from ..core.readers import is_pymatgen_structure
 from ..core.refinement import check_lattice_parameter
 from ..core.sites import OCCUPANCY_SUM_TOLERANCE
 from ..core.symmetry import SPGLIB_SYMPREC, grid_keys, invariant_under_f43m, spglib_module
 from .scattering import (
+    SEARS_1992,
     WavelengthComponent,
     anomalous,
+    check_radiation,
+    coherent_scattering_length_fm,
     f0,
     f0_pymatgen,
+    neutron_absorbers,
     resolve_wavelength,
     waasmaier_kirfel,
 )
@@ -379,12 +395,15 @@ class XRDModel:
         occupancy_matrix: np.ndarray | None = None,
         b_iso: np.ndarray | None = None,
         b_by_element: dict[str, float] | None = None,
+        radiation: str = "xray",
+        scattering_lengths_fm: dict[str, float] | None = None,
     ) -> dict[str, np.ndarray]:
         """The peak list as numpy arrays, one entry per (line, wavelength component): ``line_key``,
         ``two_theta_deg``, ``d_angstrom``, ``multiplicity``, ``f_squared`` (mean |F|^2 per reflection),
         ``intensity`` (integrated), ``component``. The fast path used for screening; see :meth:`pattern`."""
         kernel = self.line_kernel(wavelength, two_theta_range, a_angstrom, anomalous_dispersion,
-                                  monochromator_two_theta_deg, form_factors, b_by_element)
+                                  monochromator_two_theta_deg, form_factors, b_by_element, radiation,
+                                  scattering_lengths_fm)
         occ = self.occupancy_matrix if occupancy_matrix is None else np.asarray(occupancy_matrix, dtype=float)
         b = self.b_iso if b_iso is None else np.asarray(b_iso, dtype=float)
         return kernel(occ, b)
@@ -398,15 +417,21 @@ class XRDModel:
         monochromator_two_theta_deg: float | None = None,
         form_factors: str = "waasmaier-kirfel",
         b_by_element: dict[str, float] | None = None,
+        radiation: str = "xray",
+        scattering_lengths_fm: dict[str, float] | None = None,
     ) -> LineKernel:
         """Everything of :meth:`peak_arrays` that does not depend on occupancies and B, prepared once: a
         :class:`LineKernel` then gives the peak arrays for any occupancy matrix and B vector with one small
-        matrix product per wavelength component (what a refinement's occupancy derivatives need)."""
+        matrix product per wavelength component (what a refinement's occupancy derivatives need).
+        ``radiation`` "neutron": b_c for f, no polarisation (module docstring); ``scattering_lengths_fm`` (element ->
+        b in fm) replaces Sears' b_c of those elements (an isotope-enriched sample: 7Li -2.22 fm)."""
         lo, hi = (float(v) for v in two_theta_range)
         if not (0.0 < lo < hi < 180.0):
             raise ParameterError("two_theta_range", f"2theta range {lo:g}-{hi:g} deg must satisfy 0 < min < max < 180")
         if form_factors not in FORM_FACTOR_TABLES:
             raise ParameterError("form_factors", f"unknown table {form_factors!r}")
+        neutron = check_radiation_options(radiation, wavelength, monochromator_two_theta_deg, form_factors,
+                                         scattering_lengths_fm)
         components = resolve_wavelength(wavelength) if not isinstance(wavelength, list) else wavelength
         a = self._a(a_angstrom)
         if self.cubic:
@@ -420,7 +445,7 @@ class XRDModel:
             g = np.linalg.norm(refl.hkl @ np.linalg.inv(lattice).T, axis=1)
         s = g / 2.0
         form = f0_pymatgen if form_factors == "pymatgen" else f0
-        k_pol = 1.0 if monochromator_two_theta_deg is None else np.cos(np.radians(monochromator_two_theta_deg)) ** 2
+        k_pol = _polarisation_k(neutron, monochromator_two_theta_deg)
         parts = []
         for index, comp in enumerate(components):
             sin_theta = comp.wavelength_angstrom * s
@@ -433,6 +458,12 @@ class XRDModel:
             s2 = s_k**2
             scattering = np.empty((len(self.elements), s_k.size), dtype=complex)
             for i, el in enumerate(self.elements):
+                if neutron:  # b_c: the same at every s
+                    value = np.full(s_k.shape, scattering_length_fm(el, scattering_lengths_fm), dtype=complex)
+                    if b_by_element is not None:
+                        value = value * np.exp(-b_by_element.get(el, 0.0) * s2)
+                    scattering[i] = value
+                    continue
                 fp, fpp = anomalous(el, comp.wavelength_angstrom) if anomalous_dispersion else (0.0, 0.0)
                 value = form(el, s_k) + (fp + 1j * fpp)
                 if b_by_element is not None:  # pymatgen's convention: one B per element
@@ -454,6 +485,8 @@ class XRDModel:
         anomalous_dispersion: bool = True,
         monochromator_two_theta_deg: float | None = None,
         chunk: int = 512,
+        radiation: str = "xray",
+        scattering_lengths_fm: dict[str, float] | None = None,
     ) -> dict[str, np.ndarray]:
         """Peak lists of N variants of one F-43m model in one vectorised call: lattice parameters ``a_angstrom``
         (N,), occupancy matrices ``occupancy`` (N, groups, elements) in the model's group and element order, B
@@ -480,6 +513,8 @@ class XRDModel:
         lo, hi = (float(v) for v in two_theta_range)
         if not (0.0 < lo < hi < 180.0):
             raise ParameterError("two_theta_range", f"2theta range {lo:g}-{hi:g} deg must satisfy 0 < min < max < 180")
+        neutron = check_radiation_options(radiation, wavelength, monochromator_two_theta_deg,
+                                         scattering_lengths_fm=scattering_lengths_fm)
         components = resolve_wavelength(wavelength) if not isinstance(wavelength, list) else wavelength
         s_max = np.sin(np.radians(hi / 2)) / min(c.wavelength_angstrom for c in components)
         refl = self._reflections((2 * a.max() * s_max) ** 2, np.eye(3) * a.max())
@@ -488,12 +523,13 @@ class XRDModel:
         incidence[np.arange(len(refl.n_index)), inverse] = refl.weight
         multiplicity = incidence.sum(axis=0)
         n_line = keys.astype(float)  # h^2 + k^2 + l^2 of each line (the cubic line key)
-        k_pol = 1.0 if monochromator_two_theta_deg is None else np.cos(np.radians(monochromator_two_theta_deg)) ** 2
-        coefficients = [waasmaier_kirfel(el) for el in self.elements]
+        k_pol = _polarisation_k(neutron, monochromator_two_theta_deg)
+        coefficients = [] if neutron else [waasmaier_kirfel(el) for el in self.elements]
+        lengths = [scattering_length_fm(el, scattering_lengths_fm) for el in self.elements] if neutron else []
         out_tt, out_int, out_present = [], [], []
         for _index, comp in enumerate(components):
             lam = comp.wavelength_angstrom
-            fp = np.array([anomalous(el, lam) if anomalous_dispersion else (0.0, 0.0) for el in self.elements])
+            fp = np.array([anomalous(el, lam) if anomalous_dispersion and not neutron else (0.0, 0.0) for el in self.elements])
             sin_theta = lam * np.sqrt(n_line)[None, :] / (2 * a[:, None])  # (N, lines)
             present = (sin_theta < 1.0)
             theta = np.arcsin(np.where(present, sin_theta, 0.5))
@@ -507,6 +543,8 @@ class XRDModel:
                 # values of N = h^2+k^2+l^2) and spread them over the line's reflections
                 s2 = n_line[None, :] / (2 * a[start:stop, None]) ** 2  # s^2 = N / (4 a^2), (n, lines)
                 form = np.empty((n_elements, stop - start, keys.size), dtype=complex)
+                for e, length in enumerate(lengths):  # neutrons: b_c at every s
+                    form[e] = length
                 for e, (c, ca, cb) in enumerate(coefficients):
                     form[e] = c + np.exp(-s2[..., None] * cb) @ ca + (fp[e, 0] + 1j * fp[e, 1])
                 group_f = np.einsum("nge,enl->ngl", occ[start:stop], form) * np.exp(-b[start:stop, :, None] * s2[:, None, :])
@@ -538,16 +576,23 @@ class XRDModel:
         b_by_element: dict[str, float] | None = None,
         size_nm: float | None = None,
         caglioti_uvw: tuple[float, float, float] | None = None,
+        radiation: str = "xray",
+        scattering_lengths_fm: dict[str, float] | None = None,
     ) -> Pattern:
-        """The powder pattern: peak list as a DataFrame plus conventions (equations in the module docstring)."""
+        """The powder pattern: peak list as a DataFrame plus conventions (equations in the module docstring).
+        ``radiation`` "neutron" needs ``wavelength`` in Å (not a named X-ray line); ``scattering_lengths_fm``
+        replaces Sears' b_c of the elements it names (neutrons only)."""
         import pandas as pd
 
         check_profile(two_theta_range, size_nm, caglioti_uvw)
+        neutron = check_radiation_options(radiation, wavelength, monochromator_two_theta_deg, form_factors,
+                                         scattering_lengths_fm)
         components = resolve_wavelength(wavelength)
         arrays = self.peak_arrays(
             wavelength=components, two_theta_range=two_theta_range, a_angstrom=a_angstrom,
             anomalous_dispersion=anomalous_dispersion, monochromator_two_theta_deg=monochromator_two_theta_deg,
-            form_factors=form_factors, occupancy_matrix=occupancy_matrix, b_iso=b_iso, b_by_element=b_by_element)
+            form_factors=form_factors, occupancy_matrix=occupancy_matrix, b_iso=b_iso, b_by_element=b_by_element,
+            radiation=radiation, scattering_lengths_fm=scattering_lengths_fm)
         wavelengths = np.array([components[int(i)].wavelength_angstrom for i in arrays["component"]])
         order = np.lexsort((wavelengths, arrays["two_theta_deg"]))  # by 2theta, then K-alpha1 before K-alpha2
         families = [self._cache.families[key] for key in arrays["line_key"][order]] if self._cache else []
@@ -569,6 +614,7 @@ class XRDModel:
         })
         lo, hi = (float(v) for v in two_theta_range)
         conventions = {
+            "radiation": "neutron (constant wavelength)" if neutron else "xray",
             "form_factors": FORM_FACTOR_TABLES[form_factors],
             "anomalous_dispersion": "Chantler f', f'' via xraydb at each wavelength" if anomalous_dispersion else "off",
             "debye_waller": "per element exp(-B_el s^2)" if b_by_element is not None else "per site exp(-B s^2), s = sin(theta)/lambda",
@@ -586,6 +632,8 @@ class XRDModel:
                 if self.point_group is not None else "all reflections enumerated"),
             **self.notes,
         }
+        if neutron:
+            conventions.update(_neutron_conventions(self.elements, caglioti_uvw, scattering_lengths_fm))
         return Pattern(
             name=self.name, peaks=peaks, components=components, a_angstrom=self._a(a_angstrom), two_theta_range=(lo, hi),
             conventions=conventions, size_nm=size_nm, caglioti_uvw=caglioti_uvw or DEFAULT_CAGLIOTI_UVW,
@@ -606,6 +654,68 @@ def check_profile(two_theta_range: tuple[float, float], size_nm: float | None = 
                 raise ParameterError("caglioti_uvw", f"U, V, W = {u:g}, {v:g}, {w:g} give no positive FWHM^2 at 2theta = {two_theta:g} deg")
 
 
+def check_radiation_options(radiation: str, wavelength, monochromator_two_theta_deg: float | None = None,
+                           form_factors: str = "waasmaier-kirfel", scattering_lengths_fm: dict | None = None) -> bool:
+    """True for neutrons (after refusing what does not apply to them: a named X-ray line, a monochromator's
+    polarisation, pymatgen's X-ray form factors), False for X-rays; another radiation is refused, and so are
+    scattering lengths given for X-rays or that are not finite numbers of an element."""
+    neutron = check_radiation(radiation, wavelength)
+    if scattering_lengths_fm:
+        if not neutron:
+            raise ParameterError("scattering_lengths_fm", "scattering lengths are for neutrons (radiation 'neutron')")
+        for element, value in scattering_lengths_fm.items():
+            if not is_element(str(element)):
+                raise ParameterError("scattering_lengths_fm", f"{element!r} is not an element symbol")
+            if not isinstance(value, (int, float)) or not np.isfinite(value) or not abs(value) < 100.0:
+                raise ParameterError("scattering_lengths_fm", f"{element}: {value!r} is not a scattering length in fm "
+                                                              "(|b| < 100)")
+    if neutron and monochromator_two_theta_deg is not None:
+        raise ParameterError("monochromator_two_theta_deg", "neutrons are not polarised by a monochromator: no "
+                                                            "polarisation factor to set")
+    if neutron and form_factors != "waasmaier-kirfel":
+        raise ParameterError("form_factors", f"{form_factors!r} are X-ray form factors: neutrons use Sears' b_c")
+    return neutron
+
+
+def _polarisation_k(neutron: bool, monochromator_two_theta_deg: float | None) -> float:
+    """K of LP = (1 + K cos^2 2theta) / ((1 + K) sin^2 theta cos theta): 1 for an unpolarised X-ray beam,
+    cos^2 2theta_M behind a monochromator, 0 for neutrons (the Lorentz factor alone)."""
+    if neutron:
+        return 0.0
+    return 1.0 if monochromator_two_theta_deg is None else float(np.cos(np.radians(monochromator_two_theta_deg)) ** 2)
+
+
+def scattering_length_fm(element: str, given: dict[str, float] | None = None) -> float:
+    """b (fm) of ``element``: the ``given`` value when there is one, else Sears' b_c."""
+    if given and element in given:
+        return float(given[element])
+    return coherent_scattering_length_fm(element)
+
+
+def _neutron_conventions(elements: list[str], caglioti_uvw, given: dict[str, float] | None = None) -> dict[str, str]:
+    """What a neutron pattern's conventions say in place of the X-ray ones."""
+    out = {
+        "form_factors": f"none: bound coherent scattering lengths b_c (fm), independent of s; {SEARS_1992}",
+        "scattering_lengths_fm": ", ".join(f"{el} {scattering_length_fm(el, given):g}" + (" (given)" if given and el in given else "")
+                                           for el in elements),
+        "anomalous_dispersion": "not applicable (neutrons)",
+        "lorentz_polarisation": "constant-wavelength neutron powder: Lorentz 1 / (sin^2 theta cos theta), no polarisation",
+        "intensity": "integrated: weight x L x sum over the line's reflections of |F|^2 (fm^2)",
+        "absorption": "not modelled (nor extinction); natural Li absorbs (sigma_a 70.5 b at 1.798 A): correct the "
+                      "data for it (mu R) before comparing intensities over a wide 2theta range",
+    }
+    absorbers = neutron_absorbers(elements)
+    if absorbers:
+        out["absorption"] = (f"{', '.join(absorbers)} absorb neutrons strongly (|b''| >= 0.1 fm): the imaginary part of "
+                             "b and the sample's absorption are not modelled")
+    elif "Li" not in elements:
+        out["absorption"] = "not modelled (nor extinction)"
+    if caglioti_uvw is None:
+        out["profile"] = ("the default Caglioti U, V, W are a laboratory X-ray diffractometer's: give your neutron "
+                          "instrument's (--caglioti) for its line widths")
+    return out
+
+
 #: Default Caglioti parameters (deg^2): FWHM^2 = U tan^2 theta + V tan theta + W, giving a
 #: 0.05-0.08 deg FWHM over 10-120 deg, typical of a laboratory Bragg-Brentano diffractometer.
 DEFAULT_CAGLIOTI_UVW = (0.004, -0.002, 0.0025)
@@ -622,7 +732,10 @@ class PatternConditions:
     ``two_theta_range`` (deg, 0 < min < max < 180); ``anomalous_dispersion`` (Chantler f', f'' from xraydb);
     ``monochromator_two_theta_deg`` (None: unpolarised beam; graphite 002 with Cu: 26.57);
     ``size_nm`` (Scherrer broadening, K = 0.9) and ``caglioti_uvw`` (deg^2) for the profile;
-    ``form_factors`` (a key of :data:`FORM_FACTOR_TABLES`); ``radiation`` ('xray' only so far).
+    ``form_factors`` (a key of :data:`FORM_FACTOR_TABLES`); ``radiation``: 'xray' or 'neutron' (constant
+    wavelength: Sears b_c, no polarisation; ``wavelength`` must then be a value in Å, e.g. 1.594, and
+    ``monochromator_two_theta_deg`` None); ``scattering_lengths_fm``: element -> b (fm) in place of Sears' b_c
+    (an isotope-enriched sample, e.g. {"Li": -2.22} for 7Li), neutrons only.
     """
 
     wavelength: str | float = "CuKa1"
@@ -633,10 +746,11 @@ class PatternConditions:
     caglioti_uvw: tuple[float, float, float] | None = None
     form_factors: str = "waasmaier-kirfel"
     radiation: str = "xray"
+    scattering_lengths_fm: dict[str, float] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
-        if self.radiation != "xray":
-            raise ParameterError("radiation", f"{self.radiation!r}: only 'xray' is implemented")
+        check_radiation_options(self.radiation, self.wavelength, self.monochromator_two_theta_deg, self.form_factors,
+                               self.scattering_lengths_fm)
         if self.form_factors not in FORM_FACTOR_TABLES:
             raise ParameterError("form_factors", f"unknown table {self.form_factors!r} (one of {', '.join(FORM_FACTOR_TABLES)})")
         try:
@@ -658,7 +772,8 @@ class PatternConditions:
         return {"wavelength": self.wavelength, "two_theta_range": self.two_theta_range,
                 "anomalous_dispersion": self.anomalous_dispersion,
                 "monochromator_two_theta_deg": self.monochromator_two_theta_deg, "form_factors": self.form_factors,
-                "size_nm": self.size_nm, "caglioti_uvw": self.caglioti_uvw}
+                "size_nm": self.size_nm, "caglioti_uvw": self.caglioti_uvw, "radiation": self.radiation,
+                "scattering_lengths_fm": self.scattering_lengths_fm}
 
 
 @dataclass
@@ -809,6 +924,6 @@ def simulate(structure, a_angstrom: float | None = None, **options) -> Pattern:
 
     Options are those of :meth:`XRDModel.pattern`: ``wavelength`` ('CuKa1', 'CuKa12', 'MoKa', 1.542, ...),
     ``two_theta_range`` (deg), ``anomalous_dispersion``, ``monochromator_two_theta_deg``,
-    ``form_factors``, ``b_by_element``, ``size_nm``, ``caglioti_uvw``.
+    ``form_factors``, ``b_by_element``, ``size_nm``, ``caglioti_uvw``, ``radiation`` ('xray', 'neutron').
     """
     return model_for(structure).pattern(a_angstrom=a_angstrom, **options)
