@@ -118,6 +118,8 @@ class ArgyrodbPlugin:
         self.writable = writable
         self.parameter_types = parameter_types
         self.precision = precision or {}
+        #: table -> its foreign-key columns that have a label: column -> (other table, its key column, label column)
+        self._foreign_keys: dict[str, dict[str, tuple[str, str, str]]] = {}
 
     @hookimpl
     def extra_template_vars(self, datasette):
@@ -142,7 +144,44 @@ class ArgyrodbPlugin:
             return Markup(f'<a href="/material/{quote(value, safe="")}">{escape(value)}</a>')
         if isinstance(value, float) and math.isfinite(value):
             return display_number(value, self.precision.get(column))
+        if isinstance(value, int) and not isinstance(value, bool) and table is not None:
+            return self._foreign_key_label(datasette, table, column, value)
         return None
+
+    def _foreign_key_label(self, datasette, table: str, column: str, value: int):
+        """A foreign key's cell as Datasette's table pages show an expanded one (``<a href=row>label</a> <em>id</em>``:
+        a measurement's material_id shows its formula) on the pages that leave it a bare number - a row page, which
+        Datasette 0.65 never expands. The label column is the other table's ``label_columns`` entry of datasette.yaml.
+        The foreign keys of each table are read once (they change only with a migration, i.e. a new server); a cell
+        that is no such foreign key returns None without a query."""
+        known = self._foreign_keys.get(table)
+        if known is not None and column not in known:
+            return None
+
+        async def label():
+            from datasette.utils import escape_sqlite
+            from markupsafe import Markup, escape
+
+            db = datasette.get_database(self.database)
+            keys = self._foreign_keys.get(table)
+            if keys is None:
+                keys = {}
+                for fk in await db.foreign_keys_for_table(table):
+                    label_column = await db.label_column_for_table(fk["other_table"])
+                    if label_column:
+                        keys[fk["column"]] = (fk["other_table"], fk["other_column"], label_column)
+                self._foreign_keys[table] = keys
+            if column not in keys:
+                return None
+            other, other_column, label_column = keys[column]
+            rows = (await db.execute(f"SELECT {escape_sqlite(label_column)} FROM {escape_sqlite(other)} "
+                                     f"WHERE {escape_sqlite(other_column)} = ?", [value])).rows
+            if not rows or rows[0][0] is None:
+                return None
+            href = datasette.urls.row(self.database, other, str(value))
+            return Markup(f'<a href="{escape(href)}">{escape(str(rows[0][0]))}</a>&nbsp;<em>{value}</em>')
+
+        return label()
 
     @hookimpl
     def prepare_connection(self, conn, database, datasette):

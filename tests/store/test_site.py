@@ -297,3 +297,23 @@ def test_the_researchers_canned_queries_hide_their_sql(site, db_path):
     assert '<pre id="sql-query"' not in html and "_show_sql=1" in html and '<td class="col-sigma_mS_cm">2.05</td>' in html
     table = _page(f"{base}/{db_path.stem}/table_s3_as_printed")
     assert '<pre id="sql-query"' not in table and "_show_sql=1" in table
+
+
+def test_row_pages_show_foreign_keys_by_their_label(site, db_path):
+    """Datasette 0.65 expands foreign keys on table pages only; a measurement's row page showed material_id "1"."""
+    base, _ = site
+    db = db_path.stem
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        mid, material_id, formula, source_id, key = conn.execute(
+            "SELECT m.id, m.material_id, mat.formula, m.source_id, s.key FROM measurements m JOIN materials mat ON mat.id = m.material_id "
+            "JOIN sources s ON s.id = m.source_id WHERE m.id = 5").fetchone()
+        structure_id, structure_material, structure_formula = conn.execute(
+            "SELECT s.id, s.material_id, mat.formula FROM structures s JOIN materials mat ON mat.id = s.material_id LIMIT 1").fetchone()
+    html = _page(f"{base}/{db}/measurements/{mid}")
+    assert f'<td class="col-material_id type-int"><a href="/{db}/materials/{material_id}">{formula}</a>&nbsp;<em>{material_id}</em></td>' in html
+    assert f'<a href="/{db}/sources/{source_id}">{key}</a>&nbsp;<em>{source_id}</em>' in html
+    html = _page(f"{base}/{db}/structures/{structure_id}")
+    assert f'<a href="/{db}/materials/{structure_material}">{structure_formula}</a>&nbsp;<em>{structure_material}</em>' in html
+    # the JSON keeps the stored number
+    rows = json.loads(_page(f"{base}/{db}/measurements/{mid}.json?_shape=array"))
+    assert rows[0]["material_id"] == material_id
