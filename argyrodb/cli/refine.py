@@ -60,6 +60,10 @@ class RefineCommand(Command):
 @click.option("--instrument", "instrument", type=click.Path(dir_okay=False, path_type=Path),
               help="An instrument file from --calibrate: its zero shift, widths and axial divergence are held, and sizes "
               "and strains are the sample's (instrument-corrected).")
+@click.option("--asymmetry", type=click.Choice(["axial", "fcj"]), default="axial", show_default=True,
+              help="Axial-divergence model: one angle (axial_deg, Cheary & Coelho) or Finger-Cox-Jephcoat S/L and H/L "
+              "(S_L, H_L; H/L tied to S/L unless --refine names it). --calibrate writes the model's values; an instrument "
+              "file of either model is held under either.")
 @click.option("--monochromator-2theta", "monochromator", type=float, help="Monochromator 2theta_M (deg) for the polarisation factor.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Fig. S2-style plot (PNG).")
@@ -70,7 +74,7 @@ class RefineCommand(Command):
               "series table (one row per DATA file) as CSV.")
 @click.option("--quiet", is_flag=True, help="With --series: no progress bar.")
 def refine(data, series, start, phases, mode, wavelength, two_theta_range, refine, background_terms, nominal, tie_totals,
-           free_totals, calibrate, instrument, monochromator, as_json, plot_path, out_path, db_path, csv_out, quiet):
+           free_totals, calibrate, instrument, asymmetry, monochromator, as_json, plot_path, out_path, db_path, csv_out, quiet):
     """Rietveld or Pawley refinement of a measured powder pattern (xy, xye, csv, xrdml).
 
     DATA is refined from the start structure: scale, Chebyshev background, zero shift, transparency, a, TCH
@@ -85,7 +89,7 @@ def refine(data, series, start, phases, mode, wavelength, two_theta_range, refin
     if series:
         _refine_series(list(data), start, tuple(phases), mode, wavelength, two_theta_range,
                        refine, background_terms, formulas, tie_totals, free_totals, calibrate, instrument, monochromator,
-                       as_json, plot_path, out_path, db_path, csv_out, quiet)
+                       as_json, plot_path, out_path, db_path, csv_out, quiet, asymmetry)
         return
     if len(data) != 1:
         raise api.InputError("DATA", f"{len(data)} patterns: give one, or --series to refine several in order")
@@ -113,7 +117,7 @@ def refine(data, series, start, phases, mode, wavelength, two_theta_range, refin
         two_theta_range=two_theta_range,
         refine=refine_names, background_terms=background_terms, tie_totals=_ties(tie_totals),
         monochromator_two_theta_deg=monochromator, nominal=nominal, free_totals=free_totals, instrument=instrument,
-        calibrate=calibrate)
+        calibrate=calibrate, asymmetry=asymmetry)
     structure = api.analyse(refined) if refined is not None else None
     if calibrate:
         if not result.reliable:
@@ -235,7 +239,7 @@ def _ties(text: str | None) -> tuple[str, ...] | None:
 
 def _refine_series(data: list[Path], start: Path, phases: tuple[str, ...], mode, wavelength,
                    two_theta_range, refine, background_terms, formulas: list[str], tie_totals, free_totals, calibrate,
-                   instrument, monochromator, as_json, plot_path, out_path, db_path, csv_out, quiet) -> None:
+                   instrument, monochromator, as_json, plot_path, out_path, db_path, csv_out, quiet, asymmetry) -> None:
     """``refine --series``: every option checked before the first pattern is refined (exit 2, nothing written)."""
     if len(data) < 2:
         raise api.InputError("--series", f"a series needs at least 2 patterns (DATA...), got {len(data)}")
@@ -254,7 +258,7 @@ def _refine_series(data: list[Path], start: Path, phases: tuple[str, ...], mode,
         wavelength=None if wavelength is None else wavelength_value(wavelength), two_theta_range=two_theta_range,
         refine=refine_names, background_terms=background_terms, tie_totals=_ties(tie_totals),
         monochromator_two_theta_deg=monochromator, free_totals=free_totals, instrument=instrument, db_path=db_path,
-        show_progress=not quiet)
+        show_progress=not quiet, asymmetry=asymmetry)
     table = result.table()
     refined = result.refined_members
     if refined:

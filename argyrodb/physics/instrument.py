@@ -14,11 +14,15 @@ sample and refines only what the sample adds:
   a Lorentzian with a Lorentzian adds widths), so the sample's size D = K lambda / Y_s (Scherrer, K = 0.9) and its
   Gaussian microstrain e = sqrt(U_s) pi / 720 (Stokes-Wilson apparent strain, FWHM(2theta, rad) = 4 e tan theta)
   are instrument-corrected;
-* asymmetry: the axial-divergence angle is the instrument's (held).
+* asymmetry: the axial divergence is the instrument's (held): ``axial_deg`` (A) with ``asymmetry: axial``, or S/L
+  and H/L with ``asymmetry: fcj`` (Finger, Cox & Jephcoat, J. Appl. Cryst. 27 (1994) 892). A sample refined with
+  the other model holds the same triangle of axial angles: A = (S + H)/L in degrees, S/L = H/L = A/2 (rad) the other
+  way (a note says so; an fcj file with S/L != H/L is held as their sum's triangle, which drops the trapezoid).
 
-The file is YAML, ``format: argyrodb-instrument/1``: ``values`` (zero_shift_deg, U, V, W, X, Y, axial_deg), their
-``esds``, the wavelength and monochromator it was measured with, the standard (file, SHA-256, phase, a held) and
-the calibration's GoF and 2theta range. A sample refined with another wavelength is refused.
+The file is YAML, ``format: argyrodb-instrument/1``: ``asymmetry`` (axial when absent), ``values`` (zero_shift_deg,
+U, V, W, X, Y and axial_deg or S_L, H_L), their ``esds``, the wavelength and monochromator it was measured with, the
+standard (file, SHA-256, phase, a held) and the calibration's GoF and 2theta range. A sample refined with another
+wavelength is refused.
 """
 
 from __future__ import annotations
@@ -31,8 +35,12 @@ from ..core.errors import InputError
 from ..core.files import read_text_file
 
 INSTRUMENT_FORMAT = "argyrodb-instrument/1"
-#: What a calibration holds for samples.
-INSTRUMENT_VALUES = ("zero_shift_deg", "U", "V", "W", "X", "Y", "axial_deg")
+#: What a calibration holds for samples besides its asymmetry (ASYMMETRY_VALUES).
+PROFILE_VALUES = ("zero_shift_deg", "U", "V", "W", "X", "Y")
+#: The asymmetry model's values, by model (rietveld.ASYMMETRIES).
+ASYMMETRY_VALUES = {"axial": ("axial_deg",), "fcj": ("S_L", "H_L")}
+#: What an axial calibration holds (the file's values without an asymmetry key).
+INSTRUMENT_VALUES = PROFILE_VALUES + ASYMMETRY_VALUES["axial"]
 
 
 @dataclass(frozen=True)
@@ -47,22 +55,45 @@ class Instrument:
     monochromator_two_theta_deg: float | None = None
     standard: dict = field(default_factory=dict)
     source: str = ""
+    asymmetry: str = "axial"
 
     def __post_init__(self) -> None:
-        missing = [k for k in INSTRUMENT_VALUES if k not in self.values]
+        where = self.source or "instrument"
+        if self.asymmetry not in ASYMMETRY_VALUES:
+            raise InputError(where, f"asymmetry must be {' or '.join(ASYMMETRY_VALUES)}, got {self.asymmetry!r}")
+        missing = [k for k in self.value_names if k not in self.values]
         if missing:
-            raise InputError(self.source or "instrument", f"no value for {', '.join(missing)}")
-        for key in INSTRUMENT_VALUES:
+            raise InputError(where, f"no value for {', '.join(missing)}" + (f" (asymmetry: {self.asymmetry})"))
+        for key in self.value_names:
             value = self.values[key]
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-                raise InputError(self.source or "instrument", f"{key} must be a finite number, got {value!r}")
-        for key in ("U", "X", "Y", "axial_deg"):
+                raise InputError(where, f"{key} must be a finite number, got {value!r}")
+        for key in ("U", "X", "Y", *ASYMMETRY_VALUES[self.asymmetry]):
             if self.values[key] < 0:
-                raise InputError(self.source or "instrument", f"{key} must be 0 or more, got {self.values[key]!r}")
+                raise InputError(where, f"{key} must be 0 or more, got {self.values[key]!r}")
+
+    @property
+    def value_names(self) -> tuple[str, ...]:
+        """The values this calibration holds: the profile's and its asymmetry model's."""
+        return PROFILE_VALUES + ASYMMETRY_VALUES[self.asymmetry]
+
+    def axial_deg(self) -> float:
+        """The axial divergence A (deg) of the one-parameter model: the file's, or (S + H)/L of an fcj file."""
+        if self.asymmetry == "axial":
+            return float(self.values["axial_deg"])
+        return math.degrees(float(self.values["S_L"]) + float(self.values["H_L"]))
+
+    def s_h_over_l(self) -> tuple[float, float]:
+        """(S/L, H/L) of the FCJ model: the file's, or A/2 (rad) each for an axial file (the same triangle)."""
+        if self.asymmetry == "fcj":
+            return float(self.values["S_L"]), float(self.values["H_L"])
+        half = math.radians(float(self.values["axial_deg"])) / 2.0
+        return half, half
 
     def as_dict(self) -> dict:
-        return {"format": INSTRUMENT_FORMAT, "values": {k: float(self.values[k]) for k in INSTRUMENT_VALUES},
-                "esds": {k: _number_or_none(self.esds.get(k)) for k in INSTRUMENT_VALUES},
+        return {"format": INSTRUMENT_FORMAT, "asymmetry": self.asymmetry,
+                "values": {k: float(self.values[k]) for k in self.value_names},
+                "esds": {k: _number_or_none(self.esds.get(k)) for k in self.value_names},
                 "wavelength": self.wavelength, "monochromator_two_theta_deg": self.monochromator_two_theta_deg,
                 "standard": self.standard}
 
@@ -93,11 +124,14 @@ class Instrument:
         wavelength = doc.get("wavelength")
         if not isinstance(wavelength, str) or not wavelength:
             raise InputError(path, "no wavelength: a calibration holds for the wavelength it was measured with")
+        asymmetry = doc.get("asymmetry", "axial")
+        if asymmetry not in ASYMMETRY_VALUES:
+            raise InputError(path, f"asymmetry must be {' or '.join(ASYMMETRY_VALUES)}, got {asymmetry!r}")
         mono = doc.get("monochromator_two_theta_deg")
         if mono is not None and not isinstance(mono, (int, float)):
             raise InputError(path, f"monochromator_two_theta_deg must be a number or null, got {mono!r}")
         return cls(values=dict(values), esds=dict(esds), wavelength=wavelength, monochromator_two_theta_deg=mono,
-                   standard=doc.get("standard") or {}, source=str(path))
+                   standard=doc.get("standard") or {}, source=str(path), asymmetry=asymmetry)
 
 
 def _number_or_none(value: float | None) -> float | None:

@@ -1041,7 +1041,6 @@ class Refiner:
         self._intensity_cache: dict = {}
         self._kernel_cache: dict = {}
         self._profile_cache: dict = {}
-        self.last_fit: FitState | None = None  # set by run(): what linearised probes need
         self._setup(settings.selections(phases))
 
     # ------------------------------------------------------------ parameters
@@ -1119,8 +1118,9 @@ class Refiner:
             for p in self.params.values():
                 p.refine = p.definition in chosen
         self.default_refined = refine is None
-        # H/L follows S/L unless it is refined itself (parameters.py: at S = H the fit cannot separate them)
-        self.tied_h_l = self.asymmetry == "fcj" and not self.params[H_L.name].refine
+        # H/L follows S/L unless it is refined itself (parameters.py: at S = H the fit cannot separate them) or an
+        # instrument holds both
+        self.tied_h_l = self.asymmetry == "fcj" and not self.params[H_L.name].refine and self.instrument is None
 
     def _hold_instrument(self, instrument: Instrument) -> None:
         """Hold the calibration's zero shift, V, W and axial divergence; U, X, Y become the sample's increments
@@ -1128,11 +1128,18 @@ class Refiner:
         held = {ZERO_SHIFT.name: instrument.values["zero_shift_deg"], V.name: instrument.values["V"],
                 W.name: instrument.values["W"]}
         if self.asymmetry == "axial":
-            held[AXIAL.name] = instrument.values["axial_deg"]
-        else:  # the same distribution of axial angles: a triangle over [0, A] is S/L = H/L = A/2 (rad)
-            held[S_L.name] = held[H_L.name] = math.radians(instrument.values["axial_deg"]) / 2.0
-            self.notes.append(f"the instrument's axial divergence A = {instrument.values['axial_deg']:.4g} deg is held "
-                              f"as S/L = H/L = A/2 = {held[S_L.name]:.4g} (FCJ; the same triangle of axial angles)")
+            held[AXIAL.name] = instrument.axial_deg()
+            if instrument.asymmetry == "fcj":  # the triangle of axial angles with the same extent
+                s_l, h_l = instrument.s_h_over_l()
+                self.notes.append(f"the instrument's FCJ S/L = {s_l:.4g}, H/L = {h_l:.4g} are held as the axial model's "
+                                  f"A = (S + H)/L = {held[AXIAL.name]:.4g} deg"
+                                  + ("" if abs(s_l - h_l) <= 1e-6 else ": S/L != H/L, whose trapezoid the axial model "
+                                     "cannot hold (give --asymmetry fcj)"))
+        else:
+            held[S_L.name], held[H_L.name] = instrument.s_h_over_l()
+            if instrument.asymmetry == "axial":  # a triangle over [0, A] is S/L = H/L = A/2 (rad)
+                self.notes.append(f"the instrument's axial divergence A = {instrument.values['axial_deg']:.4g} deg is "
+                                  f"held as S/L = H/L = A/2 = {held[S_L.name]:.4g} (FCJ; the same triangle of axial angles)")
         for name, value in held.items():
             self.params[name].value, self.params[name].refine = float(value), False
         self.params[DISPLACEMENT.name].refine = True
@@ -1339,8 +1346,6 @@ class Refiner:
         at_bound = [name for name, v, lo, hi in zip(names, best.x, lower, upper)
                     if min(v - lo, hi - v) <= 1e-9 * max(abs(lo), abs(hi), 1.0) + 1e-12]
         esd, correlations, cov = _esds(best.jac[: self.y.size], names, gof, warnings, at_bound)
-        self.last_fit = FitState(names=names, jacobian=best.jac[: self.y.size], weights=weights, values=values,
-                                 residual=(self.y - calc) * np.sqrt(weights), at_bound=at_bound, chi2=chi2, dof=max(n - p, 1))
         for name in at_bound:
             if not name.startswith(("occ:", "U", "X", "Y")):  # a width or an occupancy at 0 is an ordinary answer
                 parameter = self.params[name]
@@ -1448,7 +1453,10 @@ class Refiner:
         y, y_esd = values[y_name], self.params[y_name].esd
         size = _size_nm(y, self.components[0].wavelength_angstrom)
         out: dict[str, Any] = {"size_nm": size, "size_esd_nm": None if size is None or y_esd is None else size * y_esd / y,
-                               "size_kind": "instrument-corrected" if self.instrument is not None else "apparent"}
+                               "size_kind": "instrument-corrected" if self.instrument is not None else "apparent",
+                               # the shape factor the size assumes: sizes by K = 1 (integral-breadth, xrayutilities)
+                               # are this size / K
+                               "scherrer_k": SCHERRER_K if size is not None else None}
         if self.instrument is not None:
             u_name = self.width_parameter(phase, ParameterKind.U).name
             u, u_esd = values[u_name], self.params[u_name].esd
@@ -1747,23 +1755,6 @@ DISPLACEMENT_PROBE_DEG = 0.05
 PROBE_TOLERANCE = 1e-8
 
 
-@dataclass
-class FitState:
-    """What a linearised probe needs of a refiner's last fit: the free parameters' ``names``, the weighted residual
-    r = (y - y_calc) sqrt(w) and its ``jacobian`` dr/dp over the data points (scales and background projected out,
-    as the fit solves them), the final ``weights``, ``values`` of every parameter, those ``at_bound``, chi^2 and
-    N - P."""
-
-    names: list[str]
-    jacobian: np.ndarray
-    weights: np.ndarray
-    values: dict[str, float]
-    residual: np.ndarray
-    at_bound: list[str]
-    chi2: float
-    dof: int
-
-
 def displacement_probes(refiner: Refiner, result: RefinementResult, displacements_deg=(-DISPLACEMENT_PROBE_DEG, DISPLACEMENT_PROBE_DEG)
                         ) -> list[tuple[float, float, float]]:
     """(displacement, a, GoF) of the main phase were the sample displacement held at each of ``displacements_deg``
@@ -1777,7 +1768,6 @@ def displacement_probes(refiner: Refiner, result: RefinementResult, displacement
     name = DISPLACEMENT.name
     position_kinds = (ParameterKind.ZERO_SHIFT, ParameterKind.TRANSPARENCY, ParameterKind.A)
     saved = {k: (p.value, p.esd, p.refine, p.note) for k, p in refiner.params.items()}
-    saved_fit = refiner.last_fit
     probes = []
     try:
         for d in displacements_deg:
@@ -1796,7 +1786,6 @@ def displacement_probes(refiner: Refiner, result: RefinementResult, displacement
         for k, (value, esd, refine, note) in saved.items():
             parameter = refiner.params[k]
             parameter.value, parameter.esd, parameter.refine, parameter.note = value, esd, refine, note
-        refiner.last_fit = saved_fit
     return probes
 
 

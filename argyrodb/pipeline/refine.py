@@ -12,7 +12,7 @@ from ..core.resources import (
     bundled_phase_file,
     phase_names,
 )
-from ..physics.instrument import Instrument
+from ..physics.instrument import ASYMMETRY_VALUES, Instrument
 from ..physics.parameters import ParameterKind
 from ..physics.pattern_data import read_powder_data
 from ..physics.rietveld import (
@@ -82,7 +82,7 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
                    refine: list[str] | None = None, background_terms: int = 12, tie_totals: tuple[str, ...] | None = None,
                    monochromator_two_theta_deg: float | None = None, nominal: str | dict[str, float] | None = None,
                    free_totals: bool = False, instrument: str | Path | Instrument | None = None,
-                   calibrate: bool = False, start_values: dict[str, float] | None = None):
+                   calibrate: bool = False, start_values: dict[str, float] | None = None, asymmetry: str = "axial"):
     """Refine a measured powder pattern from a start structure (path, pymatgen Structure, ASE Atoms or analysed
     structure) plus second phases (bundled names such as LiCl, or CIF files). Returns (result, refined
     Refinement or None in Pawley mode, PowderData); see :mod:`argyrodb.physics.rietveld`.
@@ -107,7 +107,11 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     ``U:PHASE``, ``Y:PHASE``; :mod:`argyrodb.pipeline.series` passes the previous member's). A cubic phase's a
     becomes its start (the +-3 % bounds and the start scan centred there); another parameter starts there when this
     refinement refines it (held ones, an instrument's, keep their values); names of no parameter here are ignored.
-    The values used are recorded in the result's ``settings['start_values']``."""
+    The values used are recorded in the result's ``settings['start_values']``.
+
+    ``asymmetry``: the axial-divergence model, "axial" (one angle, ``axial_deg``) or "fcj" (Finger-Cox-Jephcoat S/L
+    and H/L, H/L tied to S/L unless ``refine`` names it); a calibration writes the model's values, and an instrument
+    file of either model is held under either (:mod:`argyrodb.physics.instrument`)."""
     import hashlib
 
     import numpy as np
@@ -148,7 +152,8 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
                              f"{main.name} is not an argyrodite: it has no anion-site totals to hold or free")
     if calibrate and refine is None:
         # the standard's a is the certificate's: everything else that places and shapes its lines is refined
-        refine = ["zero_shift_deg", "displacement_deg", "transparency_deg", "U", "V", "W", "X", "Y:", "axial_deg"]
+        refine = ["zero_shift_deg", "displacement_deg", "transparency_deg", "U", "V", "W", "X", "Y:",
+                  "axial_deg" if asymmetry == "axial" else "S_L"]
     others = [impurity_phase(*impurity_structure(p)) for p in phases]
     names = [main.name] + [p.name for p in others]
     if len(set(names)) != len(names):
@@ -165,7 +170,8 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
         mode=mode, wavelength=used_wavelength, background_terms=background_terms,
         monochromator_two_theta_deg=monochromator_two_theta_deg,
         refine=tuple(refine) if refine else None,  # read against the phases by RefinementSettings.selections
-        data_notes=tuple(notes), pattern_file=str(data_path), pattern_sha256=digest, instrument=held_instrument)
+        data_notes=tuple(notes), pattern_file=str(data_path), pattern_sha256=digest, instrument=held_instrument,
+        asymmetry=asymmetry)
     if held_instrument is not None and held_instrument.wavelength != settings.wavelength_text:
         raise ParameterError("instrument", f"{held_instrument.source}: calibrated with {held_instrument.wavelength}, "
                                            f"the data are refined with {settings.wavelength_text}")
@@ -219,11 +225,14 @@ def _calibration(refiner: Refiner, result, main, data_path, digest: str) -> Inst
     u = refiner.width_parameter(main, ParameterKind.U).name
     x = refiner.width_parameter(main, ParameterKind.X).name
     y = main.parameter(ParameterKind.Y).name
-    names = {"zero_shift_deg": "zero_shift_deg", "U": u, "V": "V", "W": "W", "X": x, "Y": y, "axial_deg": "axial_deg"}
+    names = {"zero_shift_deg": "zero_shift_deg", "U": u, "V": "V", "W": "W", "X": x, "Y": y}
+    names.update({k: k for k in ASYMMETRY_VALUES[refiner.asymmetry]})
     entry = result.phases[0]
     return Instrument(
         values={k: float(p[n].value) for k, n in names.items()},
-        esds={k: (None if p[n].esd is None or not p[n].refine else float(p[n].esd)) for k, n in names.items()},
+        # a tied H/L carries S/L's esd (the result's parameters): it is S/L's value
+        esds={k: (None if p[n].esd is None or not (p[n].refine or n == "H_L") else float(p[n].esd)) for k, n in names.items()},
+        asymmetry=refiner.asymmetry,
         wavelength=refiner.settings.wavelength_text, monochromator_two_theta_deg=refiner.monochromator,
         standard={"file": Path(data_path).name, "sha256": digest, "phase": main.name,
                   "a_angstrom_held": entry["a_angstrom"], "gof": round(result.gof, 4),

@@ -42,7 +42,7 @@ from .refine import _main_phase, impurity_structure, refine_pattern, store_refin
 #: The parameters a member takes from the previous reliable member's fit (by name): lattice, line positions, widths.
 CARRIED = frozenset({ParameterKind.A, ParameterKind.ZERO_SHIFT, ParameterKind.DISPLACEMENT, ParameterKind.TRANSPARENCY,
                      ParameterKind.U, ParameterKind.V, ParameterKind.W, ParameterKind.X, ParameterKind.Y,
-                     ParameterKind.AXIAL})
+                     ParameterKind.AXIAL, ParameterKind.S_L, ParameterKind.H_L})
 #: Fewest patterns in a series.
 MIN_MEMBERS = 2
 
@@ -136,7 +136,7 @@ def refine_series(data_paths: Sequence[str | Path], start, nominal: str | Sequen
                   background_terms: int = 12, tie_totals: tuple[str, ...] | None = None,
                   monochromator_two_theta_deg: float | None = None, free_totals: bool = False,
                   instrument: str | Path | Instrument | None = None, db_path: str | Path | None = None,
-                  show_progress: bool = False) -> SeriesResult:
+                  show_progress: bool = False, asymmetry: str = "axial") -> SeriesResult:
     """Refine ``data_paths`` in order, each from the previous reliable fit (module docstring); the other arguments
     are :func:`~argyrodb.pipeline.refine.refine_pattern`'s, for every member. ``nominal``: one formula per pattern,
     one for all, or None (each member holds the start's nominal formula). ``db_path``: store every refined member
@@ -166,8 +166,8 @@ def refine_series(data_paths: Sequence[str | Path], start, nominal: str | Sequen
                 raise ParameterError("nominal" if per_fu is not None else "free_totals" if free_totals else "tie_totals",
                                      f"{mains[text].name} is not an argyrodite: it has no anion-site totals to hold or free")
     main = next(iter(mains.values()))
-    if refine:
-        RefinementSettings(refine=tuple(refine)).selections([main, *others])  # an unknown item is refused here
+    if refine:  # an unknown item, or one of the other asymmetry model's, is refused here
+        RefinementSettings(refine=tuple(refine), asymmetry=asymmetry).selections([main, *others])
     names = [main.name] + [p.name for p in others]
     if len(set(names)) != len(names):
         raise ParameterError("phases", f"phase names must differ: {names}")
@@ -188,7 +188,7 @@ def refine_series(data_paths: Sequence[str | Path], start, nominal: str | Sequen
                 member.data_path, start, tuple(phases), mode=mode, wavelength=wavelength, two_theta_range=two_theta_range,
                 refine=refine, background_terms=background_terms, tie_totals=tie_totals,
                 monochromator_two_theta_deg=monochromator_two_theta_deg, nominal=per_fu, free_totals=free_totals,
-                instrument=held_instrument,
+                instrument=held_instrument, asymmetry=asymmetry,
                 start_values=None if last_reliable is None or last_reliable.result is None else start_values(last_reliable.result))
         except InputError as exc:
             # the member's own file (its points, its wavelength against the instrument's): a row with its error

@@ -5,6 +5,7 @@ a self-consistency round trip; the Hill-Howard identity; the CLI's outputs and i
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from argyrodb.physics.rietveld import (
 from argyrodb.pipeline import refine as refine_module
 from argyrodb.pipeline.build import build_database
 from argyrodb.pipeline.refine import impurity_structure, refine_pattern
+from argyrodb.pipeline.series import start_values
 from argyrodb.store.queries import run_sql
 from argyrodb_testing import DATA, LMA, REPO, run
 
@@ -440,6 +442,43 @@ def test_an_instrument_file_gives_the_samples_own_size_and_strain(calibration, m
     instrument_values = yaml.safe_load(path.read_text())["values"]
     assert held["zero_shift_deg"].value == instrument_values["zero_shift_deg"] and not held["zero_shift_deg"].refine
     assert held["displacement_deg"].refine  # the sample's own
+
+
+def test_an_fcj_calibration_is_held_under_either_asymmetry_model(calibration, tmp_path):
+    """`--calibrate --asymmetry fcj` writes S/L and H/L; the axial and FCJ calibrations of one standard describe the
+    same triangle of axial angles, and a sample refined under the other model holds it as A = (S + H)/L."""
+    from argyrodb.physics.instrument import Instrument
+
+    out = tmp_path / "fcj.yaml"
+    done = run("refine", str(REFINE / "si_standard.xye"), "--start", str(REFINE / "si_standard.start.cif"),
+               "--calibrate", "--asymmetry", "fcj", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    fcj, axial = Instrument.read(out), Instrument.read(calibration[1])
+    assert fcj.asymmetry == "fcj" and axial.asymmetry == "axial"
+    assert fcj.values["S_L"] == fcj.values["H_L"] and fcj.esds["H_L"] == fcj.esds["S_L"] > 0  # H/L tied to S/L
+    # (S + H)/L of the FCJ fit against the axial fit's A: 1 % (measured 0.08 %; both models are the same triangle
+    # when S = H, and the two fits differ only by the small-angle form of the axial one)
+    assert fcj.axial_deg() == pytest.approx(axial.values["axial_deg"], rel=0.01)
+    assert Instrument.read(calibration[1]).s_h_over_l()[0] == pytest.approx(math.radians(axial.values["axial_deg"]) / 2)
+    truth = _truth("lma_nominal")["phases"][0]
+    for model in ("fcj", "axial"):
+        result, _, _ = refine_pattern(REFINE / "lma_nominal.xye", REFINE / "lma_nominal.start.yaml", ("LiCl",),
+                                      instrument=out, asymmetry=model)
+        main = refinement_json(result)["phases"][0]
+        assert result.reliable and main["scherrer_k"] == 0.9
+        # the tolerances of test_an_instrument_file_gives_the_samples_own_size_and_strain
+        assert main["size_nm"] / main["scherrer_k"] == pytest.approx(truth["crystallite_size_nm"], rel=0.05)
+        assert main["microstrain"] == pytest.approx(truth["microstrain_eps"], rel=0.05)
+        assert main["a_angstrom"] == pytest.approx(truth["a_angstrom"], abs=5e-4)
+        held = result.parameters
+        if model == "fcj":
+            assert held["S_L"].value == fcj.values["S_L"] and held["H_L"].value == fcj.values["H_L"]
+            assert not held["S_L"].refine and not held["H_L"].refine
+            # a series carries the FCJ parameters from member to member as it does axial_deg
+            assert start_values(result)["S_L"] == held["S_L"].value and "H_L" in start_values(result)
+        else:
+            assert held["axial_deg"].value == pytest.approx(fcj.axial_deg()) and not held["axial_deg"].refine
+            assert any("held as the axial model's A = (S + H)/L" in w for w in result.warnings)
 
 
 def test_bad_instrument_files_and_options_exit_2(calibration, tmp_path):
