@@ -65,6 +65,9 @@ class RefineCommand(Command):
               "(S_L, H_L; H/L tied to S/L unless --refine names it). --calibrate writes the model's values; an instrument "
               "file of either model is held under either.")
 @click.option("--monochromator-2theta", "monochromator", type=float, help="Monochromator 2theta_M (deg) for the polarisation factor.")
+@click.option("--radiation", type=click.Choice(["xray", "neutron"]), default="xray", show_default=True,
+              help="X-ray or constant-wavelength neutron data (Sears scattering lengths, no polarisation; --wavelength "
+              "in angstrom required).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Fig. S2-style plot (PNG).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -74,7 +77,7 @@ class RefineCommand(Command):
               "series table (one row per DATA file) as CSV.")
 @click.option("--quiet", is_flag=True, help="With --series: no progress bar.")
 def refine(data, series, start, phases, mode, wavelength, two_theta_range, refine, background_terms, nominal, tie_totals,
-           free_totals, calibrate, instrument, asymmetry, monochromator, as_json, plot_path, out_path, db_path, csv_out, quiet):
+           free_totals, calibrate, instrument, asymmetry, monochromator, radiation, as_json, plot_path, out_path, db_path, csv_out, quiet):
     """Rietveld or Pawley refinement of a measured powder pattern (xy, xye, csv, xrdml).
 
     DATA is refined from the start structure: scale, Chebyshev background, zero shift, transparency, a, TCH
@@ -86,6 +89,11 @@ def refine(data, series, start, phases, mode, wavelength, two_theta_range, refin
     series with one or none), refined in order: the first as above, each next one from the last reliable fit's
     lattice and profile parameters. A file that cannot be refined is a row with its error; the others go on."""
     formulas = [f.strip() for text in nominal for f in text.split(",") if f.strip()]
+    if series and radiation != "xray":
+        raise api.InputError("--radiation", "--series refines X-ray data: refine neutron patterns one at a time")
+    if radiation == "neutron" and monochromator is not None:
+        raise api.InputError("--monochromator-2theta", "neutrons are not polarised by a monochromator: no polarisation "
+                                                       "factor to set")
     if series:
         _refine_series(list(data), start, tuple(phases), mode, wavelength, two_theta_range,
                        refine, background_terms, formulas, tie_totals, free_totals, calibrate, instrument, monochromator,
@@ -117,7 +125,7 @@ def refine(data, series, start, phases, mode, wavelength, two_theta_range, refin
         two_theta_range=two_theta_range,
         refine=refine_names, background_terms=background_terms, tie_totals=_ties(tie_totals),
         monochromator_two_theta_deg=monochromator, nominal=nominal, free_totals=free_totals, instrument=instrument,
-        calibrate=calibrate, asymmetry=asymmetry)
+        calibrate=calibrate, radiation=radiation, asymmetry=asymmetry)
     structure = api.analyse(refined) if refined is not None else None
     if calibrate:
         if not result.reliable:
@@ -164,7 +172,7 @@ def _wavelength_label(result, wavelength) -> str:
     """The plot title's radiation: the one given, else what the refinement used (a file's, or Cu K-alpha1/2)."""
     used = result.settings.get("wavelength", "CuKa12")
     if wavelength:
-        return _label(wavelength_value(wavelength))
+        return ("neutrons, " if result.settings.get("radiation") == "neutron" else "") + _label(wavelength_value(wavelength))
     return _label(used) if used == "CuKa12" else used
 
 

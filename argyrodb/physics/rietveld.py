@@ -104,7 +104,7 @@ from .parameters import (
     selected,
 )
 from .scattering import WavelengthComponent, resolve_wavelength
-from .xrd import NoDisplacementWarning, XRDModel
+from .xrd import NoDisplacementWarning, XRDModel, check_radiation_options
 
 #: Profiles are evaluated within this many FWHM of each line (the truncated area is restored). A Lorentzian keeps
 #: 2.3 % of its area beyond 14 FWHM; those tails went into the background and shifted the weak lines that carry
@@ -646,6 +646,17 @@ def _scattering_class(element: str) -> int:
     return next((i for i, c in enumerate(SCATTERING_CLASSES) if element in c), 100 + hash(element) % 1000)
 
 
+#: What neutrons cannot tell apart on one site (Sears b_c within 3 %): O 5.803 and F 5.654 fm. S 2.847 / Cl 9.577,
+#: Se 7.97 / Br 6.795 and I 5.28 fm they separate.
+NEUTRON_SCATTERING_CLASSES = ({"O", "F"},)
+#: How the message on X-rays' S/Cl contrast begins (left out of a neutron refinement's warnings).
+S_CL_XRAY_MESSAGE_START = "S and Cl differ by one electron"
+
+
+def _neutron_scattering_class(element: str) -> int:
+    return next((i for i, c in enumerate(NEUTRON_SCATTERING_CLASSES) if element in c), 100 + hash(element) % 1000)
+
+
 def _amounts_per_fu(structure: AnalysedStructure, occupancy: np.ndarray, elements: list[str], groups) -> dict[str, float]:
     """Amount of each element per formula unit on the given site groups for an occupancy matrix (group, element)."""
     out: dict[str, float] = {}
@@ -945,7 +956,9 @@ class RefinementSettings:
     * ``instrument``: a calibration (:class:`~argyrodb.physics.instrument.Instrument`) whose zero shift, widths and
       axial divergence are held; U, X, Y are then the sample's increments and sizes instrument-corrected.
     * ``asymmetry``: the axial-divergence model, "axial" (Cheary & Coelho's one parameter, ``axial_deg``) or "fcj"
-      (Finger, Cox & Jephcoat's S/L and H/L, ``S_L`` and ``H_L``; H/L is tied to S/L unless ``refine`` names it)."""
+      (Finger, Cox & Jephcoat's S/L and H/L, ``S_L`` and ``H_L``; H/L is tied to S/L unless ``refine`` names it).
+    * ``radiation``: "xray" or "neutron" (constant wavelength: Sears' b_c, the Lorentz factor alone; ``wavelength``
+      in Å, see :mod:`argyrodb.physics.xrd`)."""
 
     mode: str = "rietveld"
     wavelength: str | float | tuple[WavelengthComponent, ...] = "CuKa12"
@@ -961,8 +974,10 @@ class RefinementSettings:
     pattern_sha256: str | None = None
     instrument: Instrument | None = None
     asymmetry: str = "axial"
+    radiation: str = "xray"
 
     def __post_init__(self) -> None:
+        check_radiation_options(self.radiation, self.wavelength, self.monochromator_two_theta_deg)
         if self.mode not in MODES:
             raise ParameterError("mode", f"{self.mode!r} is not rietveld or pawley")
         if self.asymmetry not in ASYMMETRIES:
@@ -1161,7 +1176,8 @@ class Refiner:
             if kernel is None:
                 lo, hi = float(self.x[0]) - 3.0, float(self.x[-1]) + 3.0
                 kernel = phase.xrd.line_kernel(wavelength=self.components, two_theta_range=(max(lo, 0.5), min(hi, 179.0)),
-                                               a_angstrom=a, monochromator_two_theta_deg=self.monochromator)
+                                               a_angstrom=a, monochromator_two_theta_deg=self.monochromator,
+                                               radiation=self.settings.radiation)
                 if len(self._kernel_cache) > 16:
                     self._kernel_cache.clear()
                 self._kernel_cache[kernel_key] = kernel
@@ -1286,8 +1302,9 @@ class Refiner:
         free = [p for p in self.params.values() if p.refine]
         names = [p.name for p in free]
         warnings: list[str] = []
-        for phase in self.phases:
-            warnings.extend(phase.messages)
+        for phase in self.phases:  # neutrons see S and Cl apart: X-rays' S/Cl caveat does not apply to them
+            warnings.extend(m for m in phase.messages
+                            if not (self.settings.radiation == "neutron" and m.startswith(S_CL_XRAY_MESSAGE_START)))
         warnings.extend(self.notes)
 
         def values_of(vector) -> dict[str, float]:
@@ -1403,7 +1420,7 @@ class Refiner:
                      "a_angstrom": phase.a(values) if phase.cubic else None,
                      "a_esd": self.params[lattice.name].esd if lattice is not None and lattice.name in self.params else None,
                      **self._size_and_strain(phase, values),
-                     "sites": _sites(phase, values, self.mode, _occupancy_esds(phase, names, cov))}
+                     "sites": _sites(phase, values, self.mode, _occupancy_esds(phase, names, cov), self.settings.radiation)}
             if phase.structure is not None and self.mode == "rietveld":
                 composition, notes = _composition_report(phase, values, names, cov)
                 entry.update(composition)
@@ -1425,7 +1442,8 @@ class Refiner:
                 if min(value - lattice.lower, lattice.upper - value) < 1e-6 * value:
                     reasons.append(f"a of {phase.name} ran to its bound ({value:.5f} A, start {phase.a0:.5f} A +- 3 %): "
                                    "a wrong start structure, wavelength or x axis")
-        record = {"mode": self.mode, "wavelength": self.settings.wavelength_text, "weighting": weighting,
+        record = {"mode": self.mode, "radiation": self.settings.radiation, "wavelength": self.settings.wavelength_text,
+                  "weighting": weighting,
                   "asymmetry": (self.asymmetry if self.asymmetry == "axial" else
                                 "fcj (S_L, H_L tied: H/L = S/L)" if self.tied_h_l else "fcj (S_L, H_L)"),
                   "instrument": None if self.instrument is None else (self.instrument.source or "given"),
@@ -1678,7 +1696,7 @@ def _occupancy_gradients(phase: Phase, names: list[str]) -> dict[tuple[int, str]
     return gradient
 
 
-def _sites(phase: Phase, own: dict[str, float], mode: str, esds: dict | None = None) -> list[dict]:
+def _sites(phase: Phase, own: dict[str, float], mode: str, esds: dict | None = None, radiation: str = "xray") -> list[dict]:
     if phase.structure is None:
         return []
     esds = esds or {}
@@ -1690,8 +1708,9 @@ def _sites(phase: Phase, own: dict[str, float], mode: str, esds: dict | None = N
         present = [el for i, el in enumerate(phase.xrd.elements) if phase.base_occupancy[g, i] > 0 or occ[g, i] > 0]
         # two scatterers of one class (S/Cl: 16 and 17 electrons) on a site whose split is refined: their amounts
         # trade one electron each, which the data cannot weigh against the other scatterers' splits and B
+        same = _scattering_class if radiation == "xray" else _neutron_scattering_class
         undetermined = sorted({el for el in present for other in present if other != el
-                               and _scattering_class(el) == _scattering_class(other)
+                               and same(el) == same(other)
                                and ((g, el) in varied or (g, other) in varied)}) if mode == "rietveld" else []
         out.append({"label": "/".join(r.label for r in pos.rows), "wyckoff": pos.wyckoff.symbol,
                     "undetermined": undetermined,

@@ -82,7 +82,8 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
                    refine: list[str] | None = None, background_terms: int = 12, tie_totals: tuple[str, ...] | None = None,
                    monochromator_two_theta_deg: float | None = None, nominal: str | dict[str, float] | None = None,
                    free_totals: bool = False, instrument: str | Path | Instrument | None = None,
-                   calibrate: bool = False, start_values: dict[str, float] | None = None, asymmetry: str = "axial"):
+                   calibrate: bool = False, start_values: dict[str, float] | None = None, radiation: str = "xray",
+                   asymmetry: str = "axial"):
     """Refine a measured powder pattern from a start structure (path, pymatgen Structure, ASE Atoms or analysed
     structure) plus second phases (bundled names such as LiCl, or CIF files). Returns (result, refined
     Refinement or None in Pawley mode, PowderData); see :mod:`argyrodb.physics.rietveld`.
@@ -111,7 +112,10 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
 
     ``asymmetry``: the axial-divergence model, "axial" (one angle, ``axial_deg``) or "fcj" (Finger-Cox-Jephcoat S/L
     and H/L, H/L tied to S/L unless ``refine`` names it); a calibration writes the model's values, and an instrument
-    file of either model is held under either (:mod:`argyrodb.physics.instrument`)."""
+    file of either model is held under either (:mod:`argyrodb.physics.instrument`).
+
+    ``radiation`` "neutron": constant-wavelength neutron data (Sears' scattering lengths, no polarisation); the
+    ``wavelength`` in Å must then be given (a file's X-ray anode says nothing about a neutron monochromator)."""
     import hashlib
 
     import numpy as np
@@ -122,6 +126,8 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
     x, y, sigma = data.two_theta_deg, data.counts, data.sigma
     notes = list(data.metadata.get("notes", []))  # the reader's (several scans, negative intensities, ...)
     used_wavelength: str | float | tuple[WavelengthComponent, ...]
+    if wavelength is None and radiation == "neutron":
+        raise ParameterError("wavelength", "neutron data need the wavelength in angstrom (e.g. --wavelength 1.594)")
     if wavelength is None:
         components = data.wavelength_components()
         used_wavelength = tuple(components) if components else "CuKa12"
@@ -171,7 +177,7 @@ def refine_pattern(data_path: str | Path, start, phases: tuple[str, ...] = (), m
         monochromator_two_theta_deg=monochromator_two_theta_deg,
         refine=tuple(refine) if refine else None,  # read against the phases by RefinementSettings.selections
         data_notes=tuple(notes), pattern_file=str(data_path), pattern_sha256=digest, instrument=held_instrument,
-        asymmetry=asymmetry)
+        radiation=radiation, asymmetry=asymmetry)
     if held_instrument is not None and held_instrument.wavelength != settings.wavelength_text:
         raise ParameterError("instrument", f"{held_instrument.source}: calibrated with {held_instrument.wavelength}, "
                                            f"the data are refined with {settings.wavelength_text}")
