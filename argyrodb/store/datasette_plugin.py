@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import sqlite3
 import weakref
 from urllib.parse import parse_qs, quote, unquote, urlencode
@@ -144,6 +145,10 @@ class ArgyrodbPlugin:
             return Markup(f'<a href="/material/{quote(value, safe="")}">{escape(value)}</a>')
         if isinstance(value, float) and math.isfinite(value):
             return display_number(value, self.precision.get(column))
+        if table is not None and value is not None and column in (datasette.table_metadata(database, table).get("units") or {}):
+            from markupsafe import escape
+
+            return escape(str(value))  # as stored: Datasette would show the value converted by pint (2.44 mS/cm as 0.244 S/m)
         if isinstance(value, int) and not isinstance(value, bool) and table is not None:
             return self._foreign_key_label(datasette, table, column, value)
         return None
@@ -364,6 +369,9 @@ class ArgyrodbPlugin:
         problem = argument_problem(parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         if problem:
             return problem
+        problem = self._unit_problem(datasette, path, parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        if problem:
+            return problem
         for query, types in self.parameter_types.items():
             page = datasette.urls.table(self.database, query)
             if path != page and not (path.startswith(page + ".") and "/" not in path[len(page):]):
@@ -375,6 +383,56 @@ class ArgyrodbPlugin:
                     if problem:
                         return problem
         return None
+
+
+    def _unit_problem(self, datasette, path: str, args: dict[str, list[str]]) -> str | None:
+        """Why a filter on a column with a unit (a table's ``units``) is unusable, or None. Datasette reads such a
+        filter's value with pint (``?sigma_mS_cm__gt=0.001 S/cm`` is 1 mS/cm, a bare number is in the column's unit)
+        and answers 500 for a value pint cannot read ('abc') or a quantity of another dimension ('1 K')."""
+        from datasette.views.base import ureg
+
+        prefix = datasette.urls.database(self.database) + "/"
+        if not path.startswith(prefix):
+            return None
+        name = unquote(path[len(prefix):])
+        if "/" in name:
+            return None  # a row page: no filters
+        units: dict[str, str] = {}
+        for candidate in (name, name.rsplit(".", 1)[0]):  # /db/table or /db/table.json
+            units = datasette.table_metadata(self.database, candidate).get("units") or {}
+            if units:
+                break
+        for key, values in args.items():
+            if key.startswith("_") and "__" not in key:
+                continue  # Datasette's own arguments (_sort, _size, ...), not filters
+            column, lookup = key.rsplit("__", 1) if "__" in key else (key, "exact")
+            if column not in units:
+                continue
+            if lookup in _VALUE_FREE_LOOKUPS:
+                continue
+            if lookup not in _UNIT_LOOKUPS:
+                # Datasette turns the value into a number first: __in=1,2 fails (500), __contains=2 compares a number
+                return (f"{key}: {column} has a unit ({units[column]}); filter it with "
+                        f"{', '.join(f'__{k}' for k in _UNIT_LOOKUPS)} (a number, or a quantity such as '2 {units[column]}')")
+            for value in values:
+                if not _QUANTITY.fullmatch(value):
+                    # pint reads '1,5' as 15: a decimal comma would silently filter on another number
+                    return f"{key}: {value!r} is not a number or a number with a unit (e.g. 2 or '2 {units[column]}')"
+                try:
+                    quantity = ureg(value)
+                    if not isinstance(quantity, int | float):
+                        quantity.to(ureg(units[column]))
+                except Exception:  # pint: UndefinedUnitError, DimensionalityError, tokenize errors, ...
+                    return f"{key}: {value!r} is neither a number nor a quantity in {units[column]} (e.g. '2 {units[column]}')"
+        return None
+
+
+#: Datasette's filter lookups on a column with a unit that take a number (converted from the quantity given), and those
+#: whose value is not used; every other lookup is refused on such a column (see ArgyrodbPlugin._unit_problem).
+_UNIT_LOOKUPS = ("exact", "not", "gt", "gte", "lt", "lte")
+_VALUE_FREE_LOOKUPS = ("isnull", "notnull", "isblank", "notblank")
+#: A number, optionally followed by a unit: '2', '-1.5e-3', '0.002 S/cm', '2mS/cm'.
+_QUANTITY = re.compile(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?(\s*[A-Za-z\u00b0\u00c5\u03bc\u03a9][^,;]*)?\s*")
 
 
 #: Arguments Datasette parses without checking them, and what it needs them to be (_through and _timelimit are

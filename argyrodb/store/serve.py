@@ -2,8 +2,10 @@
 localhost by default, with titles and descriptions of every table and column from ``datasette.yaml`` and the
 bounds on every web query of ``datasette_plugin``.
 
-Units are written into the column descriptions and never handed to Datasette's unit conversion, so a
-value is shown as stored (2.44 mS/cm stays 2.44 in the ``sigma_mS_cm`` column).
+Units are written into the column descriptions, and those pint reads are also handed to Datasette as each table's
+``units`` (the JSON's ``"units"``; a filter may give a quantity: ``?sigma_mS_cm__gt=0.001 S/cm`` is 1 mS/cm). Cells are
+still shown as stored - the plugin renders every cell of a column with a unit, never Datasette's pint conversion
+(2.44 mS/cm stays 2.44 in the ``sigma_mS_cm`` column, it would otherwise read 0.244 S/m).
 """
 
 from __future__ import annotations
@@ -91,9 +93,47 @@ def table_columns(db: ReadOnlyDatabase) -> dict[str, set[str]]:
     return out
 
 
-def datasette_metadata(database_name: str = "argyrodb", existing: dict[str, set[str]] | None = None) -> dict:
+#: SQLite's numeric declared types (type affinity, https://www.sqlite.org/datatype3.html section 3.1): only such
+#: columns get Datasette units (Datasette multiplies a cell by its unit: a text value there would fail).
+_NUMERIC_AFFINITY = ("INT", "REAL", "FLOA", "DOUB", "NUM", "DEC")
+
+
+def numeric_columns(db: ReadOnlyDatabase) -> dict[str, set[str]]:
+    """Table or view -> its columns of numeric declared type, for the tables ``datasette.yaml`` describes (a view's
+    computed column has no declared type and is left out)."""
+    out = {}
+    for name in metadata_file()["tables"]:
+        rows = db.execute("SELECT name, type FROM pragma_table_info(?)", [name])[1]
+        out[name] = {column for column, kind in rows if any(k in (kind or "").upper() for k in _NUMERIC_AFFINITY)
+                     and "CHAR" not in (kind or "").upper() and "TEXT" not in (kind or "").upper()}
+    return out
+
+
+def pint_unit(unit: str) -> bool:
+    """Whether Datasette's pint registry reads ``unit`` as a unit (magnitude 1, integer exponents): 'mS/cm',
+    'angstrom^3', '1/min' are; 'e per formula unit' is not, nor the CPE's 'F s^(alpha-1)' (pint reads alpha as the
+    fine-structure constant: exponent 0.9927)."""
+    from datasette.views.base import ureg  # the registry Datasette converts filters with
+
+    try:
+        quantity = ureg(unit)
+    except Exception:  # pint's parser raises UndefinedUnitError, tokenize errors, AssertionError, ...
+        return False
+    magnitude = getattr(quantity, "magnitude", None)
+    exponents = getattr(getattr(quantity, "units", None), "_units", {})
+    return magnitude == 1 and all(float(e).is_integer() for e in dict(exponents).values())
+
+
+def datasette_units(columns: set[str]) -> dict[str, str]:
+    """Column -> unit for Datasette's ``units`` of one table: the numeric ``columns`` whose unit pint reads."""
+    return {column: unit for column in sorted(columns) if (unit := column_unit(column)) and pint_unit(unit)}
+
+
+def datasette_metadata(database_name: str = "argyrodb", existing: dict[str, set[str]] | None = None,
+                       numeric: dict[str, set[str]] | None = None) -> dict:
     """Datasette's metadata; ``existing`` (table -> columns, :func:`table_columns`) keeps each table's descriptions to
-    the columns it has (a view's borrowed ones included)."""
+    the columns it has (a view's borrowed ones included); ``numeric`` (:func:`numeric_columns`) gives each table its
+    Datasette ``units`` (needs Datasette installed)."""
     data = metadata_file()
     columns = column_descriptions()
     if existing is not None:
@@ -105,6 +145,8 @@ def datasette_metadata(database_name: str = "argyrodb", existing: dict[str, set[
         tables[name] = {"title": spec["title"], "description": spec["description"], "columns": columns.get(name, {})}
         if name in labels:
             tables[name]["label_column"] = labels[name]
+        if numeric is not None and numeric.get(name):
+            tables[name]["units"] = datasette_units(numeric[name])
     queries = {query: {key: value for key, value in spec.items() if key != "parameter_types"}
                for query, spec in (data.get("queries") or {}).items()}
     return {
@@ -187,6 +229,7 @@ def serve(db_path: str | Path | None, host: str = "127.0.0.1", port: int = 8001,
     path = database_path(db_path)
     with ReadOnlyDatabase(path) as db:  # a missing file, another file or another schema version: one line, before binding
         existing = table_columns(db)
+        numeric = numeric_columns(db)
     sock = bind_socket(host, port)
     try:
         import asyncio
@@ -198,7 +241,7 @@ def serve(db_path: str | Path | None, host: str = "127.0.0.1", port: int = 8001,
         plugin = ArgyrodbPlugin(name, writable, parameter_types(), precision())
         pm.register(plugin, name="argyrodb")
         try:
-            app = Datasette([str(path)], immutables=[], metadata=datasette_metadata(name, existing), settings=DATASETTE_SETTINGS,
+            app = Datasette([str(path)], immutables=[], metadata=datasette_metadata(name, existing, numeric), settings=DATASETTE_SETTINGS,
                             template_dir=str(template_dir()))
             if on_ready is not None:
                 on_ready(_url(sock))

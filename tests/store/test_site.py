@@ -317,3 +317,80 @@ def test_row_pages_show_foreign_keys_by_their_label(site, db_path):
     # the JSON keeps the stored number
     rows = json.loads(_page(f"{base}/{db}/measurements/{mid}.json?_shape=array"))
     assert rows[0]["material_id"] == material_id
+
+
+# --- units in the JSON, filters with units, descriptions (item 5) --------------------------------------------------
+
+def test_the_json_gives_units_pint_reads_and_cells_stay_as_stored(site, db_path):
+    from datasette.views.base import ureg
+
+    base, _ = site
+    db = db_path.stem
+    data = json.loads(_page(f"{base}/{db}/measurements_full.json?_size=1&_extra=units"))
+    units = data["units"]
+    assert units["sigma_mS_cm"] == "mS/cm" and units["ccd_mA_cm2"] == "mA/cm^2" and units["temperature_K"] == "K"
+    for table in ("structures", "xrd_peaks", "refinements", "milling"):
+        table_units = json.loads(_page(f"{base}/{db}/{table}.json?_size=0&_extra=units"))["units"]
+        assert table_units, table
+        for column, unit in table_units.items():
+            assert ureg(unit).magnitude == 1, (table, column, unit)
+    structures = json.loads(_page(f"{base}/{db}/structures.json?_size=0&_extra=units"))["units"]
+    assert structures["a_angstrom"] == "angstrom" and structures["density_g_cm3"] == "g/cm^3"
+    assert "charge_per_fu" not in structures  # 'e per formula unit' is no pint unit: in the description only
+    eis = json.loads(_page(f"{base}/{db}/eis_fits.json?_size=0&_extra=units"))["units"]
+    assert eis.get("r_ohm") == "ohm" and "cpe_t_F_s_alpha_minus_1" not in eis  # pint reads 'alpha' as a constant
+    # the page shows Table S3's 2.44 as stored, not Datasette's pint rendering (0.244 S/m)
+    html = _page(f"{base}/{db}/measurements_full?dataset=table_s3&dataset_row=1&_col=sigma_mS_cm")
+    assert _cell(html, "sigma_mS_cm") == ["2.44"]
+
+
+def test_a_filter_may_give_a_quantity_in_other_units(site, db_path):
+    base, _ = site
+    db = db_path.stem
+
+    def ids(query: str) -> list[int]:
+        rows = json.loads(_page(f"{base}/{db}/measurements_full.json?_shape=array&_col=measurement_id&_col=sigma_mS_cm&_size=max&{query}"))
+        return sorted(r["measurement_id"] for r in rows)
+
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        expected = sorted(r[0] for r in conn.execute("SELECT measurement_id FROM measurements_full WHERE sigma_mS_cm > 2"))
+    assert expected
+    assert ids("sigma_mS_cm__gt=2") == expected
+    assert ids("sigma_mS_cm__gt=" + urllib.parse.quote("0.002 S/cm")) == expected  # 0.002 S/cm = 2 mS/cm
+    assert ids("sigma_mS_cm__gt=" + urllib.parse.quote("0.2 S/m")) == expected
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("sigma_mS_cm__gt=abc", "'abc' is not a number or a number with a unit"),
+    ("sigma_mS_cm__gt=1 K", "'1 K' is neither a number nor a quantity in mS/cm"),
+    ("sigma_mS_cm=1,5", "'1,5' is not a number"),  # pint would read 15
+    ("sigma_mS_cm__in=1,2", "sigma_mS_cm has a unit (mS/cm)"),
+    ("sigma_mS_cm__contains=2", "sigma_mS_cm has a unit (mS/cm)"),
+])
+def test_bad_filters_on_columns_with_units_answer_400(site, db_path, query, message):
+    base, _ = site
+    column, value = query.split("=", 1)
+    status, body = _get(f"{base}/{db_path.stem}/measurements_full?{column}={urllib.parse.quote(value)}")
+    assert status == 400, (query, status)
+    assert message in body.decode().replace("&#39;", "'")
+
+
+def test_every_column_is_described_and_no_description_repeats_its_name(db_path):
+    """Descriptions like `z: z` or `material_id: material id` said nothing; every column of every table and view of the
+    database is described, in words other than its name."""
+    from argyrodb.store.serve import column_descriptions
+
+    described = column_descriptions()
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                                              "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '%_fts%'")]
+        columns = {t: [r[0] for r in conn.execute("SELECT name FROM pragma_table_info(?)", [t])] for t in tables}
+
+    def letters(text: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", text.lower())
+
+    undescribed = [(t, c) for t in tables for c in columns[t] if c not in described.get(t, {})]
+    assert undescribed == []
+    repeats = [(t, c) for t in tables for c in columns[t]
+               if letters(described[t][c].split(" [")[0].split(" (page:")[0]) in (letters(c), letters(c) + "s")]
+    assert repeats == []
