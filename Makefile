@@ -116,7 +116,10 @@ fuzz: $(STAMP)
 # Headless-Chromium screenshots of the main Datasette pages (out/web/*.png) for a person to look at.
 check-web: export ARGYRODB_DB = $(DEMO_DB)
 check-web: $(STAMP)
-	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "make check-web: needs Debian's chromium and chromium-driver (as root: apt-get install chromium chromium-driver)" >&2; exit 2; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	fi
 	@test -f $(DEMO_DB) || $(BIN)/argyrodb db build --quiet
 	$(BIN)/python checks/check_web.py --db $(DEMO_DB) --out out/web
 
