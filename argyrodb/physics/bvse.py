@@ -34,11 +34,13 @@ the whole grid: the energy of the average structure has the space group's symmet
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
+from .. import __version__
 from ..core.errors import ParameterError
 from ..core.resources import data_file, literature_folder
 from ..core.symmetry import invariant_under_f43m, operations
@@ -502,3 +504,19 @@ def published_spread(material: str) -> tuple[float, float]:
     if any(b.bound == ">" for b in rows):
         high = float("inf")
     return low, high
+
+
+def stored_record(structure) -> dict:
+    """What the database stores for an analysed structure (``structure_bvse``): status 'ok' and the energies, or
+    'refused' and why (an element without parameters, an over-filled site)."""
+    base = {"method": METHOD, "disorder": "site-average", "argyrodb_version": __version__}
+    if not structure.buildable:
+        return {**base, "status": "refused", "reason": "a site is over-filled", "e_1d_eV": None, "e_2d_eV": None,
+                "e_3d_eV": None, "parameters_json": "{}"}
+    try:
+        result = bvse_of_structure(structure)
+    except ParameterError as exc:
+        return {**base, "status": "refused", "reason": exc.problem, "e_1d_eV": None, "e_2d_eV": None, "e_3d_eV": None,
+                "parameters_json": "{}"}
+    return {**base, "status": "ok", "reason": None, "e_1d_eV": result.e_1d_eV, "e_2d_eV": result.e_2d_eV,
+            "e_3d_eV": result.e_3d_eV, "parameters_json": json.dumps(result.parameters, sort_keys=True)}

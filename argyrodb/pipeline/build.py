@@ -17,6 +17,7 @@ from ..core.resources import (
     literature_folder,
     structure_files,
 )
+from ..physics import bvse
 from ..physics.calculators import SOURCE_GRAVITY_M_S2, milling_gforce
 from ..physics.structure import AnalysedStructure, analyse
 from ..physics.xrd import Pattern, PatternConditions
@@ -43,10 +44,11 @@ def stored_pattern(structure: AnalysedStructure) -> Pattern:
 
 
 def stored_structure(structure: AnalysedStructure, **fields) -> dict:
-    """What the store's ``insert_structure`` takes for an analysed structure: it, its CIF, densities and stored
-    pattern, plus ``fields`` (name, source file, dataset ...)."""
+    """What the store's ``insert_structure`` takes for an analysed structure: it, its CIF, densities, stored
+    pattern and BVSE Li percolation energies (:func:`argyrodb.physics.bvse.stored_record`, ~50 ms), plus ``fields``
+    (name, source file, dataset ...)."""
     return {"structure": structure, "cif": structure.cif(allow_errors=True), "density": structure.density(allow_errors=True),
-            "pattern": stored_pattern(structure), **fields}
+            "pattern": stored_pattern(structure), "bvse": bvse.stored_record(structure), **fields}
 
 
 

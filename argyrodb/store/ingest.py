@@ -333,9 +333,10 @@ def _remove_stale_temporaries(target: Path) -> None:
 def insert_structure(db, structure: AnalysedStructure, *, source_file: str, cif: str, density: StructureDensity,
                      pattern: Pattern, materials: dict[str, int], dataset: str = BUNDLED_STRUCTURES, dataset_id: str | None = None,
                      caveat: str | None = None, licence: str | None = None, attribution: str | None = None,
-                     name: str | None = None, user_import_id: int | None = None) -> int:
-    """One analysed structure with its sites, problems, CIF text, density and simulated pattern; for a
-    literature structure also its dataset, ID, caveat, licence and attribution."""
+                     name: str | None = None, user_import_id: int | None = None, bvse: dict | None = None) -> int:
+    """One analysed structure with its sites, problems, CIF text, density and simulated pattern (and, given, its
+    BVSE record for ``structure_bvse``); for a literature structure also its dataset, ID, caveat, licence and
+    attribution."""
     get(dataset, STRUCTURES)  # a dataset of structures in the registry, or a one-line ParameterError
     per_fu = structure.formula_per_fu
     heavy = sum(per_fu.get(x, 0.0) for x in ("Cl", "Br", "I"))
@@ -384,6 +385,8 @@ def insert_structure(db, structure: AnalysedStructure, *, source_file: str, cif:
         {"structure_id": structure_id, "position": i, "site": p.site, "kind": p.kind, "severity": p.severity, "message": p.message}
         for i, p in enumerate(structure.problems)
     )
+    if bvse is not None:
+        db["structure_bvse"].insert({"structure_id": structure_id, **bvse})
     pattern_id = db["xrd_patterns"].insert({
         "structure_id": structure_id, "wavelength": "+".join(c.name for c in pattern.components),
         "two_theta_min_deg": pattern.two_theta_range[0], "two_theta_max_deg": pattern.two_theta_range[1],
@@ -596,7 +599,7 @@ def remove_user_import(db_path, which: str) -> dict:
                 patterns = f"SELECT id FROM xrd_patterns WHERE structure_id IN ({structures})"
                 conn.execute(f"DELETE FROM xrd_peaks WHERE pattern_id IN ({patterns})", {"i": import_id})
                 conn.execute(f"DELETE FROM xrd_patterns WHERE structure_id IN ({structures})", {"i": import_id})
-                for table in ("structure_sites", "structure_problems"):
+                for table in ("structure_sites", "structure_problems", "structure_bvse"):
                     conn.execute(f"DELETE FROM {table} WHERE structure_id IN ({structures})", {"i": import_id})
                 conn.execute("DELETE FROM measurements WHERE user_import_id = :i", {"i": import_id})
                 n_structures = conn.execute("DELETE FROM structures WHERE user_import_id = :i", {"i": import_id}).rowcount

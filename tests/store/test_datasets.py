@@ -70,8 +70,14 @@ def _undo_9() -> str:
     return "\n".join(script) + "\n"
 
 
-#: Schema 9 back to 8 (tests/store/test_faults.py and test_foreign_key_indexes.py put it before their UNDO_8).
-UNDO_9 = _undo_9()
+#: Schema 10 back to 9 (migration 0010, BVSE): its table dropped and screen_results' three columns (SQLite restores
+#: the table's SQL text exactly).
+UNDO_10 = ("DROP TABLE structure_bvse; " + " ".join(f"ALTER TABLE screen_results DROP COLUMN bvse_e_{d}d_eV;" for d in (1, 2, 3))
+           + " DELETE FROM schema_version WHERE version = 10;\n")
+
+#: The current schema back to 8 (tests/store/test_faults.py and test_foreign_key_indexes.py put it before their
+#: UNDO_8): 10 -> 9 -> 8.
+UNDO_9 = UNDO_10 + _undo_9()
 
 
 def _objects(conn: sqlite3.Connection) -> dict[str, tuple[str, str, str | None]]:
