@@ -91,7 +91,7 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The API reference of argyrodb.api (its 24 public names) as HTML in docs/api/ (pdoc; git-ignored).
+# The API reference of argyrodb.api (its 25 public names) as HTML in docs/api/ (pdoc; git-ignored).
 docs: $(STAMP)
 	rm -rf docs/api
 	$(BIN)/pdoc argyrodb.api --docformat restructuredtext -o docs/api
@@ -104,9 +104,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_xrd.py
 	$(BIN)/python benchmarks/bench_db.py
 	$(BIN)/python benchmarks/bench_screen.py
+	$(BIN)/python benchmarks/bench_bvse.py
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_refine_peer.py
 	$(BIN)/python benchmarks/bench_refine.py
+	$(BIN)/python benchmarks/bench_identify.py
 
 # Bounded mutation fuzzing of the readers (FUZZ_SECONDS, default 60); exits non-zero on a crash.
 FUZZ_SECONDS ?= 60

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .core.readers import read
     from .core.refinement import Refinement
     from .core.resources import structure_files
-    from .database import Database, screen
+    from .database import Database, identify, screen
     from .physics.density import StructureDensity, density_of_formula
     from .physics.eis import fit as fit_eis
     from .physics.eis import read_spectrum
@@ -55,6 +55,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "analyse": ("argyrodb.physics.structure", "analyse"),
     "refine": ("argyrodb.pipeline.refine", "refine_pattern"),
     "screen": ("argyrodb.database", "screen"),
+    "identify": ("argyrodb.database", "identify"),
     "fit_eis": ("argyrodb.physics.eis", "fit"),
     "read_spectrum": ("argyrodb.physics.eis", "read_spectrum"),
     "read_pattern": ("argyrodb.physics.pattern_data", "read_powder_data"),
@@ -85,6 +86,7 @@ __all__ = [
     "audit",
     "density_of_formula",
     "fit_eis",
+    "identify",
     "predict_lattice",
     "read",
     "read_pattern",

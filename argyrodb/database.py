@@ -14,13 +14,18 @@ limits, plausibility, read-only queries with a time limit).
 from __future__ import annotations
 
 import dataclasses
+import json
+import time
 from pathlib import Path
+from typing import Any
 
+from .core.errors import InputError
+from .pipeline import identify as _identify
 from .pipeline.build import add_user_data, build_database, remove_user_data
 from .pipeline.refine import store_refinement
 from .screening.runs import run_results, run_screen
-from .screening.screener import ScreenSettings
-from .store.connection import database_path, migrate_file
+from .screening.screener import Screener, ScreenSettings
+from .store.connection import ReadOnlyDatabase, database_path, migrate_file
 from .store.export import export_optimade, export_tables
 from .store.queries import MeasurementFilter, compare, count_measurements, query_measurements, run_sql
 from .store.screening_runs import list_runs, query_screen
@@ -104,6 +109,11 @@ class Database:
             return run_results(run, self.path)
         return query_screen(run, expression, db_path=self.path)
 
+    def identify(self, pattern: str | Path, **options) -> dict:
+        """Rank every structure and stored screened composition of this database against a measured pattern
+        (:func:`identify`)."""
+        return identify(pattern, db=self, **options)
+
     # ------------------------------------------------------------------ out
 
     def export(self, out_dir: str | Path, fmt: str = "csv", tables=None, optimade: bool = False) -> list[Path]:
@@ -131,3 +141,150 @@ def screen(settings: ScreenSettings, db: str | Path | Database | None = None, jo
     Read the rows with ``Database(db).screen_results(run_id)``."""
     database = db if isinstance(db, Database) else Database(db)
     return database.screen(settings, jobs=jobs, show_progress=show_progress)
+
+
+def identify(pattern: str | Path, db: str | Path | Database | None = None, family: str | None = None,
+             ranges: dict[str, list[float]] | None = None, wavelength: str | float | None = None, top: int = 10,
+             find_impurities: bool = True, refine: bool = False, show_progress: bool = False) -> dict:
+    """Which argyrodite is the measured ``pattern``? Every structure and stored screened composition of ``db`` and,
+    with ``family`` (and its ``ranges``, e.g. ``{"x": [0, 0.05, ..., 1]}``), a grid screened here (not stored), ranked
+    by :mod:`argyrodb.pipeline.identify` (the module docstring has the model and the score); the best refined with the
+    bundled impurity phases to name them (``find_impurities``); ``refine``: the best refined with the impurities
+    found, as ``argyrodb refine`` would (``refinement_result``).
+
+    Returns a dict: ``candidates`` (best first: formula, the family's variables, a_angstrom, score, ...), ``impurities``
+    (name, weight_fraction, significance, detected, weight_fraction_upper_bound), ``best``, ``fit`` (arrays of the best
+    candidate's fit: two_theta_deg, observed, calculated, background), ``refinement_result`` (the impurity refinement's
+    or, with ``refine``, the final refinement's RefinementResult), ``notes``, ``seconds``."""
+    database = db if isinstance(db, Database) else Database(db)
+    started = time.perf_counter()
+    measured = _identify.read_measured(pattern, wavelength)
+    sets = []
+    structures, notes = _identify.stored_structures(database.path, measured)
+    sets.append(structures)
+    runs, run_notes = _identify.stored_runs(database.path, measured)
+    sets += runs
+    notes += run_notes + measured.notes
+    screener = None
+    if family is not None:
+        screener, found = _screen_on_the_fly(family, ranges or {}, measured)
+        sets.append(found)
+    t_read = time.perf_counter()
+    ranking = _identify.rank(measured, [s for s in sets if s is not None], top_k=top, show_progress=show_progress)
+    notes += ranking.notes
+    best = ranking.best
+    out = {"pattern": str(pattern), "wavelength": measured.wavelength_text, "n_candidates": ranking.n_candidates,
+           "two_theta_range_scored_deg": [round(v, 4) for v in ranking.two_theta_range],
+           "lebail": {"a_angstrom": round(ranking.lebail.profile.a_angstrom, 5),
+                      "zero_shift_deg": round(ranking.lebail.profile.zero_deg, 4), "score": round(ranking.lebail.score, 5),
+                      "r_exp": round(ranking.lebail.r_exp, 5)},
+           "candidates": ranking.candidates, "best": best, "impurities": [], "notes": notes}
+    if ranking.best_fit is not None:
+        m = ranking.measured
+        out["fit"] = {"two_theta_deg": m.two_theta_deg, "observed": m.counts, "calculated": ranking.best_fit.calculated,
+                      "background": ranking.best_fit.background, "score": ranking.best_fit.score, "ticks": ranking.best_ticks,
+                      "r_exp": ranking.best_fit.r_exp}
+    t_rank = time.perf_counter()
+    refinement: Any = None
+    if best is not None and ranking.best_fit is not None and (find_impurities or refine):
+        start = _start_structure(best, database, screener)
+        rows, refinement = _identify.impurities(pattern, ranking.measured, start, best["formula"], ranking.best_fit,
+                                                wavelength, final=refine)
+        out["impurities"] = rows
+        out["start"] = start
+        if refine:
+            detected = tuple(r["name"] for r in rows if r["detected"])
+            out["refinement_phases"] = list(detected)
+            refined_with = tuple(p["name"] for p in refinement.phases[1:]) if refinement is not None else None
+            if refined_with != detected:  # the impurity refinement held a phase it did not detect: refine as a user would
+                refinement = _identify.refine_best(pattern, start, best["formula"], wavelength, detected)
+    out["refinement_result"] = refinement
+    out["seconds"] = {"read": round(t_read - started, 3), "rank": round(t_rank - t_read, 3),
+                      "impurities": round(time.perf_counter() - t_rank, 3), **{f"rank_{k}": round(v, 3) for k, v in
+                                                                             ranking.seconds.items()}}
+    return out
+
+
+#: Halide shares on 4a tried for each composition of an on-the-fly family grid (each halide its own share, S filling
+#: the rest of 4a): argyrodites' 4a/4d anion disorder depends on the synthesis (Li6PS5Br: 78 % Br on 4a; Li6PS5I: I
+#: ordered on 4a; milled samples near random), so the screen's one template distribution is not assumed.
+HALIDE_SHARES = tuple(round(0.1 * k, 1) for k in range(11))
+HALIDES = ("F", "Cl", "Br", "I")
+
+
+def _screen_on_the_fly(family: str, ranges: dict[str, list[float]], measured) -> tuple[Screener, _identify.CandidateSet]:
+    """A family grid screened here (not stored) at the measured wavelength (K-alpha1) and 2theta range: every
+    composition the screen builds (charge-neutral, sites filled), its lattice parameter from the lattice model, and
+    its lines for every combination of :data:`HALIDE_SHARES` of its halides on 4a (the batch pattern engine)."""
+    import itertools
+
+    import numpy as np
+
+    lo, hi = float(measured.two_theta_deg[0]), float(measured.two_theta_deg[-1])
+    lam = measured.components[0].wavelength_angstrom
+    two_theta_range = (max(lo - 1.0, 1.0), min(hi + 1.0, 179.0))
+    settings = ScreenSettings(family=family, ranges=ranges, wavelength=lam, two_theta_range=two_theta_range, store_peaks=False)
+    screener = Screener(settings)
+    model = screener.model
+    n = len(screener.points)
+    ok_rows: list[dict] = []
+    for start in range(0, n, 1000):
+        ok_rows += [r for r in screener.evaluate_chunk(range(start, min(n, start + 1000))) if r["status"] == "ok"]
+    if not ok_rows:
+        raise InputError(family, f"no composition of the grid ({n} points) could be built (argyrodb screen shows why)")
+    indices = np.array([r["idx"] for r in ok_rows])
+    _, matrix = screener.points.batch(indices)
+    columns = [model.elements.index(el) for el in screener.points.elements]
+    in_model = np.zeros((len(indices), len(model.elements)))
+    in_model[:, columns] = np.where(matrix > 1e-12, matrix, 0.0)
+    occupancy, _ = model.occupancy_arrays(in_model, order=columns)
+    site_a, site_d = model.free_groups
+    s_col = model.elements.index("S")
+    halides = [model.elements.index(el) for el in HALIDES if el in model.elements and in_model[:, model.elements.index(el)].max() > 0]
+    amounts = occupancy[:, site_a, :] + occupancy[:, site_d, :]  # per formula unit on the free-anion sites (4 + 4 per cell)
+    a = np.array([r["a_angstrom"] for r in ok_rows])
+    variants, rows, shares_of = [], [], []
+    for shares in itertools.product(HALIDE_SHARES, repeat=len(halides)):
+        occ = occupancy.copy()
+        for col, share in zip(halides, shares):
+            occ[:, site_a, col] = share * amounts[:, col]
+            occ[:, site_d, col] = (1 - share) * amounts[:, col]
+        others = occ[:, site_a, :].sum(axis=1) - occ[:, site_a, s_col]
+        s_on_a = 1.0 - others  # S fills 4a
+        feasible = (s_on_a >= -1e-9) & (s_on_a <= amounts[:, s_col] + 1e-9)
+        occ[:, site_a, s_col] = np.clip(s_on_a, 0.0, None)
+        occ[:, site_d, s_col] = np.clip(amounts[:, s_col] - s_on_a, 0.0, None)
+        keep = np.flatnonzero(feasible)
+        variants.append(occ[keep])
+        rows.append(keep)
+        shares_of += [dict(zip((model.elements[c] for c in halides), shares))] * keep.size
+    rows_all = np.concatenate(rows)
+    occ_all = np.concatenate(variants)
+    batch = screener.xrd.batch_peak_arrays(a[rows_all], occ_all, wavelength=lam, two_theta_range=two_theta_range)
+    first = batch["component"] == 0
+    n_index = batch["line_key"][first].astype(float)
+    intensity = np.where(batch["present"][:, first], batch["intensity"][:, first], 0.0)
+    j = _identify.j_from_intensities(intensity, n_index, a[rows_all], lam)
+    results = [ok_rows[r] for r in rows_all]
+    variables = [{**json.loads(r["variables_json"]), "halide_share_4a": shares} for r, shares in zip(results, shares_of)]
+    found = _identify.CandidateSet(
+        f"family {family}", n_index, j, a[rows_all], [r["formula"] for r in results], variables, "family",
+        [{"family": family, "idx": r["idx"]} for r in results], _identify.s_range_of(lam, two_theta_range),
+        a_notes=[r.get("a_note") for r in results])
+    return screener, found
+
+
+def _start_structure(best: dict, database: Database, screener):
+    """The best candidate as a structure to refine: a database structure's CIF, a screened composition built by the
+    screener of its run (or of the on-the-fly grid)."""
+    ref = best["ref"]
+    if "structure_id" in ref:
+        return _identify.structure_from_database(database.path, ref["structure_id"])
+    if "run" in ref:
+        with ReadOnlyDatabase(database.path) as db:
+            settings = json.loads(db.execute("SELECT settings_json FROM screen_runs WHERE id = ?", (ref["run"],))[1][0][0])
+        known = {f.name for f in dataclasses.fields(ScreenSettings)}
+        given: dict = {k: (tuple(v) if k == "two_theta_range" else v) for k, v in settings.items() if k in known}
+        run_settings = ScreenSettings(**given)
+        return Screener(run_settings).structure(int(ref["idx"]))
+    return screener.structure(int(ref["idx"]))

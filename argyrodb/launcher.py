@@ -23,6 +23,7 @@ COMMANDS = {
     "eis": ("argyrodb.cli.eis", "eis", "Impedance spectra: equivalent-circuit fitting (impedance.py)."),
     "audit": ("argyrodb.cli.audit", "audit", "Recompute every derived number of the source and report what does not add up."),
     "refine": ("argyrodb.cli.refine", "refine", "Rietveld or Pawley refinement of a measured powder pattern (xy, xye, csv, xrdml)."),
+    "identify": ("argyrodb.cli.identify", "identify", "Which argyrodite is a measured powder pattern? Ranks the database's structures and screened compositions; names impurities."),
     "screen": ("argyrodb.cli.screening", "screen", "Screen a composition family: lattice parameter, density, XRD peaks, nearest literature; stored, resumable."),
     "approximants": ("argyrodb.cli.screening", "approximants", "Ordered, charge-neutral supercells of a composition, ranked by Ewald energy, written through ASE."),
 }
