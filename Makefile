@@ -104,6 +104,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_xrd.py
 	$(BIN)/python benchmarks/bench_db.py
 	$(BIN)/python benchmarks/bench_screen.py
+	$(BIN)/python benchmarks/bench_bvse.py
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_refine_peer.py
 	$(BIN)/python benchmarks/bench_refine.py

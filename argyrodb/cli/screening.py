@@ -28,6 +28,9 @@ from .common import Command, db_option
 @click.option("--two-theta", "two_theta_range", nargs=2, type=float, default=(10.0, 80.0), show_default=True)
 @click.option("--no-anomalous", is_flag=True)
 @click.option("--no-peaks", is_flag=True, help="Do not store the peak lists (results only).")
+@click.option("--bvse", is_flag=True,
+              help="Also the BVSE Li percolation energies of each composition (bvse_e_1d_eV, bvse_e_2d_eV, bvse_e_3d_eV; ~50 ms each), "
+                   "to sort by: db query --screen RUN --sort bvse_e_3d_eV.")
 @db_option
 @click.option("--jobs", type=int, default=1, show_default=True, help="Worker processes (with --dask local: Dask workers).")
 @click.option("--dask", "dask", metavar="ADDRESS",
@@ -37,7 +40,7 @@ from .common import Command, db_option
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=Path), help="Write the series plots into this folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength, two_theta_range, no_anomalous,
-           no_peaks, db_path, jobs, dask, export_out, plots_dir, quiet):
+           no_peaks, bvse, db_path, jobs, dask, export_out, plots_dir, quiet):
     """Screen a composition family: lattice parameter, density, XRD peaks, nearest literature; stored, resumable.
 
     For example "Li5.6PS4.6Cl1.4-xIx" --x 0:1.4:0.1; results go into the database, and the same command
@@ -56,7 +59,7 @@ def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength
     settings = api.ScreenSettings(
         family=family or f"formulas from {formulas_file.name}", ranges=ranges, formulas=formulas, distribution=distribution,
         template=str(template or services.default_template()), wavelength=wavelength, two_theta_range=tuple(two_theta_range),
-        anomalous_dispersion=not no_anomalous, store_peaks=not no_peaks)
+        anomalous_dispersion=not no_anomalous, store_peaks=not no_peaks, bvse=bvse)
     summary = services.run_screen(settings, db_path, jobs=jobs, show_progress=not quiet, dask=dask)
     click.echo(f"run {summary['run_id']} ({summary['key']}): {summary['n_points']} compositions, "
                f"{summary['already_stored']} already stored, {summary['computed']} computed "
@@ -68,6 +71,13 @@ def screen(family, x, y, z, w, formulas_file, distribution, template, wavelength
             click.echo(f"  skipped {row.formula}: {row.reason}")
     if n_skipped > 10:
         click.echo(f"  ... and {n_skipped - 10} more skipped")
+    if bvse:
+        lowest = services.query_screen(summary["run_id"], "status=ok", columns=("formula", "bvse_e_3d_eV"), sort="bvse_e_3d_eV",
+                                       limit=3, db_path=db_path)
+        if len(lowest):
+            click.echo("lowest BVSE 3D percolation energy: " + ", ".join(
+                f"{row.formula} {row.bvse_e_3d_eV:.3f} eV" if row.bvse_e_3d_eV == row.bvse_e_3d_eV else f"{row.formula} (none below 5 eV)"
+                for row in lowest.itertuples()))
     n_extrapolated = services.query_screen(summary["run_id"], "extrapolated=1", db_path=db_path, count=True)
     if n_extrapolated:
         n_ok = services.query_screen(summary["run_id"], "status=ok", db_path=db_path, count=True)

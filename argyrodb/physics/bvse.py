@@ -450,10 +450,12 @@ class CompositionBVSE:
         occupancy = np.asarray(occupancy, dtype=float)
         used = [e for e, el in enumerate(self.elements) if el != MOBILE and (occupancy[:, e] > 0).any()]
         check_elements([self.elements[e] for e in used])
+        occupied = [g for g in range(len(self.groups)) if (occupancy[g, used] > 0).any()]  # Li sites add nothing
         lattice = np.eye(3) * a_angstrom
         n = grid_points(a_angstrom, self.resolution)
-        fields = group_fields(self.groups, [self.elements[e] for e in used], lattice, n, self.r_cut, self.symmetric)
-        energy = np.einsum("ge,gev->v", occupancy[:, used], fields)
+        fields = group_fields([self.groups[g] for g in occupied], [self.elements[e] for e in used], lattice, n, self.r_cut,
+                              self.symmetric)
+        energy = np.einsum("ge,gev->v", occupancy[np.ix_(occupied, used)], fields)
         if self.symmetric:
             energy = energy[orbit_representatives(n)[1]]
         e1, e2, e3 = percolation_energies(energy.reshape(n, n, n), self.encut)
@@ -465,7 +467,8 @@ class CompositionBVSE:
 
 @dataclass(frozen=True)
 class PublishedBarrier:
-    """One published barrier or activation energy (eV) with its provenance; ``bound`` '>' for a lower bound."""
+    """One published barrier or activation energy (eV) with its provenance; ``bound`` '>' for a lower bound;
+    ``halide_on_4d`` the fraction of the halide on 4d (the cage centre) where the source gives it."""
 
     material: str
     quantity: str
@@ -477,6 +480,8 @@ class PublishedBarrier:
     doi: str
     location: str
     transcription: str
+    halide_on_4d: float | None = None
+    temperature_K: float | None = None
 
 
 def published_barriers(material: str | None = None) -> list[PublishedBarrier]:
@@ -489,21 +494,18 @@ def published_barriers(material: str | None = None) -> list[PublishedBarrier]:
         rows = list(csv.DictReader(fh))
     out = [PublishedBarrier(r["material"], r["quantity"], r["method"], float(r["value_eV"]),
                             float(r["value_max_eV"]) if r["value_max_eV"] else None, r["bound"], r["reference"], r["doi"],
-                            r["location"], r["transcription"]) for r in rows]
+                            r["location"], r["transcription"], float(r["halide_on_4d"]) if r["halide_on_4d"] else None,
+                            float(r["temperature_K"]) if r["temperature_K"] else None) for r in rows]
     return [b for b in out if material is None or b.material == material]
 
 
 def published_spread(material: str) -> tuple[float, float]:
-    """(lowest, highest) published barrier of ``material`` in eV: point values and ranges; a lower bound ('>')
-    raises the top of the spread to infinity (the barrier is known only to exceed it)."""
+    """(lowest, highest) published barrier of ``material`` in eV over point values, ranges and lower bounds, a lower
+    bound ('>') counted at its bound (the true spread is then at least this wide)."""
     rows = published_barriers(material)
     if not rows:
         raise ParameterError("material", f"no published barriers for {material!r} in {PUBLISHED_FILE}")
-    low = min(b.value_eV for b in rows if b.bound != ">") if any(b.bound != ">" for b in rows) else min(b.value_eV for b in rows)
-    high = max(b.value_max_eV or b.value_eV for b in rows if b.bound != ">") if any(b.bound != ">" for b in rows) else low
-    if any(b.bound == ">" for b in rows):
-        high = float("inf")
-    return low, high
+    return min(b.value_eV for b in rows), max(b.value_max_eV or b.value_eV for b in rows)
 
 
 def stored_record(structure) -> dict:

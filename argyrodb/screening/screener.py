@@ -34,6 +34,7 @@ from ..core.errors import ParameterError
 from ..core.readers import read_file
 from ..core.resources import structure_file
 from ..physics import lattice
+from ..physics.bvse import CompositionBVSE
 from ..physics.density import xray_density_g_cm3
 from ..physics.scattering import resolve_wavelength
 from ..physics.structure import analysed
@@ -68,10 +69,12 @@ class ScreenSettings:
     two_theta_range: tuple[float, float] = (10.0, 80.0)
     anomalous_dispersion: bool = True
     store_peaks: bool = True
+    #: BVSE Li percolation energies per composition (screen --bvse; ~50 ms each, off by default)
+    bvse: bool = False
 
     def key(self) -> str:
         """What identifies a run (settings and the template file's digest) as text: equal keys resume one run."""
-        payload = {k: v for k, v in self.__dict__.items() if k != "store_peaks"}
+        payload = {k: v for k, v in self.__dict__.items() if k != "store_peaks" and not (k == "bvse" and not v)}
         template = Path(self.template)
         payload["template"] = template.name
         payload["template_sha256"] = hashlib.sha256(template.read_bytes()).hexdigest() if template.is_file() else None
@@ -155,6 +158,8 @@ class Screener:
         self.masses = np.array([atomic_mass(el) for el in self.model.elements])
         self.nearest = None if literature is None else NearestMaterials(literature)
         self._model_columns = [self.model.elements.index(el) for el in self.points.elements]
+        self.bvse = (CompositionBVSE([g.images for g in self.model.groups], self.model.elements)
+                     if settings.bvse else None)
 
     def evaluate(self, index: int) -> dict:
         """One composition's screening result (see :meth:`evaluate_chunk`)."""
@@ -167,7 +172,9 @@ class Screener:
         ``reason``: a negative amount, not charge-neutral, no site for an anion, no lattice parameter), a with its
         sigma, extrapolation note and ``extrapolated`` (outside the lattice model's calibration), volume, X-ray
         density, charge, the number of lines and the strongest one,
-        the nearest literature material when :attr:`nearest` is set, and (with ``store_peaks``) the relative
+        the nearest literature material when :attr:`nearest` is set, the BVSE Li percolation energies
+        ``bvse_e_1d_eV``, ``bvse_e_2d_eV``, ``bvse_e_3d_eV`` with ``settings.bvse`` (the composition on the template's
+        sites at its predicted a, shared sites by occupancy: :class:`argyrodb.physics.bvse.CompositionBVSE`), and (with ``store_peaks``) the relative
         intensities ``intensities_rel`` (fixed-width text, 3 decimals, blank where a line is outside the 2theta range) over
         the lines of ``lines`` (:class:`ScreenLines`, shared by the chunk): plain values, cheap to send from a
         worker process or a Dask worker."""
@@ -221,6 +228,10 @@ class Screener:
         if not rows.size:
             return results
         self._add_lines([results[r] for r in rows], a[rows], occupancy[rows])
+        if self.bvse is not None:
+            for r in rows:
+                energies = self.bvse.barriers(float(a[r]), occupancy[r])
+                results[r].update(bvse_e_1d_eV=energies.e_1d_eV, bvse_e_2d_eV=energies.e_2d_eV, bvse_e_3d_eV=energies.e_3d_eV)
         if self.nearest is not None:
             found = self.nearest.nearest_arrays(positive[rows], elements)
             for result, *columns in zip((results[r] for r in rows), *found.values()):

@@ -24,7 +24,7 @@ from .expressions import Field, compile_expression, json_amount_field
 RESULT_COLUMNS = ("variables_json", "formula", "status", "reason", "a_angstrom", "a_sigma_angstrom", "a_note", "volume_angstrom3",
                   "density_g_cm3", "charge_per_fu", "n_lines", "strongest_hkl", "strongest_two_theta_deg",
                   "nearest_formula", "nearest_distance", "nearest_n", "nearest_sigma_mS_cm", "nearest_sigma_min_mS_cm",
-                  "nearest_sigma_max_mS_cm", "amounts_json")
+                  "nearest_sigma_max_mS_cm", "amounts_json", "bvse_e_1d_eV", "bvse_e_2d_eV", "bvse_e_3d_eV")
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,7 @@ SCREEN_FIELDS = {
     **{c: Field(c, "number") for c in ("idx", "a_angstrom", "a_sigma_angstrom", "volume_angstrom3", "density_g_cm3",
                                         "charge_per_fu", "n_lines", "strongest_two_theta_deg", "nearest_distance",
                                         "nearest_n", "nearest_sigma_mS_cm", "nearest_sigma_min_mS_cm",
-                                        "nearest_sigma_max_mS_cm")},
+                                        "nearest_sigma_max_mS_cm", "bvse_e_1d_eV", "bvse_e_2d_eV", "bvse_e_3d_eV")},
     **{c: Field(c, "text") for c in ("formula", "status", "reason", "a_note", "strongest_hkl", "nearest_formula")},
     # 1 when a is the lattice model's extrapolation (its a_note says so), 0 when inside its calibration, NULL without a
     "extrapolated": Field(EXTRAPOLATED_SQL, "number"),
