@@ -286,5 +286,5 @@ def _start_structure(best: dict, database: Database, screener):
         known = {f.name for f in dataclasses.fields(ScreenSettings)}
         given: dict = {k: (tuple(v) if k == "two_theta_range" else v) for k, v in settings.items() if k in known}
         run_settings = ScreenSettings(**given)
-        return Screener(run_settings).structure(int(ref["idx"]))
-    return screener.structure(int(ref["idx"]))
+        return _identify.named(Screener(run_settings).structure(int(ref["idx"])), best["formula"])
+    return _identify.named(screener.structure(int(ref["idx"])), best["formula"])

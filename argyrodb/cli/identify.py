@@ -92,7 +92,7 @@ def _print_text(payload: dict, top: int) -> None:
         click.echo(f"{rank:>4}  {c['formula']:<30} {variables:<22} {c['a_angstrom']:>9.5f} {c['a_model_angstrom']:>9.5f} "
                    f"{c['score']:>8.4f}  {c['stage']:<6} {c['source']}" + (f"  ({c['warning']})" if c.get("warning") else ""))
     if payload["impurities"]:
-        click.echo("impurities (screened; refined with the best candidate from 2 sigma):")
+        click.echo("impurities (each bundled phase screened; those at 3 sigma and 0.5 wt % refined with the best candidate):")
     for imp in payload["impurities"]:
         sig = imp["significance"]
         sig_text = f"{sig:.1f} sigma" if sig is not None else "significance unknown"

@@ -819,6 +819,12 @@ def _impurity_row(phase: dict) -> dict:
             "significance": phase.get("significance_sigma"), "a_angstrom": phase.get("a_angstrom"), "method": "refinement"}
 
 
+def named(structure, formula: str):
+    """A screened composition's site-disordered pymatgen Structure, analysed under its formula (the refinement's phase
+    name; a Structure alone would be named by its cell content, Li24P4S20Br2.8Cl1.2)."""
+    return analyse(structure, name=formula)
+
+
 def structure_from_database(db_path: str | Path | None, structure_id: int):
     """A stored structure (its CIF), analysed."""
     with ReadOnlyDatabase(db_path) as db:
