@@ -173,6 +173,10 @@ def identify(pattern: str | Path, db: str | Path | Database | None = None, famil
     ranking = _identify.rank(measured, [s for s in sets if s is not None], top_k=top, show_progress=show_progress)
     notes += ranking.notes
     best = ranking.best
+    if best is not None and best["score"] > _identify.FLOOR_RATIO_NOTE * ranking.lebail.score:
+        notes.append(f"the best candidate scores {best['score']:.4f}, more than {_identify.FLOOR_RATIO_NOTE:g}x the Le Bail fit's "
+                     f"{ranking.lebail.score:.4f} (free line intensities): no candidate explains the intensities well - the "
+                     "material may not be among them (screen its family with --family)")
     out = {"pattern": str(pattern), "wavelength": measured.wavelength_text, "n_candidates": ranking.n_candidates,
            "two_theta_range_scored_deg": [round(v, 4) for v in ranking.two_theta_range],
            "lebail": {"a_angstrom": round(ranking.lebail.profile.a_angstrom, 5),

@@ -67,6 +67,7 @@ def test_x_recovered_within_0_1(pattern, database):
     assert abs(best["a_angstrom"] / true_a - 1) < 1e-3
     # the score is a weighted R of the background-free pattern: the Le Bail fit (free intensities) is its floor
     assert out["lebail"]["score"] <= best["score"] + 1e-4
+    assert not any("no candidate explains" in note for note in out["notes"])  # within 1.25x the floor
     assert [c["score"] for c in out["candidates"] if c["stage"] == "full"] == sorted(
         c["score"] for c in out["candidates"] if c["stage"] == "full")
 
