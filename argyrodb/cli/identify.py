@@ -37,18 +37,19 @@ _VARIABLES = ("x", "y", "z", "w")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="The database whose structures and screening runs are candidates (default: ARGYRODB_DB, else the user's).")
 @click.option("--wavelength", help="CuKa12 (K-alpha1 + K-alpha2), CuKa1, MoKa12, or angstrom (default: the file's, else CuKa12).")
 @click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True, help="Candidates fully fitted and listed first.")
-@click.option("--no-impurities", "no_impurities", is_flag=True, help="Do not refine the best candidate with the bundled impurity phases.")
+@click.option("--no-impurities", "no_impurities", is_flag=True, help="Do not look for the bundled impurity phases.")
 @click.option("--refine", "refine", is_flag=True, help="Refine the best candidate with the impurities found, as argyrodb refine does (its output).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="The pattern with the best candidate's fit and the impurities' ticks (PNG).")
 def identify(pattern, family, x, y, z, w, db_path, wavelength, top, no_impurities, refine, as_json, plot_path):
-    """Which argyrodite is PATTERN (xy, xye, csv, xrdml, brml, raw, ras, gsas)?
+    """Which argyrodite is a measured powder pattern? Ranks the database's structures and screened compositions; names impurities.
 
-    Ranks every structure and stored screened composition of the database, and with --family a grid screened on the
-    fly, against the pattern: each candidate's a is free within +-1 % of its own, with the zero shift, broadening,
-    scale and background; the score is the weighted R of the background-free pattern (lower is better). The best is
-    refined with the bundled impurity phases (LiCl, LiBr, LiI, Li2S, beta-Li3PS4): each found at 3 sigma is named with
-    its weight fraction, the others with an upper bound."""
+    PATTERN: xy, xye, csv, xrdml, brml, raw, ras or gsas. Every structure and stored screened composition of the
+    database, and with --family a grid screened on the fly (each halide's 4a share tried), is fitted to the pattern:
+    each candidate's a free within +-1 % of its own, with the zero shift, broadening, scale and background; the score is
+    the weighted R of the background-free pattern (lower is better). The bundled impurity phases (LiCl, LiBr, LiI,
+    Li2S, beta-Li3PS4) are screened beside the best, and those found at 3 sigma and 0.5 wt % are refined with it
+    (refine's detection): each named with its weight fraction, the others with an upper bound."""
     ranges = {name: parse_range(text, name) for name, text in (("x", x), ("y", y), ("z", z), ("w", w)) if text}
     if ranges and not family:
         raise api.InputError("--" + next(iter(ranges)), "gives the grid of a --family: give the family too")
