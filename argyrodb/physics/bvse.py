@@ -53,6 +53,9 @@ ENCUT_EV = 5.0
 #: Distances below this are taken at it: a voxel on an atom (P at 0,0,1/2 lies on the grid) would divide by zero;
 #: the energy there is ~100 eV either way, far above any percolation energy.
 R_FLOOR_ANGSTROM = 0.3
+#: Grid points whose neighbour lists are held at once (~120 atoms each within 10 A: ~70 MB), so a supercell's
+#: million-voxel grid runs in bounded memory.
+POINTS_PER_CHUNK = 20_000
 #: Published Li migration barriers and activation energies of the end members (``db/li_barriers_published.csv``).
 PUBLISHED_FILE = "li_barriers_published.csv"
 METHOD = "BVSE (softBV parameters, Chen, Wong & Adams 2019, doi:10.1107/S2052520619003871), argyrodb kernel"
@@ -200,14 +203,16 @@ def group_fields(groups: list[np.ndarray], elements: list[str], lattice: np.ndar
     flat = orbit_representatives(n)[0] if symmetric else None
     points = _cell_points(n, lattice, flat)
     out = np.zeros((len(groups), len(elements), len(points)))
-    for g, frac in enumerate(groups):
-        if not len(frac):
-            continue
-        row, _, dist = _pair_distances(points, frac, lattice, r_cut)
-        for e, element in enumerate(elements):
-            if element == MOBILE:
+    for start in range(0, len(points), POINTS_PER_CHUNK):  # bounded memory: ~120 pairs a point at 10 A
+        chunk = points[start:start + POINTS_PER_CHUNK]
+        for g, frac in enumerate(groups):
+            if not len(frac):
                 continue
-            out[g, e] = np.bincount(row, weights=pair_energy_eV(element, dist), minlength=len(points))
+            row, _, dist = _pair_distances(chunk, frac, lattice, r_cut)
+            for e, element in enumerate(elements):
+                if element != MOBILE:
+                    out[g, e, start:start + len(chunk)] = np.bincount(row, weights=pair_energy_eV(element, dist),
+                                                                      minlength=len(chunk))
     return out
 
 
@@ -358,11 +363,14 @@ def site_energy_at(points_angstrom: np.ndarray, groups: list[SiteGroup], lattice
     points = np.asarray(points_angstrom, dtype=float).reshape(-1, 3)
     points = np.mod(points @ np.linalg.inv(lattice), 1.0) @ lattice  # into the cell, which the images surround
     energy = np.zeros(len(points))
-    for group in groups:
-        row, _, dist = _pair_distances(points, group.frac, lattice, r_cut_angstrom)
-        for element, occupancy in group.species.items():
-            if element != MOBILE and occupancy > 0:
-                energy += occupancy * np.bincount(row, weights=pair_energy_eV(element, dist), minlength=len(points))
+    for start in range(0, len(points), POINTS_PER_CHUNK):
+        chunk = points[start:start + POINTS_PER_CHUNK]
+        for group in groups:
+            row, _, dist = _pair_distances(chunk, group.frac, lattice, r_cut_angstrom)
+            for element, occupancy in group.species.items():
+                if element != MOBILE and occupancy > 0:
+                    energy[start:start + len(chunk)] += occupancy * np.bincount(
+                        row, weights=pair_energy_eV(element, dist), minlength=len(chunk))
     return energy
 
 
