@@ -23,6 +23,7 @@ from ..core.errors import ValidationFailed
 from ..core.files import atomic_write_text, read_text_file
 from ..core.readers import MAX_FILE_BYTES, read, read_cif_blocks
 from ..core.refinement import LatticeParameter, Refinement
+from .bvse import BVSEResult, bvse_of_structure
 from .density import StructureDensity, structure_density
 from .lattice import lattice_for
 from .xrd import Pattern, PatternConditions, XRDModel
@@ -89,6 +90,12 @@ class AnalysedStructure(_core.AnalysedStructure):
         database stores literature structures whatever they hold)."""
         conditions = conditions if conditions is not None else PatternConditions()
         return XRDModel.from_analysed(self if allow_errors else self.require_valid()).pattern(**conditions.options())
+
+    def bvse(self, resolution_angstrom: float = 0.2, allow_errors: bool = False) -> BVSEResult:
+        """Bond-valence site-energy Li+ percolation energies in 1D/2D/3D, eV (:mod:`argyrodb.physics.bvse`: softBV
+        parameters, shared sites by occupancy, a grid of ``resolution_angstrom``); what ``db build`` stores in
+        ``structure_bvse``. ``allow_errors``: also for a structure with validation errors."""
+        return bvse_of_structure(self if allow_errors else self.require_valid(), resolution_angstrom)
 
 
 def analysed(refinement: Refinement, a_angstrom: float | None = None, force: bool = False) -> AnalysedStructure:

@@ -226,3 +226,20 @@ def test_iodide_is_highest_and_disorder_raises_the_chloride_barrier():
         barriers.append(bvse.bvse([g for g in groups if any(v > 0 for v in g.species.values())], np.eye(3) * 9.84988).e_3d_eV)
     assert all(b2 > b1 for b1, b2 in itertools.pairwise(barriers))  # type: ignore[operator]
     assert barriers[0] == pytest.approx(0.234, abs=0.002) and barriers[-1] == pytest.approx(0.432, abs=0.002)
+
+
+def test_analysed_structure_method_is_the_stored_calculation(bundled):
+    """``AnalysedStructure.bvse()`` (the API's) is bvse_of_structure; a structure with validation errors (an
+    over-filled site) is refused as density(), cif() and pattern() refuse it, and stored as 'refused'."""
+    from pathlib import Path
+
+    from argyrodb.core.errors import ValidationFailed
+
+    structure = bundled["Li6PS5Br"]
+    assert structure.bvse() == bvse.bvse_of_structure(structure)
+    bad = analyse(Path(__file__).parents[1] / "data" / "bad_inputs" / "over_filled.yaml")
+    assert bad.errors
+    with pytest.raises(ValidationFailed, match=bad.errors[0].kind):
+        bad.bvse()
+    record = bvse.stored_record(bad)
+    assert record["status"] == "refused" and record["e_3d_eV"] is None and record["reason"]
