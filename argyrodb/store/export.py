@@ -282,16 +282,16 @@ def _optimade_entries(db: ReadOnlyDatabase, structure_resource) -> list[dict]:
             "structure_features": ["disorder"],
             "space_group_it_number": 216,
             "space_group_symbol_hermann_mauguin": "F -4 3 m",
-            f"{OPTIMADE_PREFIX}nominal_formula": row.nominal_formula,
-            f"{OPTIMADE_PREFIX}a_angstrom": row.a_angstrom,
-            f"{OPTIMADE_PREFIX}a_source": row.a_source,
-            f"{OPTIMADE_PREFIX}density_g_cm3": row.density_g_cm3,
-            f"{OPTIMADE_PREFIX}source_file": row.source_file,
-            f"{OPTIMADE_PREFIX}dataset": row.dataset,
-            f"{OPTIMADE_PREFIX}dataset_id": row.dataset_id,
-            f"{OPTIMADE_PREFIX}caveat": row.caveat,
-            f"{OPTIMADE_PREFIX}licence": row.licence,
-            f"{OPTIMADE_PREFIX}attribution": row.attribution,
+            f"{OPTIMADE_PREFIX}nominal_formula": _plain(row.nominal_formula),
+            f"{OPTIMADE_PREFIX}a_angstrom": _plain(row.a_angstrom),
+            f"{OPTIMADE_PREFIX}a_source": _plain(row.a_source),
+            f"{OPTIMADE_PREFIX}density_g_cm3": _plain(row.density_g_cm3),
+            f"{OPTIMADE_PREFIX}source_file": _plain(row.source_file),
+            f"{OPTIMADE_PREFIX}dataset": _plain(row.dataset),
+            f"{OPTIMADE_PREFIX}dataset_id": _plain(row.dataset_id),
+            f"{OPTIMADE_PREFIX}caveat": _plain(row.caveat),
+            f"{OPTIMADE_PREFIX}licence": _plain(row.licence),
+            f"{OPTIMADE_PREFIX}attribution": _plain(row.attribution),
             f"{OPTIMADE_PREFIX}sigma_ms_cm": None if own.empty else float(own["sigma_mS_cm"].iloc[0]),
             f"{OPTIMADE_PREFIX}ccd_ma_cm2": None if own.empty or own["ccd_mA_cm2"].isna().iloc[0] else float(own["ccd_mA_cm2"].iloc[0]),
         }
@@ -301,9 +301,22 @@ def _optimade_entries(db: ReadOnlyDatabase, structure_resource) -> list[dict]:
     return entries
 
 
+def _plain(value):
+    """A database value as JSON has it: SQL NULL (pandas' NaN or None) as None, numpy scalars as Python's. A NaN
+    left in made ``json.dumps`` write the bare token NaN, which is not JSON (OPTIMADE clients refuse the file)."""
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _write_optimade(entries: list[dict], path: Path) -> Path:
     payload = {"data": entries, "meta": {"provider": {"prefix": "argyrodb", "name": "argyrodb"}, "data_returned": len(entries)}}
-    return atomic_write_text(path, json.dumps(payload, indent=1))
+    # allow_nan=False: a non-finite number left anywhere is an error here, not an invalid file
+    return atomic_write_text(path, json.dumps(payload, indent=1, allow_nan=False))
 
 
 def export_optimade(out_path: str | Path, db_path=None) -> Path:
