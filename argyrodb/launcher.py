@@ -17,7 +17,7 @@ TOP_HELP = "argyrodb: refined structures, densities, XRD, literature and screeni
 COMMANDS = {
     "build": ("argyrodb.cli.structures", "build", "Read refinement files or CIFs, validate them, report, and write symmetric CIFs."),
     "density": ("argyrodb.cli.structures", "density", "X-ray density and molar volume of a structure file or a formula (e.g. Li5.6PS4.6Cl0.8I0.6)."),
-    "xrd": ("argyrodb.cli.structures", "xrd", "Simulate the powder X-ray pattern of a refinement file or CIF."),
+    "xrd": ("argyrodb.cli.structures", "xrd", "Simulate the powder X-ray or neutron pattern of a refinement file or CIF."),
     "db": ("argyrodb.cli.database", "db", "The SQLite database: build, query, compare, SQL, export, serve, plot."),
     "calc": ("argyrodb.cli.calc", "calc", "The lab's calculations: G-force, conductivity, Arrhenius, elastic moduli, CPE capacitance, CCD steps."),
     "eis": ("argyrodb.cli.eis", "eis", "Impedance spectra: equivalent-circuit fitting (impedance.py)."),

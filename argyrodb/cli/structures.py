@@ -121,7 +121,7 @@ def density(file_or_formula: str, a_angstrom: float | None, z: float, as_json: b
 def xrd(file, a_angstrom, wavelength, radiation, scattering_lengths_fm, two_theta_range, no_anomalous,
         monochromator_two_theta_deg, size_nm, caglioti_uvw, as_json, csv_out, xy_out, plot_out, compare_files,
         measured_file, block, force):
-    """Simulate the powder X-ray (or, with --radiation neutron, neutron) pattern of a refinement file or CIF.
+    """Simulate the powder X-ray or neutron pattern of a refinement file or CIF.
 
     Per-site occupancies and B, Waasmaier-Kirfel form factors, anomalous dispersion (xraydb),
     Bragg-Brentano Lorentz-polarisation, K-alpha doublet, pseudo-Voigt profiles. Neutrons: Sears' bound
