@@ -42,9 +42,39 @@ class LatticeParameter:
     source: str
     kind: str = "reported"
     sigma_angstrom: float | None = None
+    #: Why a predicted a is an extrapolation of the lattice model (empty: inside its calibration, or not predicted),
+    #: in full and in a few words for plot labels (same order).
+    extrapolation: tuple[str, ...] = ()
+    extrapolation_short: tuple[str, ...] = ()
+
+    @property
+    def extrapolated(self) -> bool:
+        """True when a is the lattice model's prediction outside its calibration."""
+        return bool(self.extrapolation)
+
+    @property
+    def extrapolated_because(self) -> str | None:
+        """The reasons of :attr:`extrapolated` joined ('; '), None when a is not extrapolated."""
+        return "; ".join(self.extrapolation) if self.extrapolation else None
+
+    def label(self) -> str:
+        """Where a comes from in a few words, for plots and one-line reports: 'reported', 'given', 'lattice
+        model' or 'lattice model, extrapolated: halide excess +0.4'."""
+        if self.kind != "predicted":
+            return self.kind
+        return "lattice model" + (f", extrapolated: {'; '.join(self.extrapolation_short)}" if self.extrapolated else "")
 
     def as_dict(self) -> dict:
-        return {"a_angstrom": self.a_angstrom, "sigma_angstrom": self.sigma_angstrom, "kind": self.kind, "source": self.source}
+        return {"a_angstrom": self.a_angstrom, "sigma_angstrom": self.sigma_angstrom, "kind": self.kind, "source": self.source,
+                "extrapolated": self.extrapolated, "extrapolated_because": self.extrapolated_because}
+
+    def json_fields(self) -> dict:
+        """The a_* fields every JSON with a lattice parameter carries (build, density, xrd): its 1-sigma
+        uncertainty, where it comes from (text), its kind (reported | given | predicted) and whether it is an
+        extrapolation of the lattice model, with the reason."""
+        return {"a_sigma_angstrom": None if self.sigma_angstrom is None else round(self.sigma_angstrom, 6),
+                "a_source": self.source, "a_kind": self.kind, "a_extrapolated": self.extrapolated,
+                "a_extrapolated_because": self.extrapolated_because}
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,18 @@ EXTRAPOLATION_FLOOR_ANGSTROM = 0.01
 HULL_TOLERANCE = 1e-7
 
 
+class Note(str):
+    """An extrapolation note of :meth:`LatticeModel.predict_arrays`: the full sentence (the str itself, what
+    reports, JSON and the screening row's a_note carry) and ``short``, a few words for plot labels."""
+
+    short: str
+
+    def __new__(cls, text: str, short: str) -> Note:
+        note = super().__new__(cls, text)
+        note.short = short
+        return note
+
+
 @dataclass(frozen=True)
 class CalibrationHull:
     """The convex hull of the calibration compositions in the model's features: their affine span (``origin``
@@ -135,6 +147,7 @@ class LatticeModel:
     loo_rms: dict[str, float]  # family -> leave-one-out RMS error (A)
     sources: tuple[str, ...]
     hull: CalibrationHull | None = None
+    n_excluded: int = 0  # rows of the table kept for provenance but not fitted (each with its reason)
 
     @property
     def halide_coefficients(self) -> tuple[float, float, float]:
@@ -214,18 +227,21 @@ class LatticeModel:
             var = var + np.where(flagged, (EXTRAPOLATION_FRACTION * abs(coefficient) * outside
                                            + EXTRAPOLATION_FLOOR_ANGSTROM) ** 2, 0.0)
             name = "halide excess y - 1" if feature == EXCESS_FEATURE else feature[2:]
+            short = "halide excess" if feature == EXCESS_FEATURE else feature[2:]
             for row in np.flatnonzero(flagged):
-                notes[row].append(f"{name} = {x[row, j]:g} outside the calibrated {low:g}-{high:g}")
+                notes[row].append(Note(f"{name} = {x[row, j]:g} outside the calibrated {low:g}-{high:g}",
+                                       f"{short} {x[row, j]:g} beyond {low:g}-{high:g}"))
         if not self.has_excess_term:
             var = var + np.where(flagged_excess, (HALIDE_EXCESS_SIGMA_ANGSTROM * np.abs(excess)) ** 2, 0.0)
             for row in np.flatnonzero(flagged_excess):
-                notes[row].append(f"halide excess y - 1 = {excess[row]:+g} has no calibration data")
+                notes[row].append(Note(f"halide excess y - 1 = {excess[row]:+g} has no calibration data",
+                                       f"halide excess {excess[row]:+g}"))
         if self.hull is not None:
             outside_hull = ~self.hull.contains(x) & ~out_of_range
             var = var + np.where(outside_hull, EXTRAPOLATION_FLOOR_ANGSTROM**2, 0.0)
             for row in np.flatnonzero(outside_hull):
-                notes[row].append("a combination of halides and substituents outside the calibrated compositions "
-                                  "(each is calibrated, not together)")
+                notes[row].append(Note("a combination of halides and substituents outside the calibrated compositions "
+                                       "(each is calibrated, not together)", "untried halide-substituent combination"))
         bad = np.array([p is not None for p in problems])
         return np.where(bad, np.nan, a), np.where(bad, np.nan, np.sqrt(var)), notes, problems
 
@@ -244,7 +260,7 @@ class LatticeModel:
                 "residual_std_angstrom": self.residual_std, "n_points": self.n_points,
                 "calibrated_ranges": {k: list(v) for k, v in self.ranges.items()},
                 "calibrated_hull_vertices": None if self.hull is None else self.hull.n_vertices,
-                "halide_excess_calibrated": self.has_excess_term,
+                "halide_excess_calibrated": self.has_excess_term, "n_excluded": self.n_excluded,
                 "leave_one_out_rms_angstrom": self.loo_rms, "sources": list(self.sources)}
 
 
@@ -264,10 +280,35 @@ class _Table:
     sources: list[str]
 
 
+#: Values of the table's ``use`` column: fitted, or kept for provenance with the reason in ``note``.
+USES = ("fit", "excluded")
+
+
+def _table_rows(path: Path) -> list[tuple[int, dict]]:
+    """(line number, row) of every row of a lattice-parameter table; ``use`` must be 'fit' (or empty) or
+    'excluded', and an excluded row must say why in ``note`` (a value left out without a reason is a silent edit of
+    the calibration)."""
+    rows = list(enumerate(csv.DictReader(io.StringIO(read_text_file(path), newline="")), start=2))
+    for number, row in rows:
+        use = row.get("use") or "fit"
+        if use not in USES:
+            raise InputError(path, f"line {number}: use {use!r} is not one of {', '.join(USES)}")
+        if use == "excluded" and len((row.get("note") or "").strip()) < 10:
+            raise InputError(path, f"line {number}: {row['composition']} is excluded without a reason in note")
+    return rows
+
+
+def excluded_rows(path: Path | None = None) -> list[dict]:
+    """The rows of the lattice-parameter table kept for provenance but not fitted: composition, a_angstrom, doi
+    and the reason (their ``note``)."""
+    return [{"composition": r["composition"], "a_angstrom": float(r["a_angstrom"]), "doi": r["doi"], "reason": r["note"]}
+            for _, r in _table_rows(path or structures_folder() / "lattice_parameters.csv") if r.get("use") == "excluded"]
+
+
 def _read_table(path: Path) -> _Table:
-    rows = [r for r in csv.DictReader(io.StringIO(read_text_file(path), newline="")) if (r.get("use") or "fit") == "fit"]
+    rows = [(n, r) for n, r in _table_rows(path) if (r.get("use") or "fit") == "fit"]
     compositions, target, sources = [], [], []
-    for number, row in enumerate(rows, start=2):
+    for number, row in rows:
         amounts = parse_formula(row["composition"], source=f"{path.name} line {number}")
         if sum(amounts.get(x, 0.0) for x in HEAVY_HALIDES) <= 0:
             raise InputError(path, f"line {number}: {row['composition']} has no Cl, Br or I")
@@ -325,7 +366,7 @@ def fit_table(path: Path, excess_term: bool = True) -> LatticeModel:
     ranges = {f: (float(x[:, j].min()), float(x[:, j].max())) for j, f in enumerate(features) if not f.startswith("f_")}
     return LatticeModel(features, tuple(float(c) for c in coefficients), tuple(tuple(float(v) for v in r) for r in s2 * inverse),
                         math.sqrt(s2), len(y), ranges, _family_rms(table.compositions, loo), tuple(sorted(set(table.sources))),
-                        CalibrationHull.of(x))
+                        CalibrationHull.of(x), len(excluded_rows(path)))
 
 
 def leave_one_out(path: Path | None = None) -> list[dict]:
@@ -368,8 +409,27 @@ def predict(composition: dict[str, float], source: str = "composition") -> Latti
     fit = model()
     a, sigma, notes = predict_values(composition, source)
     flag = f"extrapolated ({'; '.join(notes)}), " if notes else ""
-    return LatticeParameter(a, f"predicted, {flag}{fit.describe()}: {a:.4f} +- {sigma:.4f} A; not a measurement",
-                            "predicted", sigma)
+    return LatticeParameter(a, f"{PREDICTED_PREFIX}{flag}{fit.describe()}: {a:.4f} +- {sigma:.4f} A; not a measurement",
+                            "predicted", sigma, tuple(str(n) for n in notes),
+                            tuple(getattr(n, "short", str(n)) for n in notes))
+
+
+#: How :func:`predict` starts its source text (read back by :func:`source_flags`).
+PREDICTED_PREFIX = "predicted, "
+EXTRAPOLATED_PREFIX = "predicted, extrapolated ("
+
+
+def source_flags(a_source: str | None) -> tuple[bool, str | None]:
+    """(predicted, extrapolation reason or None) of a stored ``a_source`` text - the database's structures rows
+    keep :func:`predict`'s text, not the LatticeParameter - so that pages showing a stored a can say it is the
+    lattice model's and, when so, an extrapolation."""
+    text = a_source or ""
+    if not text.startswith(PREDICTED_PREFIX):
+        return False, None
+    if not text.startswith(EXTRAPOLATED_PREFIX):
+        return True, None
+    end = text.rfind("), Vegard fit")
+    return True, text[len(EXTRAPOLATED_PREFIX):end] if end > 0 else "outside the calibration"
 
 
 def given(a_angstrom: float, source: str = "a_angstrom") -> LatticeParameter:
