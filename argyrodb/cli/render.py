@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- reports
 
 _REPORT_ORDER = ("name", "source", "nominal_formula", "formula_per_fu", "nominal_formula_per_fu", "z", "space_group_number",
-                 "space_group_symbol", "a_angstrom", "a_sigma_angstrom", "a_source", "volume_angstrom3", "density_g_cm3",
+                 "space_group_symbol", "a_angstrom", "a_sigma_angstrom", "a_source", "a_kind", "a_extrapolated",
+                 "a_extrapolated_because", "volume_angstrom3", "density_g_cm3",
                  "nominal_density_g_cm3", "molar_mass_g_mol", "molar_volume_cm3_mol", "charge_per_fu",
                  "nominal_charge_per_fu", "spglib_types", "sites", "shortest_distances", "problems", "provenance",
                  "argyrodb_version")
@@ -96,8 +97,8 @@ def density_dict(structure: AnalysedStructure, input_path: str) -> dict:
     density = structure.density()
     result = {
         "name": structure.name, "input": input_path, "formula": format_formula(structure.formula_per_fu),
-        "z": structure.z, "a_angstrom": structure.a_angstrom, "a_sigma_angstrom": structure.lattice.sigma_angstrom,
-        "a_source": structure.lattice.source, "volume_angstrom3": structure.volume_angstrom3,
+        "z": structure.z, "a_angstrom": structure.a_angstrom, **structure.lattice.json_fields(),
+        "volume_angstrom3": structure.volume_angstrom3,
         "molar_mass_g_mol": structure.molar_mass_g_mol, "density_g_cm3": density.density_g_cm3,
         "molar_volume_cm3_mol": density.molar_volume_cm3_mol,
     }
@@ -113,8 +114,7 @@ def formula_density_dict(text: str, formula: dict[str, float], lattice, density)
     """``argyrodb density FORMULA --json``: a formula at ``lattice`` (given or predicted) with Z from ``density``."""
     return {
         "name": text, "input": text, "formula": format_formula(formula), "z": density.z,
-        "a_angstrom": lattice.a_angstrom, "a_sigma_angstrom": lattice.sigma_angstrom, "a_source": lattice.source,
-        "volume_angstrom3": density.volume_angstrom3, "molar_mass_g_mol": density.molar_mass_g_mol,
+        "a_angstrom": lattice.a_angstrom, **lattice.json_fields(), "volume_angstrom3": density.volume_angstrom3, "molar_mass_g_mol": density.molar_mass_g_mol,
         "density_g_cm3": density.density_g_cm3, "molar_volume_cm3_mol": density.molar_volume_cm3_mol,
     }
 

@@ -126,6 +126,7 @@ def approximants(formula, n_structures, candidates, supercell, seed, distributio
         found = services.generate_approximants(screener, 0, n_structures, candidates, supercell, seed)
     if found:
         click.echo(found[0].composition_note())
+        click.echo(f"cell{found[0].a_note().removeprefix(';')}")
     for approximant in found:
         click.echo(f"#{approximant.rank}: {approximant.formula} ({len(approximant.structure)} atoms), "
                    f"Ewald energy {approximant.ewald_energy_eV:.3f} eV")

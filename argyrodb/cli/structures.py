@@ -153,7 +153,7 @@ def xrd(file, a_angstrom, wavelength, radiation, scattering_lengths_fm, two_thet
             payload["measured"] = {"file": str(measured_file), **fit.as_dict(), "notes": list(measured.notes)}
         emit_json(payload)
     else:
-        click.echo(f"{pattern.name}: a = {pattern.a_angstrom:.5f} A, "
+        click.echo(f"{pattern.name}: {pattern.a_text(5, 'A')}, "
                    + ", ".join(f"{c.name} {c.wavelength_angstrom:.5f} A" for c in pattern.components)
                    + f", 2theta {pattern.two_theta_range[0]:g}-{pattern.two_theta_range[1]:g} deg, "
                    + (f"neutrons (b in fm: {pattern.conventions['scattering_lengths_fm']})" if radiation == "neutron"

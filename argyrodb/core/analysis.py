@@ -206,8 +206,7 @@ class AnalysedStructure:
             "space_group_number": self.space_group_number,
             "space_group_symbol": self.space_group_symbol,
             "a_angstrom": round(self.a_angstrom, 6),
-            "a_sigma_angstrom": None if self.lattice.sigma_angstrom is None else round(self.lattice.sigma_angstrom, 6),
-            "a_source": self.lattice.source,
+            **self.lattice.json_fields(),  # a_sigma_angstrom, a_source, a_kind, a_extrapolated(_because)
             "volume_angstrom3": round(self.volume_angstrom3, 4),
             "molar_mass_g_mol": round(self.molar_mass_g_mol, 5),
             "charge_per_fu": round(self.charge_per_fu, 6),

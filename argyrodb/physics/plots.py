@@ -292,6 +292,13 @@ def plot_patterns(patterns, out: str | Path, measured=None, fit=None, title: str
     return save_figure(fig, out, dpi)
 
 
+def _a_label(pattern) -> str:
+    """The legend's 'a = 9.9805 Å', with '± 0.023 Å (lattice model, extrapolated: halide excess +0.4)' when a is a
+    prediction (:meth:`~argyrodb.physics.xrd.Pattern.a_text`): an extrapolated a is never drawn as a measured one."""
+    a_text = getattr(pattern, "a_text", None)
+    return a_text() if a_text is not None else f"a = {pattern.a_angstrom:.4f} Å"
+
+
 def pattern_figure(patterns, measured=None, fit=None, title: str | None = None, label_min_rel: float = 8.0,
                    step_deg: float = 0.01):
     """The figure of :func:`plot_patterns` (not saved): the first pattern at the bottom (as the fit to
@@ -315,7 +322,7 @@ def pattern_figure(patterns, measured=None, fit=None, title: str | None = None, 
             scale = 1.0 / max(float(ym.max()) if ym.size else 1.0, 1e-12)
             ax.plot(xm, ym * scale, "o", ms=2.0, mfc="none", mew=0.45, color="0.2", label=f"measured ({measured.name})", zorder=2)
             ax.plot(xm, fit.y_calc * scale, color=COLOURS[1], lw=0.9,
-                    label=f"simulated {first.name}, $R_\\mathrm{{wp}}$ = {100 * fit.r_wp:.1f} %", zorder=3)
+                    label=f"simulated {first.name} ({_a_label(first)}), $R_\\mathrm{{wp}}$ = {100 * fit.r_wp:.1f} %", zorder=3)
             first_x = xm
             first_y = np.maximum(ym, fit.y_calc) * scale
             difference = (ym - fit.y_calc) * scale
@@ -324,7 +331,7 @@ def pattern_figure(patterns, measured=None, fit=None, title: str | None = None, 
         else:
             x0, y0 = first.profile(step_deg=step_deg)
             first_x, first_y = x0, y0 / max(float(y0.max()), 1e-12)
-            ax.plot(first_x, first_y, color=COLOURS[0], lw=0.9, label=f"{first.name} (a = {first.a_angstrom:.4f} Å)")
+            ax.plot(first_x, first_y, color=COLOURS[0], lw=0.9, label=f"{first.name} ({_a_label(first)})")
             difference = None
             bottom_of_first = 0.0
             tick_colour_first = COLOURS[0]
@@ -337,7 +344,7 @@ def pattern_figure(patterns, measured=None, fit=None, title: str | None = None, 
             x, y = pattern.profile(step_deg=step_deg)
             colour = colours[index]
             (line,) = ax.plot(x, y / max(float(y.max()), 1e-12), color=colour, lw=0.9,
-                              label=f"{pattern.name} (a = {pattern.a_angstrom:.4f} Å)")
+                              label=f"{pattern.name} ({_a_label(pattern)})")
             stacked.append((line, line.get_ydata().copy()))
 
         # reflection ticks: one row per pattern under the first profile

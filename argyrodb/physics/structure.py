@@ -89,7 +89,9 @@ class AnalysedStructure(_core.AnalysedStructure):
         dispersion on, unpolarised beam). ``allow_errors``: also for a structure with validation errors (the
         database stores literature structures whatever they hold)."""
         conditions = conditions if conditions is not None else PatternConditions()
-        return XRDModel.from_analysed(self if allow_errors else self.require_valid()).pattern(**conditions.options())
+        pattern = XRDModel.from_analysed(self if allow_errors else self.require_valid()).pattern(**conditions.options())
+        pattern.lattice = self.lattice  # plots, JSON and reports say where a comes from (predicted, extrapolated)
+        return pattern
 
     def bvse(self, resolution_angstrom: float = 0.2, allow_errors: bool = False) -> BVSEResult:
         """Bond-valence site-energy Li+ percolation energies in 1D/2D/3D, eV (:mod:`argyrodb.physics.bvse`: softBV

@@ -48,7 +48,7 @@ from ..core.analysis import AnalysedStructure
 from ..core.chemistry import is_element
 from ..core.errors import InputError, ParameterError, ValidationFailed
 from ..core.readers import is_pymatgen_structure
-from ..core.refinement import check_lattice_parameter
+from ..core.refinement import LatticeParameter, check_lattice_parameter
 from ..core.sites import OCCUPANCY_SUM_TOLERANCE
 from ..core.symmetry import SPGLIB_SYMPREC, grid_keys, invariant_under_f43m, spglib_module
 from .scattering import (
@@ -789,6 +789,8 @@ class Pattern:
     size_nm: float | None = None
     caglioti_uvw: tuple[float, float, float] = DEFAULT_CAGLIOTI_UVW
     extra: dict = field(default_factory=dict)
+    #: Where a comes from (set for an analysed structure's pattern; None for a bare model's).
+    lattice: LatticeParameter | None = None
 
     @property
     def wavelength_angstrom(self) -> float:
@@ -833,6 +835,17 @@ class Pattern:
             y += np.sum(ar * (e * lorentz + (1 - e) * gauss), axis=0)
         return x, y
 
+    def a_text(self, digits: int = 4, unit: str = "Å") -> str:
+        """'a = 9.9805 Å' with, for a predicted a, its sigma and where it comes from ('a = 9.9805 ± 0.023 Å
+        (lattice model, extrapolated: halide excess +0.4)'): what plots and the xrd report say about a."""
+        text = f"a = {self.a_angstrom:.{digits}f}"
+        if self.lattice is None or self.lattice.kind != "predicted":
+            return f"{text} {unit}"
+        sigma = "" if self.lattice.sigma_angstrom is None else f" ± {self.lattice.sigma_angstrom:.3f}"
+        if unit != "Å":
+            sigma = sigma.replace("±", "+-")
+        return f"{text}{sigma} {unit} ({self.lattice.label()})"
+
     def lines(self, min_intensity_rel: float = 0.0) -> list[dict]:
         """The peak list as rows (hkl as '511/333'), lines below ``min_intensity_rel`` left out."""
         return [{"hkl": hkl_label(row.hkl, "/"), "two_theta_deg": float(row.two_theta_deg), "d_angstrom": float(row.d_angstrom),
@@ -861,6 +874,7 @@ class Pattern:
             "name": self.name,
             "wavelength_angstrom": self.wavelength_angstrom,
             "a_angstrom": self.a_angstrom,
+            **({} if self.lattice is None else self.lattice.json_fields()),
             "two_theta_range_deg": list(self.two_theta_range),
             "conventions": self.conventions,
             "peaks": peaks,
@@ -875,7 +889,7 @@ class Pattern:
     def xy_text(self, step_deg: float = 0.01) -> str:
         """The simulated profile as two columns (2theta in deg, intensity) every ``step_deg``, with a header."""
         x, y = self.profile(step_deg=step_deg)
-        header = (f"# argyrodb simulated powder pattern of {self.name}; a = {self.a_angstrom:.5f} A; "
+        header = (f"# argyrodb simulated powder pattern of {self.name}; {self.a_text(5, 'A')}; "
                   f"lambda = {', '.join(f'{c.name} {c.wavelength_angstrom:.6f} A' for c in self.components)}\n"
                   "# two_theta_deg intensity\n")
         return header + "\n".join(f"{a:.4f} {b:.6g}" for a, b in zip(x, y)) + "\n"

@@ -47,6 +47,7 @@ from ..core.chemistry import format_formula, ordered_elements, oxidation_states
 from ..core.contacts import radii
 from ..core.errors import InputError, ParameterError
 from ..core.files import atomic_path, safe_filename
+from ..core.refinement import LatticeParameter
 
 if TYPE_CHECKING:  # pymatgen is imported where a structure is built
     from pymatgen.core import Structure
@@ -93,6 +94,7 @@ class Approximant:
     exact_supercell: int | None = None  # least n <= EXACT_SEARCH_MAX holding the composition exactly
     min_li_li_angstrom: float = float("nan")
     min_li_anion_angstrom: float = float("nan")
+    lattice: LatticeParameter | None = None  # the conventional cell's a (the lattice model's prediction)
 
     @property
     def exact(self) -> bool:
@@ -113,7 +115,15 @@ class Approximant:
         return (f"argyrodb approximant {self.formula} (requested {self.requested_formula}; deviation per f.u. "
                 f"{deviation_text(self.composition_deviation) or 'none'}) supercell {self.supercell}x{self.supercell}x{self.supercell} "
                 f"min Li-Li {self.min_li_li_angstrom:.3f} A min Li-anion {self.min_li_anion_angstrom:.3f} A "
-                f"Ewald rank {self.rank} energy {self.ewald_energy_eV:.4f} eV")
+                f"Ewald rank {self.rank} energy {self.ewald_energy_eV:.4f} eV{self.a_note()}")
+
+    def a_note(self) -> str:
+        """'; a = 9.9805 A (lattice model, extrapolated: halide excess +0.4)': where the cell's a comes from ('' when
+        unknown)."""
+        if self.lattice is None:
+            return ""
+        sigma = "" if self.lattice.sigma_angstrom is None else f" +- {self.lattice.sigma_angstrom:.3f}"
+        return f"; a = {self.lattice.a_angstrom:.4f}{sigma} A ({self.lattice.label()})"
 
 
 def deviation_text(deviation: dict) -> str:
@@ -395,7 +405,8 @@ def generate(screener, index: int, n_structures: int = 5, candidates: int = 40, 
     amounts = {el: n for el, n in screener.points[index][1].items() if n > 1e-12}
     requested = format_formula(amounts)
     occupancy = model.occupancies(amounts)
-    a = screener.lattice(index).a_angstrom
+    lattice_parameter = screener.lattice(index)
+    a = lattice_parameter.a_angstrom
     cells = supercell**3
     counts, li_count = nearest_counts(model, occupancy, amounts, cells, requested)
     table, states = radii(), oxidation_states()
@@ -441,7 +452,7 @@ def generate(screener, index: int, n_structures: int = 5, candidates: int = 40, 
         structure = Structure(lattice, [elements[s] for s in species], cell.frac[filled])
         li_li, li_anion = minimum_distances(structure)
         out.append(Approximant(rank, energy, format_formula(composition), structure, supercell, requested, composition,
-                               deviation, exact_supercell(amounts), li_li, li_anion))
+                               deviation, exact_supercell(amounts), li_li, li_anion, lattice_parameter))
     if out and not out[0].exact:
         warnings.warn(out[0].composition_note(), CompositionWarning, stacklevel=2)
     return out
@@ -457,7 +468,11 @@ def _metadata(approximant: Approximant) -> dict:
             "argyrodb_min_li_li_angstrom": round(approximant.min_li_li_angstrom, 4),
             "argyrodb_min_li_anion_angstrom": round(approximant.min_li_anion_angstrom, 4),
             "argyrodb_ewald_rank": approximant.rank,
-            "ewald_energy_eV": approximant.ewald_energy_eV}
+            "ewald_energy_eV": approximant.ewald_energy_eV,
+            **({} if approximant.lattice is None else {
+                "argyrodb_a_angstrom": round(approximant.lattice.a_angstrom, 6),
+                "argyrodb_a_source": approximant.lattice.label(),
+                "argyrodb_a_extrapolated": "yes" if approximant.lattice.extrapolated else "no"})}
 
 
 def _annotate(path: Path, ase_format: str, approximant: Approximant) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..core.chemistry import atomic_mass, is_element
 from ..core.errors import InputError, ParameterError
 from ..core.files import pyplot
+from ..physics.lattice import source_flags
 from .connection import ReadOnlyDatabase
 from .plots import literature_figure
 from .queries import MeasurementFilter, compare, normalise_formula, query_measurements
@@ -92,7 +93,7 @@ def material_page(text: str, db_path: str | Path | None) -> dict:
                            "AND duplicate_of IS NULL AND structure_type IS NOT 'other'")[0]["n"]
         structures = _rows(db, """
             SELECT s.id, s.name, s.dataset, s.dataset_id, s.nominal_formula, s.refined_formula, s.space_group_symbol,
-                   s.a_angstrom, s.density_g_cm3, s.caveat, s.doi, s.n_errors, s.n_warnings,
+                   s.a_angstrom, s.a_source, s.density_g_cm3, s.caveat, s.doi, s.n_errors, s.n_warnings,
                    (SELECT p.id FROM xrd_patterns p WHERE p.structure_id = s.id ORDER BY p.id LIMIT 1) AS pattern_id
             FROM structures s JOIN materials mat ON mat.id = s.material_id
             WHERE mat.element_fractions_key = ?
@@ -100,6 +101,7 @@ def material_page(text: str, db_path: str | Path | None) -> dict:
                            JOIN materials mm ON mm.id = m.material_id WHERE mm.element_fractions_key = ?)
             ORDER BY s.dataset, s.id""", [key, key])
         for structure in structures:
+            structure["a_label"] = a_label(structure["a_source"])
             structure["peaks"] = _rows(db, "SELECT two_theta_deg, intensity_rel, hkl FROM xrd_peaks WHERE pattern_id = ? "
                                            "ORDER BY two_theta_deg", [structure["pattern_id"]]) if structure["pattern_id"] else []
             structure["wavelength"] = (_rows(db, "SELECT wavelength FROM xrd_patterns WHERE id = ?", [structure["pattern_id"]])[0]["wavelength"]
@@ -142,6 +144,15 @@ def material_refinements(db: ReadOnlyDatabase, key: str) -> list[dict]:
     return rows
 
 
+def a_label(a_source: str | None) -> str | None:
+    """'lattice model' or 'lattice model, extrapolated: <why>' for a stored structure whose a is the lattice
+    model's prediction (its a_source says so), None for a refined or reported a."""
+    predicted, because = source_flags(a_source)
+    if not predicted:
+        return None
+    return "lattice model" + (f", extrapolated: {because}" if because else "")
+
+
 def pattern_svg(structures: list[dict]) -> str:
     """The stored simulated powder patterns of ``structures`` (each a dict with name, wavelength and peaks: 2theta in
     degrees, relative intensity 0-100, hkl) as one inline SVG: a stick pattern per structure, stacked, the strongest
@@ -158,7 +169,11 @@ def pattern_svg(structures: list[dict]) -> str:
             heights = [p["intensity_rel"] or 0.0 for p in structure["peaks"]]
             colour = f"C{len(shown) - 1 - offset}"
             ax.vlines(positions, base, [base + h for h in heights], color=colour, linewidth=1.0)
-            ax.text(0.995, (base + 100) / (115.0 * len(shown)), f"{structure['name']} ({structure['wavelength']})",
+            # a predicted a on a second line, in a few words (the table above the plot gives the reason)
+            label = structure.get("a_label") or ""
+            a_note = (f"\na = {structure['a_angstrom']:.4f} Å: {label.split(':')[0]}"
+                      if label and structure.get("a_angstrom") is not None else "")
+            ax.text(0.995, (base + 100) / (115.0 * len(shown)), f"{structure['name']} ({structure['wavelength']}){a_note}",
                     transform=ax.transAxes, ha="right", va="top", fontsize=8, color=colour)
             for peak in sorted(structure["peaks"], key=lambda p: -(p["intensity_rel"] or 0.0))[:4]:
                 ax.annotate(peak["hkl"], (peak["two_theta_deg"], base + (peak["intensity_rel"] or 0.0)), xytext=(0, 2),

@@ -84,7 +84,8 @@ def test_measured_plot_says_measured_and_keeps_labels_clear(lma_pattern, measure
     assert "measured" in title and "Simulated" not in title
     assert title.endswith("(Cu Kα₁, λ = 1.5406 Å)") and " A " not in title
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "measured (meas)", f"simulated LMA-Cl0.8I0.6, $R_\\mathrm{{wp}}$ = {100 * fit.r_wp:.1f} %",
+        "measured (meas)", f"simulated LMA-Cl0.8I0.6 (a = {lma_pattern.a_angstrom:.4f} ± {lma_pattern.lattice.sigma_angstrom:.3f} Å "
+        f"(lattice model, extrapolated: halide excess +0.4)), $R_\\mathrm{{wp}}$ = {100 * fit.r_wp:.1f} %",
         "difference (measured − simulated)"]
     _assert_readable(fig, ax, min_labels=8)
     assert {"220", "311", "222"} <= {t.get_text() for t in _hkl_texts(ax)}
@@ -99,8 +100,10 @@ def test_compare_plot_keeps_labels_off_the_other_patterns(lma_pattern):
     fig = pattern_figure([lma_pattern, *others])
     ax = fig.axes[0]
     assert ax.get_title() == "Simulated powder XRD (Cu Kα₁, λ = 1.5406 Å)"
+    # LMA's a is the lattice model's, extrapolated (Table S2 prints none); the end members' are published
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        f"{p.name} (a = {p.a_angstrom:.4f} Å)" for p in (lma_pattern, *others)]
+        f"LMA-Cl0.8I0.6 (a = {lma_pattern.a_angstrom:.4f} ± {lma_pattern.lattice.sigma_angstrom:.3f} Å (lattice model, "
+        "extrapolated: halide excess +0.4))"] + [f"{p.name} (a = {p.a_angstrom:.4f} Å)" for p in others]
     _assert_readable(fig, ax, min_labels=8)
     assert len(ax.collections) == 3  # one tick row per pattern
 
