@@ -111,21 +111,30 @@ def scattering_tables() -> dict:
             "waasmaier_kirfel": coefficients, "chantler_f1_f2": dispersion}
 
 
-def write_scattering_tables() -> None:
-    """Rewrite the bundled ``data/scattering_tables.json`` from xraydb."""
+def _write_bundled(name: str, payload: dict) -> None:
+    """Rewrite a bundled JSON table (``data/NAME``) as the regenerating functions do: sorted keys, one line a key."""
     import json
 
-    with open(data_file(SCATTERING_TABLES), "w", encoding="utf-8") as fh:
-        json.dump(scattering_tables(), fh, indent=0, sort_keys=True)
+    with open(data_file(name), "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=0, sort_keys=True)
         fh.write("\n")
 
 
-@lru_cache(maxsize=1)
-def _bundled_tables() -> dict:
+@cache
+def _read_bundled(name: str) -> dict:
     import json
 
-    with open(data_file(SCATTERING_TABLES), encoding="utf-8") as fh:
+    with open(data_file(name), encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def write_scattering_tables() -> None:
+    """Rewrite the bundled ``data/scattering_tables.json`` from xraydb."""
+    _write_bundled(SCATTERING_TABLES, scattering_tables())
+
+
+def _bundled_tables() -> dict:
+    return _read_bundled(SCATTERING_TABLES)
 
 
 @cache
@@ -238,19 +247,11 @@ def neutron_table() -> dict:
 
 def write_neutron_table() -> None:
     """Rewrite the bundled ``data/neutron_scattering_lengths.json`` (:func:`neutron_table`)."""
-    import json
-
-    with open(data_file(NEUTRON_TABLE), "w", encoding="utf-8") as fh:
-        json.dump(neutron_table(), fh, indent=0, sort_keys=True)
-        fh.write("\n")
+    _write_bundled(NEUTRON_TABLE, neutron_table())
 
 
-@lru_cache(maxsize=1)
 def _bundled_neutron_table() -> dict:
-    import json
-
-    with open(data_file(NEUTRON_TABLE), encoding="utf-8") as fh:
-        return json.load(fh)
+    return _read_bundled(NEUTRON_TABLE)
 
 
 @cache
