@@ -725,6 +725,32 @@ def _plain(obj):
 # --------------------------------------------------------------------------------------------------------
 
 
+def member_files(spec: CaseSpec, tt: np.ndarray, step_deg: float, program: str, extra: dict) -> tuple[str, str, dict]:
+    """A data set's member made as tests/data/refine's cases are: ``simulate_net`` scaled to the spec's peak counts
+    over its background, seeded Poisson counts, the truth (``program``: the generating script, relative to the
+    repository; ``extra``: the data set's own keys, merged into the truth) and the .xye text with its SHA-256.
+    Returns (name, text, truth)."""
+    import xrayutilities as xu
+
+    net, nums, vfrac, mu_solid, mu_eff, settings, per_phase = simulate_net(spec, tt)
+    i0 = spec.target_peak_counts / float(net.max())
+    background = _background(tt, spec.background)
+    expected = i0 * net + background
+    counts = np.random.default_rng(spec.seed).poisson(expected).astype(float)
+    sigma = np.sqrt(np.maximum(counts, 1.0))
+    truth = _plain(_truth(spec, spec.seed, i0, nums, vfrac, mu_solid, mu_eff, settings, per_phase, counts,
+                          expected, background, xu.__version__, False))
+    truth["generator"]["program"] = (f"{program} with benchmarks/synthetic_patterns.py's "
+                                     "simulate_net (xrayutilities PowderModel, fundamental parameters)")
+    truth["generator"]["regenerate"] = f".venv/bin/python {program}"
+    truth["data"]["step_deg"] = step_deg
+    truth.update(extra)
+    text = xye_text(tt, counts, sigma, truth)
+    truth["data"]["file"] = f"{spec.name}.xye"
+    truth["data"]["sha256"] = hashlib.sha256(text.encode()).hexdigest()
+    return spec.name, text, truth
+
+
 def xye_text(tt, counts, sigma, truth) -> str:
     out = io.StringIO()
     out.write(f"# {truth['description']}; synthetic, truth in {truth['case']}.truth.yaml\n")

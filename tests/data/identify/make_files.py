@@ -28,7 +28,6 @@ Series and truths (README.md beside this file has the table of what identify fin
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
@@ -144,29 +143,10 @@ def two_theta_grid() -> np.ndarray:
 
 def make_member(k: int) -> tuple[str, str, dict]:
     """The member's .xye text, its truth (as tests/data/refine's truth files), its name."""
-    import xrayutilities as xu
-
-    spec = member_spec(k)
-    tt = two_theta_grid()
-    net, nums, vfrac, mu_solid, mu_eff, settings, per_phase = sp.simulate_net(spec, tt)
-    i0 = spec.target_peak_counts / float(net.max())
-    background = sp._background(tt, spec.background)
-    expected = i0 * net + background
-    counts = np.random.default_rng(spec.seed).poisson(expected).astype(float)
-    sigma = np.sqrt(np.maximum(counts, 1.0))
-    truth = sp._plain(sp._truth(spec, spec.seed, i0, nums, vfrac, mu_solid, mu_eff, settings, per_phase, counts,
-                                expected, background, xu.__version__, False))
-    truth["generator"]["program"] = ("tests/data/identify/make_files.py with benchmarks/synthetic_patterns.py's "
-                                     "simulate_net (xrayutilities PowderModel, fundamental parameters)")
-    truth["generator"]["regenerate"] = ".venv/bin/python tests/data/identify/make_files.py"
-    truth["data"]["step_deg"] = STEP_DEG
     series, x, other, fraction = MEMBERS[k][:4]
-    truth["identify"] = {"family": family(series), "x": x, "formula": formula(series, x),
-                         "impurity": other, "impurity_weight_fraction": fraction}
-    text = sp.xye_text(tt, counts, sigma, truth)
-    truth["data"]["file"] = f"{spec.name}.xye"
-    truth["data"]["sha256"] = hashlib.sha256(text.encode()).hexdigest()
-    return spec.name, text, truth
+    return sp.member_files(member_spec(k), two_theta_grid(), STEP_DEG, "tests/data/identify/make_files.py",
+                           {"identify": {"family": family(series), "x": x, "formula": formula(series, x),
+                                         "impurity": other, "impurity_weight_fraction": fraction}})
 
 
 def files() -> dict[str, str]:
