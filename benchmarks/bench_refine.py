@@ -307,8 +307,9 @@ def print_summary(rows: list[dict]) -> None:
             target += " (loaded)"
         print(f"{r['letter']} {r['case']:<16} {diff(m, 'a'):>11} {diff(p, 'a'):>9} {hv:>12} {wt:>14} {gof:>11} "
               f"{m['wall_s']:>7.1f} {m['fit_s']:>6.1f} {fmt(p.get('fit_s'), 1):>7}  {target}")
-    print("wall s: a new process (imports, reading, the fit and, with no --refine given, the two displacement-check "
-          "refits that argyrodb runs after the fit); fit s: the JSON's seconds, the fit alone; rietx s: its in-process fit")
+    print("wall s: a new process (imports, reading, the fit and, with no --refine given, the displacement probes: the "
+          "line positions refitted with the displacement held at +-0.05 deg); fit s: the JSON's seconds, the fit alone; "
+          "rietx s: its in-process fit")
     if any(loaded(r["payload"]["load"]) for r in rows):
         print(f"load average >= {os.cpu_count()} CPUs during the runs marked 'loaded': their wall times are inflated by "
               "other work on this machine (the CPU times in the case lines are the less load-sensitive numbers)")
