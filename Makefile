@@ -71,9 +71,9 @@ demo: $(STAMP)
 	$(BIN)/argyrodb db plot --out out/literature.png
 	$(BIN)/argyrodb db query "I>0,sigma_mS_cm>=5" --columns dataset,formula,sigma_mS_cm,ccd_mA_cm2,anode,ref_number --sort -sigma_mS_cm
 	@mkdir -p out/refine
-	$(BIN)/argyrodb refine tests/data/refine/lma_licl.xye --start tests/data/refine/lma_licl.start.yaml --phase LiCl \
-	  --plot out/refine/lma_licl.png --out out/refine/LMA-refined.yaml
-	@echo "the pattern: xrayutilities' simulation of LMA-Cl0.8I0.6 + 3 wt% LiCl (truth: tests/data/refine/lma_licl.truth.yaml)"
+	$(BIN)/argyrodb refine tests/data/refine/lma_nominal.xye --start tests/data/refine/lma_nominal.start.yaml --phase LiCl \
+	  --plot out/refine/lma_nominal.png --out out/refine/LMA-refined.yaml
+	@echo "the pattern: xrayutilities' simulation of LMA-Cl0.8I0.6 at its nominal composition + 3 wt% LiCl, refined from Table S2 as printed (truth: tests/data/refine/lma_nominal.truth.yaml)"
 	@$(BIN)/argyrodb db remove my_measurements.csv > /dev/null 2>&1 || true  # a rebuild kept the last demo's import
 	$(BIN)/argyrodb db add examples/my_measurements.csv
 	$(BIN)/argyrodb db query --dataset user --columns dataset_id,dataset_row,formula,sigma_printed,temperature_K,structure_type
