@@ -173,16 +173,23 @@ def identify(pattern: str | Path, db: str | Path | Database | None = None, famil
     ranking = _identify.rank(measured, [s for s in sets if s is not None], top_k=top, show_progress=show_progress)
     notes += ranking.notes
     best = ranking.best
-    if best is not None and best["score"] > _identify.FLOOR_RATIO_NOTE * ranking.lebail.score:
-        notes.append(f"the best candidate scores {best['score']:.4f}, more than {_identify.FLOOR_RATIO_NOTE:g}x the Le Bail fit's "
-                     f"{ranking.lebail.score:.4f} (free line intensities): no candidate explains the intensities well - the "
-                     "material may not be among them (screen its family with --family)")
+    reasons: list[str] = []  # why the best candidate is not to be trusted as the answer (reliable: false)
+    if best is None:
+        reasons.append("no candidate could be fitted")
+    elif best["score"] > _identify.FLOOR_RATIO_NOTE * ranking.lebail.score:
+        reasons.append(f"the best candidate scores {best['score']:.4f}, more than {_identify.FLOOR_RATIO_NOTE:g}x the Le Bail "
+                       f"fit's {ranking.lebail.score:.4f} (free line intensities): no candidate explains the intensities well - "
+                       "the material may not be among them (screen its family with --family)")
+    if best is not None and best.get("warning"):  # its a at the edge of the +-1 % window
+        reasons.append(f"the best candidate's {best['warning']}")
+    notes += reasons
     out = {"pattern": str(pattern), "wavelength": measured.wavelength_text, "n_candidates": ranking.n_candidates,
            "two_theta_range_scored_deg": [round(v, 4) for v in ranking.two_theta_range],
            "lebail": {"a_angstrom": round(ranking.lebail.profile.a_angstrom, 5),
                       "zero_shift_deg": round(ranking.lebail.profile.zero_deg, 4), "score": round(ranking.lebail.score, 5),
                       "r_exp": round(ranking.lebail.r_exp, 5)},
-           "candidates": ranking.candidates, "best": best, "impurities": [], "notes": notes}
+           "candidates": ranking.candidates, "best": best, "impurities": [], "notes": notes,
+           "reliable": not reasons, "reasons": reasons}
     if ranking.best_fit is not None:
         m = ranking.measured
         out["fit"] = {"two_theta_deg": m.two_theta_deg, "observed": m.counts, "calculated": ranking.best_fit.calculated,

@@ -68,8 +68,20 @@ def test_x_recovered_within_0_1(pattern, database):
     # the score is a weighted R of the background-free pattern: the Le Bail fit (free intensities) is its floor
     assert out["lebail"]["score"] <= best["score"] + 1e-4
     assert not any("no candidate explains" in note for note in out["notes"])  # within 1.25x the floor
+    assert out["reliable"] and out["reasons"] == []
     assert [c["score"] for c in out["candidates"] if c["stage"] == "full"] == sorted(
         c["score"] for c in out["candidates"] if c["stage"] == "full")
+
+
+def test_a_pattern_of_no_candidate_is_not_reliable(database):
+    """The synthetic Si standard (tests/data/refine/si_standard.xye, Fd-3m, not an argyrodite): some argyrodite still
+    ranks first, but its score is far above the Le Bail floor and its a sits at the edge of the +-1 % window, so the
+    answer says reliable: false with both reasons."""
+    out = identify(Path(__file__).parent / "data" / "refine" / "si_standard.xye", db=database, find_impurities=False)
+    assert out["reliable"] is False
+    assert any("no candidate explains the intensities" in r for r in out["reasons"])
+    assert out["best"]["score"] > engine.FLOOR_RATIO_NOTE * out["lebail"]["score"]
+    assert set(out["reasons"]) <= set(out["notes"])
 
 
 IMPURE = [p for p in PATTERNS if truth_of(p)["impurity"]]

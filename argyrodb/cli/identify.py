@@ -106,6 +106,8 @@ def _print_text(payload: dict, top: int) -> None:
                        + f"; {sig_text}; {how})")
     for note in payload["notes"]:
         click.echo(f"note: {note}", err=True)
+    if not payload.get("reliable", True):
+        click.echo(f"not reliable: {'; '.join(payload['reasons'])}", err=True)
 
 
 def _plot(result: dict, path: Path, pattern: Path) -> None:
