@@ -67,7 +67,8 @@ def test_three_nouns_work_together(tmp_path):
     assert isinstance(lma, api.AnalysedStructure)
     # Table S2's refined composition (as printed) and its density at the predicted a
     assert lma.formula_per_fu["I"] == pytest.approx(0.8989, abs=1e-4)
-    assert lma.density().density_g_cm3 == pytest.approx(2.3391, abs=1e-4)  # 2.3339 at a = 9.988 before the Kraft 2017 end members and the OBELiX duplicates were excluded
+    # 2.3339 at a = 9.988 before the Kraft 2017 end members and the OBELiX duplicates were excluded from the lattice fit
+    assert lma.density().density_g_cm3 == pytest.approx(2.3391, abs=1e-4)
     conditions = api.PatternConditions(wavelength="CuKa1", two_theta_range=(10, 60))
     with pytest.raises(dataclasses.FrozenInstanceError):
         conditions.wavelength = "MoKa1"  # frozen: set once
