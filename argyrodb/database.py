@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .core.errors import InputError
+from .core.errors import ArgyrodbError, InputError
 from .pipeline import identify as _identify
 from .pipeline.build import add_user_data, build_database, remove_user_data
 from .pipeline.refine import store_refinement
@@ -155,7 +155,10 @@ def identify(pattern: str | Path, db: str | Path | Database | None = None, famil
     Returns a dict: ``candidates`` (best first: formula, the family's variables, a_angstrom, score, ...), ``impurities``
     (name, weight_fraction, significance, detected, weight_fraction_upper_bound), ``best``, ``fit`` (arrays of the best
     candidate's fit: two_theta_deg, observed, calculated, background), ``refinement_result`` (the impurity refinement's
-    or, with ``refine``, the final refinement's RefinementResult), ``notes``, ``seconds``."""
+    or, with ``refine``, the final refinement's RefinementResult), ``rivals`` (other compositions and the best's next
+    distribution, each with ``difference_sigma`` and ``tied``), ``reliable`` and ``reasons`` (a tied composition of
+    the best's own run or grid is one), ``notes``, ``seconds``. The best 20 stored compositions are re-scored with
+    every halide's 4a share (:func:`_stored_variants`)."""
     database = db if isinstance(db, Database) else Database(db)
     started = time.perf_counter()
     measured = _identify.read_measured(pattern, wavelength)
@@ -170,8 +173,19 @@ def identify(pattern: str | Path, db: str | Path | Database | None = None, famil
         screener, found = _screen_on_the_fly(family, ranges or {}, measured)
         sets.append(found)
     t_read = time.perf_counter()
-    ranking = _identify.rank(measured, [s for s in sets if s is not None], top_k=top, show_progress=show_progress)
+
+    screeners: dict[int, Screener | None] = {}  # one per stored run, built when first needed (None: it cannot be)
+
+    def expand(picks):
+        return _stored_variants(database, picks, measured, screeners)
+
+    ranking = _identify.rank(measured, [s for s in sets if s is not None], top_k=top, show_progress=show_progress,
+                             expand=expand)
     notes += ranking.notes
+    _add_template_shares(database, [*ranking.candidates, *ranking.rivals], screeners)
+    notes += [f"screening run {run_id}: its compositions were not re-scored with each halide's 4a share (its screener "
+              "cannot be rebuilt here: its template file or grid is not available)" for run_id, sc in screeners.items()
+              if sc is None]
     best = ranking.best
     reasons: list[str] = []  # why the best candidate is not to be trusted as the answer (reliable: false)
     if best is None:
@@ -182,13 +196,30 @@ def identify(pattern: str | Path, db: str | Path | Database | None = None, famil
                        "the material may not be among them (screen its family with --family)")
     if best is not None and best.get("warning"):  # its a at the edge of the +-1 % window
         reasons.append(f"the best candidate's {best['warning']}")
+    tied = [r for r in ranking.rivals if r["tied"]]
+    for kind, same_source in (("composition", True), ("composition", False), ("distribution", True)):
+        same = [r for r in tied if r["differs_in"] == kind and r["same_source"] == same_source]
+        if not same or best is None:
+            continue
+        listed = "; ".join(f"{r['formula']}{_described(r)} scores {r['score']:.4f} ({r['difference_sigma']:.2f} sigma, "
+                           f"{r['source']})" for r in same)
+        text = (f"{best['formula']}{_described(best)} is not told apart from {listed}: its chi^2 exceeds the best's by "
+                f"less than {_identify.TIE_Z:g} standard deviations (chi^2 difference test scaled by the best's chi^2 per "
+                "degree of freedom and corrected for the residuals' serial correlation, Berar & Lelann 1991)")
+        if kind == "distribution":
+            notes.append(f"the 4a/4d distribution is not determined: {text}")
+        elif same_source:  # the composition asked for (the best's own run or family grid) is not determined
+            reasons.append(f"the composition is not determined: {text}")
+        else:
+            notes.append(f"another source's composition fits as well: {text}")
     notes += reasons
     out = {"pattern": str(pattern), "wavelength": measured.wavelength_text, "n_candidates": ranking.n_candidates,
+           "n_rescored": ranking.n_rescored,
            "two_theta_range_scored_deg": [round(v, 4) for v in ranking.two_theta_range],
            "lebail": {"a_angstrom": round(ranking.lebail.profile.a_angstrom, 5),
                       "zero_shift_deg": round(ranking.lebail.profile.zero_deg, 4), "score": round(ranking.lebail.score, 5),
                       "r_exp": round(ranking.lebail.r_exp, 5)},
-           "candidates": ranking.candidates, "best": best, "impurities": [], "notes": notes,
+           "candidates": ranking.candidates, "best": best, "rivals": ranking.rivals, "impurities": [], "notes": notes,
            "reliable": not reasons, "reasons": reasons}
     if ranking.best_fit is not None:
         m = ranking.measured
@@ -227,33 +258,39 @@ def _screen_on_the_fly(family: str, ranges: dict[str, list[float]], measured) ->
     """A family grid screened here (not stored) at the measured wavelength (K-alpha1) and 2theta range: every
     composition the screen builds (charge-neutral, sites filled), its lattice parameter from the lattice model, and
     its lines for every combination of :data:`HALIDE_SHARES` of its halides on 4a (the batch pattern engine)."""
-    import itertools
-
-    import numpy as np
-
     lo, hi = float(measured.two_theta_deg[0]), float(measured.two_theta_deg[-1])
     lam = measured.components[0].wavelength_angstrom
     two_theta_range = (max(lo - 1.0, 1.0), min(hi + 1.0, 179.0))
     settings = ScreenSettings(family=family, ranges=ranges, wavelength=lam, two_theta_range=two_theta_range, store_peaks=False)
     screener = Screener(settings)
-    model = screener.model
     n = len(screener.points)
     ok_rows: list[dict] = []
     for start in range(0, n, 1000):
         ok_rows += [r for r in screener.evaluate_chunk(range(start, min(n, start + 1000))) if r["status"] == "ok"]
     if not ok_rows:
         raise InputError(family, f"no composition of the grid ({n} points) could be built (argyrodb screen shows why)")
-    indices = np.array([r["idx"] for r in ok_rows])
-    _, matrix = screener.points.batch(indices)
-    columns = [model.elements.index(el) for el in screener.points.elements]
-    in_model = np.zeros((len(indices), len(model.elements)))
-    in_model[:, columns] = np.where(matrix > 1e-12, matrix, 0.0)
-    occupancy, _ = model.occupancy_arrays(in_model, order=columns)
+    found = _share_variants(screener, ok_rows, lam, two_theta_range, f"family {family}", "family",
+                            [{"family": family, "idx": r["idx"]} for r in ok_rows])
+    return screener, found
+
+
+def _share_variants(screener: Screener, ok_rows: list[dict], lam: float, two_theta_range: tuple[float, float],
+                    source: str, kind: str, refs: list[dict], a_angstrom=None) -> _identify.CandidateSet:
+    """The compositions ``ok_rows`` (the screener's results, status ok) with every combination of
+    :data:`HALIDE_SHARES` of their halides on 4a (S filling the rest of 4a; a distribution that needs more S on 4a
+    than the composition has is left out), their lines at ``lam`` over ``two_theta_range`` (the batch pattern engine,
+    K-alpha1). ``a_angstrom``: each composition's a (default: the screener's, the lattice model's now)."""
+    import itertools
+
+    import numpy as np
+
+    model = screener.model
+    occupancy, amounts = _occupancy(screener, [r["idx"] for r in ok_rows])  # amounts: per f.u. on 4a + 4d
     site_a, site_d = model.free_groups
     s_col = model.elements.index("S")
-    halides = [model.elements.index(el) for el in HALIDES if el in model.elements and in_model[:, model.elements.index(el)].max() > 0]
-    amounts = occupancy[:, site_a, :] + occupancy[:, site_d, :]  # per formula unit on the free-anion sites (4 + 4 per cell)
-    a = np.array([r["a_angstrom"] for r in ok_rows])
+    halides = [model.elements.index(el) for el in HALIDES if el in model.elements
+               and amounts[:, model.elements.index(el)].max() > 1e-12]
+    a = np.array([r["a_angstrom"] for r in ok_rows]) if a_angstrom is None else np.asarray(a_angstrom, dtype=float)
     variants, rows, shares_of = [], [], []
     for shares in itertools.product(HALIDE_SHARES, repeat=len(halides)):
         occ = occupancy.copy()
@@ -278,11 +315,105 @@ def _screen_on_the_fly(family: str, ranges: dict[str, list[float]], measured) ->
     j = _identify.j_from_intensities(intensity, n_index, a[rows_all], lam)
     results = [ok_rows[r] for r in rows_all]
     variables = [{**json.loads(r["variables_json"]), "halide_share_4a": shares} for r, shares in zip(results, shares_of)]
-    found = _identify.CandidateSet(
-        f"family {family}", n_index, j, a[rows_all], [r["formula"] for r in results], variables, "family",
-        [{"family": family, "idx": r["idx"]} for r in results], _identify.s_range_of(lam, two_theta_range),
-        a_notes=[r.get("a_note") for r in results])
-    return screener, found
+    return _identify.CandidateSet(
+        source, n_index, j, a[rows_all], [r["formula"] for r in results], variables, kind, [refs[r] for r in rows_all],
+        _identify.s_range_of(lam, two_theta_range), a_notes=[r.get("a_note") for r in results])
+
+
+def _described(candidate: dict) -> str:
+    """' (y=1.6, z=0.375; 4a: Cl0.4, I0.5)': a candidate's variables and halide shares on 4a, if any."""
+    variables = [f"{k}={candidate[k]:g}" for k in ("x", "y", "z", "w") if candidate.get(k) is not None]
+    shares = candidate.get("halide_share_4a")
+    text = ", ".join(variables)
+    if shares:
+        text += ("; " if text else "") + "4a: " + ", ".join(f"{el}{v:g}" for el, v in shares.items())
+    return f" ({text})" if text else ""
+
+
+def _run_screener(database: Database, run_id: int, screeners: dict) -> Screener | None:
+    """The screener of stored run ``run_id`` (built once), or None when it cannot be rebuilt here."""
+    if run_id not in screeners:
+        try:
+            screeners[run_id] = Screener(_run_settings(database, run_id, store_peaks=False, bvse=False))
+        except (ArgyrodbError, OSError, TypeError, ValueError):
+            screeners[run_id] = None
+    return screeners[run_id]
+
+
+def _add_template_shares(database: Database, candidates: list[dict], screeners: dict) -> None:
+    """``halide_share_4a`` of stored screened candidates shown without one (the run's template distribution, each
+    halide's share on 4a to 3 decimals) and ``distribution`` 'template' (re-scored ones: 'tried')."""
+    for c in candidates:
+        ref = c.get("ref") or {}
+        if "run" not in ref:
+            continue
+        if c.get("halide_share_4a") is not None:
+            c.setdefault("distribution", "tried")
+            continue
+        screener = _run_screener(database, int(ref["run"]), screeners)
+        if screener is None:
+            continue
+        c["halide_share_4a"] = _halide_shares(screener, [int(ref["idx"])])[0]
+        c["distribution"] = "template"
+
+
+def _occupancy(screener: Screener, indices):
+    """(occupancy (n, groups, elements), per-formula-unit amounts on the free-anion sites (n, elements)) of the
+    screener's compositions ``indices`` as its site model places them (the template distribution)."""
+    import numpy as np
+
+    model = screener.model
+    _, matrix = screener.points.batch(np.asarray(indices))
+    columns = [model.elements.index(el) for el in screener.points.elements]
+    in_model = np.zeros((len(indices), len(model.elements)))
+    in_model[:, columns] = np.where(matrix > 1e-12, matrix, 0.0)
+    occupancy, _ = model.occupancy_arrays(in_model, order=columns)
+    site_a, site_d = model.free_groups
+    return occupancy, occupancy[:, site_a, :] + occupancy[:, site_d, :]
+
+
+def _halide_shares(screener: Screener, indices) -> list[dict[str, float]]:
+    """Each halide's share on 4a of the compositions ``indices`` in the screener's template distribution."""
+    occupancy, amounts = _occupancy(screener, indices)
+    site_a = screener.model.free_groups[0]
+    elements = screener.model.elements
+    return [{el: round(float(occupancy[n, site_a, c] / amounts[n, c]), 3) for c, el in enumerate(elements)
+             if el in HALIDES and amounts[n, c] > 1e-12} for n in range(len(indices))]
+
+
+def _stored_variants(database: Database, picks: list, measured, screeners: dict) -> list[_identify.CandidateSet]:
+    """Stored screened compositions (``picks``: (CandidateSet, index) of stored runs) with every halide's 4a share of
+    :data:`HALIDE_SHARES`, each at its stored a, at the measured wavelength (K-alpha1) and range: one candidate set per
+    run (:func:`_share_variants`). A run holds the screen's one template distribution per composition."""
+    lo, hi = float(measured.two_theta_deg[0]), float(measured.two_theta_deg[-1])
+    lam = measured.components[0].wavelength_angstrom
+    two_theta_range = (max(lo - 1.0, 1.0), min(hi + 1.0, 179.0))
+    by_run: dict[int, list] = {}
+    for s, i in picks:
+        by_run.setdefault(int(s.refs[i]["run"]), []).append((s, i))
+    out = []
+    for run_id, chosen in by_run.items():
+        screener = _run_screener(database, run_id, screeners)
+        if screener is None:
+            continue
+        stored = {int(s.refs[i]["idx"]): (s, i) for s, i in chosen}
+        ok_rows = [r for r in screener.evaluate_chunk(sorted(stored)) if r["status"] == "ok"]
+        if not ok_rows:
+            continue
+        refs = [stored[r["idx"]][0].refs[stored[r["idx"]][1]] for r in ok_rows]
+        a = [float(stored[r["idx"]][0].a_angstrom[stored[r["idx"]][1]]) for r in ok_rows]
+        source = f"{chosen[0][0].source}, each halide's 4a share"
+        out.append(_share_variants(screener, ok_rows, lam, two_theta_range, source, "screened", refs, a_angstrom=a))
+    return out
+
+
+def _run_settings(database: Database, run_id: int, **changes) -> ScreenSettings:
+    """The settings of stored screening run ``run_id`` (``changes`` replacing some)."""
+    with ReadOnlyDatabase(database.path) as db:
+        settings = json.loads(db.execute("SELECT settings_json FROM screen_runs WHERE id = ?", (run_id,))[1][0][0])
+    known = {f.name for f in dataclasses.fields(ScreenSettings)}
+    given: dict = {k: (tuple(v) if k == "two_theta_range" else v) for k, v in settings.items() if k in known}
+    return ScreenSettings(**{**given, **changes})
 
 
 def _start_structure(best: dict, database: Database, screener):
@@ -292,10 +423,5 @@ def _start_structure(best: dict, database: Database, screener):
     if "structure_id" in ref:
         return _identify.structure_from_database(database.path, ref["structure_id"])
     if "run" in ref:
-        with ReadOnlyDatabase(database.path) as db:
-            settings = json.loads(db.execute("SELECT settings_json FROM screen_runs WHERE id = ?", (ref["run"],))[1][0][0])
-        known = {f.name for f in dataclasses.fields(ScreenSettings)}
-        given: dict = {k: (tuple(v) if k == "two_theta_range" else v) for k, v in settings.items() if k in known}
-        run_settings = ScreenSettings(**given)
-        return _identify.named(Screener(run_settings).structure(int(ref["idx"])), best["formula"])
+        return _identify.named(Screener(_run_settings(database, int(ref["run"]))).structure(int(ref["idx"])), best["formula"])
     return _identify.named(screener.structure(int(ref["idx"])), best["formula"])

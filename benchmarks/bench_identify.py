@@ -72,9 +72,14 @@ def main(argv=None) -> int:
         print(f"identify {PATTERN.name}: {out['n_candidates']} candidates, wall {wall:.1f} s (new process) - "
               f"{'PASS' if wall <= TARGET_S else 'FAIL'} against <= {TARGET_S:g} s")
         print(f"  read candidates {sec['read']:.1f} s, Le Bail {sec['rank_lebail']:.2f} s, coarse {sec['rank_coarse']:.2f} s "
-              f"(all candidates), full fits {sec['rank_full']:.2f} s (top 10), impurities {sec['impurities']:.1f} s")
-        print(f"  best {best['formula']} ({best['source']}), a {best['a_angstrom']:.5f} A, score {best['score']:.4f}; "
+              f"(all candidates), full fits {sec['rank_full']:.2f} s (top 10 and the rivals), impurities {sec['impurities']:.1f} s")
+        print(f"  best {best['formula']} ({best['source']}; 4a shares {best.get('halide_share_4a')}, "
+              f"{best.get('distribution')}), a {best['a_angstrom']:.5f} A, score {best['score']:.4f}; "
               f"impurities found: {', '.join(found) or 'none'}")
+        tied = [r for r in out.get("rivals", []) if r["tied"] and r["differs_in"] == "composition"]
+        print(f"  {out.get('n_rescored', 0)} distributions re-scored (the best stored compositions, each halide's 4a "
+              f"share); reliable {out['reliable']}; compositions within the score's noise: "
+              + ("; ".join(f"{r['formula']} ({r['difference_sigma']:.2f} sigma)" for r in tied) or "none"))
         rank_s = sec["rank"]
         # the peer: a full fit of every candidate, timed on a sample and extrapolated
         from argyrodb.pipeline import identify as engine

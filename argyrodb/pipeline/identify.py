@@ -32,6 +32,10 @@ Three stages (the cost is the first two's, whatever the number of candidates):
    one matrix product over all candidates sharing an a (:func:`coarse_scores`).
 3. **Full fit of the best k.** Each refines its own a (within +-1 %), zero shift, U, W, Y with the scale and the
    background solved linearly at every step (variable projection, as :mod:`argyrodb.physics.rietveld`).
+   Between 2 and 3, the best :data:`RESCORE_STORED` stored compositions are scored again with every halide's 4a share
+   (a stored run holds one template distribution per composition; the caller's ``expand``). After 3, the best
+   candidates of other compositions (:data:`RIVALS`) and the best's composition with its next-best distribution are
+   fully fitted and tested against the best (:func:`tie_z`, a chi^2 difference test): ``Ranking.rivals``.
 
 The score is the weighted R of the background-free pattern, R = sqrt(chi^2 / sum w (y - b)^2): 0 for a perfect fit,
 sqrt(N / sum w (y - b)^2) (its R_exp, reported) for a fit to within the noise. Lower is better.
@@ -43,6 +47,7 @@ Impurities are named by :mod:`argyrodb.pipeline.refine`'s refinement of the best
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -74,6 +79,23 @@ A_WINDOW = 0.01
 BACKGROUND_TERMS = 10
 #: Candidates whose full fit is made (stage 3).
 TOP_K = 10
+#: Stored screened compositions re-scored with every halide's 4a share (:data:`argyrodb.database.HALIDE_SHARES`): a
+#: stored run holds the screen's one template 4a/4d distribution per composition, and a wrong distribution is made up
+#: for by a wrong composition (Li5.6PS4.6Cl0.8I0.6 + 2 wt % LiI against the 101,000-composition run: the best 20 by the
+#: template all at the grid's y = 1.6 edge, for a true 1.4).
+RESCORE_STORED = 20
+#: Compositions re-scored differ from each other by at least this much of some element per formula unit (a grid
+#: finer than the composition target would send 20 neighbours of one point): half of COMPOSITION_TOLERANCE.
+RESCORE_SPACING = 0.05
+#: Two compositions are the same answer when no element differs by more than this per formula unit (issue 25's
+#: target: x within 0.1).
+COMPOSITION_TOLERANCE = 0.1
+#: Best candidates of other compositions (each differing from the best and from each other by more than
+#: COMPOSITION_TOLERANCE) fully fitted to test whether the pattern tells them from the best.
+RIVALS = 4
+#: A rival whose fit is worse than the best's by less than this many standard deviations (:func:`tie_z`) is not told
+#: apart from it by the pattern: 1.96, chi^2 difference below 3.84 (5 %, one degree of freedom).
+TIE_Z = 1.96
 #: A best score above this multiple of the Le Bail fit's (its floor) is said in the notes: the intensities are not
 #: explained. On tests/data/identify the right family came within 1.03-1.13x; Li6PS5Br's structure scored 1.42x on
 #: Li6PS5Cl0.3Br0.7.
@@ -551,6 +573,11 @@ class Ranking:
     n_candidates: int
     seconds: dict
     notes: list[str]
+    #: Fully fitted candidates of other compositions (or the best's composition with another 4a/4d distribution) with
+    #: their :func:`tie_z` against the best (:func:`rank`).
+    rivals: list[dict] = field(default_factory=list)
+    #: Candidates added by re-scoring stored compositions with every halide's 4a share.
+    n_rescored: int = 0
 
 
 def scored_range(measured: Measured, sets: list[CandidateSet]) -> tuple[float, float]:
@@ -562,8 +589,15 @@ def scored_range(measured: Measured, sets: list[CandidateSet]) -> tuple[float, f
     return lo, hi
 
 
-def rank(measured: Measured, sets: list[CandidateSet], top_k: int = TOP_K, show_progress: bool = False) -> Ranking:
-    """Rank every candidate of ``sets`` against ``measured`` (stages 1-3 of the module docstring)."""
+def rank(measured: Measured, sets: list[CandidateSet], top_k: int = TOP_K, show_progress: bool = False,
+         expand=None) -> Ranking:
+    """Rank every candidate of ``sets`` against ``measured`` (stages 1-3 of the module docstring).
+
+    ``expand``: called with the best :data:`RESCORE_STORED` stored screened compositions after stage 2 (a list of
+    (CandidateSet, index), each differing from the others by :data:`RESCORE_SPACING` or more of some element per
+    formula unit), it returns candidate sets (those compositions with every halide's 4a share) that are scored beside
+    them: the best distribution of a composition counts. After stage 3 the best :data:`RIVALS` candidates of other
+    compositions are fully fitted too and tested against the best (:func:`tie_z`): ``Ranking.rivals``."""
     from tqdm import tqdm
 
     started = time.perf_counter()
@@ -590,31 +624,56 @@ def rank(measured: Measured, sets: list[CandidateSet], top_k: int = TOP_K, show_
     for s in tqdm(sets, desc="identify", unit="set", disable=not show_progress):
         chi2, a_used = coarse_scores(m, net, base.profile, s)
         entries.append((s, chi2, a_used))
+    amounts: dict[tuple[int, int], dict[str, float] | None] = {}
+    rescored = 0
+    if expand is not None:
+        picks = _stored_picks(entries, amounts)
+        for s in expand([(entries[k][0], i) for k, i in picks]) if picks else []:
+            if s is not None and len(s):
+                chi2, a_used = coarse_scores(m, net, base.profile, s)
+                entries.append((s, chi2, a_used))
+                rescored += len(s)
     t_coarse = time.perf_counter()
     yy = float(np.sum(m.weights * net**2))
-    order = [(float(chi2[i]), k, i) for k, (s, chi2, _) in enumerate(entries) for i in np.argsort(chi2, kind="stable")]
-    order.sort()
-    # one entry per composition: a family's compositions come once per 4a/4d distribution tried, the best one counts
-    flat, seen = [], set()
-    for chi2_value, k, i in order:
-        key = (k, entries[k][0].formulas[i])
-        if key not in seen:
-            seen.add(key)
-            flat.append((chi2_value, k, i))
-        if len(flat) >= 4 * top_k:
-            break
-    fits = []
-    for _, k, i in flat[:top_k]:
-        s = entries[k][0]
-        fit = full_fit(m, base.profile, s.n_index, s.j[i], float(s.a_angstrom[i]))
-        fits.append((fit.score, k, i, fit))
+    distinct = _distinct(entries)
+    flat: list[tuple[float, int, int]] = list(itertools.islice(distinct, 4 * top_k))
+    fits = [_fitted(m, base.profile, entries, k, i) for _, k, i in flat[:top_k]]
     fits.sort(key=lambda t: t[0])
+    # rivals: the best (by stage 2) of other compositions, each unlike the best and the rivals taken, fully fitted;
+    # then the best's composition with its next-best 4a/4d distribution (the better of the two is the best)
+    other_distribution = None
+    if fits:
+        best_amounts = _amounts(entries, fits[0][1], fits[0][2], amounts)
+        taken = [best_amounts]
+        fitted = {(k, i) for _, k, i, _ in fits}
+        n_rivals = 0
+        for looked, (_, k, i) in enumerate(itertools.chain(flat[top_k:], distinct)):
+            if best_amounts is None or n_rivals >= RIVALS or looked >= 20_000:
+                break
+            own = _amounts(entries, k, i, amounts)
+            if own is None or any(t is not None and _distance(own, t) <= COMPOSITION_TOLERANCE + 1e-9 for t in taken):
+                continue
+            taken.append(own)
+            n_rivals += 1
+            if (k, i) not in fitted:
+                fits.append(_fitted(m, base.profile, entries, k, i))
+                fitted.add((k, i))
+        fits.sort(key=lambda t: t[0])
+        other = _other_distribution(entries, fits[0][1], fits[0][2])
+        if other is not None:
+            other_distribution = _fitted(m, base.profile, entries, *other)
+            if other_distribution[0] < fits[0][0]:
+                fits[0], other_distribution = other_distribution, fits[0]
     t_full = time.perf_counter()
     candidates = [_entry(entries[k][0], i, fit.score, fit.profile, "full") for _, k, i, fit in fits]
+    full_keys = {_key(entries, k, i) for _, k, i, _ in fits}
     for chi2_value, k, i in flat[top_k:]:
+        if _key(entries, k, i) in full_keys:
+            continue
         s, _, a_used = entries[k]
         prof = Profile(float(a_used[i]), base.profile.zero_deg, base.profile.u, base.profile.w, base.profile.y)
         candidates.append(_entry(s, i, math.sqrt(max(chi2_value, 0.0) / yy) if yy > 0 else math.inf, prof, "coarse"))
+    rival_rows = _rivals(m, entries, fits, other_distribution, amounts) if fits else []
     notes = [n for s in sets for n in s.notes]
     seconds = {"lebail": t_lebail - started, "coarse": t_coarse - t_lebail, "full": t_full - t_coarse,
                "total": t_full - started}
@@ -624,7 +683,154 @@ def rank(measured: Measured, sets: list[CandidateSet], top_k: int = TOP_K, show_
         s_best = entries[fits[0][1]][0]
         ticks = tick_positions(s_best.n_index, fits[0][3].profile, m.components[0].wavelength_angstrom, lo, hi)
     return Ranking(candidates, best_fit, candidates[0] if candidates else None, ticks, base, m, (lo, hi), n_total, seconds,
-                   notes)
+                   notes, rival_rows, rescored)
+
+
+def _source_key(entries, k: int, i: int) -> tuple:
+    """The question a candidate answers: its stored run (re-scored distributions included), its family grid, or its
+    candidate set (the database's structures)."""
+    return _key(entries, k, i)[:2]
+
+
+def _key(entries, k: int, i: int) -> tuple:
+    """One composition of one source: a stored run's compositions and their re-scored distributions share their run's
+    key, a family's come once per distribution tried (the best one counts)."""
+    s = entries[k][0]
+    ref = s.refs[i]
+    if isinstance(ref, dict) and "run" in ref:
+        return ("run", ref["run"], s.formulas[i])
+    if s.kind == "family":
+        return ("family", s.source, s.formulas[i])
+    return (k, s.formulas[i])
+
+
+def _distinct(entries):
+    """(chi^2, set, index) of every candidate by stage 2's chi^2 (ties: set, then index), the best of each composition
+    (:func:`_key`) only: a generator, read as far as needed."""
+    chi2 = np.concatenate([e[1] for e in entries])
+    set_of = np.concatenate([np.full(len(e[1]), k) for k, e in enumerate(entries)])
+    index_of = np.concatenate([np.arange(len(e[1])) for e in entries])
+    seen = set()
+    for n in np.lexsort((index_of, set_of, chi2)):
+        k, i = int(set_of[n]), int(index_of[n])
+        key = _key(entries, k, i)
+        if key not in seen:
+            seen.add(key)
+            yield float(chi2[n]), k, i
+
+
+#: Elements that are neither Li nor an anion: their sum is one per argyrodite formula unit (P, or P + Ge, Si, Sn, ...).
+_ANIONS = frozenset({"F", "Cl", "Br", "I", "O", "S", "Se", "Te", "N", "H", "B"})
+
+
+def _amounts(entries, k: int, i: int, cache: dict) -> dict[str, float] | None:
+    """Element -> amount per formula unit (the non-Li cations summing to 1) of a candidate's formula, or None when its
+    formula does not parse."""
+    if (k, i) not in cache:
+        try:
+            amounts = parse_formula(entries[k][0].formulas[i], source="formula")
+        except ArgyrodbError:
+            cache[(k, i)] = None
+            return None
+        per = sum(v for el, v in amounts.items() if el != "Li" and el not in _ANIONS) or 1.0
+        cache[(k, i)] = {el: v / per for el, v in amounts.items()}
+    return cache[(k, i)]
+
+
+def _distance(a: dict[str, float], b: dict[str, float]) -> float:
+    """The largest difference of an element's amount per formula unit."""
+    return max(abs(a.get(el, 0.0) - b.get(el, 0.0)) for el in set(a) | set(b))
+
+
+def _stored_picks(entries, cache: dict) -> list[tuple[int, int]]:
+    """The best :data:`RESCORE_STORED` stored screened compositions by stage 2, each differing from those picked by
+    :data:`RESCORE_SPACING` or more (at most 20,000 looked at)."""
+    sets = [k for k, (s, _, _) in enumerate(entries) if s.kind == "screened"]
+    if not sets:
+        return []
+    chi2 = np.concatenate([entries[k][1] for k in sets])
+    set_of = np.concatenate([np.full(len(entries[k][1]), k) for k in sets])
+    index_of = np.concatenate([np.arange(len(entries[k][1])) for k in sets])
+    picks: list[tuple[int, int]] = []
+    chosen: list[dict[str, float]] = []
+    for n in np.lexsort((index_of, set_of, chi2))[:20_000]:
+        k, i = int(set_of[n]), int(index_of[n])
+        own = _amounts(entries, k, i, cache)
+        if own is None or any(_distance(own, c) < RESCORE_SPACING for c in chosen):
+            continue
+        picks.append((k, i))
+        chosen.append(own)
+        if len(picks) >= RESCORE_STORED:
+            break
+    return picks
+
+
+def tie_z(m: Measured, best: Fit, other: Fit) -> float:
+    """How many standard deviations ``other``'s fit is worse than ``best``'s: the chi^2 difference test, sqrt of
+
+        D = (chi^2_other - chi^2_best) / (chi^2_best / (N - P)) x (1 - rho) / (1 + rho),
+
+    against chi^2 with one degree of freedom (D < 3.84: not worse at 5 %; sqrt(D) < 1.96). chi^2_best / (N - P) scales
+    the Poisson weights to the misfit the best fit leaves (R 3.4x R_exp on xrayutilities' patterns: the profile's misfit,
+    not counting noise); (1 - rho) / (1 + rho), rho the lag-1 autocorrelation of the best fit's weighted residuals, is
+    the serial-correlation correction of J.-F. Berar & P. Lelann, J. Appl. Cryst. 24 (1991) 1,
+    doi:10.1107/S0021889890008391 (an AR(1) residual has (1 + rho) / (1 - rho) times fewer independent points; rho ~0.9
+    here, a factor ~19). Negative when ``other`` fits better."""
+    sqrt_w = np.sqrt(m.weights)
+    r = (m.counts - best.calculated) * sqrt_w
+    rr = float(r @ r)
+    if rr <= 0:
+        return math.inf if other.chi2 > best.chi2 else 0.0
+    rho = min(max(float(r[:-1] @ r[1:]) / rr, 0.0), 0.99)
+    nu = max(r.size - best.n_parameters, 1)
+    d = (other.chi2 - best.chi2) / (best.chi2 / nu) * (1 - rho) / (1 + rho)
+    return math.copysign(math.sqrt(abs(d)), d)
+
+
+def _fitted(m: Measured, base: Profile, entries, k: int, i: int) -> tuple[float, int, int, Fit]:
+    s = entries[k][0]
+    fit = full_fit(m, base, s.n_index, s.j[i], float(s.a_angstrom[i]))
+    return (fit.score, k, i, fit)
+
+
+def _other_distribution(entries, k0: int, i0: int) -> tuple[int, int] | None:
+    """(set, index) of the best's composition (its :func:`_key`) with the next-best 4a/4d distribution by stage 2, or
+    None when it was tried with one distribution only."""
+    key = _key(entries, k0, i0)
+    formula = entries[k0][0].formulas[i0]
+    shares = entries[k0][0].variables[i0].get("halide_share_4a")
+    best: tuple[float, int, int] | None = None
+    for k, (s, chi2, _) in enumerate(entries):
+        for i in (i for i, f in enumerate(s.formulas) if f == formula):
+            if (k, i) == (k0, i0) or _key(entries, k, i) != key or s.variables[i].get("halide_share_4a") == shares:
+                continue
+            if best is None or chi2[i] < best[0]:
+                best = (float(chi2[i]), k, i)
+    return None if best is None else (best[1], best[2])
+
+
+def _rivals(m: Measured, entries, fits: list[tuple], other_distribution: tuple | None, cache: dict) -> list[dict]:
+    """Every fully fitted candidate of another composition than the best (``fits[0]``; more than
+    :data:`COMPOSITION_TOLERANCE` of some element per formula unit away) and the best's composition with its next-best
+    4a/4d distribution, best first, each with its z (:func:`tie_z`) against the best, ``tied`` (z < :data:`TIE_Z`) and
+    ``same_source`` (the best's stored run, family grid or the structures: the same question)."""
+    _, k0, i0, best_fit = fits[0]
+    best_amounts = _amounts(entries, k0, i0, cache)
+    chosen = []
+    for score, k, i, fit in fits[1:]:
+        own = _amounts(entries, k, i, cache)
+        if own is not None and best_amounts is not None and _distance(own, best_amounts) > COMPOSITION_TOLERANCE + 1e-9:
+            chosen.append(("composition", _distance(own, best_amounts), score, k, i, fit))
+    if other_distribution is not None:
+        chosen.append(("distribution", 0.0, *other_distribution))
+    out = []
+    for kind, distance, score, k, i, fit in sorted(chosen, key=lambda c: c[2]):
+        s = entries[k][0]
+        z = tie_z(m, best_fit, fit)
+        out.append({"formula": s.formulas[i], **s.variables[i], "source": s.source, "ref": s.refs[i], "score": round(score, 5),
+                    "differs_in": kind, "composition_difference": round(distance, 4), "difference_sigma": round(z, 2),
+                    "tied": bool(z < TIE_Z), "same_source": _source_key(entries, k, i) == _source_key(entries, k0, i0)})
+    return out
 
 
 def tick_positions(n_index: np.ndarray, profile: Profile, wavelength: float, lo: float, hi: float) -> np.ndarray:
