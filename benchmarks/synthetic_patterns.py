@@ -751,6 +751,23 @@ def member_files(spec: CaseSpec, tt: np.ndarray, step_deg: float, program: str, 
     return spec.name, text, truth
 
 
+def data_set_main(folder: Path, files, description: str, argv=None) -> int:
+    """The command line of a data set's make_files.py: write ``files()`` (name -> text) into ``folder``, or with
+    ``--check`` compare them with the stored files and write nothing (exit 1 when any differs)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--check", action="store_true", help="compare with the stored files, write nothing")
+    args = parser.parse_args(argv)
+    made = files()
+    if args.check:
+        differ = [name for name, text in made.items() if not (folder / name).is_file() or (folder / name).read_text() != text]
+        print("differ: " + ", ".join(differ) if differ else f"all {len(made)} files as stored")
+        return 1 if differ else 0
+    for name, text in made.items():
+        (folder / name).write_text(text)
+        print(f"wrote {name}")
+    return 0
+
+
 def xye_text(tt, counts, sigma, truth) -> str:
     out = io.StringIO()
     out.write(f"# {truth['description']}; synthetic, truth in {truth['case']}.truth.yaml\n")

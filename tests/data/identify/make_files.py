@@ -27,7 +27,6 @@ Series and truths (README.md beside this file has the table of what identify fin
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -162,18 +161,7 @@ def files() -> dict[str, str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="compare with the stored files, write nothing")
-    args = parser.parse_args(argv)
-    made = files()
-    if args.check:
-        differ = [name for name, text in made.items() if not (HERE / name).is_file() or (HERE / name).read_text() != text]
-        print("differ: " + ", ".join(differ) if differ else f"all {len(made)} files as stored")
-        return 1 if differ else 0
-    for name, text in made.items():
-        (HERE / name).write_text(text)
-        print(f"wrote {name}")
-    return 0
+    return sp.data_set_main(HERE, files, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":
