@@ -408,7 +408,42 @@ def compile_filter(text: str, properties: dict[str, dict]) -> Predicate:
     booleans, zipped lists, HAS on species)."""
     if not text.strip():
         return lambda entry: True
-    return FilterCompiler(properties).compile(_parse(text))
+    if len(text) > MAX_FILTER_CHARS:
+        raise OptimadeError(400, f"a filter of {len(text)} characters: at most {MAX_FILTER_CHARS} are taken")
+    depth = _nesting(text)
+    if depth > MAX_FILTER_NESTING:
+        raise OptimadeError(400, f"a filter nested {depth} deep (parentheses and NOTs): at most {MAX_FILTER_NESTING}")
+    try:
+        return FilterCompiler(properties).compile(_parse(text))
+    except RecursionError:
+        raise OptimadeError(400, "the filter is nested too deeply to evaluate") from None
+
+
+#: The longest filter taken (characters): lark's Earley parser took 7 s on a 75 kB filter of 5,000 ORs.
+MAX_FILTER_CHARS = 4000
+#: The deepest nesting of parentheses plus NOTs taken: 2,000 nested parentheses overflowed Python's recursion
+#: limit in the compiler (an HTTP 500 after 5 s).
+MAX_FILTER_NESTING = 64
+
+
+def _nesting(text: str) -> int:
+    """The deepest parenthesis nesting of ``text`` plus its NOT keywords, outside quoted strings."""
+    depth = deepest = nots = 0
+    quoted = False
+    previous = ""
+    for i, char in enumerate(text):
+        if char == '"' and previous != "\\":
+            quoted = not quoted
+        elif not quoted:
+            if char == "(":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif char == ")":
+                depth -= 1
+            elif text.startswith("NOT", i) and (i == 0 or not text[i - 1].isalnum()) and not text[i + 3:i + 4].isalnum():
+                nots += 1
+        previous = char
+    return deepest + nots
 
 
 def select(all_entries: list[dict], text: str) -> list[dict]:

@@ -252,6 +252,12 @@ def test_single_entry_info_versions_and_links(api, db_path, served):
     ("/calculations", 404, "not an endpoint"),
     ("/versions", 404, "not an endpoint"),
     ("/../v2/info", 553, "not served"),
+    # hostile filters: 2,000 nested parentheses overflowed the compiler's recursion (HTTP 500 after 5 s); 5,000 ORs
+    # (75 kB) kept lark's parser 7 s
+    ("/structures?filter=" + "(" * 2000 + "nelements=4" + ")" * 2000, 400, "at most 4000"),
+    ("/structures?filter=" + "(" * 70 + "nelements=4" + ")" * 70, 400, "nested 70 deep"),
+    ("/structures?filter=" + "NOT " * 65 + "nelements=4", 400, "nested 65 deep"),
+    ("/structures?filter=" + " OR ".join(f"nelements={i}" for i in range(5000)), 400, "at most 4000"),
 ])
 def test_bad_requests_answer_an_optimade_error_document(api, path, status, message):
     from optimade.models import ErrorResponse
@@ -268,6 +274,10 @@ def test_bad_requests_answer_an_optimade_error_document(api, path, status, messa
 
 def test_compile_filter_without_a_server(served):
     """The filter module on its own (what the server calls): the same answers as over HTTP, a bad filter raised."""
+    # parentheses inside a quoted string are not nesting; 60 levels are taken
+    assert optimade_server._nesting('id = "((((((" AND NOT nelements = 3') == 1
+    nested = optimade_server.select(served, "(" * 60 + "nelements >= 5" + ")" * 60)
+    assert nested == optimade_server.select(served, "nelements >= 5")
     iodine = optimade_server.select(served, 'elements HAS "I" AND nelements >= 5')
     assert iodine and all("I" in e["attributes"]["elements"] and e["attributes"]["nelements"] >= 5 for e in iodine)
     with pytest.raises(optimade_server.OptimadeError) as error:
