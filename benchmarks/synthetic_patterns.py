@@ -751,6 +751,24 @@ def member_files(spec: CaseSpec, tt: np.ndarray, step_deg: float, program: str, 
     return spec.name, text, truth
 
 
+def truth_text(truth: dict, readme: str) -> str:
+    """A truth file's text: its header naming the data set's README, then the truth as YAML."""
+    import yaml
+
+    return (f"# Truth of a synthetic pattern ({readme}). Generated; do not edit.\n"
+            + yaml.safe_dump(truth, sort_keys=False, width=110, allow_unicode=False))
+
+
+def member_texts(make_member, count: int, readme: str) -> dict[str, str]:
+    """name -> text of a data set's members: each ``make_member(k)``'s .xye and its truth file."""
+    out = {}
+    for k in range(count):
+        name, text, truth = make_member(k)
+        out[f"{name}.xye"] = text
+        out[f"{name}.truth.yaml"] = truth_text(truth, readme)
+    return out
+
+
 def data_set_main(folder: Path, files, description: str, argv=None) -> int:
     """The command line of a data set's make_files.py: write ``files()`` (name -> text) into ``folder``, or with
     ``--check`` compare them with the stored files and write nothing (exit 1 when any differs)."""
@@ -818,17 +836,13 @@ def _nominal_formula(name: str) -> str:
 
 
 def write_case(name: str, out_dir: Path) -> dict:
-    import yaml
-
     tt, counts, sigma, truth = make_pattern(name)
     out_dir.mkdir(parents=True, exist_ok=True)
     xye = xye_text(tt, counts, sigma, truth)
     (out_dir / f"{name}.xye").write_text(xye)
     truth["data"]["file"] = f"{name}.xye"
     truth["data"]["sha256"] = hashlib.sha256(xye.encode()).hexdigest()
-    (out_dir / f"{name}.truth.yaml").write_text(
-        "# Truth of a synthetic pattern (tests/data/refine/README.md). Generated; do not edit.\n"
-        + yaml.safe_dump(truth, sort_keys=False, width=110, allow_unicode=False))
+    (out_dir / f"{name}.truth.yaml").write_text(truth_text(truth, "tests/data/refine/README.md"))
     if "cif" in CASES[name].start:
         (out_dir / f"{name}.start.cif").write_text(CASES[name].start["cif"])
     else:

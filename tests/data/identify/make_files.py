@@ -149,15 +149,7 @@ def make_member(k: int) -> tuple[str, str, dict]:
 
 
 def files() -> dict[str, str]:
-    import yaml
-
-    out = {}
-    for k in range(len(MEMBERS)):
-        name, text, truth = make_member(k)
-        out[f"{name}.xye"] = text
-        out[f"{name}.truth.yaml"] = ("# Truth of a synthetic pattern (tests/data/identify/README.md). Generated; "
-                                     "do not edit.\n" + yaml.safe_dump(truth, sort_keys=False, width=110, allow_unicode=False))
-    return out
+    return sp.member_texts(make_member, len(MEMBERS), "tests/data/identify/README.md")
 
 
 def main(argv=None) -> int:

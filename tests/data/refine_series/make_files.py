@@ -123,15 +123,7 @@ def start_text() -> str:
 
 
 def files() -> dict[str, str]:
-    import yaml
-
-    out = {"series.start.yaml": start_text()}
-    for k in range(len(MEMBERS)):
-        name, text, truth = make_member(k)
-        out[f"{name}.xye"] = text
-        out[f"{name}.truth.yaml"] = ("# Truth of a synthetic pattern (tests/data/refine_series/README.md). Generated; "
-                                     "do not edit.\n" + yaml.safe_dump(truth, sort_keys=False, width=110, allow_unicode=False))
-    return out
+    return {**{"series.start.yaml": start_text()}, **sp.member_texts(make_member, len(MEMBERS), "tests/data/refine_series/README.md")}
 
 
 def main(argv=None) -> int:
