@@ -4,13 +4,9 @@ bundled phases, the best optionally handed to ``refine``."""
 
 from __future__ import annotations
 
-import os
+from .common import one_blas_thread
 
-# identify's fits are thousands of products of a few thousand points by a few dozen lines: OpenBLAS threads only
-# contend there (a loaded 2-core machine: Le Bail stage 22 s with them, 2 s without). Set before numpy is imported
-# (a command module is imported before numpy is); an explicit setting is kept.
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+one_blas_thread()  # before numpy is imported (a command module is imported before numpy is)
 
 from pathlib import Path  # noqa: E402
 

@@ -3,14 +3,9 @@ order (``--series``: each from the previous fit; a table, a CSV and a plot of th
 
 from __future__ import annotations
 
-import os
+from .common import one_blas_thread
 
-# A refinement's linear algebra is on a few thousand points by a few dozen parameters, where OpenBLAS threads only
-# contend (lma_nominal: 4.8 s CPU with them, 3.2 s without, the same wall time on an idle 2-core machine; slower
-# wall under load). Set before numpy is imported (a command module is imported before numpy is); an explicit
-# setting is kept.
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+one_blas_thread()  # before numpy is imported (a command module is imported before numpy is)
 
 import csv  # noqa: E402
 import io  # noqa: E402
