@@ -45,7 +45,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial import ConvexHull
 
 from ..core.analysis import nominal_composition, reported_lattice
 from ..core.chemistry import HEAVY_HALIDES, parse_formula
@@ -115,6 +114,8 @@ class CalibrationHull:
             low, high = float(coords.min()), float(coords.max())
             n_vertices = 2
         elif rank >= 2:
+            from scipy.spatial import ConvexHull  # here, not at module top: scipy.spatial costs ~0.3 s of start-up
+
             hull = ConvexHull(coords)
             equations, n_vertices = hull.equations, len(hull.vertices)
         return cls(tuple(origin.tolist()), tuple(map(tuple, basis.tolist())), tuple(map(tuple, equations.tolist())),
