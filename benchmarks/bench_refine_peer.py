@@ -305,6 +305,19 @@ def nominal_totals(case: dict, rows: list[dict]) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------------------
 
 
+def read_and_seed(rx, data_path, inst):
+    """Read a pattern and seed ``inst`` as the rietx manual says: a Chebyshev background sized by
+    ``rx.auto_background`` and TCH widths W, X from the median FWHM of the 12 strongest ``rx.pick_peaks`` peaks.
+    Returns the pattern, its 2theta limits (the fit's range) and the median FWHM (deg)."""
+    data = rx.read_pattern(str(data_path))
+    limits = (float(np.min(data.two_theta)), float(np.max(data.two_theta)))
+    inst.background = rx.auto_background(data, kind="chebyshev", two_theta_limits=limits).background
+    strong = sorted(rx.pick_peaks(data, inst).peaks, key=lambda p: -p.intensity)[:12]
+    h = float(np.median([p.fwhm for p in strong]))
+    inst.profile.w.value, inst.profile.x.value = (0.6 * h) ** 2, 0.6 * h
+    return data, limits, h
+
+
 def run_one(case: dict, config: str) -> dict:
     import rietx as rx
 
@@ -316,12 +329,7 @@ def run_one(case: dict, config: str) -> dict:
     seen = caught.__enter__()
     warnings.simplefilter("always")
     try:
-        data = rx.read_pattern(str(case["data_path"]))
-        limits = (float(np.min(data.two_theta)), float(np.max(data.two_theta)))
-        inst.background = rx.auto_background(data, kind="chebyshev", two_theta_limits=limits).background
-        strong = sorted(rx.pick_peaks(data, inst).peaks, key=lambda p: -p.intensity)[:12]
-        h = float(np.median([p.fwhm for p in strong]))
-        inst.profile.w.value, inst.profile.x.value = (0.6 * h) ** 2, 0.6 * h
+        data, limits, h = read_and_seed(rx, case["data_path"], inst)
         totals = nominal_totals(case, rows)
         if config == "axial_comp":  # keep occ(X, 4d) = total - occ(X, 4a) inside [0, 1]
             out["held_totals"] = totals
@@ -417,12 +425,7 @@ def run_standard(std: dict, config: str) -> dict:
         for name in ("a", "b", "c"):
             getattr(cell, name).value = std["a_certificate"]
         inst = rx.Instrument.bragg_brentano(radiation="CuKa", goniometer_radius_mm=STANDARD_RADIUS_MM)
-        data = rx.read_pattern(str(std["data_path"]))
-        limits = (float(np.min(data.two_theta)), float(np.max(data.two_theta)))
-        inst.background = rx.auto_background(data, kind="chebyshev", two_theta_limits=limits).background
-        strong = sorted(rx.pick_peaks(data, inst).peaks, key=lambda p: -p.intensity)[:12]
-        h = float(np.median([p.fwhm for p in strong]))
-        inst.profile.w.value, inst.profile.x.value = (0.6 * h) ** 2, 0.6 * h
+        data, limits, _ = read_and_seed(rx, std["data_path"], inst)
         ref = rx.Refinement(structure, inst, history=False)
         ref.tie("instrument.geometry.axial_hl", "instrument.geometry.axial_sl")
         shifts = ["instrument.zero_shift", "instrument.geometry.sample_transparency"]
