@@ -59,7 +59,7 @@ class Instrument:
 
     def __post_init__(self) -> None:
         where = self.source or "instrument"
-        if self.asymmetry not in ASYMMETRY_VALUES:
+        if not isinstance(self.asymmetry, str) or self.asymmetry not in ASYMMETRY_VALUES:  # a YAML list is unhashable
             raise InputError(where, f"asymmetry must be {' or '.join(ASYMMETRY_VALUES)}, got {self.asymmetry!r}")
         missing = [k for k in self.value_names if k not in self.values]
         if missing:
@@ -124,14 +124,11 @@ class Instrument:
         wavelength = doc.get("wavelength")
         if not isinstance(wavelength, str) or not wavelength:
             raise InputError(path, "no wavelength: a calibration holds for the wavelength it was measured with")
-        asymmetry = doc.get("asymmetry", "axial")
-        if asymmetry not in ASYMMETRY_VALUES:
-            raise InputError(path, f"asymmetry must be {' or '.join(ASYMMETRY_VALUES)}, got {asymmetry!r}")
         mono = doc.get("monochromator_two_theta_deg")
         if mono is not None and not isinstance(mono, (int, float)):
             raise InputError(path, f"monochromator_two_theta_deg must be a number or null, got {mono!r}")
         return cls(values=dict(values), esds=dict(esds), wavelength=wavelength, monochromator_two_theta_deg=mono,
-                   standard=doc.get("standard") or {}, source=str(path), asymmetry=asymmetry)
+                   standard=doc.get("standard") or {}, source=str(path), asymmetry=doc.get("asymmetry", "axial"))
 
 
 def _number_or_none(value: float | None) -> float | None:
