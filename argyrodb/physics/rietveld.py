@@ -1403,11 +1403,8 @@ class Refiner:
             inside = (lines["two_theta_deg"] >= self.x[0]) & (lines["two_theta_deg"] <= self.x[-1]) & (lines["component"] == 0)
             ticks[phase.name] = lines["two_theta_deg"][inside] + self.shift(lines["two_theta_deg"][inside], values)
         masses = {ph.name: ph.cell_mass(values) * ph.volume(values) for ph in self.phases}
-        scale_esds = self._scale_esds(matrix, weights, gof) if self.mode == "rietveld" else {}
-        significance = {ph.name: _significance_sigma(scales[ph.name], scale_esds.get(ph.name),
-                                                     1 + sum(1 for n in names if self.params[n].definition.phase == ph.name)
-                                                     + self.held_absent.get(ph.name, 0))
-                        for ph in self.phases} if self.mode == "rietveld" else {}
+        scale_esds, significance = (self._significances(coef, matrix, weights, gof, names) if self.mode == "rietveld"
+                                    else ({}, {}))
         detected = {k: self.mode != "rietveld" or (significance.get(k) or 0.0) >= DETECTION_ESDS for k in scales}
         undetected_why: dict[str, str] = {}  # a second phase above the threshold that a closer look set aside
         for phase in self.phases[1:]:
@@ -1545,6 +1542,22 @@ class Refiner:
         esd = np.sqrt(np.clip(np.diag(cov), 0, None)) / norms
         return {phase.name: float(esd[i]) if np.isfinite(esd[i]) else None for i, phase in enumerate(self.phases)}
 
+    def _degrees_of_freedom(self, phase: Phase, names: list[str]) -> int:
+        """The degrees of freedom of a phase's detection test (:func:`_significance_sigma`): its scale, its parameters
+        among the refined ``names`` and those :meth:`_hold_absent_phases` held (:attr:`held_absent`), which the
+        phase would bring were it there."""
+        own = sum(1 for n in names if self.params[n].definition.phase == phase.name)
+        return 1 + own + self.held_absent.get(phase.name, 0)
+
+    def _significances(self, coef: np.ndarray, matrix: np.ndarray, weights: np.ndarray, gof: float, names: list[str]
+                       ) -> tuple[dict[str, float | None], dict[str, float | None]]:
+        """(scale esds, significances) of every phase from a solved linear problem (``coef``, ``matrix``; Rietveld:
+        column i is phase i's scale): the one detection test that the start's hold, the final report and the
+        moved-lines check all apply (:meth:`_scale_esds`, :func:`_significance_sigma`)."""
+        esds = self._scale_esds(matrix, weights, gof)
+        return esds, {phase.name: _significance_sigma(coef[i], esds.get(phase.name), self._degrees_of_freedom(phase, names))
+                      for i, phase in enumerate(self.phases)}
+
     def _undetected(self, phase: Phase, scale: float | None, scale_esd: float | None, masses: dict, total: float) -> dict:
         """A phase below the detection limit: no a, size or occupancies, an upper bound on its weight fraction from
         scale + DETECTION_ESDS esd (Hill-Howard against the detected phases)."""
@@ -1590,7 +1603,7 @@ class Refiner:
         others = sum((pattern for name, pattern in phase_patterns.items() if name != phase.name), np.zeros_like(calc))
         noise = 1.0 / np.sqrt(weights)
         clean = (others < CLEAN_LINE_NOISE * noise) & (own * scale > 0.1 * noise)
-        count = 1 + sum(1 for n in names if self.params[n].definition.phase == phase.name) + self.held_absent.get(phase.name, 0)
+        count = self._degrees_of_freedom(phase, names)
         information = float(np.sum(weights[clean] * own[clean] ** 2))
         if information <= 0:
             return (f"{phase.name} is not detected: every line of it lies under another phase's, where its scale takes up "
@@ -1619,10 +1632,7 @@ class Refiner:
         if abs(shift) <= REFERENCE_A_SHIFT:
             return None
         _, coef, matrix, _, _ = self.calculate({**values, lattice.name: phase.reference_a}, weights)
-        esds = self._scale_esds(matrix, weights, gof)
-        column = self.phases.index(phase)
-        count = 1 + sum(1 for n in names if self.params[n].definition.phase == phase.name)
-        at_reference = _significance_sigma(coef[column], esds.get(phase.name), count) or 0.0
+        at_reference = self._significances(coef, matrix, weights, gof, names)[1][phase.name] or 0.0
         if at_reference >= DETECTION_ESDS:
             return None
         return (f"{phase.name} is not detected: its lines fit only with a = {values[lattice.name]:.4f} A, {100 * shift:+.1f} % "
@@ -1650,16 +1660,13 @@ class Refiner:
         calc, coef, matrix, _, _ = self.calculate(values, weights)
         dof = max(self.y.size - len(names) - matrix.shape[1], 1)
         gof = math.sqrt(float(np.sum(weights * (self.y - calc) ** 2)) / dof)
-        scale_esds = self._scale_esds(matrix, weights, gof)
+        _, significances = self._significances(coef, matrix, weights, gof, names)
         held: dict[str, float] = {}
-        for column, phase in enumerate(self.phases):
-            if phase.name not in extra:
-                continue
-            count = sum(1 for n in own if self.params[n].definition.phase == phase.name)
-            significance = _significance_sigma(coef[column], scale_esds.get(phase.name), 1 + count)
+        for phase in self.phases[1:]:
+            significance = significances[phase.name]
             if (significance or 0.0) < ABSENT_AT_START_ESDS:
                 held[phase.name] = significance or 0.0
-                self.held_absent[phase.name] = count
+                self.held_absent[phase.name] = self._degrees_of_freedom(phase, names) - 1
                 for n in own:
                     if self.params[n].definition.phase == phase.name:
                         self.params[n].refine = False
