@@ -100,9 +100,10 @@ _CACHE_LOCK = threading.Lock()
 _CACHE: dict[str, tuple[tuple, list[dict]]] = {}
 
 
-def _file_state(path: Path) -> tuple:
+def file_state(path: Path) -> tuple:
     """What changes when the database is written: size and modification time of the file and of its WAL (a commit
-    in WAL mode changes only the ``-wal`` file until a checkpoint)."""
+    in WAL mode changes only the ``-wal`` file until a checkpoint). Keys the caches of the entries here and of the
+    site's charts (:mod:`argyrodb.store.site`)."""
     state: list[tuple[int, int] | None] = []
     for p in (path, path.with_name(path.name + "-wal")):
         try:
@@ -117,7 +118,7 @@ def entries(db_path: str | Path) -> list[dict]:
     """The OPTIMADE entries of every stored structure (``export.optimade_entries``), built once per state of the
     database file (about a second for the packaged build's 46 structures; the validator alone sends ~200 requests)."""
     path = Path(db_path)
-    state = _file_state(path)
+    state = file_state(path)
     with _CACHE_LOCK:
         cached = _CACHE.get(str(path))
         if cached is not None and cached[0] == state:

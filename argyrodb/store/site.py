@@ -8,6 +8,7 @@ and :func:`~argyrodb.store.queries.compare` (`db compare`), :class:`~argyrodb.st
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
@@ -18,7 +19,8 @@ from ..core.chemistry import atomic_mass, is_element
 from ..core.errors import InputError, ParameterError
 from ..core.files import pyplot
 from ..physics.lattice import source_flags
-from .connection import ReadOnlyDatabase
+from .connection import ReadOnlyDatabase, database_path
+from .optimade_server import file_state
 from .plots import literature_figure
 from .queries import MeasurementFilter, compare, normalise_formula, query_measurements
 
@@ -43,6 +45,24 @@ def measurements_view_path(database: str) -> str:
 
 #: matplotlib's pyplot keeps global state; the server answers in threads.
 _PLOT_LOCK = threading.Lock()
+#: The charts (PNG bytes) per database file and chart, with the file's state they were drawn from: each took about a
+#: second to draw on every request; they change only when the database is written.
+_CHART_CACHE_LOCK = threading.Lock()
+_CHART_CACHE: dict[tuple[str, str], tuple[tuple, bytes]] = {}
+
+
+def _chart_cached(name: str, db_path: str | Path | None, draw) -> bytes:
+    """``draw(path)``'s PNG, drawn again only when the database file has changed (:func:`optimade_server.file_state`)."""
+    path = database_path(db_path)
+    state = file_state(path)
+    with _CHART_CACHE_LOCK:
+        cached = _CHART_CACHE.get((str(path), name))
+    if cached is not None and cached[0] == state:
+        return cached[1]
+    png = draw(path)
+    with _CHART_CACHE_LOCK:
+        _CHART_CACHE[(str(path), name)] = (state, png)
+    return png
 
 
 def _rows(db: ReadOnlyDatabase, sql: str, params=()) -> list[dict]:
@@ -156,10 +176,20 @@ def a_label(a_source: str | None) -> str | None:
 def pattern_svg(structures: list[dict]) -> str:
     """The stored simulated powder patterns of ``structures`` (each a dict with name, wavelength and peaks: 2theta in
     degrees, relative intensity 0-100, hkl) as one inline SVG: a stick pattern per structure, stacked, the strongest
-    lines labelled by hkl."""
+    lines labelled by hkl. Drawn once per set of patterns (0.2 s each; a material page asks on every request)."""
+    key = tuple((s["name"], s["wavelength"], s.get("a_label"), s.get("a_angstrom"),
+                 tuple((p["two_theta_deg"], p["intensity_rel"], p["hkl"]) for p in s["peaks"]))
+                for s in structures if s["peaks"])
+    return _pattern_svg(key)
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern_svg(key: tuple) -> str:
     from matplotlib.figure import Figure
 
-    shown = [s for s in structures if s["peaks"]]
+    shown = [{"name": name, "wavelength": wavelength, "a_label": label, "a_angstrom": a,
+              "peaks": [{"two_theta_deg": t, "intensity_rel": i, "hkl": hkl} for t, i, hkl in peaks]}
+             for name, wavelength, label, a, peaks in key]
     with _PLOT_LOCK:
         fig = Figure(figsize=(9, 1.2 + 1.6 * len(shown)))
         ax = fig.add_subplot()
@@ -307,6 +337,10 @@ def _element_order(symbol: str) -> float:
 
 def literature_chart_png(db_path: str | Path | None) -> bytes:
     """`argyrodb db plot`'s figure (Table S3: sigma versus CCD and sigma by primary phase) as PNG bytes."""
+    return _chart_cached("literature", db_path, _literature_chart_png)
+
+
+def _literature_chart_png(db_path: Path) -> bytes:
     frame = query_measurements(MeasurementFilter(dataset="table_s3"), db_path=db_path)
     with _PLOT_LOCK:
         fig = literature_figure(frame)
@@ -326,6 +360,10 @@ def composition_chart_png(db_path: str | Path | None) -> bytes:
     """σ against I/(Cl+Br+I) and against the halide content per formula unit, every argyrodite measurement with a
     conductivity (duplicates left out, as `db query --structure-type argyrodite`), coloured by process, the source's
     own marked with a star; PNG bytes."""
+    return _chart_cached("composition", db_path, _composition_chart_png)
+
+
+def _composition_chart_png(db_path: Path) -> bytes:
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
