@@ -61,7 +61,7 @@ from ..core.errors import ArgyrodbError, InputError, ParameterError
 from ..core.readers import read_cif_text
 from ..core.resources import phase_names
 from ..physics.pattern_data import read_powder_data
-from ..physics.rietveld import chebyshev_basis, pseudo_voigt, tch_widths
+from ..physics.rietveld import DETECTION_ESDS, _significance_sigma, chebyshev_basis, pseudo_voigt, tch_widths
 from ..physics.scattering import WavelengthComponent, resolve_wavelength
 from ..physics.structure import analyse, analysed
 from ..physics.xrd import XRDModel
@@ -867,7 +867,7 @@ def candidate_set(s: CandidateSet, index: int) -> tuple[np.ndarray, np.ndarray, 
 #: An impurity whose screen (:func:`screen_impurities`) finds it at this significance (Gaussian sigma) or more is
 #: refined (:func:`impurities`); below, the screen's upper bound is reported. The refinement's own detection rule (3
 #: esd): a phase the screen does not find at 3 sigma with its cell free would not be detected by the refinement either.
-REFINE_FROM_SIGMA = 3.0
+REFINE_FROM_SIGMA = DETECTION_ESDS
 #: A phase the screen finds at 3 sigma but below this weight fraction is not refined (reported with its upper bound
 #: and a note): the screen's model (the candidate's fixed intensities, symmetric profiles, the phase's cell free
 #: within +-1 %) leaves systematic residuals that a phase's lines at ~0.1 wt % can take up (on the Li5.6PS4.6Cl0.8I0.6 +
@@ -876,16 +876,6 @@ REFINE_FROM_SIGMA = 3.0
 SCREEN_MIN_WEIGHT_FRACTION = 0.005
 #: Relative steps of an impurity's cell scanned by the screen (its lattice within +-1 % of the bundled one).
 IMPURITY_CELL_SCAN = np.linspace(0.99, 1.01, 41)
-
-
-def _significance(z: float, n_parameters: int) -> float:
-    """The refinement's rule (:mod:`argyrodb.physics.rietveld`, ``_significance_sigma``): the Wald statistic z^2
-    against chi^2 with one degree of freedom per parameter the phase brings, as the Gaussian sigma of equal two-sided
-    probability."""
-    from scipy.stats import chi2, norm
-
-    p = float(chi2.sf(max(z, 0.0) ** 2, n_parameters))
-    return float(norm.isf(p / 2)) if p > 1e-300 else abs(z)
 
 
 def _phase_lines(structure, lam: float, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
@@ -970,13 +960,13 @@ def _screen_one(x, y, sqrt_w, components, profile: Profile, main_column, include
     except np.linalg.LinAlgError:
         esd = math.inf
     scale_main, scale = float(coef[0]), float(coef[1])
-    z = scale / esd if esd > 0 and math.isfinite(esd) else 0.0
-    significance = _significance(z, 2) if scale > 0 else 0.0
+    # the refinement's rule (2 parameters the phase brings: its scale and cell); no esd: not significant
+    significance = (_significance_sigma(scale, esd, 2) or 0.0) if scale > 0 else 0.0
     mv = structure.composition.weight * structure.lattice.volume * factor**3
     total = max(scale_main, 0.0) * main_mv
     fraction = _hill_howard(scale, mv, total)
-    bound = _hill_howard(max(scale, 0.0) + 3.0 * esd, mv, total)
-    detected = significance >= 3.0
+    bound = _hill_howard(max(scale, 0.0) + DETECTION_ESDS * esd, mv, total)
+    detected = significance >= DETECTION_ESDS
     row: dict = {"name": "", "detected": detected, "weight_fraction": fraction if detected else None,
                  "weight_fraction_upper_bound": None if detected else bound,
                  "significance": significance, "a_angstrom": float(structure.lattice.a * factor), "method": "screen"}
