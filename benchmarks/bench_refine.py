@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -42,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+
+from argyrodb.core.chemistry import parse_formula
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "refine"
@@ -87,12 +88,6 @@ def impurities(truth: dict) -> list[str]:
     return [p["name"] for p in truth["phases"] if p.get("role") == "impurity"]
 
 
-def formula_amounts(formula: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for el, n in re.findall(r"([A-Z][a-z]?)(\d*\.?\d*)", formula):
-        out[el] = out.get(el, 0.0) + (float(n) if n else 1.0)
-    return out
-
 
 def off_nominal(case: str, truth: dict) -> list[str]:
     """The halides whose true total per f.u. is not the start file's nominal_formula's: the default refinement
@@ -103,7 +98,7 @@ def off_nominal(case: str, truth: dict) -> list[str]:
     formula = yaml.safe_load(path.read_text()).get("nominal_formula")
     if not formula:
         return []
-    nominal = formula_amounts(formula)
+    nominal = parse_formula(formula, source="nominal_formula")
     true = truth["phases"][0]["formula_per_fu"]
     return [f"{el} {true.get(el, 0):g} vs {nominal.get(el, 0):g}" for el in HALIDES
             if abs(true.get(el, 0.0) - nominal.get(el, 0.0)) > 0.005]

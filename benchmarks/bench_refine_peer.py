@@ -66,6 +66,8 @@ os.environ.setdefault("RIETX_TELEMETRY", "0")  # rietx otherwise records every f
 import numpy as np
 import yaml
 
+from argyrodb.core.chemistry import parse_formula
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "refine"
 CASES = ["lma_licl", "bri_licl", "clbr_pure", "lma_licl10_disp", "lma_nominal", "cl_pure", "brcl_li2s"]
@@ -280,15 +282,6 @@ def halide_totals(rows: list[dict]) -> dict[str, float]:
     return totals
 
 
-def formula_amounts(formula: str) -> dict[str, float]:
-    """'Li5.6PS4.6Cl0.8I0.6' -> {'Li': 5.6, 'P': 1.0, 'S': 4.6, 'Cl': 0.8, 'I': 0.6}."""
-    import re
-
-    out: dict[str, float] = {}
-    for el, n in re.findall(r"([A-Z][a-z]?)(\d*\.?\d*)", formula):
-        out[el] = out.get(el, 0.0) + (float(n) if n else 1.0)
-    return out
-
 
 def nominal_totals(case: dict, rows: list[dict]) -> dict[str, float]:
     """The halide totals per f.u. a careful user holds: the sample's nominal composition (the start file's
@@ -296,7 +289,7 @@ def nominal_totals(case: dict, rows: list[dict]) -> dict[str, float]:
     formula = case["start"].get("nominal_formula")
     if not formula:
         return halide_totals(rows)
-    amounts = formula_amounts(formula)
+    amounts = parse_formula(formula, source="nominal_formula")
     return {el: amounts[el] for el in halide_totals(rows) if el in amounts}
 
 
