@@ -112,6 +112,9 @@ START_WIDTHS = {"U": 0.004, "W": 0.0025, "Y": 0.05}
 #: Each line's profile is evaluated within this many FWHM of its centre (at most 3 deg): a Lorentzian keeps 2.1 % of
 #: its area beyond 15 FWHM, which the background polynomial takes; identify ranks, it does not refine occupancies.
 WINDOW_FWHM = 15.0
+#: Stored screened compositions read per query (:func:`stored_runs`): a run's rows are turned into arrays a page at a
+#: time, so that a 100,000-composition run's text rows (tuples, then dicts) are not all held at once.
+READ_PAGE = 20_000
 #: Refused axis labels in a text file's header: a pattern on a Q or d axis is not a 2theta scan.
 _NON_TWO_THETA = ("q (", "q(", "q_", " q ", "1/a", "a^-1", "nm^-1", "d-spacing", "d_spacing", "d (a", "d(a", "dspacing")
 
@@ -263,14 +266,37 @@ def stored_runs(db_path: str | Path | None, measured: Measured) -> tuple[list[Ca
                 continue
             lines = db.execute("SELECT position, hkl_sq, component, wavelength_angstrom FROM screen_lines WHERE run_id = ?",
                                (run_id,))[1]
-            rows = db.execute("SELECT idx, formula, a_angstrom, a_note, variables_json, intensities_rel FROM screen_results "
-                              "WHERE run_id = ? AND status = 'ok' AND intensities_rel IS NOT NULL ORDER BY idx", (run_id,))[1]
-            dicts = [{"ref": {"run": run_id, "idx": idx}, "formula": f, "a_angstrom": a, "a_note": note, "variables_json": v,
-                      "intensities_rel": t} for idx, f, a, note, v, t in rows]
-            found = candidates_from_results(dicts, lines, f"screening run {run_id} ({family})", "screened", s_range)
-            if found is not None:
-                sets.append(found)
+            source = f"screening run {run_id} ({family})"
+            pages: list[CandidateSet] = []
+            last_idx = -1
+            while True:  # a page at a time (keyset on the primary key): the text rows never all in memory at once
+                rows = db.execute("SELECT idx, formula, a_angstrom, a_note, variables_json, intensities_rel FROM "
+                                  "screen_results WHERE run_id = ? AND idx > ? AND status = 'ok' AND intensities_rel IS "
+                                  "NOT NULL ORDER BY idx LIMIT ?", (run_id, last_idx, READ_PAGE))[1]
+                if not rows:
+                    break
+                last_idx = rows[-1][0]
+                dicts = [{"ref": {"run": run_id, "idx": idx}, "formula": f, "a_angstrom": a, "a_note": note,
+                          "variables_json": v, "intensities_rel": t} for idx, f, a, note, v, t in rows]
+                page = candidates_from_results(dicts, lines, source, "screened", s_range)
+                if page is not None:
+                    pages.append(page)
+                if len(rows) < READ_PAGE:
+                    break
+            if pages:
+                sets.append(_concatenated(pages))
     return sets, notes
+
+
+def _concatenated(pages: list[CandidateSet]) -> CandidateSet:
+    """Candidate sets of one source and one list of lines (pages of one stored run) as one set, in order."""
+    if len(pages) == 1:
+        return pages[0]
+    first = pages[0]
+    return CandidateSet(first.source, first.n_index, np.concatenate([p.j for p in pages]),
+                        np.concatenate([p.a_angstrom for p in pages]), [f for p in pages for f in p.formulas],
+                        [v for p in pages for v in p.variables], first.kind, [r for p in pages for r in p.refs],
+                        first.s_range, a_notes=[n for p in pages for n in p.a_notes])
 
 
 def stored_structures(db_path: str | Path | None, measured: Measured) -> tuple[CandidateSet | None, list[str]]:
