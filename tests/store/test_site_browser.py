@@ -159,18 +159,25 @@ def test_type_a_formula_open_the_material_and_read_its_downloaded_cif(site, page
     assert {"Cl", "I"} <= {el.symbol for el in structure.composition.elements}
 
 
+def _searched_and_db_query(page, db_path, *db_query_options: str) -> tuple[list[int], list[int]]:
+    """Submits the landing page's search form as filled in: (the measurement IDs the search page lists, those
+    `argyrodb db query` with ``db_query_options`` gives), each sorted."""
+    page.click(page.find("form.search input[type=submit]"))
+    page.wait_for_url("/search?")
+    shown = sorted(int(page.attribute(row, "data-measurement")) for row in page.find_all("tr.measurement"))
+    result = subprocess.run([sys.executable, "-m", "argyrodb", "db", "query", *db_query_options, "--format", "json",
+                             "--columns", "measurement_id", "--db", str(db_path)],
+                            capture_output=True, text=True, timeout=120, check=True)
+    return shown, sorted(r["measurement_id"] for r in json.loads(result.stdout))
+
+
 def test_element_chips_and_a_sigma_bound_give_the_rows_of_db_query(site, page, db_path):
     page.go(site + "/")
     for element in ("Cl", "I"):
         page.click(page.find(f'input[name=elements][value="{element}"]'))
     page.type(page.find("#sigma_min"), "2")
-    page.click(page.find("form.search input[type=submit]"))
-    page.wait_for_url("/search?")
-    shown = sorted(int(page.attribute(row, "data-measurement")) for row in page.find_all("tr.measurement"))
-    result = subprocess.run([sys.executable, "-m", "argyrodb", "db", "query", "--contains", "Cl", "--contains", "I",
-                             "--sigma-min", "2", "--format", "json", "--columns", "measurement_id", "--db", str(db_path)],
-                            capture_output=True, text=True, timeout=120, check=True)
-    assert shown == sorted(r["measurement_id"] for r in json.loads(result.stdout))
+    shown, queried = _searched_and_db_query(page, db_path, "--contains", "Cl", "--contains", "I", "--sigma-min", "2")
+    assert shown == queried
     assert shown and re.search(r"elements=Cl&elements=I&sigma_min=2", page.current_url())
 
 
@@ -180,12 +187,7 @@ def test_the_halide_fraction_range_gives_the_rows_of_db_query(site, page, db_pat
     page.click(page.find('input[name=elements][value="Cl"]'))
     page.type(page.find("#i_fraction_min"), "0.5")
     page.type(page.find("#i_fraction_max"), "0.9")
-    page.click(page.find("form.search input[type=submit]"))
-    page.wait_for_url("/search?")
-    shown = sorted(int(page.attribute(row, "data-measurement")) for row in page.find_all("tr.measurement"))
-    result = subprocess.run([sys.executable, "-m", "argyrodb", "db", "query", "--contains", "Cl", "--i-fraction-min", "0.5",
-                             "--i-fraction-max", "0.9", "--format", "json", "--columns", "measurement_id", "--db", str(db_path)],
-                            capture_output=True, text=True, timeout=120, check=True)
-    assert shown and shown == sorted(r["measurement_id"] for r in json.loads(result.stdout))
+    shown, queried = _searched_and_db_query(page, db_path, "--contains", "Cl", "--i-fraction-min", "0.5", "--i-fraction-max", "0.9")
+    assert shown and shown == queried
     fractions = [float(page.text(cell)) for cell in page.find_all("tr.measurement td.ifrac")]
     assert all(0.5 - 5e-4 <= f <= 0.9 + 5e-4 for f in fractions) and len(fractions) == len(shown)
