@@ -178,12 +178,14 @@ def _images_within(frac: np.ndarray, lattice: np.ndarray, r_cut: float) -> tuple
     return cart, owner
 
 
-def _pair_distances(points: np.ndarray, frac: np.ndarray, lattice: np.ndarray, r_cut: float):
-    """(point index, site index, distance) of every point-atom pair within ``r_cut`` (periodic images included)."""
+def _pair_distances(points, frac: np.ndarray, lattice: np.ndarray, r_cut: float):
+    """(point index, site index, distance) of every point-atom pair within ``r_cut`` (periodic images included);
+    ``points`` (m, 3) or their ``cKDTree`` (one tree for several groups' queries)."""
     from scipy.spatial import cKDTree
 
     cart, owner = _images_within(frac, lattice, r_cut)
-    pairs = cKDTree(points).sparse_distance_matrix(cKDTree(cart), r_cut, output_type="coo_matrix")
+    tree = points if isinstance(points, cKDTree) else cKDTree(points)
+    pairs = tree.sparse_distance_matrix(cKDTree(cart), r_cut, output_type="coo_matrix")
     return pairs.row.astype(np.int64), owner[pairs.col], np.maximum(pairs.data, 0.0)
 
 
@@ -196,21 +198,26 @@ class SiteGroup:
 
 
 def group_fields(groups: list[np.ndarray], elements: list[str], lattice: np.ndarray, n: int,
-                 r_cut: float = R_CUT_ANGSTROM, symmetric: bool = False) -> np.ndarray:
+                 r_cut: float = R_CUT_ANGSTROM, symmetric: bool = False, needed: np.ndarray | None = None) -> np.ndarray:
     """E_ge on the grid: the energy (eV) of Li+ from group g's sites fully occupied by element e, for every group
     and element, as (groups, elements, voxels) where ``symmetric`` (every group F-43m-invariant: the voxels are
-    the orbit representatives, :func:`orbit_representatives`) or (groups, elements, n^3)."""
+    the orbit representatives, :func:`orbit_representatives`) or (groups, elements, n^3). ``needed`` (groups x
+    elements, bool): only those fields are computed, the others left 0 (an element absent from a group is weighed
+    by occupancy 0 anyway)."""
+    from scipy.spatial import cKDTree
+
     flat = orbit_representatives(n)[0] if symmetric else None
     points = _cell_points(n, lattice, flat)
     out = np.zeros((len(groups), len(elements), len(points)))
     for start in range(0, len(points), POINTS_PER_CHUNK):  # bounded memory: ~120 pairs a point at 10 A
         chunk = points[start:start + POINTS_PER_CHUNK]
+        tree = cKDTree(chunk)  # once per chunk, shared by the groups' queries
         for g, frac in enumerate(groups):
-            if not len(frac):
+            if not len(frac) or (needed is not None and not needed[g].any()):
                 continue
-            row, _, dist = _pair_distances(chunk, frac, lattice, r_cut)
+            row, _, dist = _pair_distances(tree, frac, lattice, r_cut)
             for e, element in enumerate(elements):
-                if element != MOBILE:
+                if element != MOBILE and (needed is None or needed[g, e]):
                     out[g, e, start:start + len(chunk)] = np.bincount(row, weights=pair_energy_eV(element, dist),
                                                                       minlength=len(chunk))
     return out
@@ -395,8 +402,15 @@ def site_energy(groups: list[SiteGroup], lattice: np.ndarray, resolution_angstro
     check_elements(elements)
     cubic = np.allclose(lattice, np.eye(3) * lattice[0, 0], atol=1e-9)
     symmetric = cubic and invariant_under_f43m([g.frac for g in framework])
-    fields = group_fields([g.frac for g in framework], elements, lattice, n, r_cut_angstrom, symmetric)
     occupancy = np.array([[g.species.get(el, 0.0) for el in elements] for g in framework]).reshape(len(framework), len(elements))
+    return _energy_grid([g.frac for g in framework], elements, occupancy, lattice, n, r_cut_angstrom, symmetric)
+
+
+def _energy_grid(groups: list[np.ndarray], elements: list[str], occupancy: np.ndarray, lattice: np.ndarray, n: int,
+                 r_cut: float, symmetric: bool) -> np.ndarray:
+    """The (n, n, n) site-energy grid: the per-species fields of the groups (those with occupancy only) weighed by
+    ``occupancy`` (groups x elements), spread from the orbit representatives to the grid where ``symmetric``."""
+    fields = group_fields(groups, elements, lattice, n, r_cut, symmetric, needed=occupancy != 0)
     energy = np.einsum("ge,gev->v", occupancy, fields)
     if symmetric:
         energy = energy[orbit_representatives(n)[1]]
@@ -461,12 +475,9 @@ class CompositionBVSE:
         occupied = [g for g in range(len(self.groups)) if (occupancy[g, used] > 0).any()]  # Li sites add nothing
         lattice = np.eye(3) * a_angstrom
         n = grid_points(a_angstrom, self.resolution)
-        fields = group_fields([self.groups[g] for g in occupied], [self.elements[e] for e in used], lattice, n, self.r_cut,
-                              self.symmetric)
-        energy = np.einsum("ge,gev->v", occupancy[np.ix_(occupied, used)], fields)
-        if self.symmetric:
-            energy = energy[orbit_representatives(n)[1]]
-        e1, e2, e3 = percolation_energies(energy.reshape(n, n, n), self.encut)
+        energy = _energy_grid([self.groups[g] for g in occupied], [self.elements[e] for e in used],
+                              occupancy[np.ix_(occupied, used)], lattice, n, self.r_cut, self.symmetric)
+        e1, e2, e3 = percolation_energies(energy, self.encut)
         return BVSEResult(e1, e2, e3, parameters=_settings(a_angstrom, n, self.r_cut, self.encut, self.resolution))
 
 
