@@ -460,12 +460,9 @@ class XRDModel:
             for i, el in enumerate(self.elements):
                 if neutron:  # b_c: the same at every s
                     value = np.full(s_k.shape, scattering_length_fm(el, scattering_lengths_fm), dtype=complex)
-                    if b_by_element is not None:
-                        value = value * np.exp(-b_by_element.get(el, 0.0) * s2)
-                    scattering[i] = value
-                    continue
-                fp, fpp = anomalous(el, comp.wavelength_angstrom) if anomalous_dispersion else (0.0, 0.0)
-                value = form(el, s_k) + (fp + 1j * fpp)
+                else:
+                    fp, fpp = anomalous(el, comp.wavelength_angstrom) if anomalous_dispersion else (0.0, 0.0)
+                    value = form(el, s_k) + (fp + 1j * fpp)
                 if b_by_element is not None:  # pymatgen's convention: one B per element
                     value = value * np.exp(-b_by_element.get(el, 0.0) * s2)
                 scattering[i] = value
