@@ -229,7 +229,7 @@ def identify(pattern: str | Path, db: str | Path | Database | None = None, famil
     t_rank = time.perf_counter()
     refinement: Any = None
     if best is not None and ranking.best_fit is not None and (find_impurities or refine):
-        start = _start_structure(best, database, screener)
+        start = _start_structure(best, database, screener, screeners)
         rows, refinement = _identify.impurities(pattern, ranking.measured, start, best["formula"], ranking.best_fit,
                                                 wavelength, final=refine)
         out["impurities"] = rows
@@ -416,12 +416,16 @@ def _run_settings(database: Database, run_id: int, **changes) -> ScreenSettings:
     return ScreenSettings(**{**given, **changes})
 
 
-def _start_structure(best: dict, database: Database, screener):
+def _start_structure(best: dict, database: Database, screener, screeners: dict):
     """The best candidate as a structure to refine: a database structure's CIF, a screened composition built by the
-    screener of its run (or of the on-the-fly grid)."""
+    screener of its run (the one re-scoring built, ``screeners``; its store_peaks and bvse do not change a structure)
+    or of the on-the-fly grid."""
     ref = best["ref"]
     if "structure_id" in ref:
         return _identify.structure_from_database(database.path, ref["structure_id"])
     if "run" in ref:
-        return _identify.named(Screener(_run_settings(database, int(ref["run"]))).structure(int(ref["idx"])), best["formula"])
+        run_id = int(ref["run"])
+        # a run whose screener could not be rebuilt: built again here, so that its error is the one raised
+        run_screener = _run_screener(database, run_id, screeners) or Screener(_run_settings(database, run_id))
+        return _identify.named(run_screener.structure(int(ref["idx"])), best["formula"])
     return _identify.named(screener.structure(int(ref["idx"])), best["formula"])
