@@ -61,7 +61,7 @@ from ..core.errors import ArgyrodbError, InputError, ParameterError
 from ..core.readers import read_cif_text
 from ..core.resources import phase_names
 from ..physics.pattern_data import read_powder_data
-from ..physics.rietveld import DETECTION_ESDS, _significance_sigma, chebyshev_basis, pseudo_voigt, tch_widths
+from ..physics.rietveld import DETECTION_ESDS, _significance_sigma, _smoothed, chebyshev_basis, pseudo_voigt, tch_widths
 from ..physics.scattering import WavelengthComponent, resolve_wavelength
 from ..physics.structure import analyse, analysed
 from ..physics.xrd import XRDModel
@@ -416,11 +416,8 @@ def _comb_start(m: Measured, a_lo: float, a_hi: float) -> tuple[float, float]:
     padded = np.pad(y, half, mode="edge")
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
     base = windows.min(axis=1)
-    kernel = np.ones(2 * half + 1) / (2 * half + 1)
-    base = np.convolve(np.pad(base, half, mode="edge"), kernel, mode="valid")
-    net = np.maximum(y - base, 0.0) * np.sqrt(m.weights)
-    smooth = max(1, round(0.03 / step))
-    net = np.convolve(np.pad(net, smooth, mode="edge"), np.ones(2 * smooth + 1) / (2 * smooth + 1), mode="valid")
+    base = _smoothed(base, half)
+    net = _smoothed(np.maximum(y - base, 0.0) * np.sqrt(m.weights), max(1, round(0.03 / step)))
     lam = m.components[0].wavelength_angstrom
     n_index = allowed_n(4 * (a_hi * math.sin(math.radians(min(x[-1], 179.0) / 2)) / lam) ** 2)
     a_grid = np.exp(np.arange(math.log(a_lo), math.log(a_hi), 1e-4))
