@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import re
 import threading
 from collections.abc import Callable
@@ -123,16 +122,9 @@ def entries(db_path: str | Path) -> list[dict]:
         cached = _CACHE.get(str(path))
         if cached is not None and cached[0] == state:
             return cached[1]
-        built = [_known(e) for e in optimade_entries(path)]
+        built = optimade_entries(path)  # NULLs are already null there (export._plain), as in the exported file
         _CACHE[str(path)] = (state, built)
         return built
-
-
-def _known(entry: dict) -> dict:
-    """The entry with NaN attributes (export reads NULL text columns through pandas, which gives NaN) as null: NaN
-    is no JSON value, and an unknown value is null in OPTIMADE."""
-    attributes = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in entry["attributes"].items()}
-    return {**entry, "attributes": attributes}
 
 
 @functools.cache
