@@ -308,9 +308,7 @@ def search(args: dict[str, list[str]], db_path: str | Path | None) -> dict:
         nearest = compare(formula, db_path=db_path)["nearest"]
         result["nearest"] = [] if nearest.empty else nearest.to_dict("records")
         result["notes"].append(f"{formula} is not in the database; the nearest compositions are listed.")
-    if filters.contains or filters.excludes or any(v is not None for v in (filters.sigma_min, filters.sigma_max,
-                                                                         filters.i_fraction_min, filters.i_fraction_max,
-                                                                         filters.process, filters.anode)) or not formula_text:
+    if filters != MeasurementFilter() or not formula_text:  # a filter given, or nothing at all: the rows
         frame = query_measurements(filters, sort="-sigma_mS_cm", db_path=db_path, columns=PAGE_COLUMNS)
         result["rows"] = frame.astype(object).where(frame.notna(), None).to_dict("records")
         result["notes"].extend(frame.attrs.get("notes", []))
