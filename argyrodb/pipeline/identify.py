@@ -423,10 +423,12 @@ def _comb_start(m: Measured, a_lo: float, a_hi: float) -> tuple[float, float]:
     a_grid = np.exp(np.arange(math.log(a_lo), math.log(a_hi), 1e-4))
     zeros = np.arange(-0.2, 0.2001, 0.02)
     best = (-np.inf, float(a_grid[0]), 0.0)
+    # the trial lattices' line positions do not depend on the zero shift: computed once
+    sin_theta = lam * np.sqrt(n_index)[None, :] / (2 * a_grid[:, None])
+    ok = sin_theta < 1
+    tt_lines = 2 * np.degrees(np.arcsin(np.where(ok, sin_theta, 0.0)))
     for zero in zeros:
-        sin_theta = lam * np.sqrt(n_index)[None, :] / (2 * a_grid[:, None])
-        ok = sin_theta < 1
-        tt = 2 * np.degrees(np.arcsin(np.where(ok, sin_theta, 0.0))) + zero
+        tt = tt_lines + zero
         inside = ok & (tt > x[0] + 0.3) & (tt < x[-1] - 0.3)
         value = np.where(inside, np.interp(tt, x, net), 0.0)
         score = value.sum(axis=1) / np.maximum(inside.sum(axis=1), 1)
