@@ -80,6 +80,10 @@ class MeasurementFilter:
                     raise ParameterError(name, f"must be a finite number, got {value}")
             if getattr(self, low) is not None and getattr(self, high) is not None and getattr(self, low) > getattr(self, high):
                 raise ParameterError(low, f"the minimum {getattr(self, low):g} is greater than the maximum {getattr(self, high):g}")
+        for name in ("i_fraction_min", "i_fraction_max"):  # I/(Cl+Br+I) is a fraction: 1.5 would match nothing, silently
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ParameterError(name, f"{value:g} is not a fraction I/(Cl+Br+I) between 0 and 1")
         if self.structure_type is not None and self.structure_type not in STRUCTURE_TYPES:
             raise ParameterError("structure_type", f"{self.structure_type!r} is not one of {', '.join(STRUCTURE_TYPES)}")
         known = dataset_names(MEASUREMENTS)

@@ -274,17 +274,12 @@ def search_filter(args: dict[str, list[str]]) -> MeasurementFilter:
             raise ParameterError(name, f"given {len(values)} times")
         return values[0].strip() if values else None
 
-    fractions = {}
-    for name in ("i_fraction_min", "i_fraction_max"):
-        value = _number_parameter(name, one(name))
-        if value is not None and not 0.0 <= value <= 1.0:  # I/(Cl+Br+I) is a fraction: 1.5 would match nothing, silently
-            raise ParameterError(name, f"{value:g} is not a fraction I/(Cl+Br+I) between 0 and 1")
-        fractions[name] = value
     return MeasurementFilter(contains=element_list("elements", args.get("elements", [])),
                              excludes=element_list("excludes", args.get("excludes", [])),
                              sigma_min=_number_parameter("sigma_min", one("sigma_min")),
                              sigma_max=_number_parameter("sigma_max", one("sigma_max")),
-                             i_fraction_min=fractions["i_fraction_min"], i_fraction_max=fractions["i_fraction_max"],
+                             i_fraction_min=_number_parameter("i_fraction_min", one("i_fraction_min")),
+                             i_fraction_max=_number_parameter("i_fraction_max", one("i_fraction_max")),
                              process=one("process"), anode=one("anode"))
 
 

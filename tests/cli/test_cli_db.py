@@ -32,6 +32,8 @@ def test_db_query_formats(db_path):
     (["query", "--ccd-max", "inf"], "--ccd-max: must be a finite number, got inf"),
     (["query", "--sigma-min", "5", "--sigma-max", "1"], "--sigma-min: the minimum 5 is greater than the maximum 1"),
     (["query", "--i-fraction-min", "0.8", "--i-fraction-max", "0.2"], "--i-fraction-min: the minimum 0.8"),
+    # I/(Cl+Br+I) above 1 matched no row and printed "(no rows)" with exit 0 (the site refused it, db query did not)
+    (["query", "--i-fraction-min", "1.5"], "--i-fraction-min: 1.5 is not a fraction I/(Cl+Br+I) between 0 and 1"),
     (["sql", "--timeout", "0", "SELECT 1"], "--timeout: must be a positive number of seconds, got 0"),
     (["sql", "--timeout", "nan", "SELECT 1"], "--timeout: must be a positive number of seconds, got nan"),
 ])
