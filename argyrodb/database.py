@@ -14,10 +14,13 @@ limits, plausibility, read-only queries with a time limit).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .core.errors import ArgyrodbError, InputError
 from .pipeline import identify as _identify
@@ -280,10 +283,6 @@ def _share_variants(screener: Screener, ok_rows: list[dict], lam: float, two_the
     :data:`HALIDE_SHARES` of their halides on 4a (S filling the rest of 4a; a distribution that needs more S on 4a
     than the composition has is left out), their lines at ``lam`` over ``two_theta_range`` (the batch pattern engine,
     K-alpha1). ``a_angstrom``: each composition's a (default: the screener's, the lattice model's now)."""
-    import itertools
-
-    import numpy as np
-
     model = screener.model
     occupancy, amounts = _occupancy(screener, [r["idx"] for r in ok_rows])  # amounts: per f.u. on 4a + 4d
     site_a, site_d = model.free_groups
@@ -360,8 +359,6 @@ def _add_template_shares(database: Database, candidates: list[dict], screeners: 
 def _occupancy(screener: Screener, indices):
     """(occupancy (n, groups, elements), per-formula-unit amounts on the free-anion sites (n, elements)) of the
     screener's compositions ``indices`` as its site model places them (the template distribution)."""
-    import numpy as np
-
     model = screener.model
     _, matrix = screener.points.batch(np.asarray(indices))
     columns = [model.elements.index(el) for el in screener.points.elements]
