@@ -199,6 +199,8 @@ def identify(pattern: str | Path, db: str | Path | Database | None = None, famil
                        "the material may not be among them (screen its family with --family)")
     if best is not None and best.get("warning"):  # its a at the edge of the +-1 % window
         reasons.append(f"the best candidate's {best['warning']}")
+    if best is not None and (best.get("ref") or {}).get("caveat"):  # the database's own warning on that structure
+        reasons.append(f"the best candidate, structure {best['ref']['name']}: {best['ref']['caveat']}")
     tied = [r for r in ranking.rivals if r["tied"]]
     for kind, same_source in (("composition", True), ("composition", False), ("distribution", True)):
         same = [r for r in tied if r["differs_in"] == kind and r["same_source"] == same_source]

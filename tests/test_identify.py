@@ -84,6 +84,17 @@ def test_a_pattern_of_no_candidate_is_not_reliable(database):
     assert set(out["reasons"]) <= set(out["notes"])
 
 
+def test_a_stored_structure_that_is_not_charge_neutral_carries_the_builds_warning(database):
+    """OBELiX 9yt's CIF gives 11.47 Li per formula unit (the build's structure_problems: charge +5.47 e); as a
+    candidate it carries that warning in its ref, and identify would give it as a reason were it the best."""
+    measured = engine.read_measured(PATTERNS[0], None)
+    candidates, _notes = engine.stored_structures(database, measured)
+    caveats = {ref["name"]: ref["caveat"] for ref in candidates.refs if "caveat" in ref}
+    assert "OBELiX 9yt Li6PS5Cl0.25Br0.75" in caveats and "+5.4720 e per formula unit" in caveats["OBELiX 9yt Li6PS5Cl0.25Br0.75"]
+    # a neutral structure carries none
+    assert not any(name.startswith("Li6PS5Cl") for name in caveats)
+
+
 IMPURE = [p for p in PATTERNS if truth_of(p)["impurity"]]
 CLEAN = [p for p in PATTERNS if not truth_of(p)["impurity"]]
 

@@ -303,6 +303,9 @@ def stored_structures(db_path: str | Path | None, measured: Measured) -> tuple[C
     """The database's structures (their stored CIFs), each pattern computed at its own a over the measured range."""
     with ReadOnlyDatabase(db_path) as db:
         rows = db.execute("SELECT id, name, refined_formula, a_angstrom, cif_text FROM structures ORDER BY id")[1]
+        # the build's own verdict on each structure: a composition that is not charge-neutral (an OBELiX CIF with
+        # 11.5 Li per formula unit) is not a formula to hand on as an answer
+        unbalanced = dict(db.execute("SELECT structure_id, message FROM structure_problems WHERE kind = 'charge_imbalance'")[1])
     lam = measured.components[0].wavelength_angstrom
     lo, hi = float(measured.two_theta_deg[0]), float(measured.two_theta_deg[-1])
     n_all = allowed_n(4 * (2 * 10.8 * math.sin(math.radians(min(hi, 179.0) / 2)) / lam) ** 2)
@@ -322,7 +325,8 @@ def stored_structures(db_path: str | Path | None, measured: Measured) -> tuple[C
         js.append(row)
         a_values.append(structure.a_angstrom)
         formulas.append(formula)
-        refs.append({"structure_id": structure_id, "name": name})
+        refs.append({"structure_id": structure_id, "name": name}
+                    | ({"caveat": unbalanced[structure_id]} if structure_id in unbalanced else {}))
     if not js:
         return None, notes
     j = np.array(js)
